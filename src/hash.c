@@ -1,0 +1,107 @@
+/* hash: sha256 through libcrypto's EVP; crc32c in software (slicing by 8). */
+#include "hash.h"
+#include "util.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+static uint32_t crc_tab[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void
+crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+		crc_tab[0][i] = c;
+	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int t = 1; t < 8; t++)
+			crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
+}
+
+uint32_t
+crc32c(uint32_t crc, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	pthread_once(&crc_once, crc_init);
+	crc = ~crc;
+	while (n >= 8) {
+		uint32_t lo = crc ^ ((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
+		crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^
+		      crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^
+		      crc_tab[3][b[4]] ^ crc_tab[2][b[5]] ^ crc_tab[1][b[6]] ^ crc_tab[0][b[7]];
+		b += 8;
+		n -= 8;
+	}
+	while (n--)
+		crc = (crc >> 8) ^ crc_tab[0][(crc ^ *b++) & 0xff];
+	return ~crc;
+}
+
+static void
+tohex(const unsigned char *d, unsigned n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (unsigned i = 0; i < n; i++) {
+		out[2 * i] = hx[d[i] >> 4];
+		out[2 * i + 1] = hx[d[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+void
+sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char d[32];
+	unsigned dl = 32;
+	if (!EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL))
+		vj_die(VJ_EFATAL, "sha256 failed");
+	tohex(d, 32, out);
+}
+
+struct sha256_ctx {
+	EVP_MD_CTX *md;
+};
+
+struct sha256_ctx *
+sha256_new(void)
+{
+	struct sha256_ctx *c = xmalloc(sizeof *c);
+	c->md = EVP_MD_CTX_new();
+	if (!c->md || !EVP_DigestInit_ex(c->md, EVP_sha256(), NULL))
+		vj_die(VJ_EFATAL, "sha256 init failed");
+	return c;
+}
+
+void
+sha256_update(struct sha256_ctx *c, const void *p, size_t n)
+{
+	EVP_DigestUpdate(c->md, p, n);
+}
+
+void
+sha256_final(struct sha256_ctx *c, char out[65])
+{
+	unsigned char d[32];
+	unsigned dl = 32;
+	EVP_DigestFinal_ex(c->md, d, &dl);
+	EVP_MD_CTX_free(c->md);
+	free(c);
+	tohex(d, 32, out);
+}
+
+uint64_t
+hash64(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 1469598103934665603ull;
+	while (n--) {
+		h ^= *b++;
+		h *= 1099511628211ull;
+	}
+	return h;
+}

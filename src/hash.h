@@ -1,0 +1,22 @@
+/* hash: sha256 (libcrypto) and crc32c (journal line checks). */
+#ifndef VJ_HASH_H
+#define VJ_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+uint32_t crc32c(uint32_t crc, const void *p, size_t n);
+
+/* One-shot sha256 as 64 lowercase hex digits + NUL. */
+void sha256_hex(const void *p, size_t n, char out[65]);
+
+/* Streaming sha256. */
+struct sha256_ctx;
+struct sha256_ctx *sha256_new(void);
+void sha256_update(struct sha256_ctx *c, const void *p, size_t n);
+void sha256_final(struct sha256_ctx *c, char out[65]);  /* frees c */
+
+/* 64-bit FNV-1a, for hash tables and partitions (not for security). */
+uint64_t hash64(const void *p, size_t n);
+
+#endif

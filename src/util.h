@@ -1,0 +1,70 @@
+/* util: small helpers shared by every module (messages, memory, files, time). */
+#ifndef VJ_UTIL_H
+#define VJ_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+/* Exit statuses, the same for every command (docs/design.md, "Exit status"). */
+enum vj_exit {
+	VJ_OK = 0,       /* all done */
+	VJ_EFAILED = 1,  /* some jobs failed for good, the rest succeeded */
+	VJ_EUSAGE = 2,   /* usage or configuration error, nothing done */
+	VJ_EFATAL = 3,   /* fatal run error: corrupt journal, disk full, credentials refused */
+	VJ_ETEMP = 75    /* try again later: locked, retryable failures left, interrupted */
+};
+
+extern const char *vj_prog;     /* "vj-ingest" ...: prefixes every message */
+extern int vj_verbose;          /* -v count; -1 with -q */
+
+void vj_setprog(const char *argv0);
+/* "PROG: message\n" on stderr.  vj_warn adds ": strerror(errno)" when the format ends in ':' */
+void vj_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vj_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vj_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void vj_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable byte buffer. */
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+void buf_grow(struct buf *b, size_t extra);
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_free(struct buf *b);
+
+/* Time: wall clock in ms since the epoch, monotonic in ms. */
+int64_t now_ms(void);
+int64_t mono_ms(void);
+
+/* Files.  All return 0 on success, -1 with errno set. */
+int write_all(int fd, const void *p, size_t n);  /* loops on short writes and EINTR */
+int fsync_dir(const char *dir);                  /* fsync the directory holding a new name */
+int mkdir_p(const char *path, mode_t mode);
+/* Read a whole file; *len gets the size.  NULL with errno on failure. max 0 = no cap. */
+char *read_file(const char *path, size_t *len, size_t max);
+/* Write tmp + fsync + rename + fsync dir: never a half-written file under NAME. */
+int write_file_atomic(const char *path, const void *p, size_t n);
+
+/* Parse "20M", "1.5G", "4096": bytes.  -1 on error. */
+int64_t parse_size(const char *s);
+/* Parse a non-negative double/int with a range; 0 ok, -1 bad. */
+int parse_double(const char *s, double lo, double hi, double *out);
+int parse_long(const char *s, long lo, long hi, long *out);
+
+/* Redact anything that looks like a secret we hold (keys registered at start). */
+void secret_register(const char *value);
+int secret_in(const char *text, size_t len);  /* 1 if any registered secret occurs */
+
+#endif
