@@ -1,0 +1,18 @@
+/* idx: interns job ids into dense slot numbers 0..n-1, so every per-job
+ * state can live in plain arrays (millions of jobs in little memory). */
+#ifndef VJ_IDX_H
+#define VJ_IDX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct idx;
+struct idx *idx_new(void);
+void idx_free(struct idx *x);
+/* Slot of id, created when create is set; -1 when absent. */
+int64_t idx_get(struct idx *x, const char *id, size_t len, int create);
+const char *idx_id(const struct idx *x, uint32_t slot);  /* NUL-terminated */
+uint32_t idx_count(const struct idx *x);
+size_t idx_memory(const struct idx *x);
+
+#endif

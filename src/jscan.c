@@ -1,0 +1,142 @@
+/* jscan: a top-level field scanner for compact JSON objects. */
+#include "jscan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *
+skip_ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* p at the opening quote; returns the position after the closing quote. */
+static const char *
+skip_str(const char *p, const char *e)
+{
+	for (p++; p < e; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+static const char *
+skip_value(const char *p, const char *e)
+{
+	int depth = 0;
+	if (p >= e)
+		return NULL;
+	if (*p == '"')
+		return skip_str(p, e);
+	if (*p != '{' && *p != '[') {
+		while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ')
+			p++;
+		return p;
+	}
+	for (; p < e; p++) {
+		switch (*p) {
+		case '"':
+			p = skip_str(p, e);
+			if (!p)
+				return NULL;
+			p--;
+			break;
+		case '{': case '[':
+			depth++;
+			break;
+		case '}': case ']':
+			if (--depth == 0)
+				return p + 1;
+			break;
+		}
+	}
+	return NULL;
+}
+
+int
+jscan(const char *js, size_t len, const char *const *keys, struct jval *vals, int n)
+{
+	const char *p = js, *e = js + len;
+	int found = 0;
+
+	memset(vals, 0, sizeof *vals * (size_t)n);
+	p = skip_ws(p, e);
+	if (p >= e || *p != '{')
+		return -1;
+	p = skip_ws(p + 1, e);
+	if (p < e && *p == '}')
+		return 0;
+	while (p < e) {
+		if (*p != '"')
+			return -1;
+		const char *k = p + 1, *ke = skip_str(p, e);
+		if (!ke)
+			return -1;
+		size_t klen = (size_t)(ke - 1 - k);
+		p = skip_ws(ke, e);
+		if (p >= e || *p != ':')
+			return -1;
+		p = skip_ws(p + 1, e);
+		const char *v = p, *ve = skip_value(p, e);
+		if (!ve || ve == v)
+			return -1;
+		for (int i = 0; i < n && found < n; i++) {
+			if (vals[i].type || strlen(keys[i]) != klen || memcmp(keys[i], k, klen))
+				continue;
+			switch (*v) {
+			case '"': vals[i].type = 's'; vals[i].p = v + 1; vals[i].len = (size_t)(ve - v - 2); break;
+			case '{': vals[i].type = 'o'; vals[i].p = v; vals[i].len = (size_t)(ve - v); break;
+			case '[': vals[i].type = 'a'; vals[i].p = v; vals[i].len = (size_t)(ve - v); break;
+			case 't': vals[i].type = 't'; vals[i].p = v; vals[i].len = (size_t)(ve - v); break;
+			case 'f': vals[i].type = 'f'; vals[i].p = v; vals[i].len = (size_t)(ve - v); break;
+			case 'n': vals[i].type = 'z'; vals[i].p = v; vals[i].len = (size_t)(ve - v); break;
+			default: vals[i].type = 'n'; vals[i].p = v; vals[i].len = (size_t)(ve - v); break;
+			}
+			found++;
+			break;
+		}
+		p = skip_ws(ve, e);
+		if (p < e && *p == ',') {
+			p = skip_ws(p + 1, e);
+			continue;
+		}
+		if (p < e && *p == '}')
+			return 0;
+		return -1;
+	}
+	return -1;
+}
+
+int
+jval_is(const struct jval *v, const char *s)
+{
+	size_t n = strlen(s);
+	return v->type == 's' && v->len == n && memcmp(v->p, s, n) == 0;
+}
+
+int64_t
+jval_int(const struct jval *v, int64_t dflt)
+{
+	char tmp[32];
+	if (v->type != 'n' || v->len >= sizeof tmp)
+		return dflt;
+	memcpy(tmp, v->p, v->len);
+	tmp[v->len] = 0;
+	return strtoll(tmp, NULL, 10);
+}
+
+double
+jval_num(const struct jval *v, double dflt)
+{
+	char tmp[64];
+	if (v->type != 'n' || v->len >= sizeof tmp)
+		return dflt;
+	memcpy(tmp, v->p, v->len);
+	tmp[v->len] = 0;
+	return strtod(tmp, NULL);
+}

@@ -1,0 +1,340 @@
+/* run: fold the journals of a run into per-job state. */
+#include "run.h"
+#include "hash.h"
+#include "jscan.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const stage_name[ST_N] = { "ingest", "analyze", "generate", "pack" };
+
+struct run *
+run_new(const char *dir)
+{
+	struct run *r = xcalloc(1, sizeof *r);
+	r->dir = xstrdup(dir);
+	r->ids = idx_new();
+	for (int s = 0; s < ST_N; s++)
+		r->rd[s] = jreader_open(dir, stage_name[s]);
+	int64_t now = now_ms();
+	r->today_start = now - now % 86400000;
+	return r;
+}
+
+void
+run_free(struct run *r)
+{
+	if (!r)
+		return;
+	for (int s = 0; s < ST_N; s++) {
+		jreader_close(r->rd[s]);
+		free(r->st[s]);
+		if (r->own[s])
+			journal_close(r->own[s]);
+	}
+	free(r->job_off);
+	idx_free(r->ids);
+	free(r->dir);
+	free(r);
+}
+
+static void
+ensure_cap(struct run *r, uint32_t n)
+{
+	if (n <= r->cap)
+		return;
+	uint32_t cap = r->cap ? r->cap : 1024;
+	while (cap < n)
+		cap *= 2;
+	for (int s = 0; s < ST_N; s++) {
+		if (!r->st[s])
+			continue;
+		r->st[s] = xrealloc(r->st[s], cap * sizeof **r->st);
+		memset(r->st[s] + r->cap, 0, (cap - r->cap) * sizeof **r->st);
+	}
+	if (r->job_off) {
+		r->job_off = xrealloc(r->job_off, cap * sizeof *r->job_off);
+		memset(r->job_off + r->cap, 0xff, (cap - r->cap) * sizeof *r->job_off);
+	}
+	r->cap = cap;
+}
+
+struct fjob *
+run_job(struct run *r, enum stage s, uint32_t slot)
+{
+	ensure_cap(r, idx_count(r->ids));
+	if (!r->st[s]) {
+		r->st[s] = xcalloc(r->cap, sizeof **r->st);
+	}
+	return slot < r->cap ? &r->st[s][slot] : NULL;
+}
+
+static uint64_t
+hex64(const char *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = p[i];
+		v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 32) - 'a' + 10);
+	}
+	return v;
+}
+
+void
+key_parse(const char *hex, uint64_t out[2])
+{
+	size_t n = strlen(hex);
+	out[0] = n >= 16 ? hex64(hex, 16) : 0;
+	out[1] = n >= 32 ? hex64(hex + 16, 16) : 0;
+}
+
+void
+key_format(const uint64_t k[2], char out[KEY_HEX + 1])
+{
+	snprintf(out, KEY_HEX + 1, "%016llx%016llx", (unsigned long long)k[0], (unsigned long long)k[1]);
+}
+
+void
+key_derive(const char *what, const char *cfg, const char *up, char out[KEY_HEX + 1])
+{
+	struct sha256_ctx *c = sha256_new();
+	char full[65];
+	sha256_update(c, what, strlen(what));
+	sha256_update(c, "\n", 1);
+	sha256_update(c, cfg, strlen(cfg));
+	sha256_update(c, "\n", 1);
+	sha256_update(c, up, strlen(up));
+	sha256_final(c, full);
+	memcpy(out, full, KEY_HEX);
+	out[KEY_HEX] = 0;
+}
+
+static void
+add_usage(struct stage_stats *st, const struct jval *u, const struct jval *cost)
+{
+	static const char *const uk[] = { "prompt", "completion", "cached" };
+	struct jval v[3];
+	if (u->type == 'o' && jscan(u->p, u->len, uk, v, 3) == 0) {
+		st->tok_prompt += (uint64_t)jval_int(&v[0], 0);
+		st->tok_completion += (uint64_t)jval_int(&v[1], 0);
+		st->tok_cached += (uint64_t)jval_int(&v[2], 0);
+	}
+	st->cost += jval_num(cost, 0);
+}
+
+/* A shard event marks every id in it packed. */
+static void
+fold_shard(struct run *r, const char *json, size_t len, uint64_t off, int64_t t)
+{
+	json_t *ev = json_loadb(json, len, 0, NULL);
+	json_t *ids = json_object_get(ev, "ids");
+	size_t i;
+	json_t *v;
+	struct stage_stats *st = &r->stats[ST_PACK];
+	st->shards++;
+	st->shard_bytes += (uint64_t)json_integer_value(json_object_get(ev, "bytes"));
+	json_array_foreach(ids, i, v) {
+		const char *id = json_string_value(v);
+		if (!id)
+			continue;
+		int64_t slot = idx_get(r->ids, id, strlen(id), 1);
+		struct fjob *f = run_job(r, ST_PACK, (uint32_t)slot);
+		if (f->state != JS_DONE) {
+			st->done++;
+			if (t >= r->today_start)
+				st->done_today++;
+		}
+		f->state = JS_DONE;
+		f->off = off;
+	}
+	json_decref(ev);
+}
+
+void
+run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off)
+{
+	static const char *const keys[] = { "ev", "id", "key", "t", "ms", "attempt", "final",
+		"retry_at", "usage", "cost" };
+	struct jval v[10];
+	struct stage_stats *st = &r->stats[s];
+
+	if (jscan(json, len, keys, v, 10) < 0)
+		return;
+	int64_t t = jval_int(&v[3], 0);
+	st->events++;
+	if (t > st->last_t)
+		st->last_t = t;
+	if (s == ST_PACK) {
+		if (jval_is(&v[0], "shard"))
+			fold_shard(r, json, len, off, t);
+		return;
+	}
+	if (v[1].type != 's' || v[1].len == 0)
+		return;
+	int64_t slot = idx_get(r->ids, v[1].p, v[1].len, 1);
+	struct fjob *f = run_job(r, s, (uint32_t)slot);
+
+	if (jval_is(&v[0], "job")) {
+		if (!r->job_off) {
+			r->job_off = xmalloc(r->cap * sizeof *r->job_off);
+			memset(r->job_off, 0xff, r->cap * sizeof *r->job_off);
+		}
+		r->job_off[slot] = off;
+		return;
+	}
+	char kbuf[KEY_HEX + 1] = {0};
+	if (v[2].type == 's' && v[2].len == KEY_HEX)
+		memcpy(kbuf, v[2].p, KEY_HEX);
+	if (jval_is(&v[0], "done")) {
+		if (f->state != JS_DONE) {
+			st->done++;
+			if (t >= r->today_start)
+				st->done_today++;
+		}
+		f->state = JS_DONE;
+		key_parse(kbuf, f->key);
+		f->off = off;
+		f->ms = (uint32_t)jval_int(&v[4], 0);
+		f->attempts = 0;
+		f->retry_at = 0;
+		add_usage(st, &v[8], &v[9]);
+	} else if (jval_is(&v[0], "fail")) {
+		uint64_t k[2];
+		key_parse(kbuf, k);
+		st->fails++;
+		add_usage(st, &v[8], &v[9]);
+		if (f->state == JS_DONE && k[0] == f->key[0] && k[1] == f->key[1])
+			return;   /* a stale failure of a key already done */
+		if ((uint32_t)k[1] != f->fkey)
+			f->attempts = 0;
+		f->fkey = (uint32_t)k[1];
+		int64_t a = jval_int(&v[5], f->attempts + 1);
+		f->attempts = (uint16_t)(a > 65535 ? 65535 : a);
+		if (f->state == JS_DONE) {
+			/* a failure under a new key: the old result stays, but the new
+			 * work is what the state tracks from now on */
+			st->done--;
+		}
+		if (v[6].type == 't') {
+			if (f->state != JS_DEAD)
+				st->fails_final++;
+			f->state = JS_DEAD;
+		} else {
+			if (f->state == JS_DEAD)
+				st->fails_final--;
+			f->state = JS_RETRY;
+		}
+		f->retry_at = (uint32_t)(jval_int(&v[7], 0) / 1000);
+	} else if (jval_is(&v[0], "retry")) {
+		/* --retry-failed: a job failed for good gets another chance */
+		if (f->state == JS_DEAD) {
+			st->fails_final--;
+			f->state = JS_RETRY;
+			f->attempts = 0;
+			f->retry_at = 0;
+		}
+	}
+}
+
+static int
+fold_cb(void *ctx, const char *json, size_t len, uint64_t off)
+{
+	void **a = ctx;
+	run_fold(a[0], (enum stage)(intptr_t)a[1], json, len, off);
+	return 0;
+}
+
+int
+run_own(struct run *r, enum stage s, enum jl_fsync mode, int repair, char *err, size_t errlen)
+{
+	void *a[2] = { r, (void *)(intptr_t)s };
+	return journal_open(&r->own[s], r->dir, stage_name[s], mode, repair, fold_cb, a, err, errlen);
+}
+
+int
+run_refresh(struct run *r, unsigned mask, char *err, size_t errlen)
+{
+	for (int s = 0; s < ST_N; s++) {
+		if (!(mask & (1u << s)) || r->own[s])
+			continue;
+		void *a[2] = { r, (void *)(intptr_t)s };
+		if (jreader_poll(r->rd[s], fold_cb, a, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+run_append(struct run *r, enum stage s, json_t *ev)
+{
+	uint64_t off;
+	char *js = json_dumps(ev, JSON_COMPACT);
+	if (!js)
+		return -1;
+	size_t len = strlen(js);
+	int rc = journal_append(r->own[s], js, len, &off);
+	if (rc == 0)
+		run_fold(r, s, js, len, off);
+	free(js);
+	return rc;
+}
+
+json_t *
+run_line(struct run *r, enum stage s, uint64_t off)
+{
+	if (off == NO_OFF)
+		return NULL;
+	if (r->own[s])
+		return journal_get(r->own[s], off);
+	return jreader_get(r->rd[s], off);
+}
+
+static void
+take(json_t *rec, const char *name, json_t *ev, const char *field)
+{
+	json_t *v = json_object_get(ev, field);
+	if (v)
+		json_object_set(rec, name, v);
+}
+
+json_t *
+run_record(struct run *r, uint32_t slot, enum stage upto)
+{
+	if (slot >= idx_count(r->ids) || !r->job_off || r->job_off[slot] == NO_OFF)
+		return NULL;
+	json_t *jobev = run_line(r, ST_INGEST, r->job_off[slot]);
+	if (!jobev)
+		return NULL;
+	json_t *rec = json_object();
+	json_t *keys = json_object();
+	json_object_set_new(rec, "id", json_string(idx_id(r->ids, slot)));
+	json_object_set_new(rec, "keys", keys);
+	take(rec, "job", jobev, "job");
+	json_decref(jobev);
+	for (int s = ST_INGEST; s <= (int)upto && s < ST_PACK; s++) {
+		struct fjob *f = run_job(r, (enum stage)s, slot);
+		if (!f || f->state != JS_DONE)
+			break;
+		json_t *ev = run_line(r, (enum stage)s, f->off);
+		if (!ev)
+			break;
+		take(keys, stage_name[s], ev, "key");
+		switch (s) {
+		case ST_INGEST:
+			take(rec, "image", ev, "image");
+			break;
+		case ST_ANALYZE:
+			take(rec, "analysis", ev, "analysis");
+			take(rec, "analysis_meta", ev, "meta");
+			break;
+		case ST_GENERATE:
+			take(rec, "content", ev, "content");
+			take(rec, "content_meta", ev, "meta");
+			break;
+		}
+		json_decref(ev);
+	}
+	return rec;
+}

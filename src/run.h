@@ -1,0 +1,75 @@
+/* run: a run directory seen through its journals.  Folds every stage's
+ * events into compact per-job state (docs/journal.md), incrementally, and
+ * assembles a job's record from the journal lines on demand. */
+#ifndef VJ_RUN_H
+#define VJ_RUN_H
+
+#include <stdint.h>
+#include <jansson.h>
+#include "idx.h"
+#include "journal.h"
+
+enum stage { ST_INGEST, ST_ANALYZE, ST_GENERATE, ST_PACK, ST_N };
+extern const char *const stage_name[ST_N];
+
+enum jstate { JS_NONE = 0, JS_DONE, JS_RETRY, JS_DEAD };
+
+#define KEY_HEX 32          /* a cache key: 128 bits of sha256, in hex */
+#define NO_OFF UINT64_MAX
+
+/* One job at one stage: the fold of its events. */
+struct fjob {
+	uint64_t key[2];     /* cache key of the latest done */
+	uint64_t off;        /* offset of the latest done (or shard) line */
+	uint32_t retry_at;   /* seconds since the epoch: a retryable failure waits until then */
+	uint32_t ms;         /* duration of the latest done */
+	uint32_t fkey;       /* low bits of the key the failures were counted for */
+	uint16_t attempts;   /* failures counted since the latest done */
+	uint8_t state;       /* enum jstate */
+};
+
+struct stage_stats {
+	uint64_t events, done, fails, fails_final, done_today;
+	uint64_t tok_prompt, tok_completion, tok_cached;
+	double cost;
+	int64_t last_t;      /* ms of the latest event */
+	uint64_t shards, shard_bytes;
+};
+
+struct run {
+	char *dir;
+	struct idx *ids;
+	struct fjob *st[ST_N];      /* per stage, indexed by slot; NULL until needed */
+	uint64_t *job_off;          /* ingest "job" line offset by slot */
+	uint32_t cap;               /* allocated slots */
+	struct stage_stats stats[ST_N];
+	struct jreader *rd[ST_N];
+	struct journal *own[ST_N];  /* the journal this process writes, if any */
+	int64_t today_start;        /* ms: midnight UTC today, for done_today */
+};
+
+struct run *run_new(const char *dir);
+void run_free(struct run *r);
+/* Take STAGE's journal for writing (lock, repair, replay into the fold). */
+int run_own(struct run *r, enum stage s, enum jl_fsync mode, int repair, char *err, size_t errlen);
+/* Read what other processes appended to the stages in mask (1 << stage). */
+int run_refresh(struct run *r, unsigned mask, char *err, size_t errlen);
+/* Fold one line of stage s at off (used for lines this process appends). */
+void run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off);
+/* Append an event to the owned journal of s and fold it. -1 on I/O error. */
+int run_append(struct run *r, enum stage s, json_t *ev);
+
+struct fjob *run_job(struct run *r, enum stage s, uint32_t slot);
+/* The stage's line at off, parsed. */
+json_t *run_line(struct run *r, enum stage s, uint64_t off);
+/* A job's record as far as stage upto (inclusive) is done: id, keys, job,
+ * image, analysis(+meta), content(+meta).  NULL if the job is unknown. */
+json_t *run_record(struct run *r, uint32_t slot, enum stage upto);
+
+/* Keys. */
+void key_parse(const char *hex, uint64_t out[2]);
+void key_format(const uint64_t k[2], char out[KEY_HEX + 1]);
+/* H128(stage name, config string, upstream key hex). */
+void key_derive(const char *what, const char *cfg, const char *up, char out[KEY_HEX + 1]);
+
+#endif

@@ -1,0 +1,19 @@
+/* store: the run's content-addressed object store, RUN/objects/ab/cdef...:
+ * image bytes kept once by sha256, never half-written. */
+#ifndef VJ_STORE_H
+#define VJ_STORE_H
+
+#include <stddef.h>
+
+/* Path of an object (malloc'd). */
+char *store_path(const char *run, const char *sha256);
+/* Store bytes: tmp + fsync + rename + fsync dir; a present object is kept.
+ * sha_out gets the hex digest.  0 ok, -1 with errno. */
+int store_put(const char *run, const void *p, size_t n, char sha_out[65]);
+/* Read an object back, checking it against its name.  NULL with errno
+ * (EILSEQ when the bytes do not match their hash). */
+char *store_get(const char *run, const char *sha256, size_t *len);
+/* 1 when the object exists and its size is n (cheap check). */
+int store_has(const char *run, const char *sha256, size_t n);
+
+#endif
