@@ -10,7 +10,7 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 PKG_CONFIG ?= pkg-config
 
-PKGS    = libcurl jansson libarchive libzstd libcrypto libjpeg libpng libwebp
+PKGS    = libcurl jansson libarchive libzstd libcrypto libjpeg libpng libwebp zlib
 VERSION = 0.1.0
 
 CC      ?= cc
@@ -33,6 +33,9 @@ UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:.c=)
 TOOL_SRC = $(wildcard tests/fake/*.c)
 TOOL_BIN = tests/fake/vj-fake
+# Test fixtures: tests/tools/NAME.c -> tests/tools/NAME, linked with the library.
+FIXT_SRC = $(wildcard tests/tools/*.c)
+FIXT_BIN = $(FIXT_SRC:.c=)
 MKIMG    = scripts/vj-mkimages
 
 all: $(BINS)
@@ -50,6 +53,9 @@ bin/%: src/%.o src/libvj.a
 tests/unit/%: tests/unit/%.c tests/unit/tap.h src/libvj.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< src/libvj.a $(LDLIBS)
 
+tests/tools/%: tests/tools/%.c src/libvj.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< src/libvj.a $(LDLIBS)
+
 $(TOOL_BIN): $(TOOL_SRC)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRC) $(LDLIBS)
 
@@ -60,7 +66,7 @@ check-deps:
 	@$(PKG_CONFIG) --exists $(PKGS) || { echo "missing build dependencies; run scripts/install-deps" >&2; \
 	  $(PKG_CONFIG) --print-errors --exists $(PKGS); exit 1; }
 
-test: check-deps all $(UNIT_BIN) $(TOOL_BIN) $(MKIMG)
+test: check-deps all $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG)
 	prove -f $(UNIT_BIN) tests/t*.t
 
 # The same tests under the sanitizers, built in place after a clean.
@@ -78,7 +84,7 @@ install: all
 	for m in docs/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 
 clean:
-	rm -f src/*.o src/libvj.a $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(MKIMG)
+	rm -f src/*.o src/libvj.a $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG)
 
 .PHONY: all test asan demo install clean check-deps
 .SECONDARY: $(LIB_OBJ) $(CMD_SRC:.c=.o)

@@ -376,7 +376,8 @@ not_image(const unsigned char *b, size_t len, char *err, size_t errlen)
 	if (text * 4 >= (len < 16 ? len : 16) * 3)
 		return fail(err, errlen, "not an image: starts with '%s'", s);
 	for (i = 0; i < len && i < 8; i++)
-		snprintf(hex + 3 * i, sizeof hex - 3 * i, "%s%02x", i ? " " : "", b[i]);
+		snprintf(hex + 3 * i, sizeof hex - 3 * i, "%02x ", b[i]);
+	hex[3 * i - 1] = '\0';
 	return fail(err, errlen, "not an image: unrecognised data starting with %s", hex);
 }
 

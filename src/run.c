@@ -176,18 +176,23 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 	int64_t slot = idx_get(r->ids, v[1].p, v[1].len, 1);
 	struct fjob *f = run_job(r, s, (uint32_t)slot);
 
+	char kbuf[KEY_HEX + 1] = {0};
+	if (v[2].type == 's' && v[2].len == KEY_HEX)
+		memcpy(kbuf, v[2].p, KEY_HEX);
 	if (jval_is(&v[0], "job")) {
 		if (!r->job_off) {
 			r->job_off = xmalloc(r->cap * sizeof *r->job_off);
 			memset(r->job_off, 0xff, r->cap * sizeof *r->job_off);
 		}
 		r->job_off[slot] = off;
+		/* the job's key, known before it is fetched: vj-ingest tells
+		 * the same job from a different one under the same id by it */
+		if (f->state == JS_NONE)
+			key_parse(kbuf, f->key);
 		return;
 	}
-	char kbuf[KEY_HEX + 1] = {0};
-	if (v[2].type == 's' && v[2].len == KEY_HEX)
-		memcpy(kbuf, v[2].p, KEY_HEX);
 	if (jval_is(&v[0], "done")) {
+		st->done_ev++;
 		if (f->state != JS_DONE) {
 			st->done++;
 			if (t >= r->today_start)

@@ -34,6 +34,7 @@ struct stage_stats {
 	double cost;
 	int64_t last_t;      /* ms of the latest event */
 	uint64_t shards, shard_bytes;
+	uint64_t done_ev;    /* done events (successful requests), for the failure rate */
 };
 
 struct run {

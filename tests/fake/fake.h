@@ -105,6 +105,7 @@ struct fake_resp {
 	int	 blank_lines;	/* dripped "\n" lines before the body */
 	uint64_t delay_ms;
 	int	 close;
+	int	 head;		/* HEAD: headers only */
 };
 
 void	 fake_resp_header(struct fake_resp *, const char *, ...)

@@ -1,0 +1,912 @@
+/* engine: the request loop shared by every network stage. */
+#include "engine.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const eng_class_name[] = { "ok", "retryable", "rate", "permanent", "fatal" };
+
+#define DEFAULT_MAX_BYTES (64u << 20)
+
+void
+eng_seterr(struct eng_err *e, enum eng_class cls, const char *fmt, ...)
+{
+	va_list ap;
+	e->cls = cls;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- request bodies ---- */
+
+struct seg {
+	char *mem;            /* owned bytes, or NULL for a file */
+	size_t len;           /* bytes this segment contributes to the body */
+	char *path;           /* file streamed as base64 */
+	size_t flen;
+};
+
+struct body {
+	struct seg *s;
+	size_t n, cap, total;
+	/* read cursor */
+	size_t cur, off;      /* segment, offset in its output */
+	int fd;
+	unsigned char carry[4];
+	size_t ncarry, cpos;
+};
+
+struct body *
+body_new(void)
+{
+	struct body *b = xcalloc(1, sizeof *b);
+	b->fd = -1;
+	return b;
+}
+
+static struct seg *
+body_seg(struct body *b)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 8;
+		b->s = xrealloc(b->s, b->cap * sizeof *b->s);
+	}
+	memset(&b->s[b->n], 0, sizeof b->s[b->n]);
+	return &b->s[b->n++];
+}
+
+void
+body_add(struct body *b, const void *p, size_t n)
+{
+	/* coalesce with a preceding memory segment */
+	if (b->n && b->s[b->n - 1].mem) {
+		struct seg *s = &b->s[b->n - 1];
+		s->mem = xrealloc(s->mem, s->len + n);
+		memcpy(s->mem + s->len, p, n);
+		s->len += n;
+	} else {
+		struct seg *s = body_seg(b);
+		s->mem = xmalloc(n);
+		memcpy(s->mem, p, n);
+		s->len = n;
+	}
+	b->total += n;
+}
+
+void
+body_adds(struct body *b, const char *s)
+{
+	body_add(b, s, strlen(s));
+}
+
+int
+body_add_b64file(struct body *b, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -1;
+	struct seg *s = body_seg(b);
+	s->path = xstrdup(path);
+	s->flen = (size_t)st.st_size;
+	s->len = (s->flen + 2) / 3 * 4;
+	b->total += s->len;
+	return 0;
+}
+
+size_t
+body_size(const struct body *b)
+{
+	return b->total;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static size_t
+b64_encode(const unsigned char *in, size_t n, char *out, int final)
+{
+	size_t o = 0, i = 0;
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = b64[v >> 18];
+		out[o++] = b64[(v >> 12) & 63];
+		out[o++] = b64[(v >> 6) & 63];
+		out[o++] = b64[v & 63];
+	}
+	if (final && i < n) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
+		out[o++] = b64[v >> 18];
+		out[o++] = b64[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	return o;
+}
+
+/* Produce up to n bytes of the body; 0 at the end, (size_t)-1 on error. */
+static size_t
+body_read(struct body *b, char *dst, size_t n)
+{
+	size_t got = 0;
+	while (got < n && b->cur < b->n) {
+		struct seg *s = &b->s[b->cur];
+		if (s->mem) {
+			size_t k = s->len - b->off < n - got ? s->len - b->off : n - got;
+			memcpy(dst + got, s->mem + b->off, k);
+			got += k;
+			b->off += k;
+		} else {
+			/* base64 in 4-byte groups; keep a partial group in carry */
+			if (b->cpos < b->ncarry) {
+				size_t k = b->ncarry - b->cpos < n - got ? b->ncarry - b->cpos : n - got;
+				memcpy(dst + got, b->carry + b->cpos, k);
+				b->cpos += k;
+				got += k;
+				b->off += k;
+				continue;
+			}
+			if (b->fd < 0) {
+				b->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+				if (b->fd < 0)
+					return (size_t)-1;
+			}
+			unsigned char in[48 * 1024];
+			size_t room = (n - got) / 4 * 3;
+			if (room > sizeof in)
+				room = sizeof in;
+			if (room == 0)
+				room = 3;
+			ssize_t r = read(b->fd, in, room);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				return (size_t)-1;
+			}
+			if (r == 0) {
+				if (b->off != s->len)
+					return (size_t)-1;   /* the file shrank */
+			} else if ((size_t)r % 3 && (size_t)r == room) {
+				/* short of a group: fall back to the carry path */
+				lseek(b->fd, -(off_t)((size_t)r % 3), SEEK_CUR);
+				r -= (ssize_t)((size_t)r % 3);
+			}
+			if (r > 0) {
+				if (n - got >= (size_t)r / 3 * 4 + 4) {
+					size_t o = b64_encode(in, (size_t)r, dst + got, 1);
+					got += o;
+					b->off += o;
+				} else {
+					char tmp[4];
+					size_t o = b64_encode(in, (size_t)r, tmp, 1);
+					memcpy(b->carry, tmp, o);
+					b->ncarry = o;
+					b->cpos = 0;
+				}
+			}
+		}
+		if (b->off >= s->len) {
+			if (b->fd >= 0) {
+				close(b->fd);
+				b->fd = -1;
+			}
+			b->cur++;
+			b->off = 0;
+			b->ncarry = b->cpos = 0;
+		}
+	}
+	return got;
+}
+
+static void
+body_rewind(struct body *b)
+{
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+	b->cur = b->off = b->ncarry = b->cpos = 0;
+}
+
+char *
+body_flatten(struct body *b, size_t *len)
+{
+	char *p = xmalloc(b->total + 1);
+	size_t n = 0, r;
+	body_rewind(b);
+	while (n < b->total && (r = body_read(b, p + n, b->total - n)) != (size_t)-1 && r > 0)
+		n += r;
+	body_rewind(b);
+	p[n] = 0;
+	if (len)
+		*len = n;
+	return p;
+}
+
+void
+body_free(struct body *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->s[i].mem);
+		free(b->s[i].path);
+	}
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b->s);
+	free(b);
+}
+
+static size_t
+read_cb(char *dst, size_t size, size_t nmemb, void *ud)
+{
+	size_t r = body_read(ud, dst, size * nmemb);
+	return r == (size_t)-1 ? CURL_READFUNC_ABORT : r;
+}
+
+/* ---- the engine ---- */
+
+struct engine {
+	struct eng_config c;
+	const struct provider *p;
+	void *pctx;
+	struct eng_hooks h;
+	CURLM *multi;
+	struct eng_task *ready, *ready_tail;   /* FIFO of tasks to start */
+	struct eng_task *waiting;              /* backing off */
+	struct eng_task *flying;               /* in flight */
+	int nready, nwaiting, inflight;
+	int input_state;                       /* 0 more now, 1 wait fd, 2 eof */
+	int stopping, hard, fatal;
+	char fatal_msg[512];
+	int64_t stop_deadline;
+	/* limiter */
+	double rate;                           /* current requests per minute */
+	double rate_429;                       /* the rate at the last 429 */
+	int64_t next_start;                    /* mono ms */
+	int64_t hold_until;                    /* mono ms: global pause after a 429 */
+	int64_t last_cut;
+	double tokens_next;                    /* mono ms when the token budget allows */
+	int ok_since_cut;
+	uint64_t n_sent, n_ok, n_failed, n_retried, n_rate;
+	unsigned seed;
+};
+
+struct engine *
+eng_new(const struct eng_config *c, const struct provider *p, void *pctx, const struct eng_hooks *h)
+{
+	static int inited;
+	struct engine *e = xcalloc(1, sizeof *e);
+	if (!inited) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		inited = 1;
+	}
+	e->c = *c;
+	if (e->c.concurrency < 1)
+		e->c.concurrency = 1;
+	if (e->c.backoff_base <= 0)
+		e->c.backoff_base = 1;
+	if (e->c.backoff_max <= 0)
+		e->c.backoff_max = 60;
+	e->p = p;
+	e->pctx = pctx;
+	e->h = *h;
+	e->multi = curl_multi_init();
+	curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)e->c.concurrency);
+	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->c.concurrency);
+	curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	e->rate = e->c.rpm;
+	e->seed = (unsigned)getpid() ^ (unsigned)mono_ms();
+	return e;
+}
+
+void
+eng_free(struct engine *e)
+{
+	if (!e)
+		return;
+	curl_multi_cleanup(e->multi);
+	free(e);
+}
+
+int
+eng_fatal(const struct engine *e)
+{
+	return e->fatal;
+}
+
+const char *
+eng_fatal_msg(const struct engine *e)
+{
+	return e->fatal_msg;
+}
+
+void
+eng_counts(const struct engine *e, struct eng_counts *c)
+{
+	c->sent = e->n_sent;
+	c->ok = e->n_ok;
+	c->failed = e->n_failed;
+	c->retried = e->n_retried;
+	c->rate_limited = e->n_rate;
+	c->in_flight = (uint64_t)e->inflight;
+	c->queued = (uint64_t)(e->nready + e->nwaiting);
+	c->rate_now = e->rate;
+}
+
+static void
+push_ready(struct engine *e, struct eng_task *t)
+{
+	t->next = NULL;
+	if (e->ready_tail)
+		e->ready_tail->next = t;
+	else
+		e->ready = t;
+	e->ready_tail = t;
+	e->nready++;
+}
+
+void
+eng_submit(struct engine *e, struct eng_task *t)
+{
+	int64_t now = mono_ms();
+	if (!t->started) {
+		t->started = now;
+		t->deadline = e->c.job_timeout > 0 ? now + (int64_t)(e->c.job_timeout * 1000) : INT64_MAX;
+	}
+	push_ready(e, t);
+}
+
+void
+eng_stop(struct engine *e, int hard)
+{
+	if (!e->stopping) {
+		e->stopping = 1;
+		e->stop_deadline = mono_ms() + (int64_t)(e->c.grace * 1000);
+	}
+	if (hard)
+		e->hard = 1;
+}
+
+double
+eng_parse_delay(const char *s)
+{
+	double total = 0, v;
+	char *end;
+	int any = 0;
+	if (!s)
+		return -1;
+	while (*s == ' ')
+		s++;
+	while (*s) {
+		errno = 0;
+		v = strtod(s, &end);
+		if (end == s || errno || v < 0)
+			return -1;
+		s = end;
+		any = 1;
+		if (*s == 'm' && s[1] == 's') { total += v / 1000; s += 2; }
+		else if (*s == 'h') { total += v * 3600; s++; }
+		else if (*s == 'm') { total += v * 60; s++; }
+		else if (*s == 's') { total += v; s++; }
+		else if (*s == 0 || *s == ' ') { total += v; }
+		else return -1;
+		while (*s == ' ')
+			s++;
+	}
+	return any ? total : -1;
+}
+
+static double
+jitter(struct engine *e)
+{
+	return (double)rand_r(&e->seed) / RAND_MAX;
+}
+
+/* Minimum gap between request starts, from the current rate and tokens. */
+static int64_t
+interval_ms(struct engine *e, long tokens)
+{
+	double ms = 0;
+	if (e->rate > 0)
+		ms = 60000.0 / e->rate;
+	if (e->c.tpm > 0 && tokens > 0) {
+		double t = 60000.0 * (double)tokens / e->c.tpm;
+		if (t > ms)
+			ms = t;
+	}
+	return (int64_t)ms;
+}
+
+/* A 429: slow down at once, remember where the wall was. */
+static void
+limiter_cut(struct engine *e, double retry_after)
+{
+	int64_t now = mono_ms();
+	e->n_rate++;
+	if (retry_after > 0) {
+		int64_t hold = now + (int64_t)(fmin(retry_after, 60) * 1000);
+		if (hold > e->hold_until)
+			e->hold_until = hold;
+	}
+	/* one cut per burst: answers to requests already in flight are echoes */
+	if (now - e->last_cut < 1000)
+		return;
+	e->last_cut = now;
+	e->ok_since_cut = 0;
+	if (e->rate <= 0) {
+		/* no limit was set: start from what we just achieved */
+		e->rate = fmax(6, e->c.concurrency * 60.0 / fmax(1, e->c.timeout));
+	}
+	e->rate_429 = e->rate;
+	e->rate = fmax(1, e->rate * 0.8);
+}
+
+/* After successes, recover step by step: quickly up to just under the rate
+ * that last drew a 429, then slowly, so a limit set too high converges
+ * without a storm of 429s. */
+static void
+limiter_ok(struct engine *e)
+{
+	if (e->rate_429 <= 0)
+		return;
+	e->ok_since_cut++;
+	double target = e->c.rpm > 0 ? e->c.rpm : 1e9;
+	double step = e->rate < e->rate_429 * 0.95 ? 0.02 : 0.002;
+	if (e->ok_since_cut >= 5) {
+		e->rate = fmin(target, e->rate * (1 + step));
+		e->ok_since_cut = 0;
+	}
+}
+
+static size_t
+write_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct eng_task *t = ud;
+	size_t n = size * nmemb;
+	size_t cap = t->http.max_bytes ? t->http.max_bytes : DEFAULT_MAX_BYTES;
+	if (t->resp->len + n > cap)
+		return 0;     /* CURLE_WRITE_ERROR: over the cap */
+	buf_add(t->resp, p, n);
+	return n;
+}
+
+static void
+hdr_copy(char *dst, size_t n, const char *v, size_t len)
+{
+	while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+		len--;
+	while (len && *v == ' ') {
+		v++;
+		len--;
+	}
+	if (len >= n)
+		len = n - 1;
+	memcpy(dst, v, len);
+	dst[len] = 0;
+}
+
+static size_t
+header_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct eng_task *t = ud;
+	size_t n = size * nmemb;
+	const char *c = memchr(p, ':', n);
+	if (!c)
+		return n;
+	size_t kl = (size_t)(c - p);
+	const char *v = c + 1;
+	size_t vl = n - kl - 1;
+	if (kl == 11 && !strncasecmp(p, "retry-after", 11))
+		hdr_copy(t->hdr_retry, sizeof t->hdr_retry, v, vl);
+	else if (kl == 14 && !strncasecmp(p, "retry-after-ms", 14))
+		hdr_copy(t->hdr_retry_ms, sizeof t->hdr_retry_ms, v, vl);
+	else if (kl == 12 && !strncasecmp(p, "content-type", 12))
+		hdr_copy(t->hdr_ctype, sizeof t->hdr_ctype, v, vl);
+	else if (kl == 14 && !strncasecmp(p, "x-should-retry", 14))
+		t->hdr_should = (vl >= 5 && memmem(v, vl, "true", 4)) ? 1 : 0;
+	return n;
+}
+
+static void
+http_clear(struct eng_http *h)
+{
+	free(h->url);
+	curl_slist_free_all(h->headers);
+	body_free(h->body);
+	memset(h, 0, sizeof *h);
+}
+
+static void
+task_cleanup(struct engine *e, struct eng_task *t)
+{
+	if (t->easy) {
+		curl_multi_remove_handle(e->multi, t->easy);
+		curl_easy_cleanup(t->easy);
+		t->easy = NULL;
+	}
+	if (t->resp) {
+		buf_free(t->resp);
+		free(t->resp);
+		t->resp = NULL;
+	}
+	http_clear(&t->http);
+}
+
+static int64_t
+wall_at(int64_t mono_when)
+{
+	return now_ms() + (mono_when - mono_ms());
+}
+
+/* Decide what a failed attempt means and tell the stage. */
+static void unlink_flying(struct engine *e, struct eng_task *t);
+
+static void
+failed(struct engine *e, struct eng_task *t, struct eng_err *err, json_t *usage)
+{
+	int64_t now = mono_ms();
+	int final = 0;
+	int64_t retry_at = 0;
+
+	e->n_failed++;
+	if (err->cls == EC_FATAL) {
+		if (!e->fatal) {
+			e->fatal = 1;
+			snprintf(e->fatal_msg, sizeof e->fatal_msg, "%s", err->msg);
+		}
+		eng_stop(e, 0);
+		final = 0;   /* the job is not to blame: it stays pending */
+	} else if (err->cls == EC_PERM) {
+		final = 1;
+	} else {
+		if (err->cls == EC_RATE)
+			limiter_cut(e, err->retry_after);
+		else
+			t->attempts++;
+		double delay;
+		if (err->retry_after >= 0)
+			delay = err->retry_after + jitter(e) * 0.25;
+		else {
+			/* exponential with full jitter, at least half the step */
+			double step = e->c.backoff_base * pow(2, t->attempts > 0 ? t->attempts - 1 : 0);
+			if (step > e->c.backoff_max)
+				step = e->c.backoff_max;
+			delay = step * (0.5 + 0.5 * jitter(e));
+		}
+		t->not_before = now + (int64_t)(delay * 1000);
+		retry_at = wall_at(t->not_before);
+		if (err->cls != EC_RATE && t->attempts > e->c.retries) {
+			final = 1;
+			size_t l = strlen(err->msg);
+			snprintf(err->msg + l, sizeof err->msg - l, " (attempt %d/%d, giving up)",
+			    t->attempts, e->c.retries + 1);
+		} else if (t->not_before > t->deadline) {
+			final = 1;
+			size_t l = strlen(err->msg);
+			snprintf(err->msg + l, sizeof err->msg - l, " (job timeout of %.0fs reached)",
+			    e->c.job_timeout);
+		} else if (e->stopping) {
+			final = 0;   /* left retryable for the next run */
+		}
+	}
+	if (final || err->cls == EC_FATAL)
+		retry_at = 0;
+	e->h.fail(e->h.ctx, t, err, usage, final, retry_at);
+	if (!final && err->cls != EC_FATAL && !e->stopping) {
+		e->n_retried++;
+		t->next = e->waiting;
+		e->waiting = t;
+		e->nwaiting++;
+	}
+}
+
+static int
+start(struct engine *e, struct eng_task *t)
+{
+	struct eng_err err = { .retry_after = -1 };
+	json_t *result = NULL;
+	int r = e->p->build(e->pctx, t, &t->http, &result, &err);
+	if (r == 1) {
+		e->n_ok++;
+		e->h.done(e->h.ctx, t, result, NULL, (long)(mono_ms() - t->started));
+		json_decref(result);
+		http_clear(&t->http);
+		return 0;
+	}
+	if (r < 0) {
+		http_clear(&t->http);
+		failed(e, t, &err, NULL);
+		return 0;
+	}
+	CURL *c = curl_easy_init();
+	t->easy = c;
+	t->resp = xcalloc(1, sizeof *t->resp);
+	t->hdr_retry[0] = t->hdr_retry_ms[0] = t->hdr_ctype[0] = 0;
+	t->hdr_should = -1;
+	t->curl_err[0] = 0;
+	char hdr[200];
+	snprintf(hdr, sizeof hdr, "X-VJ-Job: %s", t->id);
+	t->http.headers = curl_slist_append(t->http.headers, hdr);
+	t->http.headers = curl_slist_append(t->http.headers, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, t->http.url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->http.headers);
+	curl_easy_setopt(c, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->curl_err);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "vj/" VJ_VERSION);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	if (t->http.max_redirects > 0) {
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, t->http.max_redirects);
+	}
+	int64_t left = t->deadline - mono_ms();
+	int64_t tmo = (int64_t)(e->c.timeout * 1000);
+	if (left < tmo)
+		tmo = left > 1 ? left : 1;
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)tmo);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(tmo < 30000 ? tmo : 30000));
+	if (t->http.low_speed_time > 0) {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)t->http.low_speed_time);
+	}
+	if (t->http.body) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(c, CURLOPT_READDATA, t->http.body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_size(t->http.body));
+	}
+	t->sent = mono_ms();
+	t->tries++;
+	e->n_sent++;
+	e->inflight++;
+	t->next = e->flying;
+	e->flying = t;
+	curl_multi_add_handle(e->multi, c);
+	if (e->c.verbose > 1)
+		vj_debug("job %s: %s attempt %d", t->id, e->p->name, t->tries);
+	return 0;
+}
+
+static void
+finish(struct engine *e, struct eng_task *t, CURLcode cc)
+{
+	struct eng_err err = { .retry_after = -1 };
+	json_t *result = NULL, *usage = NULL;
+	long status = 0;
+	long ms = (long)(mono_ms() - t->sent);
+
+	e->inflight--;
+	unlink_flying(e, t);
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK) {
+		const char *why = t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc);
+		switch (cc) {
+		case CURLE_OPERATION_TIMEDOUT:
+			eng_seterr(&err, EC_RETRY, "%s: no answer within %.0fs (timeout)", e->p->name,
+			    (double)ms / 1000 + 0.5);
+			break;
+		case CURLE_TOO_MANY_REDIRECTS:
+			eng_seterr(&err, EC_PERM, "too many redirects (more than %ld)", t->http.max_redirects);
+			break;
+		case CURLE_UNSUPPORTED_PROTOCOL:
+			eng_seterr(&err, EC_PERM, "refused: a redirect or URL to a scheme other than http(s) (%s)", why);
+			break;
+		case CURLE_WRITE_ERROR:
+			eng_seterr(&err, EC_PERM, "answer larger than the cap of %zu bytes",
+			    t->http.max_bytes ? t->http.max_bytes : DEFAULT_MAX_BYTES);
+			break;
+		case CURLE_URL_MALFORMAT:
+			eng_seterr(&err, EC_PERM, "malformed URL");
+			break;
+		default:
+			eng_seterr(&err, EC_RETRY, "%s: connection failed: %s", e->p->name, why);
+			break;
+		}
+		err.status = 0;
+		failed(e, t, &err, NULL);
+		task_cleanup(e, t);
+		return;
+	}
+	struct eng_resp r = {
+		.status = status,
+		.body = t->resp->p ? t->resp->p : "",
+		.len = t->resp->len,
+		.content_type = t->hdr_ctype[0] ? t->hdr_ctype : NULL,
+		.retry_after = -1,
+		.should_retry = t->hdr_should,
+		.ms = ms,
+	};
+	if (t->hdr_retry_ms[0])
+		r.retry_after = eng_parse_delay(t->hdr_retry_ms) / 1000;
+	else if (t->hdr_retry[0])
+		r.retry_after = eng_parse_delay(t->hdr_retry);
+	err.retry_after = r.retry_after;
+	err.status = status;
+	if (e->p->parse(e->pctx, t, &r, &result, &usage, &err) == 0) {
+		e->n_ok++;
+		limiter_ok(e);
+		e->h.done(e->h.ctx, t, result, usage, (long)(mono_ms() - t->started));
+	} else {
+		failed(e, t, &err, usage);
+	}
+	json_decref(result);
+	json_decref(usage);
+	task_cleanup(e, t);
+}
+
+/* Move waiting tasks whose backoff has passed to the ready queue. */
+static int64_t
+wake(struct engine *e, int64_t now)
+{
+	int64_t next = INT64_MAX;
+	struct eng_task **pp = &e->waiting;
+	while (*pp) {
+		struct eng_task *t = *pp;
+		if (t->not_before <= now) {
+			*pp = t->next;
+			e->nwaiting--;
+			push_ready(e, t);
+		} else {
+			if (t->not_before < next)
+				next = t->not_before;
+			pp = &t->next;
+		}
+	}
+	return next;
+}
+
+static void
+feed(struct engine *e, int readable)
+{
+	int want = e->c.concurrency * 2 + 16;
+	if (e->stopping || e->input_state == 2)
+		return;
+	if (e->input_state == 1 && !readable)
+		return;
+	if (e->nready + e->nwaiting + e->inflight >= want)
+		return;
+	e->input_state = e->h.feed(e->h.ctx, want - (e->nready + e->nwaiting + e->inflight));
+}
+
+static void
+unlink_flying(struct engine *e, struct eng_task *t)
+{
+	for (struct eng_task **pp = &e->flying; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			t->next = NULL;
+			return;
+		}
+}
+
+/* Hand every unfinished task back to the stage.  What was in flight is
+ * dropped unjournaled: it stays pending for the next run. */
+static void
+drop_all(struct engine *e)
+{
+	struct eng_task *t;
+	while ((t = e->flying)) {
+		e->flying = t->next;
+		e->inflight--;
+		task_cleanup(e, t);
+		if (e->h.drop)
+			e->h.drop(e->h.ctx, t);
+	}
+	while ((t = e->ready)) {
+		e->ready = t->next;
+		if (e->h.drop)
+			e->h.drop(e->h.ctx, t);
+	}
+	e->ready_tail = NULL;
+	e->nready = 0;
+	while ((t = e->waiting)) {
+		e->waiting = t->next;
+		if (e->h.drop)
+			e->h.drop(e->h.ctx, t);
+	}
+	e->nwaiting = 0;
+}
+
+int
+eng_run(struct engine *e)
+{
+	int running = 0;
+	e->input_state = 0;
+	for (;;) {
+		int64_t now = mono_ms();
+		int64_t next_wake = wake(e, now);
+
+		feed(e, 0);
+		/* start what the limits allow */
+		while (!e->stopping && e->ready && e->inflight < e->c.concurrency) {
+			if (now < e->hold_until || now < e->next_start)
+				break;
+			struct eng_task *t = e->ready;
+			e->ready = t->next;
+			if (!e->ready)
+				e->ready_tail = NULL;
+			e->nready--;
+			if (now > t->deadline) {
+				struct eng_err err = { .cls = EC_PERM, .retry_after = -1 };
+				eng_seterr(&err, EC_PERM, "job timeout of %.0fs reached", e->c.job_timeout);
+				e->n_failed++;
+				e->h.fail(e->h.ctx, t, &err, NULL, 1, 0);
+				continue;
+			}
+			int64_t gap = interval_ms(e, t->tokens);
+			e->next_start = (e->next_start > now - gap ? e->next_start : now) + gap;
+			start(e, t);
+			feed(e, 0);
+			now = mono_ms();
+		}
+		if (e->h.tick && e->h.tick(e->h.ctx) < 0) {
+			e->fatal = 1;
+			eng_stop(e, 1);
+		}
+		/* done? */
+		int idle = e->inflight == 0;
+		if (e->stopping && (idle || e->hard || now >= e->stop_deadline)) {
+			break;
+		}
+		if (!e->stopping && idle && !e->ready && !e->waiting && e->input_state == 2)
+			break;
+
+		/* wait for sockets, input, the limiter or a backoff */
+		int64_t wait = 1000;
+		if (e->ready && e->inflight < e->c.concurrency && !e->stopping) {
+			int64_t at = e->next_start > e->hold_until ? e->next_start : e->hold_until;
+			wait = at - now;
+		}
+		if (next_wake != INT64_MAX && next_wake - now < wait)
+			wait = next_wake - now;
+		if (e->input_state == 0 && !e->stopping)
+			wait = 0;
+		if (e->h.poll_ms > 0 && e->input_state == 1 && e->h.input_fd < 0 && wait > e->h.poll_ms)
+			wait = e->h.poll_ms;
+		if (wait < 0)
+			wait = 0;
+		struct curl_waitfd wfd = { .fd = e->h.input_fd, .events = CURL_WAIT_POLLIN };
+		int nfd = (e->input_state == 1 && e->h.input_fd >= 0 && !e->stopping) ? 1 : 0;
+		wfd.revents = 0;
+		curl_multi_poll(e->multi, nfd ? &wfd : NULL, (unsigned)nfd, (int)wait, NULL);
+		if (nfd && wfd.revents)
+			feed(e, 1);
+		else if (e->input_state == 1 && e->h.input_fd < 0)
+			feed(e, 1);   /* polled source (--follow): look again */
+		curl_multi_perform(e->multi, &running);
+		CURLMsg *m;
+		int left;
+		while ((m = curl_multi_info_read(e->multi, &left))) {
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			struct eng_task *t;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+			finish(e, t, m->data.result);
+		}
+	}
+	drop_all(e);
+	if (e->h.tick)
+		e->h.tick(e->h.ctx);
+	if (e->fatal)
+		return VJ_EFATAL;
+	if (e->stopping)
+		return VJ_ETEMP;
+	return VJ_OK;
+}

@@ -1,0 +1,155 @@
+/* engine: the one request loop shared by every network stage (fetching an
+ * image, analysing, generating).  libcurl multi with N transfers in flight,
+ * an even-spacing limiter for requests and tokens per minute that backs off
+ * on 429 and recovers step by step, retries with exponential backoff and
+ * jitter that honour the server's delay, per-request and per-job timeouts,
+ * and three kinds of failure (docs/design.md, "The engine"). */
+#ifndef VJ_ENGINE_H
+#define VJ_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include "util.h"
+
+enum eng_class {
+	EC_OK = 0,
+	EC_RETRY,    /* transient: retried with backoff (408, 5xx, timeouts, bad model output) */
+	EC_RATE,     /* 429 rate limit: retried, slows the limiter, not counted as an attempt */
+	EC_PERM,     /* permanent for this job: 400 on this input, blocked, 404, not an image */
+	EC_FATAL     /* fatal for the run: bad key, no balance, unknown model, daily quota */
+};
+extern const char *const eng_class_name[];
+
+struct eng_err {
+	enum eng_class cls;
+	double retry_after;   /* seconds the server asked for; < 0 when it did not say */
+	long status;          /* HTTP status, 0 for transport errors */
+	char msg[512];
+};
+void eng_seterr(struct eng_err *e, enum eng_class cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A request body made of pieces, so an image can be streamed from the
+ * object store as base64 instead of being built in memory. */
+struct body;
+struct body *body_new(void);
+void body_add(struct body *b, const void *p, size_t n);        /* copied */
+void body_adds(struct body *b, const char *s);
+int body_add_b64file(struct body *b, const char *path);      /* -1 if unreadable */
+size_t body_size(const struct body *b);
+char *body_flatten(struct body *b, size_t *len);              /* for tests and logs */
+void body_free(struct body *b);
+
+/* What a provider builds for one attempt. */
+struct eng_http {
+	char *url;                      /* malloc'd */
+	struct curl_slist *headers;
+	struct body *body;              /* NULL: GET */
+	long max_redirects;             /* 0: do not follow */
+	size_t max_bytes;               /* response cap; 0: engine default */
+	double low_speed_time;          /* seconds under 1 byte/s that abort; 0: off */
+};
+
+/* What came back. */
+struct eng_resp {
+	long status;
+	const char *body;
+	size_t len;
+	const char *content_type;       /* may be NULL */
+	double retry_after;             /* from retry-after / retry-after-ms; < 0 absent */
+	int should_retry;               /* x-should-retry: 1 true, 0 false, -1 absent */
+	long ms;                        /* time of this attempt */
+};
+
+struct eng_task {
+	void *ud;                       /* the stage's data for this job */
+	json_t *rec;                    /* the job's record as far as upstream stages made it */
+	const char *id;                 /* job id, for messages and the X-VJ-Job header */
+	int attempts;                   /* counted attempts so far, journal included */
+	int tries;                      /* requests sent in this run, rate limits included */
+	int64_t deadline;               /* mono ms: the job timeout */
+	int64_t not_before;             /* mono ms: backoff */
+	int64_t started;                /* mono ms of the first attempt in this run */
+	long tokens;                    /* estimate for the tokens-per-minute limiter */
+	/* engine internals */
+	struct eng_task *next;
+	struct body *body;
+	struct buf *resp;
+	struct eng_http http;
+	char hdr_retry[32], hdr_retry_ms[32], hdr_ctype[128];
+	int hdr_should;
+	int64_t sent;
+	CURL *easy;
+	char curl_err[CURL_ERROR_SIZE];
+};
+
+/* A provider is a small table of functions. */
+struct provider {
+	const char *name;
+	/* Build the request for t.  Return 0 (h filled), 1 when the work was done
+	 * locally (*result set, no request), -1 with e set. */
+	int (*build)(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result, struct eng_err *e);
+	/* Turn a response into a result, or classify it.  0 ok, -1 with e set.
+	 * *usage (optional) gets the token usage even of a failed answer. */
+	int (*parse)(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **result,
+	    json_t **usage, struct eng_err *e);
+};
+
+struct eng_config {
+	int concurrency;        /* -j: requests in flight */
+	double rpm, tpm;        /* 0: no limit */
+	int retries;            /* retries after the first attempt, journal included */
+	double timeout;         /* seconds, one request */
+	double job_timeout;     /* seconds, one job in this run */
+	double grace;           /* seconds to finish in-flight work on SIGINT/SIGTERM */
+	double backoff_base;    /* seconds (default 1) */
+	double backoff_max;     /* seconds (default 60) */
+	int verbose;
+};
+
+/* How the engine reports to the stage that drives it. */
+struct eng_hooks {
+	void *ctx;
+	/* Give the engine more tasks with eng_submit.  Called when it has room.
+	 * Return 0 more may come now, 1 to wait for input_fd to be readable,
+	 * 2 when there is no more input. */
+	int (*feed)(void *ctx, int room);
+	int input_fd;           /* -1: none */
+	void (*done)(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms);
+	/* A failed attempt.  final: no more tries for this job in this run;
+	 * retry_at: wall ms when it may be tried again (0 when final). */
+	void (*fail)(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage,
+	    int final, int64_t retry_at);
+	/* An unfinished task handed back when the loop ends (may be NULL). */
+	void (*drop)(void *ctx, struct eng_task *t);
+	/* Called once per loop turn: a place to group-commit and flush output. */
+	int (*tick)(void *ctx);
+	/* Called when idle and waiting, to see if new work appeared (--follow). */
+	int64_t poll_ms;
+};
+
+struct engine;
+struct engine *eng_new(const struct eng_config *c, const struct provider *p, void *pctx,
+    const struct eng_hooks *h);
+void eng_submit(struct engine *e, struct eng_task *t);
+/* Run until input ends and every task is finished, or stopped.  Returns
+ * VJ_OK, VJ_EFATAL after a fatal answer, VJ_ETEMP when interrupted. */
+int eng_run(struct engine *e);
+/* Ask the loop to stop: soft (finish in-flight within grace) or hard. */
+void eng_stop(struct engine *e, int hard);
+int eng_fatal(const struct engine *e);
+const char *eng_fatal_msg(const struct engine *e);
+void eng_free(struct engine *e);
+
+struct eng_counts {
+	uint64_t sent, ok, failed, retried, rate_limited, in_flight, queued;
+	double rate_now;        /* the limiter's current requests per minute */
+};
+void eng_counts(const struct engine *e, struct eng_counts *c);
+
+/* Helpers for providers. */
+double eng_parse_delay(const char *s);   /* "47s", "12.5s", "1m30s", "2" -> seconds; < 0 bad */
+
+#endif

@@ -1,0 +1,97 @@
+/* fetch: images into the object store. */
+#include "fetch.h"
+#include "img.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Check the bytes, store them, describe them.  The caller says where they
+ * came from in messages. */
+static int
+keep(struct fetch_ctx *c, const char *p, size_t n, json_t **result, struct eng_err *e)
+{
+	struct img_info ii;
+	char why[256], sha[65];
+
+	if (img_sniff((const unsigned char *)p, n, &ii, why, sizeof why) < 0) {
+		eng_seterr(e, EC_PERM, "%s", why);
+		return -1;
+	}
+	if (store_put(c->run, p, n, sha) < 0) {
+		/* a full disk or an I/O error is the run's problem, not the job's */
+		eng_seterr(e, EC_FATAL, "cannot store the image in %s/objects: %s", c->run, strerror(errno));
+		return -1;
+	}
+	*result = json_pack("{s:{s:s, s:s, s:s, s:I, s:i, s:i}}", "image", "sha256", sha,
+	    "mime", ii.mime, "ext", ii.ext, "bytes", (json_int_t)n, "width", ii.width,
+	    "height", ii.height);
+	return 0;
+}
+
+static int
+fetch_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result, struct eng_err *e)
+{
+	struct fetch_ctx *c = pctx;
+	const char *url = json_string_value(json_object_get(json_object_get(t->rec, "job"), "imageUrl"));
+	if (!url) {
+		eng_seterr(e, EC_PERM, "record has no job.imageUrl");
+		return -1;
+	}
+	if (!strncmp(url, "file://", 7)) {
+		size_t n;
+		const char *path = url + 7;
+		char *p = read_file(path, &n, c->max_bytes);
+		if (!p) {
+			if (errno == EFBIG)
+				eng_seterr(e, EC_PERM, "%s: larger than the cap of %zu bytes (--max-bytes)", path, c->max_bytes);
+			else
+				eng_seterr(e, errno == EIO ? EC_RETRY : EC_PERM, "cannot read %s: %s", path, strerror(errno));
+			return -1;
+		}
+		int r = keep(c, p, n, result, e);
+		if (r < 0 && e->cls == EC_PERM) {
+			size_t l = strlen(e->msg);
+			snprintf(e->msg + l, sizeof e->msg - l, " (%s)", path);
+		}
+		free(p);
+		return r < 0 ? -1 : 1;
+	}
+	h->url = xstrdup(url);
+	h->max_redirects = c->max_redirects;
+	h->max_bytes = c->max_bytes;
+	h->low_speed_time = 30;
+	return 0;
+}
+
+static int
+fetch_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **result, json_t **usage,
+    struct eng_err *e)
+{
+	struct fetch_ctx *c = pctx;
+	long s = r->status;
+	if (s == 200 || s == 203) {
+		if (keep(c, r->body, r->len, result, e) < 0) {
+			if (e->cls == EC_PERM && r->content_type) {
+				size_t l = strlen(e->msg);
+				snprintf(e->msg + l, sizeof e->msg - l, " (served as %s)", r->content_type);
+			}
+			return -1;
+		}
+		return 0;
+	}
+	if (s == 408 || s == 425 || s == 429 || s >= 500)
+		eng_seterr(e, EC_RETRY, "HTTP %ld from the image server", s);
+	else
+		eng_seterr(e, EC_PERM, "HTTP %ld from the image server", s);
+	e->retry_after = r->retry_after;
+	return -1;
+}
+
+const struct provider fetch_provider = {
+	.name = "fetch",
+	.build = fetch_build,
+	.parse = fetch_parse,
+};

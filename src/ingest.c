@@ -1,0 +1,133 @@
+/* ingest: validate manifest lines into jobs and fetch their images, on the
+ * shared stage driver with the fetch provider. */
+#include "ingest.h"
+#include "fetch.h"
+#include "hash.h"
+#include "job.h"
+#include "stage.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct ingest {
+	FILE *rejects;
+	char cwd[PATH_MAX];
+	char basedir[PATH_MAX];
+	const char *basedir_for;     /* the source basedir was computed for */
+};
+
+static const char *
+basedir_of(struct ingest *g, const char *src)
+{
+	if (!strcmp(src, "<stdin>"))
+		return g->cwd;
+	if (g->basedir_for != src) {
+		char tmp[PATH_MAX + 2];
+		if (!realpath(src, tmp)) {
+			/* not there (yet): relative to the working directory */
+			struct buf b = {0};
+			buf_addf(&b, "%s/%s", g->cwd, src);
+			memcpy(tmp, b.p, b.len + 1 < sizeof tmp ? b.len + 1 : sizeof tmp);
+			tmp[sizeof tmp - 1] = 0;
+			buf_free(&b);
+		}
+		const char *d = dirname(tmp);
+		size_t n = strlen(d);
+		memcpy(g->basedir, d, n + 1 < sizeof g->basedir ? n + 1 : sizeof g->basedir);
+		g->basedir_for = src;
+	}
+	return g->basedir;
+}
+
+static void
+reject(struct ingest *g, const char *src, long lno, const char *line, size_t len, const char *why)
+{
+	vj_msg("%s:%ld: %s", src, lno, why);
+	if (g->rejects) {
+		fwrite(line, 1, len, g->rejects);
+		fputc('\n', g->rejects);
+		fflush(g->rejects);
+	}
+}
+
+static int
+ingest_accept(struct stagex *x, const char *line, size_t len, const char *src, long lno,
+    json_t **rec, char key[KEY_HEX + 1])
+{
+	const struct opts *o = stage_opts(x);
+	struct run *r = stage_run(x);
+	struct ingest *g = stage_ctx(x);
+	char id[JOB_ID_MAX + 1], err[600];
+	json_t *job;
+
+	if (job_normalize(line, len, basedir_of(g, src), o->strict, &job, id, key, err, sizeof err) < 0) {
+		reject(g, src, lno, line, len, err);
+		return -1;
+	}
+	if (o->part_n > 0 && hash64(id, strlen(id)) % (uint64_t)o->part_n != (uint64_t)(o->part_k - 1)) {
+		json_decref(job);
+		return 1;   /* another machine's part */
+	}
+	int64_t slot = idx_get(r->ids, id, strlen(id), 1);
+	struct fjob *f = run_job(r, ST_INGEST, (uint32_t)slot);
+	uint64_t k[2];
+	key_parse(key, k);
+	if (r->job_off && (uint32_t)slot < r->cap && r->job_off[slot] != NO_OFF) {
+		if (f->key[0] != k[0] || f->key[1] != k[1]) {
+			snprintf(err, sizeof err, "id %s: already holds a different job in this run "
+			    "(give this one another id, or drop the id to derive one)", id);
+			reject(g, src, lno, line, len, err);
+			json_decref(job);
+			return -1;
+		}
+	} else {
+		json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:O}", "ev", "job", "id", id,
+		    "t", (json_int_t)now_ms(), "key", key, "job", job);
+		int rc = run_append(r, ST_INGEST, ev);
+		json_decref(ev);
+		if (rc < 0) {
+			vj_warn("job %s: cannot journal it:", id);
+			json_decref(job);
+			return -1;
+		}
+	}
+	*rec = json_pack("{s:s, s:{}, s:o}", "id", id, "keys", "job", job);
+	return 0;
+}
+
+static const char *const ev_fields[] = { "image", NULL };
+
+int
+ingest_main(const struct opts *o)
+{
+	struct ingest g = {0};
+	struct fetch_ctx fc = { .run = o->run, .max_bytes = (size_t)o->max_bytes, .max_redirects = 5 };
+	struct stage_def d = {
+		.s = ST_INGEST, .ops = &fetch_provider, .pctx = &fc, .cfg = "fetch/v1",
+		.accept = ingest_accept, .ev_fields = ev_fields, .rec_fields = ev_fields, .ctx = &g,
+	};
+	if (!getcwd(g.cwd, sizeof g.cwd)) {
+		vj_warn("cannot get the working directory:");
+		return VJ_EUSAGE;
+	}
+	if (o->rejects) {
+		g.rejects = fopen(o->rejects, "a");
+		if (!g.rejects) {
+			vj_warn("%s:", o->rejects);
+			return VJ_EUSAGE;
+		}
+	}
+	int st = stage_main(o, &d);
+	if (g.rejects && fclose(g.rejects) != 0) {
+		vj_warn("%s:", o->rejects);
+		if (st == VJ_OK)
+			st = VJ_EFATAL;
+	}
+	return st;
+}

@@ -1,0 +1,232 @@
+/* job: manifest lines into normalised jobs.  Field names are those of the
+ * original createJob request; snake_case aliases are accepted. */
+#include "job.h"
+#include "hash.h"
+#include "run.h"
+#include "util.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct field {
+	const char *name, *alias;
+};
+
+static const struct field fields[] = {
+	{ "imageUrl", "image_url" },
+	{ "imageContext", "image_context" },
+	{ "analysisPurpose", "analysis_purpose" },
+	{ "outputFormat", "output_format" },
+	{ "creativityLevel", "creativity_level" },
+	{ "id", NULL },
+	{ "meta", NULL },
+};
+#define NFIELDS (sizeof fields / sizeof fields[0])
+
+int
+job_id_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > JOB_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* The value of a field under its name or alias; both with different values
+ * is an error. */
+static int
+get(json_t *o, const struct field *f, json_t **v, char *err, size_t errlen)
+{
+	json_t *a = json_object_get(o, f->name);
+	json_t *b = f->alias ? json_object_get(o, f->alias) : NULL;
+	if (a && b && !json_equal(a, b)) {
+		snprintf(err, errlen, "%s and %s disagree", f->name, f->alias);
+		return -1;
+	}
+	*v = a ? a : b;
+	return 0;
+}
+
+static const char *
+type_name(json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: case JSON_REAL: return "a number";
+	case JSON_TRUE: case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+/* http(s) URLs stay; file:// URLs and plain paths become file:///absolute. */
+static char *
+norm_url(const char *u, const char *basedir, char *err, size_t errlen)
+{
+	if (!strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8)) {
+		const char *host = strstr(u, "://") + 3;
+		if (!*host || *host == '/') {
+			snprintf(err, errlen, "imageUrl: '%s' has no host", u);
+			return NULL;
+		}
+		for (const char *p = u; *p; p++)
+			if ((unsigned char)*p <= ' ') {
+				snprintf(err, errlen, "imageUrl: contains whitespace or control characters");
+				return NULL;
+			}
+		return xstrdup(u);
+	}
+	const char *path = u;
+	if (!strncasecmp(u, "file://", 7)) {
+		path = u + 7;
+		if (strncasecmp(path, "localhost/", 10) == 0)
+			path += 9;
+		if (*path != '/') {
+			snprintf(err, errlen, "imageUrl: file URL '%s' must be absolute (file:///path)", u);
+			return NULL;
+		}
+	} else if (strstr(u, "://")) {
+		snprintf(err, errlen, "imageUrl: scheme of '%.40s' is not http, https or file", u);
+		return NULL;
+	}
+	if (*path == '/')
+		return xasprintf("file://%s", path);
+	return xasprintf("file://%s/%s", basedir, path);
+}
+
+int
+job_normalize(const char *line, size_t len, const char *basedir, int strict,
+    json_t **jobp, char id[JOB_ID_MAX + 1], char key[33], char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *in, *v, *job = NULL;
+	int rc = -1;
+
+	if (memchr(line, 0, len)) {
+		snprintf(err, errlen, "NUL byte in the line");
+		return -1;
+	}
+	in = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	if (!in) {
+		snprintf(err, errlen, "malformed JSON at column %d: %s", je.column, je.text);
+		return -1;
+	}
+	if (!json_is_object(in)) {
+		snprintf(err, errlen, "not a JSON object but %s", type_name(in));
+		goto out;
+	}
+	const char *k;
+	json_object_foreach(in, k, v) {
+		size_t i;
+		for (i = 0; i < NFIELDS; i++)
+			if (!strcmp(k, fields[i].name) || (fields[i].alias && !strcmp(k, fields[i].alias)))
+				break;
+		if (i == NFIELDS && strict) {
+			snprintf(err, errlen, "%s: unknown field (--strict)", k);
+			goto out;
+		}
+	}
+	job = json_object();
+	/* imageUrl */
+	if (get(in, &fields[0], &v, err, errlen) < 0)
+		goto out;
+	if (!v || (json_is_string(v) && !*json_string_value(v))) {
+		snprintf(err, errlen, "imageUrl: missing or empty (required)");
+		goto out;
+	}
+	if (!json_is_string(v)) {
+		snprintf(err, errlen, "imageUrl: must be a string, not %s", type_name(v));
+		goto out;
+	}
+	char *u = norm_url(json_string_value(v), basedir, err, errlen);
+	if (!u)
+		goto out;
+	json_object_set_new(job, "imageUrl", json_string(u));
+	free(u);
+	/* the optional strings */
+	for (int i = 1; i <= 3; i++) {
+		if (get(in, &fields[i], &v, err, errlen) < 0)
+			goto out;
+		if (v && !json_is_string(v) && !json_is_null(v)) {
+			snprintf(err, errlen, "%s: must be a string, not %s", fields[i].name, type_name(v));
+			goto out;
+		}
+		const char *s = v && json_is_string(v) ? json_string_value(v) : "";
+		if (i == 3) {
+			if (!*s)
+				s = "detailed_analysis";
+			for (const char *p = s; *p; p++)
+				if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')) {
+					snprintf(err, errlen, "outputFormat: '%.40s' is not a format name ([a-z0-9_-])", s);
+					goto out;
+				}
+		}
+		json_object_set_new(job, fields[i].name, json_string(s));
+	}
+	/* creativityLevel 0..2 is the sampling temperature */
+	if (get(in, &fields[4], &v, err, errlen) < 0)
+		goto out;
+	double cl = 1.0;
+	if (v && !json_is_null(v)) {
+		if (!json_is_number(v)) {
+			snprintf(err, errlen, "creativityLevel: must be a number, not %s", type_name(v));
+			goto out;
+		}
+		cl = json_number_value(v);
+		if (!(cl >= 0 && cl <= 2)) {
+			snprintf(err, errlen, "creativityLevel: %g is outside 0..2", cl);
+			goto out;
+		}
+	}
+	json_object_set_new(job, "creativityLevel", json_real(cl));
+	/* meta passes through untouched */
+	v = json_object_get(in, "meta");
+	if (v && !json_is_null(v))
+		json_object_set(job, "meta", v);
+
+	char *canon = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
+	v = json_object_get(in, "id");
+	if (v && !json_is_null(v)) {
+		if (!json_is_string(v)) {
+			snprintf(err, errlen, "id: must be a string, not %s", type_name(v));
+			free(canon);
+			goto out;
+		}
+		const char *s = json_string_value(v);
+		size_t n = json_string_length(v);
+		if (!job_id_valid(s, n)) {
+			if (n > JOB_ID_MAX)
+				snprintf(err, errlen, "id: %zu characters, at most %d allowed", n, JOB_ID_MAX);
+			else
+				snprintf(err, errlen, "id: '%.40s' must match [A-Za-z0-9_-]{1,%d} (no dots or slashes)", s, JOB_ID_MAX);
+			free(canon);
+			goto out;
+		}
+		memcpy(id, s, n + 1);
+	} else {
+		/* derived from the normalised job: the same job gets the same id */
+		char h[65];
+		sha256_hex(canon, strlen(canon), h);
+		snprintf(id, JOB_ID_MAX + 1, "j%.19s", h);
+	}
+	char *withid = xasprintf("%s\n%s", id, canon);
+	key_derive("ingest", "job/v1", withid, key);
+	free(withid);
+	free(canon);
+	*jobp = job;
+	job = NULL;
+	rc = 0;
+out:
+	json_decref(job);
+	json_decref(in);
+	return rc;
+}

@@ -1,0 +1,20 @@
+/* job: validating and normalising one manifest line (docs/manifest.md). */
+#ifndef VJ_JOB_H
+#define VJ_JOB_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#define JOB_ID_MAX 128
+
+/* Parse and normalise one manifest line.  basedir resolves relative image
+ * paths (the manifest's directory, or the working directory for stdin).
+ * On success returns 0 with *job (normalised), id (given or derived) and
+ * key (the job's content key).  On failure -1 with err naming the field. */
+int job_normalize(const char *line, size_t len, const char *basedir, int strict,
+    json_t **job, char id[JOB_ID_MAX + 1], char key[33], char *err, size_t errlen);
+
+/* 1 when s is a valid job id: [A-Za-z0-9_-]{1,128}. */
+int job_id_valid(const char *s, size_t len);
+
+#endif

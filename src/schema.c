@@ -1,0 +1,283 @@
+/* schema: the analysis schema and a validator for the JSON Schema subset
+ * the providers need.  The schema is built from one table so the JSON
+ * Schema, the prompt's example and the validator cannot disagree. */
+#include "schema.h"
+#include "hash.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct field {
+	const char *name;
+	int list;               /* array of strings, else a string */
+	const char *desc;
+};
+
+struct section {
+	const char *name;
+	const char *desc;
+	struct field f[5];      /* ends with a NULL name */
+};
+
+static const struct section sections[] = {
+	{ "colors", "The palette.", {
+		{ "primary", 1, "dominant colours by area, as plain colour names" },
+		{ "secondary", 1, "supporting colours" },
+		{ "accent", 1, "small, contrasting colours that draw the eye" },
+		{ "description", 0, "one or two sentences on how the colours work together" },
+		{ NULL, 0, NULL } } },
+	{ "visual_elements", "What is in the picture.", {
+		{ "objects", 1, "the main objects or subjects" },
+		{ "shapes", 1, "dominant shapes and lines" },
+		{ "text", 0, "any visible text, verbatim, or an empty string" },
+		{ "icons", 1, "logos, icons or symbols" },
+		{ NULL, 0, NULL } } },
+	{ "mood_and_tone", "The feeling it gives.", {
+		{ "mood", 0, "the overall mood, in a few words" },
+		{ "tone", 0, "the tone of voice the image suggests" },
+		{ "energy_level", 0, "low, medium or high, with a word on why" },
+		{ NULL, 0, NULL } } },
+	{ "composition", "How the picture is arranged.", {
+		{ "layout", 0, "the arrangement of the elements" },
+		{ "balance", 0, "symmetric, asymmetric, radial ..." },
+		{ "focal_point", 0, "where the eye goes first" },
+		{ "negative_space", 0, "how much empty space and how it is used" },
+		{ NULL, 0, NULL } } },
+	{ "lighting_and_style", "Light and visual style.", {
+		{ "lighting", 0, "the quality and direction of the light" },
+		{ "style", 0, "photographic or graphic style" },
+		{ "texture", 0, "surface and texture qualities" },
+		{ NULL, 0, NULL } } },
+	{ "brand_insights", "What it suggests about a brand.", {
+		{ "perceived_industry", 0, "the industry the image suggests" },
+		{ "target_audience", 0, "who the image speaks to" },
+		{ "brand_personality", 0, "the brand's character in a few adjectives" },
+		{ "premium_level", 0, "budget, mid-range, premium or luxury, with a word on why" },
+		{ NULL, 0, NULL } } },
+};
+#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+static json_t *analysis, *example;
+static char version[13];
+
+static json_t *
+field_schema(const struct field *f)
+{
+	if (f->list)
+		return json_pack("{s:s, s:s, s:{s:s}}", "type", "array",
+		    "description", f->desc, "items", "type", "string");
+	return json_pack("{s:s, s:s}", "type", "string", "description", f->desc);
+}
+
+static json_t *
+section_schema(const struct section *s)
+{
+	json_t *props = json_object(), *req = json_array();
+
+	for (const struct field *f = s->f; f->name; f++) {
+		json_object_set_new(props, f->name, field_schema(f));
+		json_array_append_new(req, json_string(f->name));
+	}
+	return json_pack("{s:s, s:s, s:o, s:o}", "type", "object", "description", s->desc,
+	    "properties", props, "required", req);
+}
+
+static void
+schema_init(void)
+{
+	json_t *props, *req, *sec;
+	char *text;
+
+	if (analysis)
+		return;
+	props = json_object();
+	req = json_array();
+	example = json_object();
+	for (size_t i = 0; i < NSECTIONS; i++) {
+		json_object_set_new(props, sections[i].name, section_schema(&sections[i]));
+		json_array_append_new(req, json_string(sections[i].name));
+		sec = json_object();
+		for (const struct field *f = sections[i].f; f->name; f++)
+			json_object_set_new(sec, f->name, f->list ?
+			    json_pack("[s]", f->desc) : json_string(f->desc));
+		json_object_set_new(example, sections[i].name, sec);
+	}
+	analysis = json_pack("{s:s, s:o, s:o}", "type", "object", "properties", props,
+	    "required", req);
+	/* Sorted keys: the version must not depend on insertion order. */
+	text = json_dumps(analysis, JSON_COMPACT | JSON_SORT_KEYS);
+	char hex[65];
+	sha256_hex(text, strlen(text), hex);
+	memcpy(version, hex, 12);
+	version[12] = '\0';
+	free(text);
+}
+
+json_t *
+schema_analysis(void)
+{
+	schema_init();
+	return analysis;
+}
+
+json_t *
+schema_example(void)
+{
+	schema_init();
+	return example;
+}
+
+const char *
+schema_version(void)
+{
+	schema_init();
+	return version;
+}
+
+int
+schema_validate(json_t *v, char *msg, size_t n)
+{
+	return schema_check(schema_analysis(), v, msg, n);
+}
+
+/* ---- the validator ---- */
+
+/* What a type is called in a message. */
+static const char *
+type_phrase(json_t *schema)
+{
+	const char *t = json_string_value(json_object_get(schema, "type"));
+	const char *it;
+
+	if (!t)
+		return "a value";
+	if (strcmp(t, "array") == 0) {
+		it = json_string_value(json_object_get(json_object_get(schema, "items"), "type"));
+		if (it && strcmp(it, "string") == 0)
+			return "an array of strings";
+		if (it && strcmp(it, "object") == 0)
+			return "an array of objects";
+		return "an array";
+	}
+	if (strcmp(t, "object") == 0)
+		return "an object";
+	if (strcmp(t, "string") == 0)
+		return "a string";
+	if (strcmp(t, "integer") == 0)
+		return "an integer";
+	if (strcmp(t, "number") == 0)
+		return "a number";
+	if (strcmp(t, "boolean") == 0)
+		return "a boolean";
+	return "a value";
+}
+
+static int
+type_ok(json_t *schema, json_t *v)
+{
+	const char *t = json_string_value(json_object_get(schema, "type"));
+
+	if (!t)
+		return 1;
+	if (strcmp(t, "object") == 0)
+		return json_is_object(v);
+	if (strcmp(t, "array") == 0)
+		return json_is_array(v);
+	if (strcmp(t, "string") == 0)
+		return json_is_string(v);
+	if (strcmp(t, "integer") == 0)
+		return json_is_integer(v);
+	if (strcmp(t, "number") == 0)
+		return json_is_number(v);
+	if (strcmp(t, "boolean") == 0)
+		return json_is_boolean(v);
+	return 1;
+}
+
+static int
+required(json_t *req, const char *key)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(req, i, x)
+		if (json_is_string(x) && strcmp(json_string_value(x), key) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+missing(const struct buf *path, const char *key, char *msg, size_t n)
+{
+	snprintf(msg, n, "%.*s.%s: missing", (int)path->len, path->p, key);
+	return -1;
+}
+
+/*
+ * An array of strings whose element is wrong is reported at the array
+ * ("expected an array of strings"): that is the type the model must fix.
+ * Deeper structures are reported at the element.
+ */
+static int
+check(json_t *schema, json_t *v, struct buf *path, char *msg, size_t n)
+{
+	json_t *props, *req, *items, *sub, *x;
+	const char *key;
+	size_t i, mark = path->len;
+
+	if (!type_ok(schema, v)) {
+		snprintf(msg, n, "%.*s: expected %s", (int)path->len, path->p, type_phrase(schema));
+		return -1;
+	}
+	if (json_is_object(v)) {
+		props = json_object_get(schema, "properties");
+		req = json_object_get(schema, "required");
+		/* Walk the properties in schema order so "first" is stable. */
+		json_object_foreach(props, key, sub) {
+			x = json_object_get(v, key);
+			if (!x) {
+				if (required(req, key))
+					return missing(path, key, msg, n);
+				continue;
+			}
+			buf_addf(path, ".%s", key);
+			if (check(sub, x, path, msg, n) < 0)
+				return -1;
+			path->len = mark;
+		}
+		/* Required keys the schema describes no further. */
+		json_array_foreach(req, i, x) {
+			key = json_string_value(x);
+			if (key && !json_object_get(v, key))
+				return missing(path, key, msg, n);
+		}
+	} else if (json_is_array(v) && (items = json_object_get(schema, "items"))) {
+		json_array_foreach(v, i, x) {
+			if (!type_ok(items, x) && json_is_string(json_object_get(items, "type")) &&
+			    strcmp(json_string_value(json_object_get(items, "type")), "string") == 0) {
+				snprintf(msg, n, "%.*s: expected %s (item %zu is not a string)",
+				    (int)path->len, path->p, type_phrase(schema), i);
+				return -1;
+			}
+			buf_addf(path, "[%zu]", i);
+			if (check(items, x, path, msg, n) < 0)
+				return -1;
+			path->len = mark;
+		}
+	}
+	return 0;
+}
+
+int
+schema_check(json_t *schema, json_t *v, char *msg, size_t n)
+{
+	struct buf path = {0};
+	int r;
+
+	buf_adds(&path, "$");
+	r = check(schema, v, &path, msg, n);
+	buf_free(&path);
+	return r;
+}

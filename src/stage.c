@@ -1,0 +1,633 @@
+/* stage: one driver for vj-ingest, vj-analyze and vj-generate. */
+#include "stage.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_LINE (1 << 20)    /* a manifest or record line longer than this is rejected */
+
+struct job {
+	struct eng_task t;
+	uint32_t slot;
+	char key[KEY_HEX + 1];
+};
+
+struct stagex {
+	const struct opts *o;
+	struct stage_def *d;
+	struct run *run;
+	struct engine *eng;
+	/* input */
+	int fi;                       /* next file index */
+	int fd;
+	const char *src;
+	long lno;
+	struct buf in;
+	size_t in_off;
+	int skipping;                 /* inside an over-long line */
+	int eof, can_read;
+	uint32_t scan;                /* --pending: next slot to look at */
+	int64_t last_poll;
+	/* state */
+	unsigned char *busy;
+	uint32_t busy_cap;
+	struct buf out;
+	int out_broken;
+	uint64_t n_in, n_done, n_cached, n_dead, n_retry_left, n_bad, n_skipped_dead, n_waiting;
+	double cost;
+	int budget_stop;
+	int64_t t0, last_progress;
+	int progress;
+};
+
+static volatile sig_atomic_t got_signal;
+
+static void
+on_signal(int sig)
+{
+	got_signal++;
+}
+
+struct run *stage_run(struct stagex *x) { return x->run; }
+const struct opts *stage_opts(struct stagex *x) { return x->o; }
+void stage_bad(struct stagex *x) { x->n_bad++; }
+struct journal *stage_journal(struct stagex *x) { return x->run->own[x->d->s]; }
+void *stage_ctx(struct stagex *x) { return x->d->ctx; }
+
+void
+stage_key(struct stagex *x, const char *up, char key[KEY_HEX + 1])
+{
+	key_derive(stage_name[x->d->s], x->d->cfg, up, key);
+}
+
+void
+stage_emit(struct stagex *x, json_t *rec)
+{
+	char *s = json_dumps(rec, JSON_COMPACT);
+	if (!s)
+		return;
+	buf_adds(&x->out, s);
+	buf_add(&x->out, "\n", 1);
+	free(s);
+}
+
+static int
+is_busy(struct stagex *x, uint32_t slot)
+{
+	return slot < x->busy_cap && x->busy[slot];
+}
+
+static void
+set_busy(struct stagex *x, uint32_t slot, int v)
+{
+	if (slot >= x->busy_cap) {
+		uint32_t cap = x->busy_cap ? x->busy_cap : 1024;
+		while (cap <= slot)
+			cap *= 2;
+		x->busy = xrealloc(x->busy, cap);
+		memset(x->busy + x->busy_cap, 0, cap - x->busy_cap);
+		x->busy_cap = cap;
+	}
+	x->busy[slot] = (unsigned char)v;
+}
+
+/* Put the stage's stored result into rec from its done line. */
+static int
+merge_done(struct stagex *x, json_t *rec, uint64_t off, const char *key)
+{
+	json_t *ev = run_line(x->run, x->d->s, off);
+	if (!ev)
+		return -1;
+	for (int i = 0; x->d->ev_fields[i]; i++) {
+		json_t *v = json_object_get(ev, x->d->ev_fields[i]);
+		if (v)
+			json_object_set(rec, x->d->rec_fields[i], v);
+	}
+	json_t *keys = json_object_get(rec, "keys");
+	if (!json_is_object(keys)) {
+		keys = json_object();
+		json_object_set_new(rec, "keys", keys);
+	}
+	json_object_set_new(keys, stage_name[x->d->s], json_string(key));
+	json_decref(ev);
+	return 0;
+}
+
+/* A record with its key: emit it from the journal, skip it, or make it a task. */
+static void
+consider(struct stagex *x, json_t *rec, const char *key, int from_pending)
+{
+	const char *id = json_string_value(json_object_get(rec, "id"));
+	int64_t slot = idx_get(x->run->ids, id, strlen(id), 1);
+	struct fjob *f = run_job(x->run, x->d->s, (uint32_t)slot);
+	uint64_t k[2];
+
+	x->n_in++;
+	key_parse(key, k);
+	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1]) {
+		if (merge_done(x, rec, f->off, key) == 0) {
+			x->n_cached++;
+			stage_emit(x, rec);
+			vj_debug("job %s: already done (key %.12s), from the journal", id, key);
+			json_decref(rec);
+			return;
+		}
+	}
+	if (is_busy(x, (uint32_t)slot)) {
+		json_decref(rec);   /* the same job twice in one input: once is enough */
+		return;
+	}
+	if (f->state == JS_DEAD && !x->o->retry_failed && f->fkey == (uint32_t)k[1]) {
+		x->n_skipped_dead++;
+		vj_debug("job %s: failed for good earlier; --retry-failed tries it again", id);
+		json_decref(rec);
+		return;
+	}
+	if (f->state == JS_DEAD && x->o->retry_failed) {
+		json_t *ev = json_pack("{s:s, s:s, s:I}", "ev", "retry", "id", id, "t", (json_int_t)now_ms());
+		run_append(x->run, x->d->s, ev);
+		json_decref(ev);
+	}
+	(void)from_pending;
+	struct job *j = xcalloc(1, sizeof *j);
+	j->slot = (uint32_t)slot;
+	memcpy(j->key, key, KEY_HEX + 1);
+	j->t.ud = j;
+	j->t.rec = rec;
+	j->t.id = json_string_value(json_object_get(rec, "id"));
+	j->t.attempts = (f->fkey == (uint32_t)k[1] && f->state == JS_RETRY) ? f->attempts : 0;
+	set_busy(x, (uint32_t)slot, 1);
+	eng_submit(x->eng, &j->t);
+}
+
+static void
+free_job(struct stagex *x, struct job *j)
+{
+	set_busy(x, j->slot, 0);
+	json_decref(j->t.rec);
+	free(j);
+}
+
+/* ---- input: lines from files or stdin ---- */
+
+static int
+next_file(struct stagex *x)
+{
+	if (x->fd > 0)
+		close(x->fd);
+	x->fd = -1;
+	for (;;) {
+		if (x->o->nfiles == 0) {
+			if (x->fi++ > 0)
+				return -1;
+			x->fd = 0;
+			x->src = "<stdin>";
+		} else {
+			if (x->fi >= x->o->nfiles)
+				return -1;
+			const char *f = x->o->files[x->fi++];
+			if (!strcmp(f, "-")) {
+				x->fd = 0;
+				x->src = "<stdin>";
+			} else {
+				x->fd = open(f, O_RDONLY | O_CLOEXEC);
+				x->src = f;
+				if (x->fd < 0) {
+					vj_warn("%s:", f);
+					x->n_bad++;
+					continue;
+				}
+			}
+		}
+		x->lno = 0;
+		x->eof = 0;
+		x->can_read = 1;
+		x->in.len = x->in_off = 0;
+		x->skipping = 0;
+		return 0;
+	}
+}
+
+static void
+take_line(struct stagex *x, const char *p, size_t n)
+{
+	json_t *rec = NULL;
+	char key[KEY_HEX + 1];
+	x->lno++;
+	if (n && p[n - 1] == '\r')
+		n--;
+	size_t i = 0;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (i == n)
+		return;     /* blank lines are allowed */
+	int r = x->d->accept(x, p, n, x->src, x->lno, &rec, key);
+	if (r == 0)
+		consider(x, rec, key, 0);
+	else if (r < 0)
+		x->n_bad++;
+}
+
+/* Returns 0 more now, 1 wait for the fd, 2 end of input. */
+static int
+feed_lines(struct stagex *x, int room)
+{
+	if (x->fd < 0 && next_file(x) < 0)
+		return 2;
+	while (room > 0) {
+		char *s = x->in.p + x->in_off;
+		size_t avail = x->in.len - x->in_off;
+		char *nl = avail ? memchr(s, '\n', avail) : NULL;
+		if (nl) {
+			size_t n = (size_t)(nl - s);
+			x->in_off += n + 1;
+			if (x->skipping) {
+				x->skipping = 0;
+				continue;
+			}
+			take_line(x, s, n);
+			room--;
+			continue;
+		}
+		if (avail > MAX_LINE && !x->skipping) {
+			x->lno++;
+			vj_msg("%s:%ld: line longer than %d bytes: skipped", x->src, x->lno, MAX_LINE);
+			x->n_bad++;
+			x->skipping = 1;
+		}
+		if (x->skipping) {
+			x->in.len = x->in_off = 0;
+			avail = 0;
+		}
+		if (x->eof) {
+			if (avail && !x->skipping) {
+				take_line(x, s, avail);
+				room--;
+			}
+			x->in.len = x->in_off = 0;
+			if (next_file(x) < 0)
+				return 2;
+			continue;
+		}
+		if (!x->can_read) {
+			x->can_read = 1;
+			return 1;
+		}
+		/* compact, then one read: the engine said the fd is readable */
+		if (x->in_off) {
+			memmove(x->in.p, x->in.p + x->in_off, x->in.len - x->in_off);
+			x->in.len -= x->in_off;
+			x->in_off = 0;
+		}
+		buf_grow(&x->in, 65536);
+		ssize_t r = read(x->fd, x->in.p + x->in.len, 65536);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				return 1;
+			vj_warn("%s: read error:", x->src);
+			x->eof = 1;
+			x->n_bad++;
+			continue;
+		}
+		if (r == 0)
+			x->eof = 1;
+		x->in.len += (size_t)r;
+		x->can_read = x->fd != 0 || x->eof;   /* files never block; a pipe waits for poll */
+		if (x->fd == 0 && !x->eof)
+			x->can_read = 0;
+	}
+	return 0;
+}
+
+/* ---- input: the run's queue ---- */
+
+static int
+pending_record(struct stagex *x, uint32_t slot, json_t **rec, char key[KEY_HEX + 1])
+{
+	enum stage s = x->d->s;
+	struct run *r = x->run;
+	char up[KEY_HEX + 1];
+
+	if (s == ST_INGEST) {
+		if (!r->job_off || slot >= r->cap || r->job_off[slot] == NO_OFF)
+			return 1;
+		json_t *ev = run_line(r, ST_INGEST, r->job_off[slot]);
+		const char *k = json_string_value(json_object_get(ev, "key"));
+		if (!ev || !k || strlen(k) != KEY_HEX) {
+			json_decref(ev);
+			return 1;
+		}
+		memcpy(key, k, KEY_HEX + 1);
+		*rec = json_pack("{s:s, s:{}, s:O}", "id", idx_id(r->ids, slot), "keys", "job",
+		    json_object_get(ev, "job"));
+		json_decref(ev);
+		return 0;
+	}
+	struct fjob *u = run_job(r, (enum stage)(s - 1), slot);
+	if (!u || u->state != JS_DONE)
+		return 1;
+	key_format(u->key, up);
+	stage_key(x, up, key);
+	struct fjob *f = run_job(r, s, slot);
+	uint64_t k[2];
+	key_parse(key, k);
+	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1])
+		return 1;
+	if (f->state == JS_DEAD && !x->o->retry_failed && f->fkey == (uint32_t)k[1])
+		return 1;
+	if (f->state == JS_RETRY && f->fkey == (uint32_t)k[1] && (int64_t)f->retry_at * 1000 > now_ms()) {
+		x->n_waiting++;
+		return 1;
+	}
+	*rec = run_record(r, slot, (enum stage)(s - 1));
+	return *rec ? 0 : 1;
+}
+
+static void
+scan_some(struct stagex *x, int *room)
+{
+	while (*room > 0 && x->scan < idx_count(x->run->ids)) {
+		uint32_t slot = x->scan++;
+		json_t *rec = NULL;
+		char key[KEY_HEX + 1];
+		if (is_busy(x, slot))
+			continue;
+		if (pending_record(x, slot, &rec, key) == 0) {
+			consider(x, rec, key, 1);
+			(*room)--;
+		}
+	}
+}
+
+static int
+feed_pending(struct stagex *x, int room)
+{
+	char err[512];
+
+	scan_some(x, &room);
+	if (room == 0)
+		return 0;
+	if (!x->o->follow)
+		return 2;
+	/* --follow: look at the run again every 2 s, reading only what was
+	 * appended since the last look */
+	int64_t now = mono_ms();
+	if (now - x->last_poll < 2000)
+		return 1;
+	x->last_poll = now;
+	if (run_refresh(x->run, ~(1u << x->d->s), err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		x->out_broken = 2;
+		return 2;
+	}
+	x->scan = 0;
+	x->n_waiting = 0;
+	scan_some(x, &room);
+	return room == 0 ? 0 : 1;
+}
+
+/* ---- engine hooks ---- */
+
+static int
+hook_feed(void *ctx, int room)
+{
+	struct stagex *x = ctx;
+	if (x->budget_stop)
+		return 2;
+	if (x->o->max_cost >= 0 && x->cost >= x->o->max_cost) {
+		vj_msg("budget of $%.4f reached ($%.4f spent): taking no new work; run again with a higher --max-cost to continue",
+		    x->o->max_cost, x->cost);
+		x->budget_stop = 1;
+		return 2;
+	}
+	return x->o->pending ? feed_pending(x, room) : feed_lines(x, room);
+}
+
+static double
+cost_of(struct stagex *x, json_t *usage)
+{
+	if (!usage || !x->d->cost)
+		return 0;
+	return x->d->cost(x->d->prov_name, x->d->model, usage);
+}
+
+static void
+hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
+{
+	struct stagex *x = ctx;
+	struct job *j = t->ud;
+	double c = cost_of(x, usage);
+	json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:I, s:i}", "ev", "done", "id", t->id,
+	    "t", (json_int_t)now_ms(), "key", j->key, "ms", (json_int_t)ms, "attempt", t->attempts + 1);
+	for (int i = 0; x->d->ev_fields[i]; i++) {
+		json_t *v = json_object_get(result, x->d->ev_fields[i]);
+		if (v) {
+			json_object_set(ev, x->d->ev_fields[i], v);
+			json_object_set(t->rec, x->d->rec_fields[i], v);
+		}
+	}
+	if (usage)
+		json_object_set(ev, "usage", usage);
+	if (c > 0)
+		json_object_set_new(ev, "cost", json_real(c));
+	x->cost += c;
+	if (run_append(x->run, x->d->s, ev) < 0) {
+		vj_warn("job %s: cannot journal the result in %s:", t->id, journal_path(stage_journal(x)));
+		got_signal = 2;   /* stop at once: nothing may be passed on unjournaled */
+		x->out_broken = 2;
+	} else {
+		json_t *keys = json_object_get(t->rec, "keys");
+		if (!json_is_object(keys)) {
+			keys = json_object();
+			json_object_set_new(t->rec, "keys", keys);
+		}
+		json_object_set_new(keys, stage_name[x->d->s], json_string(j->key));
+		stage_emit(x, t->rec);
+		x->n_done++;
+		vj_debug("job %s: done in %ld ms (attempt %d)", t->id, ms, t->attempts + 1);
+	}
+	json_decref(ev);
+	free_job(x, j);
+}
+
+static void
+hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage, int final, int64_t retry_at)
+{
+	struct stagex *x = ctx;
+	struct job *j = t->ud;
+	double c = cost_of(x, usage);
+	const char *kind = e->cls == EC_RETRY ? "retryable" : e->cls == EC_RATE ? "rate" :
+	    e->cls == EC_PERM ? "permanent" : "fatal";
+	json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:i, s:s, s:b, s:s}", "ev", "fail", "id", t->id,
+	    "t", (json_int_t)now_ms(), "key", j->key, "attempt", t->attempts, "kind", kind,
+	    "final", final, "error", e->msg);
+	if (e->status)
+		json_object_set_new(ev, "status", json_integer(e->status));
+	if (retry_at)
+		json_object_set_new(ev, "retry_at", json_integer(retry_at));
+	if (usage)
+		json_object_set(ev, "usage", usage);
+	if (c > 0)
+		json_object_set_new(ev, "cost", json_real(c));
+	x->cost += c;
+	if (run_append(x->run, x->d->s, ev) < 0) {
+		vj_warn("job %s: cannot journal a failure in %s:", t->id, journal_path(stage_journal(x)));
+		got_signal = 2;
+		x->out_broken = 2;
+	}
+	json_decref(ev);
+	if (final) {
+		vj_msg("job %s: %s", t->id, e->msg);
+		x->n_dead++;
+		free_job(x, j);
+	} else if (e->cls == EC_FATAL) {
+		free_job(x, j);
+	} else if (retry_at) {
+		if (vj_verbose > 0 || e->cls != EC_RATE)
+			vj_debug("job %s: %s, retry in %.1fs (attempt %d/%d)", t->id, e->msg,
+			    (double)(retry_at - now_ms()) / 1000, t->attempts, x->o->retries + 1);
+	}
+}
+
+static void
+hook_drop(void *ctx, struct eng_task *t)
+{
+	struct stagex *x = ctx;
+	x->n_retry_left++;
+	free_job(x, t->ud);
+}
+
+static void
+progress(struct stagex *x, int last)
+{
+	struct eng_counts c;
+	int64_t now = mono_ms();
+	if (!x->progress || (!last && now - x->last_progress < 500))
+		return;
+	x->last_progress = now;
+	eng_counts(x->eng, &c);
+	double secs = (double)(now - x->t0) / 1000;
+	double rate = secs > 0 ? (double)x->n_done / secs : 0;
+	fprintf(stderr, "\r%s: %llu done (%llu cached), %.1f/s, %llu in flight, %llu queued, %llu retries, %llu failed%s",
+	    stage_name[x->d->s], (unsigned long long)x->n_done, (unsigned long long)x->n_cached, rate,
+	    (unsigned long long)c.in_flight, (unsigned long long)c.queued,
+	    (unsigned long long)c.retried, (unsigned long long)x->n_dead, last ? "\n" : "\033[K");
+}
+
+static int
+hook_tick(void *ctx)
+{
+	struct stagex *x = ctx;
+	struct journal *j = stage_journal(x);
+
+	if (got_signal) {
+		eng_stop(x->eng, got_signal > 1);
+	}
+	if (journal_pending(j) == 0 && x->out.len == 0)
+		goto out;
+	/* group commit: durable before anything is passed downstream */
+	if (journal_commit(j) < 0) {
+		vj_warn("cannot write %s:", journal_path(j));
+		x->out_broken = 2;
+		return -1;
+	}
+	if (x->out.len && !x->out_broken) {
+		if (write_all(1, x->out.p, x->out.len) < 0) {
+			vj_warn("error writing output:");
+			x->out_broken = 1;
+			got_signal = 2;
+		}
+	}
+	x->out.len = 0;
+out:
+	progress(x, 0);
+	return 0;
+}
+
+static int
+exit_status(struct stagex *x, int rc)
+{
+	if (x->out_broken)
+		return VJ_EFATAL;
+	if (rc == VJ_EFATAL)
+		return VJ_EFATAL;
+	if (rc == VJ_ETEMP || x->budget_stop || x->n_retry_left || x->n_waiting)
+		return VJ_ETEMP;
+	if (x->n_dead || x->n_bad)
+		return VJ_EFAILED;
+	return VJ_OK;
+}
+
+int
+stage_main(const struct opts *o, struct stage_def *d)
+{
+	struct stagex x = { .o = o, .d = d, .fd = -1 };
+	char err[1024];
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	x.run = run_new(o->run);
+	rc = run_own(x.run, d->s, o->fsync, o->repair, err, sizeof err);
+	if (rc != VJ_OK) {
+		vj_msg("%s", err);
+		run_free(x.run);
+		return rc;
+	}
+	if (d->s != ST_INGEST && run_refresh(x.run, (1u << d->s) - 1, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		run_free(x.run);
+		return VJ_EFATAL;
+	}
+	struct eng_config ec = {
+		.concurrency = o->jobs, .rpm = o->rpm, .tpm = o->tpm, .retries = o->retries,
+		.timeout = o->timeout, .job_timeout = o->job_timeout, .grace = o->grace,
+		.verbose = vj_verbose,
+	};
+	struct eng_hooks h = {
+		.ctx = &x, .feed = hook_feed, .input_fd = o->pending ? -1 : 0, .done = hook_done,
+		.fail = hook_fail, .drop = hook_drop, .tick = hook_tick,
+		.poll_ms = o->follow ? 2000 : 0,
+	};
+	x.eng = eng_new(&ec, d->ops, d->pctx, &h);
+	x.t0 = x.last_progress = mono_ms();
+	x.progress = o->progress < 0 ? (isatty(2) && vj_verbose >= 0) : o->progress;
+	rc = eng_run(x.eng);
+	if (eng_fatal(x.eng) && eng_fatal_msg(x.eng)[0])
+		vj_msg("stopped: %s", eng_fatal_msg(x.eng));
+	if (d->finish && d->finish(&x) < 0)
+		x.out_broken = 2;
+	progress(&x, 1);
+	if (journal_close(x.run->own[d->s]) < 0) {
+		vj_warn("cannot write %s:", stage_name[d->s]);
+		x.out_broken = 2;
+	}
+	x.run->own[d->s] = NULL;
+	int st = exit_status(&x, rc);
+	if (got_signal && st == VJ_OK)
+		st = VJ_ETEMP;
+	if (vj_verbose >= 0 && (!x.progress))
+		vj_msg("%llu done (%llu already in the journal), %llu failed for good%s%s, %llu bad input lines%s",
+		    (unsigned long long)(x.n_done + x.n_cached), (unsigned long long)x.n_cached,
+		    (unsigned long long)(x.n_dead + x.n_skipped_dead),
+		    x.n_retry_left ? ", some left to retry" : "", x.n_waiting ? ", some waiting to retry" : "",
+		    (unsigned long long)x.n_bad, got_signal ? ", interrupted" : "");
+	eng_free(x.eng);
+	run_free(x.run);
+	buf_free(&x.in);
+	buf_free(&x.out);
+	free(x.busy);
+	if (x.fd > 0)
+		close(x.fd);
+	return st;
+}

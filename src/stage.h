@@ -1,0 +1,47 @@
+/* stage: the driver every processing command shares.  It takes work from
+ * the pipe (records on stdin or in files) or from the run (--pending,
+ * --follow), skips what the journal already holds, runs the rest through
+ * the engine, journals each result before passing it downstream, and turns
+ * the outcome into the exit status. */
+#ifndef VJ_STAGE_H
+#define VJ_STAGE_H
+
+#include <jansson.h>
+#include "engine.h"
+#include "opts.h"
+#include "run.h"
+
+struct stagex;
+
+struct stage_def {
+	enum stage s;
+	const struct provider *ops;
+	void *pctx;
+	const char *cfg;              /* config text that goes into every cache key */
+	const char *prov_name, *model;/* for prices */
+	double (*cost)(const char *prov, const char *model, json_t *usage);  /* NULL: free */
+	/* Turn one input line into a record and its cache key.  0 work to do,
+	 * 1 handled (e.g. rejected, counted), -1 a bad line (reported). */
+	int (*accept)(struct stagex *x, const char *line, size_t len, const char *src, long lno,
+	    json_t **rec, char key[KEY_HEX + 1]);
+	/* The result fields a done event keeps, and their names in the record. */
+	const char *const *ev_fields;
+	const char *const *rec_fields;
+	void *ctx;                    /* the command's own data */
+	int (*finish)(struct stagex *x);  /* optional, at the end */
+};
+
+/* Run a stage to the end; returns the exit status. */
+int stage_main(const struct opts *o, struct stage_def *d);
+
+/* For accept functions. */
+struct run *stage_run(struct stagex *x);
+const struct opts *stage_opts(struct stagex *x);
+void stage_bad(struct stagex *x);              /* count one bad input line */
+void stage_emit(struct stagex *x, json_t *rec);/* print a record (after the next commit) */
+struct journal *stage_journal(struct stagex *x);
+void *stage_ctx(struct stagex *x);             /* the stage_def's ctx */
+/* The key this stage uses for a record whose upstream key is up. */
+void stage_key(struct stagex *x, const char *up, char key[KEY_HEX + 1]);
+
+#endif

@@ -1,0 +1,1041 @@
+/* status: vj-status's reports over the fold of a run (run.c). */
+#include "status.h"
+#include "hash.h"
+#include "jscan.h"
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ALL_STAGES ((1u << ST_N) - 1)
+#define DAY_MS 86400000LL
+
+/* ---- formatting ---------------------------------------------------- */
+
+typedef char cell[80];
+
+static void
+fmt_iso(int64_t ms, char *out, size_t n)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* "35s ago", "12m ago": how stale a stage is, at a glance. */
+static void
+fmt_ago(int64_t ms, char *out, size_t n)
+{
+	int64_t s = ms < 0 ? 0 : ms / 1000;
+	if (s < 120)
+		snprintf(out, n, "%llds ago", (long long)s);
+	else if (s < 120 * 60)
+		snprintf(out, n, "%lldm ago", (long long)(s / 60));
+	else if (s < 48 * 3600)
+		snprintf(out, n, "%lldh ago", (long long)(s / 3600));
+	else
+		snprintf(out, n, "%lldd ago", (long long)(s / 86400));
+}
+
+static void
+fmt_dur(double ms, char *out, size_t n)
+{
+	if (ms < 1000)
+		snprintf(out, n, "%.0fms", ms);
+	else if (ms < 60000)
+		snprintf(out, n, "%.1fs", ms / 1000);
+	else if (ms < 3600000)
+		snprintf(out, n, "%lldm%02llds", (long long)(ms / 60000), (long long)((int64_t)(ms / 1000) % 60));
+	else
+		snprintf(out, n, "%lldh%02lldm", (long long)(ms / 3600000), (long long)((int64_t)(ms / 60000) % 60));
+}
+
+static void
+fmt_bytes(uint64_t b, char *out, size_t n)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b;
+	int u = -1;
+	if (b < 1024) {
+		snprintf(out, n, "%llu B", (unsigned long long)b);
+		return;
+	}
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, n, "%.1f %s", v, unit[u]);
+}
+
+static void
+fmt_cost(double usd, char *out, size_t n)
+{
+	snprintf(out, n, usd >= 100 ? "$%.2f" : "$%.4f", usd);
+}
+
+static void
+fmt_u64(uint64_t v, char *out, size_t n)
+{
+	snprintf(out, n, "%llu", (unsigned long long)v);
+}
+
+/* ---- the summary --------------------------------------------------- */
+
+static void
+swap32(uint32_t *a, uint32_t *b)
+{
+	uint32_t t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/* The k-th smallest of a[0..n) (quickselect, three-way so that the many
+ * equal durations of a big run do not make it quadratic).  Reorders a. */
+static uint32_t
+select_k(uint32_t *a, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n;
+	while (hi - lo > 1) {
+		uint32_t x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi - 1];
+		uint32_t p = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+		size_t lt = lo, i = lo, gt = hi;
+		while (i < gt) {
+			if (a[i] < p)
+				swap32(&a[lt++], &a[i++]);
+			else if (a[i] > p)
+				swap32(&a[i], &a[--gt]);
+			else
+				i++;
+		}
+		if (k < lt)
+			hi = lt;
+		else if (k >= gt)
+			lo = gt;
+		else
+			return p;
+	}
+	return a[k];
+}
+
+/* Nearest-rank percentile: the smallest value with at least pct% at or below. */
+static uint32_t
+percentile(uint32_t *a, size_t n, unsigned pct)
+{
+	size_t rank = (n * pct + 99) / 100;
+	return select_k(a, n, rank ? rank - 1 : 0);
+}
+
+static int
+upstream_done(const struct run *r, int s, uint32_t slot)
+{
+	if (s == ST_INGEST)
+		return r->job_off && r->job_off[slot] != NO_OFF;
+	return r->st[s - 1] && r->st[s - 1][slot].state == JS_DONE;
+}
+
+/* One pass over the stage's jobs; ms is scratch for idx_count entries. */
+static void
+compute_stage(struct run *r, int s, struct status_stage *o, int64_t now, uint32_t *ms)
+{
+	const struct stage_stats *st = &r->stats[s];
+	uint32_t n = idx_count(r->ids), now_s = (uint32_t)(now / 1000);
+	uint64_t sum = 0;
+	size_t nms = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fjob *f = r->st[s] ? &r->st[s][i] : NULL;
+		switch (f ? f->state : JS_NONE) {
+		case JS_NONE:
+			if (upstream_done(r, s, i))
+				o->pending++;
+			break;
+		case JS_RETRY:
+			if (f->retry_at <= now_s)
+				o->retry_ready++;
+			else
+				o->retry_waiting++;
+			break;
+		case JS_DEAD:
+			o->failed++;
+			break;
+		case JS_DONE:
+			o->done++;
+			/* pack records no per-job time: its unit of work is a shard */
+			if (s != ST_PACK) {
+				ms[nms++] = f->ms;
+				sum += f->ms;
+			}
+			break;
+		}
+	}
+	o->nms = nms;
+	if (nms) {
+		o->ms_avg = (double)sum / (double)nms;
+		o->ms_p50 = percentile(ms, nms, 50);
+		o->ms_p95 = percentile(ms, nms, 95);
+	}
+	o->done_today = st->done_today;
+	o->fails = st->fails;
+	o->requests = st->done_ev + st->fails;
+	o->last_t = st->last_t;
+	o->tok_prompt = st->tok_prompt;
+	o->tok_completion = st->tok_completion;
+	o->tok_cached = st->tok_cached;
+	o->cost = st->cost;
+	o->shards = st->shards;
+	o->shard_bytes = st->shard_bytes;
+	o->running_pid = journal_holder(r->dir, stage_name[s]);
+}
+
+void
+status_compute(struct run *r, struct status *s, int64_t now)
+{
+	uint32_t n = idx_count(r->ids);
+	uint32_t *ms = xmalloc(((size_t)n + 1) * sizeof *ms);
+
+	memset(s, 0, sizeof *s);
+	s->run = r->dir;
+	s->now = now;
+	for (uint32_t i = 0; i < n && r->job_off; i++)
+		s->jobs += r->job_off[i] != NO_OFF;
+	for (int i = 0; i < ST_N; i++) {
+		compute_stage(r, i, &s->st[i], now, ms);
+		s->cost += s->st[i].cost;
+	}
+	free(ms);
+}
+
+/* ---- text ---------------------------------------------------------- */
+
+#define TAB_ROWS (ST_N + 2)
+#define TAB_COLS 8
+
+/* A small aligned table: the first column left-aligned, the rest right,
+ * except columns flagged left (free text such as times). */
+struct table {
+	int rows, cols;
+	unsigned left;           /* bit per column */
+	cell c[TAB_ROWS][TAB_COLS];
+};
+
+static void
+table_render(const struct table *t, struct buf *out)
+{
+	int w[TAB_COLS] = {0};
+	for (int r = 0; r < t->rows; r++)
+		for (int c = 0; c < t->cols; c++) {
+			int l = (int)strlen(t->c[r][c]);
+			if (l > w[c])
+				w[c] = l;
+		}
+	for (int r = 0; r < t->rows; r++) {
+		struct buf line = {0};
+		for (int c = 0; c < t->cols; c++) {
+			int left = c == 0 || (t->left >> c & 1);
+			buf_addf(&line, "%s%*s", c ? "  " : "", left ? -w[c] : w[c], t->c[r][c]);
+		}
+		while (line.len && line.p[line.len - 1] == ' ')
+			line.len--;
+		buf_add(out, line.p, line.len);
+		buf_add(out, "\n", 1);
+		buf_free(&line);
+	}
+}
+
+static void
+table_head(struct table *t, const char *const *names)
+{
+	t->rows = 1;
+	for (t->cols = 0; names[t->cols]; t->cols++)
+		snprintf(t->c[0][t->cols], sizeof(cell), "%s", names[t->cols]);
+}
+
+static void
+jobs_table(const struct status *s, struct buf *out)
+{
+	static const char *const head[] = { "stage", "pending", "retry ready", "retry wait",
+		"done", "failed", "today", "running", NULL };
+	struct table t = {0};
+	table_head(&t, head);
+	for (int i = 0; i < ST_N; i++) {
+		const struct status_stage *g = &s->st[i];
+		cell *c = t.c[t.rows++];
+		snprintf(c[0], sizeof(cell), "%s", stage_name[i]);
+		fmt_u64(g->pending, c[1], sizeof(cell));
+		fmt_u64(g->done, c[4], sizeof(cell));
+		fmt_u64(g->done_today, c[6], sizeof(cell));
+		if (i == ST_PACK) {
+			/* packing has no per-job failures */
+			strcpy(c[2], "-"), strcpy(c[3], "-"), strcpy(c[5], "-");
+		} else {
+			fmt_u64(g->retry_ready, c[2], sizeof(cell));
+			fmt_u64(g->retry_waiting, c[3], sizeof(cell));
+			fmt_u64(g->failed, c[5], sizeof(cell));
+		}
+		if (g->running_pid)
+			snprintf(c[7], sizeof(cell), "pid %ld", g->running_pid);
+		else
+			strcpy(c[7], "-");
+	}
+	t.left = 1u << 7;
+	table_render(&t, out);
+}
+
+static void
+time_table(const struct status *s, struct buf *out)
+{
+	static const char *const head[] = { "stage", "avg", "p50", "p95", "fail%",
+		"last activity", NULL };
+	struct table t = {0};
+	table_head(&t, head);
+	for (int i = 0; i < ST_N; i++) {
+		const struct status_stage *g = &s->st[i];
+		cell *c = t.c[t.rows++];
+		snprintf(c[0], sizeof(cell), "%s", stage_name[i]);
+		if (g->nms) {
+			fmt_dur(g->ms_avg, c[1], sizeof(cell));
+			fmt_dur(g->ms_p50, c[2], sizeof(cell));
+			fmt_dur(g->ms_p95, c[3], sizeof(cell));
+		} else {
+			strcpy(c[1], "-"), strcpy(c[2], "-"), strcpy(c[3], "-");
+		}
+		if (g->requests)
+			snprintf(c[4], sizeof(cell), "%.1f%%", 100.0 * (double)g->fails / (double)g->requests);
+		else
+			strcpy(c[4], "-");
+		if (g->last_t) {
+			char iso[32], ago[32];
+			fmt_iso(g->last_t, iso, sizeof iso);
+			fmt_ago(s->now - g->last_t, ago, sizeof ago);
+			snprintf(c[5], sizeof(cell), "%s (%s)", iso, ago);
+		} else {
+			strcpy(c[5], "-");
+		}
+	}
+	t.left = 1u << 5;
+	table_render(&t, out);
+}
+
+/* Shown once some stage has recorded tokens or cost. */
+static void
+usage_table(const struct status *s, struct buf *out)
+{
+	static const char *const head[] = { "stage", "prompt", "completion", "cached", "cost", NULL };
+	struct table t = {0};
+	uint64_t tp = 0, tc = 0, tk = 0;
+	table_head(&t, head);
+	for (int i = 0; i < ST_N; i++) {
+		const struct status_stage *g = &s->st[i];
+		if (!g->tok_prompt && !g->tok_completion && !g->tok_cached && g->cost == 0)
+			continue;
+		cell *c = t.c[t.rows++];
+		snprintf(c[0], sizeof(cell), "%s", stage_name[i]);
+		fmt_u64(g->tok_prompt, c[1], sizeof(cell));
+		fmt_u64(g->tok_completion, c[2], sizeof(cell));
+		fmt_u64(g->tok_cached, c[3], sizeof(cell));
+		fmt_cost(g->cost, c[4], sizeof(cell));
+		tp += g->tok_prompt, tc += g->tok_completion, tk += g->tok_cached;
+	}
+	if (t.rows == 1)
+		return;
+	cell *c = t.c[t.rows++];
+	strcpy(c[0], "total");
+	fmt_u64(tp, c[1], sizeof(cell));
+	fmt_u64(tc, c[2], sizeof(cell));
+	fmt_u64(tk, c[3], sizeof(cell));
+	fmt_cost(s->cost, c[4], sizeof(cell));
+	buf_adds(out, "\n");
+	table_render(&t, out);
+}
+
+/* git-status-like advice: what would move the run forward. */
+static void
+hints(const struct status *s, struct buf *out)
+{
+	struct buf h = {0};
+	uint64_t dead = 0;
+	for (int i = 0; i < ST_N; i++) {
+		const struct status_stage *g = &s->st[i];
+		uint64_t ready = g->pending + g->retry_ready;
+		dead += g->failed;
+		if (ready && !g->running_pid)
+			buf_addf(&h, "  %llu job%s ready for %s: run vj-%s\n", (unsigned long long)ready,
+			    ready == 1 ? "" : "s", stage_name[i], stage_name[i]);
+	}
+	if (dead)
+		buf_addf(&h, "  %llu job%s failed for good: 'vj-status --failed' lists them\n",
+		    (unsigned long long)dead, dead == 1 ? "" : "s");
+	if (h.len) {
+		buf_adds(out, "\n");
+		buf_add(out, h.p, h.len);
+	} else if (s->jobs && s->st[ST_PACK].done >= s->jobs) {
+		buf_adds(out, "\nnothing to do: every job is packed\n");
+	}
+	buf_free(&h);
+}
+
+void
+status_text(const struct status *s, int quiet, struct buf *out)
+{
+	const struct status_stage *pk = &s->st[ST_PACK];
+	buf_addf(out, "run %s: %llu job%s\n\n", s->run, (unsigned long long)s->jobs,
+	    s->jobs == 1 ? "" : "s");
+	jobs_table(s, out);
+	buf_adds(out, "\n");
+	time_table(s, out);
+	usage_table(s, out);
+	if (pk->shards) {
+		char b[32];
+		fmt_bytes(pk->shard_bytes, b, sizeof b);
+		buf_addf(out, "\npack: %llu shard%s, %s\n", (unsigned long long)pk->shards,
+		    pk->shards == 1 ? "" : "s", b);
+	}
+	if (!quiet)
+		hints(s, out);
+}
+
+/* ---- JSON (docs/status-json.md) ------------------------------------ */
+
+static json_t *
+json_iso(int64_t ms)
+{
+	char iso[32];
+	if (!ms)
+		return json_null();
+	fmt_iso(ms, iso, sizeof iso);
+	return json_string(iso);
+}
+
+/* Rounded so that the output stays short and diff-friendly. */
+static json_t *
+json_round(double v, double unit)
+{
+	return json_real((double)(int64_t)(v / unit + 0.5) * unit);
+}
+
+static json_t *
+stage_json(int i, const struct status_stage *g)
+{
+	json_t *o = json_object(), *tok = json_object();
+	json_object_set_new(o, "pending", json_integer((json_int_t)g->pending));
+	json_object_set_new(o, "done", json_integer((json_int_t)g->done));
+	json_object_set_new(o, "retry_ready", json_integer((json_int_t)g->retry_ready));
+	json_object_set_new(o, "retry_waiting", json_integer((json_int_t)g->retry_waiting));
+	json_object_set_new(o, "failed", json_integer((json_int_t)g->failed));
+	json_object_set_new(o, "done_today", json_integer((json_int_t)g->done_today));
+	json_object_set_new(o, "ms_avg", g->nms ? json_round(g->ms_avg, 0.1) : json_null());
+	json_object_set_new(o, "ms_p50", g->nms ? json_integer(g->ms_p50) : json_null());
+	json_object_set_new(o, "ms_p95", g->nms ? json_integer(g->ms_p95) : json_null());
+	json_object_set_new(o, "requests", json_integer((json_int_t)g->requests));
+	json_object_set_new(o, "fails", json_integer((json_int_t)g->fails));
+	json_object_set_new(o, "failure_rate", g->requests ?
+	    json_round((double)g->fails / (double)g->requests, 0.0001) : json_null());
+	json_object_set_new(o, "last_activity", json_iso(g->last_t));
+	json_object_set_new(o, "running_pid", g->running_pid ? json_integer(g->running_pid) : json_null());
+	json_object_set_new(tok, "prompt", json_integer((json_int_t)g->tok_prompt));
+	json_object_set_new(tok, "completion", json_integer((json_int_t)g->tok_completion));
+	json_object_set_new(tok, "cached", json_integer((json_int_t)g->tok_cached));
+	json_object_set_new(o, "tokens", tok);
+	json_object_set_new(o, "cost_usd", json_round(g->cost, 1e-6));
+	if (i == ST_PACK) {
+		json_object_set_new(o, "shards", json_integer((json_int_t)g->shards));
+		json_object_set_new(o, "bytes", json_integer((json_int_t)g->shard_bytes));
+	}
+	return o;
+}
+
+static void
+dump_json(json_t *v, struct buf *out)
+{
+	char *js = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+	if (!js)
+		vj_die(VJ_EFATAL, "out of memory");
+	buf_adds(out, js);
+	buf_adds(out, "\n");
+	free(js);
+}
+
+void
+status_json(const struct status *s, struct buf *out)
+{
+	json_t *o = json_object(), *stages = json_object();
+	json_object_set_new(o, "version", json_integer(1));
+	json_object_set_new(o, "run", json_string(s->run));
+	json_object_set_new(o, "time", json_iso(s->now));
+	json_object_set_new(o, "jobs", json_integer((json_int_t)s->jobs));
+	for (int i = 0; i < ST_N; i++)
+		json_object_set_new(stages, stage_name[i], stage_json(i, &s->st[i]));
+	json_object_set_new(o, "stages", stages);
+	json_object_set_new(o, "cost_usd", json_round(s->cost, 1e-6));
+	dump_json(o, out);
+	json_decref(o);
+}
+
+/* ---- opening a run ------------------------------------------------- */
+
+int
+status_stage_parse(const char *name)
+{
+	for (int i = 0; i < ST_N; i++)
+		if (strcmp(name, stage_name[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int
+run_exists(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return 1;
+	vj_warn("no run at %s", dir);
+	return 0;
+}
+
+/* The run folded from every journal, or NULL with *rc the exit status. */
+static struct run *
+open_run(const char *dir, int *rc)
+{
+	char err[1024] = "";
+	if (!run_exists(dir)) {
+		*rc = VJ_EUSAGE;
+		return NULL;
+	}
+	struct run *r = run_new(dir);
+	if (run_refresh(r, ALL_STAGES, err, sizeof err) < 0) {
+		vj_warn("%s", err);
+		vj_msg("'vj-status --check' lists the damage; '--repair STAGE' cuts a journal at it");
+		run_free(r);
+		*rc = VJ_EFATAL;
+		return NULL;
+	}
+	*rc = VJ_OK;
+	return r;
+}
+
+static int
+emit(struct buf *b)
+{
+	size_t n = fwrite(b->p, 1, b->len, stdout);
+	int bad = n != b->len || fflush(stdout) == EOF;
+	b->len = 0;
+	return bad ? -1 : 0;
+}
+
+static void
+render(struct run *r, const struct status_opt *o, struct buf *out)
+{
+	struct status s;
+	status_compute(r, &s, now_ms());
+	s.run = o->run;
+	if (o->json)
+		status_json(&s, out);
+	else
+		status_text(&s, o->quiet, out);
+}
+
+int
+status_show(const struct status_opt *o)
+{
+	int rc;
+	struct buf out = {0};
+	struct run *r = open_run(o->run, &rc);
+	if (!r)
+		return rc;
+	render(r, o, &out);
+	emit(&out);   /* write errors are caught when stdout is closed */
+	buf_free(&out);
+	run_free(r);
+	return VJ_OK;
+}
+
+/* ---- --watch ------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_sig;
+
+static void
+on_stop(int sig)
+{
+	stop_sig = sig;
+}
+
+/* Sleep ms, waking early for SIGINT/SIGTERM.  The signals stay blocked
+ * except inside ppoll, so one arriving between frames is not lost. */
+static void
+nap(int ms, const sigset_t *open)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	if (!stop_sig)
+		ppoll(NULL, 0, &ts, open);
+}
+
+int
+status_watch(const struct status_opt *o, int interval_ms)
+{
+	int rc = VJ_OK, tty = isatty(STDOUT_FILENO);
+	char err[1024] = "";
+	struct buf out = {0};
+	sigset_t block, open;
+	struct sigaction sa;
+
+	if (!run_exists(o->run))
+		return VJ_EUSAGE;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &open);
+	sigdelset(&open, SIGINT);
+	sigdelset(&open, SIGTERM);
+
+	struct run *r = run_new(o->run);
+	for (int frame = 0; !stop_sig; frame++) {
+		/* done_today counts from the midnight the fold started at: on a
+		 * new day, fold again from scratch (the one full re-read a day) */
+		if (now_ms() >= r->today_start + DAY_MS) {
+			run_free(r);
+			r = run_new(o->run);
+		}
+		/* incremental: only what was appended since the last frame */
+		if (run_refresh(r, ALL_STAGES, err, sizeof err) < 0) {
+			vj_warn("%s", err);
+			rc = VJ_EFATAL;
+			break;
+		}
+		if (o->json) {
+			/* one object per line: a stream for jq or a log */
+		} else if (tty) {
+			buf_adds(&out, "\033[H\033[2J");
+		} else if (frame) {
+			buf_adds(&out, "\n");
+		}
+		if (!o->json) {
+			char iso[32];
+			fmt_iso(now_ms(), iso, sizeof iso);
+			buf_addf(&out, "every %gs, %s\n", interval_ms / 1000.0, iso);
+		}
+		render(r, o, &out);
+		if (emit(&out) < 0) {
+			rc = VJ_EFATAL;
+			break;
+		}
+		nap(interval_ms, &open);
+	}
+	buf_free(&out);
+	run_free(r);
+	return rc;
+}
+
+/* ---- --failed ------------------------------------------------------ */
+
+struct failscan {
+	struct idx *ids;
+	uint64_t *off;           /* latest fail line per slot, NO_OFF if none */
+};
+
+static int
+failscan_cb(void *ctx, const char *json, size_t len, uint64_t off)
+{
+	static const char *const keys[] = { "ev", "id" };
+	struct failscan *fs = ctx;
+	struct jval v[2];
+	/* most lines are "done": skip them without scanning */
+	if (!memmem(json, len, "\"fail\"", 6))
+		return 0;
+	if (jscan(json, len, keys, v, 2) < 0 || !jval_is(&v[0], "fail") || v[1].type != 's')
+		return 0;
+	int64_t slot = idx_get(fs->ids, v[1].p, v[1].len, 0);
+	if (slot >= 0)
+		fs->off[slot] = off;
+	return 0;
+}
+
+/* The fold keeps no error text (it would cost memory in every tool), so
+ * --failed reads the stage's journal once more for the latest fail lines. */
+static int
+fail_offsets(struct run *r, int s, uint64_t *off, char *err, size_t errlen)
+{
+	struct failscan fs = { r->ids, off };
+	struct jreader *rd = jreader_open(r->dir, stage_name[s]);
+	memset(off, 0xff, idx_count(r->ids) * sizeof *off);
+	int rc = jreader_poll(rd, failscan_cb, &fs, err, errlen);
+	jreader_close(rd);
+	return rc;
+}
+
+static int
+listed(const struct fjob *f, int verbose)
+{
+	return f->state == JS_DEAD || (verbose > 0 && f->state == JS_RETRY);
+}
+
+/* One line, whatever the message holds. */
+static void
+flatten(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			*s = ' ';
+}
+
+static void
+fail_line(struct run *r, const struct status_opt *o, int s, uint32_t slot,
+    const struct fjob *f, uint64_t off, int idw, int *first)
+{
+	json_t *ev = run_line(r, (enum stage)s, off);
+	const char *id = idx_id(r->ids, slot);
+	char *msg = xstrdup(json_string_value(json_object_get(ev, "error")) ?
+	    json_string_value(json_object_get(ev, "error")) : "(no error recorded)");
+	const char *kind = json_string_value(json_object_get(ev, "kind"));
+	int retry = f->state == JS_RETRY;
+
+	if (o->json) {
+		json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:o}", "id", id,
+		    "stage", stage_name[s], "state", retry ? "retry" : "failed",
+		    "attempts", (int)f->attempts, "kind", kind ? json_string(kind) : json_null(),
+		    "error", msg, "retry_at", retry ? json_iso((int64_t)f->retry_at * 1000) : json_null());
+		char *js = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		printf("%s%s", *first ? "" : ",", js);
+		free(js);
+		json_decref(j);
+	} else {
+		char when[48] = "";
+		flatten(msg);
+		if (retry) {
+			char iso[32];
+			fmt_iso((int64_t)f->retry_at * 1000, iso, sizeof iso);
+			snprintf(when, sizeof when, "[retry %s] ", f->retry_at ? iso : "now");
+		}
+		printf("%-*s  %-8s  attempts %u  %s%s\n", idw, id, stage_name[s],
+		    (unsigned)f->attempts, when, msg);
+	}
+	*first = 0;
+	free(msg);
+	json_decref(ev);
+}
+
+int
+status_failed(const struct status_opt *o)
+{
+	int rc, idw = 2, first = 1;
+	char err[1024] = "";
+	struct run *r = open_run(o->run, &rc);
+	if (!r)
+		return rc;
+	uint32_t n = idx_count(r->ids);
+	uint64_t *off = xmalloc(((size_t)n + 1) * sizeof *off);
+
+	/* the ids' width first, so that the columns line up */
+	for (int s = 0; s < ST_PACK; s++)
+		for (uint32_t i = 0; r->st[s] && i < n; i++)
+			if (listed(&r->st[s][i], o->verbose)) {
+				int l = (int)strlen(idx_id(r->ids, i));
+				idw = l > idw ? l : idw;
+			}
+	if (o->json)
+		printf("{\"version\":1,\"jobs\":[");
+	for (int s = 0; s < ST_PACK && rc == VJ_OK; s++) {
+		if (!r->st[s] || !(r->stats[s].fails))
+			continue;
+		if (fail_offsets(r, s, off, err, sizeof err) < 0) {
+			vj_warn("%s", err);
+			rc = VJ_EFATAL;
+			break;
+		}
+		for (uint32_t i = 0; i < n; i++)
+			if (listed(&r->st[s][i], o->verbose))
+				fail_line(r, o, s, i, &r->st[s][i], off[i], idw, &first);
+	}
+	if (o->json)
+		printf("]}\n");
+	free(off);
+	run_free(r);
+	return rc;
+}
+
+/* ---- --check ------------------------------------------------------- */
+
+struct check {
+	const char *run;
+	int verbose;
+	unsigned problems;
+	uint64_t records, objects, object_bytes, images;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+problem(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	c->problems++;
+}
+
+/* Valid lines after the bad one at off: tells corruption in the middle
+ * (records follow) from a torn last write, and says what a cut would drop. */
+static uint64_t
+valid_after(const char *path, uint64_t off)
+{
+	size_t len;
+	uint64_t n = 0;
+	char *p = read_file(path, &len, 0);
+	if (!p || off >= len) {
+		free(p);
+		return 0;
+	}
+	const char *s = memchr(p + off, '\n', len - off);
+	while (s && (size_t)(s + 1 - p) < len) {
+		const char *b = s + 1, *e = memchr(b, '\n', len - (size_t)(b - p));
+		if (!e)
+			break;
+		n += journal_check_line(b, (size_t)(e - b)) == 0;
+		s = e;
+	}
+	free(p);
+	return n;
+}
+
+static int
+verify_stage(struct check *c, int s)
+{
+	char *path = xasprintf("%s/journal/%s.log", c->run, stage_name[s]);
+	char err[1024] = "";
+	uint64_t n = 0, bad = 0;
+	struct stat st;
+	int rc = journal_verify(path, &n, &bad, err, sizeof err);
+
+	/* a running stage may be caught mid-write: look again before blaming it */
+	if (rc < 0 && journal_holder(c->run, stage_name[s]) && valid_after(path, bad) == 0) {
+		poll(NULL, 0, 300);
+		rc = journal_verify(path, &n, &bad, err, sizeof err);
+	}
+	c->records += n;
+	if (rc == 0) {
+		if (c->verbose > 0 && stat(path, &st) == 0)
+			printf("%s: %llu records ok\n", path, (unsigned long long)n);
+	} else if (!err[0] || stat(path, &st) < 0) {
+		problem(c, "%s", err);
+	} else {
+		uint64_t after = valid_after(path, bad);
+		if (after)
+			problem(c, "%s:%llu: corrupt record (%llu valid records follow it); "
+			    "'vj-status --repair %s' cuts the journal there after a backup", path,
+			    (unsigned long long)bad, (unsigned long long)after, stage_name[s]);
+		else
+			problem(c, "%s:%llu: torn last record (%llu bytes); the next vj-%s cuts it off",
+			    path, (unsigned long long)bad, (unsigned long long)((uint64_t)st.st_size - bad),
+			    stage_name[s]);
+	}
+	free(path);
+	return rc;
+}
+
+static int
+is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[n] == 0;
+}
+
+static void
+check_object(struct check *c, const char *sub, const char *name)
+{
+	char sha[65], *path = xasprintf("%s/objects/%s/%s", c->run, sub, name);
+	size_t len;
+
+	if (strncmp(name, ".tmp.", 5) == 0) {
+		/* a write that crashed before its rename: garbage, not damage */
+		if (c->verbose > 0)
+			printf("%s: leftover temporary file\n", path);
+	} else if (strlen(name) != 62 || !is_hex(name, 62)) {
+		problem(c, "%s: not an object (name is not a sha256)", path);
+	} else {
+		snprintf(sha, sizeof sha, "%s%s", sub, name);
+		char *p = store_get(c->run, sha, &len);
+		if (p) {
+			c->objects++;
+			c->object_bytes += len;
+		} else if (errno == EILSEQ) {
+			problem(c, "%s: content does not match its sha256 name", path);
+		} else {
+			problem(c, "%s: cannot read: %s", path, strerror(errno));
+		}
+		free(p);
+	}
+	free(path);
+}
+
+static void
+check_objects(struct check *c)
+{
+	char *top = xasprintf("%s/objects", c->run);
+	DIR *d = opendir(top), *sd;
+	struct dirent *e, *f;
+
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *sub = xasprintf("%s/%s", top, e->d_name);
+		if (strlen(e->d_name) != 2 || !is_hex(e->d_name, 2) || !(sd = opendir(sub))) {
+			problem(c, "%s: not an object directory", sub);
+			free(sub);
+			continue;
+		}
+		while ((f = readdir(sd)))
+			if (strcmp(f->d_name, ".") && strcmp(f->d_name, ".."))
+				check_object(c, e->d_name, f->d_name);
+		closedir(sd);
+		free(sub);
+	}
+	if (!d && errno != ENOENT)
+		problem(c, "%s: cannot read: %s", top, strerror(errno));
+	if (d)
+		closedir(d);
+	free(top);
+}
+
+struct imgscan {
+	struct check *c;
+	const char *path;
+};
+
+/* Every ingest done names the object holding its image: it must be there. */
+static int
+image_cb(void *ctx, const char *json, size_t len, uint64_t off)
+{
+	static const char *const keys[] = { "ev", "id", "image" };
+	static const char *const ikeys[] = { "sha256", "bytes" };
+	struct imgscan *is = ctx;
+	struct jval v[3], iv[2];
+	char sha[65];
+
+	if (jscan(json, len, keys, v, 3) < 0 || !jval_is(&v[0], "done"))
+		return 0;
+	is->c->images++;
+	if (v[2].type != 'o' || jscan(v[2].p, v[2].len, ikeys, iv, 2) < 0 ||
+	    iv[0].type != 's' || iv[0].len != 64 || (memcpy(sha, iv[0].p, 64), sha[64] = 0, !is_hex(sha, 64))) {
+		problem(is->c, "%s:%llu: job %.*s: done without an image sha256", is->path,
+		    (unsigned long long)off, (int)v[1].len, v[1].p);
+		return 0;
+	}
+	int64_t want = jval_int(&iv[1], -1);
+	char *obj = store_path(is->c->run, sha);
+	struct stat st;
+	if (stat(obj, &st) < 0)
+		problem(is->c, "%s:%llu: job %.*s: image object %s is missing", is->path,
+		    (unsigned long long)off, (int)v[1].len, v[1].p, sha);
+	else if (want >= 0 && st.st_size != want)
+		problem(is->c, "%s:%llu: job %.*s: image object %s has %lld bytes, the journal says %lld",
+		    is->path, (unsigned long long)off, (int)v[1].len, v[1].p, sha,
+		    (long long)st.st_size, (long long)want);
+	free(obj);
+	return 0;
+}
+
+static void
+check_images(struct check *c)
+{
+	char err[1024] = "";
+	struct jreader *rd = jreader_open(c->run, stage_name[ST_INGEST]);
+	struct imgscan is = { c, jreader_path(rd) };
+	/* a corrupt line stops the scan; verify_stage has reported it */
+	jreader_poll(rd, image_cb, &is, err, sizeof err);
+	jreader_close(rd);
+}
+
+int
+status_check(const struct status_opt *o)
+{
+	struct check c = { o->run, o->verbose, 0, 0, 0, 0, 0 };
+	char b[32];
+	if (!run_exists(o->run))
+		return VJ_EUSAGE;
+	for (int s = 0; s < ST_N; s++)
+		verify_stage(&c, s);
+	check_objects(&c);
+	check_images(&c);
+	fmt_bytes(c.object_bytes, b, sizeof b);
+	if (!o->quiet || c.problems)
+		printf("check %s: %llu journal records, %llu objects (%s), %llu images: %s\n",
+		    o->run, (unsigned long long)c.records, (unsigned long long)c.objects, b,
+		    (unsigned long long)c.images, c.problems ? "" : "ok");
+	if (c.problems)
+		printf("%u problem%s found\n", c.problems, c.problems == 1 ? "" : "s");
+	return c.problems ? VJ_EFATAL : VJ_OK;
+}
+
+/* ---- --repair ------------------------------------------------------ */
+
+int
+status_repair(const struct status_opt *o, const char *stage)
+{
+	int s = status_stage_parse(stage), rc;
+	char err[1024] = "", *path, *bak;
+	uint64_t n = 0, bad = 0, after;
+	struct stat st;
+	long pid;
+
+	if (s < 0) {
+		vj_warn("--repair: unknown stage '%s' (ingest, analyze, generate or pack)", stage);
+		return VJ_EUSAGE;
+	}
+	if (!run_exists(o->run))
+		return VJ_EUSAGE;
+	path = xasprintf("%s/journal/%s.log", o->run, stage);
+	if (stat(path, &st) < 0) {
+		printf("%s: no journal, nothing to repair\n", path);
+		free(path);
+		return VJ_OK;
+	}
+	if ((pid = journal_holder(o->run, stage))) {
+		vj_warn("stage %s is running (pid %ld): stop it before repairing its journal", stage, pid);
+		free(path);
+		return VJ_ETEMP;
+	}
+	if (journal_verify(path, &n, &bad, err, sizeof err) == 0) {
+		printf("%s: %llu records, clean: nothing to repair\n", path, (unsigned long long)n);
+		free(path);
+		return VJ_OK;
+	}
+	after = valid_after(path, bad);
+	/* run_own takes the lock (so no stage can start meanwhile), saves the
+	 * original aside and cuts the journal at the first bad record */
+	struct run *r = run_new(o->run);
+	rc = run_own(r, (enum stage)s, JL_FSYNC_ALWAYS, 1, err, sizeof err);
+	if (rc != VJ_OK) {
+		vj_warn("%s", err);
+	} else {
+		printf("%s: cut at byte offset %llu: kept %llu records, dropped %llu bytes",
+		    path, (unsigned long long)bad, (unsigned long long)n,
+		    (unsigned long long)((uint64_t)st.st_size - bad));
+		if (after)
+			printf(" holding %llu valid records after the damage", (unsigned long long)after);
+		printf("\n");
+		bak = xasprintf("%s.%s.%ld", path, after ? "bak" : "torn", (long)getpid());
+		if (access(bak, F_OK) == 0)
+			printf("the original is saved as %s\n", bak);
+		free(bak);
+		if (after)
+			printf("the jobs whose records were dropped are done again by the next vj-%s\n", stage);
+	}
+	run_free(r);
+	free(path);
+	return rc;
+}

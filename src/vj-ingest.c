@@ -1,0 +1,20 @@
+/* vj-ingest: job manifests in, job records out (docs/vj-ingest.1). */
+#include "ingest.h"
+#include "opts.h"
+#include "util.h"
+
+static const char usage[] =
+"usage: vj-ingest [-qv] [-r RUN] [-j N] [--rejects FILE] [--strict] [--partition K/N]\n"
+"                 [--max-bytes SIZE] [--retries N] [--timeout SEC] [--job-timeout SEC]\n"
+"                 [--fsync always|batch|never] [--pending [--follow]] [FILE...]\n"
+"Read job manifests (JSONL) from FILEs or stdin ('-'), journal each job in RUN,\n"
+"fetch and check its image into RUN/objects, and print one record per job.\n"
+"Exit: 0 all done, 1 some lines or jobs failed, 2 usage, 3 fatal, 75 try again.\n";
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	opts_parse(&o, argc, argv, OPT_NET | OPT_QUEUE | OPT_INGEST, usage);
+	return ingest_main(&o);
+}
