@@ -117,7 +117,10 @@ job_normalize(const char *line, size_t len, const char *basedir, int strict,
 	}
 	in = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
 	if (!in) {
-		snprintf(err, errlen, "malformed JSON at column %d: %s", je.column, je.text);
+		if (strstr(je.text, "unable to decode byte"))
+			snprintf(err, errlen, "invalid UTF-8 at column %d (%s)", je.column, je.text);
+		else
+			snprintf(err, errlen, "malformed JSON at column %d: %s", je.column, je.text);
 		return -1;
 	}
 	if (!json_is_object(in)) {

@@ -266,7 +266,7 @@ journal_open(struct journal **jp, const char *run, const char *stage,
 		goto fatal;
 	}
 	if (good < size) {
-		char *aside = xasprintf("%s.%s.%lld", j->path, rc == 1 ? "bak" : "torn", (long long)getpid());
+		char *aside = xasprintf("%s.%s.%lld.%ld", j->path, rc == 1 ? "bak" : "torn", (long long)now_ms(), (long)getpid());
 		/* Keep what we cut: the torn tail, or with --repair the whole file. */
 		if (copy_range(j->fd, rc == 1 ? 0 : good, size, aside) < 0 ||
 		    ftruncate(j->fd, (off_t)good) < 0 || fsync(j->fd) < 0) {

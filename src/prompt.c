@@ -238,6 +238,13 @@ prompt_job_str(json_t *rec, const char *key)
 	return s ? s : "";
 }
 
+const char *
+prompt_job_format(json_t *rec)
+{
+	const char *f = json_string_value(json_object_get(json_object_get(rec, "job"), "outputFormat"));
+	return f && *f ? f : PROMPT_DEFAULT_FORMAT;
+}
+
 static char *
 instructions(const struct rctx *r)
 {
@@ -628,8 +635,7 @@ prompt_render(const struct prompt *p, json_t *rec, struct prompt_msg *m, char *e
 			snprintf(err, n, "job.outputFormat is not a string");
 			return -1;
 		}
-		r.format = json_is_string(f) && *json_string_value(f) ? json_string_value(f) :
-		    PROMPT_DEFAULT_FORMAT;
+		r.format = prompt_job_format(rec);
 		r.fmt = prompt_format(r.format);
 		if (!r.fmt && !p->file) {
 			snprintf(err, n, "unknown outputFormat '%.64s' (one of: %s)", r.format,

@@ -54,6 +54,9 @@ void prompt_msg_free(struct prompt_msg *m);
 int prompt_check_data(const struct prompt_format *f, json_t *data, char *msg, size_t n);
 char *prompt_data_text(const struct prompt_format *f, json_t *data);
 
+/* The outputFormat a generate job asks for (the default when absent). */
+const char *prompt_job_format(json_t *rec);
+
 /* A job field as a string ("" when absent): rec.job.KEY. */
 const char *prompt_job_str(json_t *rec, const char *key);
 

@@ -775,15 +775,20 @@ struct check {
 	uint64_t records, objects, object_bytes, images;
 };
 
+#define SHOW_PROBLEMS 50
+
+/* Print a problem; past SHOW_PROBLEMS (a store gone missing makes one per
+ * job) only count them, unless -v. */
 static void __attribute__((format(printf, 2, 3)))
 problem(struct check *c, const char *fmt, ...)
 {
 	va_list ap;
+	if (c->problems++ >= SHOW_PROBLEMS && c->verbose <= 0)
+		return;
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
-	c->problems++;
 }
 
 /* Valid lines after the bad one at off: tells corruption in the middle
@@ -972,12 +977,17 @@ status_check(const struct status_opt *o)
 	check_objects(&c);
 	check_images(&c);
 	fmt_bytes(c.object_bytes, b, sizeof b);
-	if (!o->quiet || c.problems)
-		printf("check %s: %llu journal records, %llu objects (%s), %llu images: %s\n",
+	if (!o->quiet || c.problems) {
+		printf("check %s: %llu journal records, %llu objects (%s), %llu images: ",
 		    o->run, (unsigned long long)c.records, (unsigned long long)c.objects, b,
-		    (unsigned long long)c.images, c.problems ? "" : "ok");
-	if (c.problems)
-		printf("%u problem%s found\n", c.problems, c.problems == 1 ? "" : "s");
+		    (unsigned long long)c.images);
+		if (c.problems)
+			printf("%u problem%s\n", c.problems, c.problems == 1 ? "" : "s");
+		if (c.problems > SHOW_PROBLEMS && o->verbose <= 0)
+			printf("(only the first %d shown; -v shows all)\n", SHOW_PROBLEMS);
+		else
+			printf("ok\n");
+	}
 	return c.problems ? VJ_EFATAL : VJ_OK;
 }
 
@@ -1022,12 +1032,10 @@ status_repair(const struct status_opt *o, const char *stage)
 	if (rc != VJ_OK) {
 		vj_warn("%s", err);
 	} else {
-		printf("%s: cut at byte offset %llu: kept %llu records, dropped %llu bytes",
+		printf("%s: cut at byte offset %llu: kept %llu records, dropped %llu bytes "
+		    "(the bad record and %llu valid records after it)\n",
 		    path, (unsigned long long)bad, (unsigned long long)n,
-		    (unsigned long long)((uint64_t)st.st_size - bad));
-		if (after)
-			printf(" holding %llu valid records after the damage", (unsigned long long)after);
-		printf("\n");
+		    (unsigned long long)((uint64_t)st.st_size - bad), (unsigned long long)after);
 		bak = xasprintf("%s.%s.%ld", path, after ? "bak" : "torn", (long)getpid());
 		if (access(bak, F_OK) == 0)
 			printf("the original is saved as %s\n", bak);

@@ -312,6 +312,7 @@ fake_gemini_error(struct fake_call *call, struct fake_resp *rs, int code, const 
 {
 	json_t *details = NULL;
 
+	(void)call;	/* same signature as the other answers */
 	if (msg == NULL && code == 400) {
 		/* The invalid-key answer: 400, not 401, with an ErrorInfo reason. */
 		msg = "API key not valid. Please pass a valid API key.";
@@ -475,6 +476,8 @@ fake_openai_error(struct fake_call *call, struct fake_resp *rs, int status,
     const char *type, const char *code, const char *msg)
 {
 	json_t *e = json_pack("{s:s,s:s,s:n}", "message", msg, "type", type, "param");
+
+	(void)call;
 
 	json_object_set_new(e, "code", code ? json_string(code) : json_null());
 	fake_resp_json(rs, status, json_pack("{s:o}", "error", e));

@@ -482,6 +482,7 @@ fake_fire_timers(void)
 static void
 fake_on_signal(int sig)
 {
+	(void)sig;
 	fake_stop = 1;
 }
 

@@ -394,7 +394,7 @@ fake_static_fault(struct fake_resp *rs, int fault)
 }
 
 static int
-fake_route_img(struct fake_req *rq, struct fake_resp *rs, const char *name, int fault)
+fake_route_img(struct fake_resp *rs, const char *name, int fault)
 {
 	if (fake_transport_fault(rs, fault))
 		return 0;
@@ -441,7 +441,7 @@ fake_route_get(struct fake_req *rq, struct fake_resp *rs, const char *key)
 	int fault = fake_script_next(key);
 
 	if (strncmp(p, "/img/", 5) == 0)
-		return fake_route_img(rq, rs, p + 5, fault);
+		return fake_route_img(rs, p + 5, fault);
 	if (fake_transport_fault(rs, fault))
 		return 0;
 	if (fault != FAULT_NONE && fault != FAULT_OK && fault != FAULT_SLOW) {

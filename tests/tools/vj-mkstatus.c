@@ -241,7 +241,7 @@ main(int argc, char **argv)
 		vj_die(VJ_EUSAGE, "which run?");
 	g.run = argv[optind];
 	g.now = now_ms();
-	g.t0 = g.now - 60000;
+	g.t0 = g.now - 60000 - (int64_t)g.n;   /* every event in the past */
 	g.yesterday = g.now - g.now % 86400000 - 3600000;
 	g.padding = xmalloc(g.pad + 1);
 	memset(g.padding, 'x', g.pad);

@@ -236,7 +236,7 @@ real_files(void)
 		prefixes(b, len < 4096 ? len : 4096, names[i]);
 		/* the decoders get the same treatment: prefixes and flipped bytes */
 		c = xmalloc(len);
-		for (j = 0; j < 2000; j++) {
+		for (j = 0; j < 60; j++) {
 			memcpy(c, b, len);
 			n = j < 20 ? len * (size_t)j / 20 : len;
 			if (j >= 20) {

@@ -1,0 +1,11 @@
+/* process: the two model stages, vj-analyze and vj-generate, on the stage
+ * driver with a provider chosen by prov_open. */
+#ifndef VJ_PROCESS_H
+#define VJ_PROCESS_H
+
+#include "opts.h"
+#include "run.h"
+
+int process_main(const struct opts *o, enum stage s);
+
+#endif

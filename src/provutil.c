@@ -1,0 +1,302 @@
+/* provutil: the parts of a provider that do not depend on its wire format. */
+#include "provutil.h"
+#include "schema.h"
+#include "store.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Replace every occurrence of the key: a server may echo what it got. */
+static void
+redact(const struct pctx *c, char *s)
+{
+	static const char mask[] = "[redacted]";
+	size_t klen;
+	char *p;
+
+	if (!c || !c->key || !*c->key)
+		return;
+	klen = strlen(c->key);
+	while ((p = strstr(s, c->key))) {
+		size_t rest = strlen(p + klen);
+		if (klen >= sizeof(mask) - 1) {
+			memcpy(p, mask, sizeof(mask) - 1);
+			memmove(p + sizeof(mask) - 1, p + klen, rest + 1);
+		} else          /* a short key: just drop it, the buffer cannot grow */
+			memmove(p, p + klen, rest + 1);
+	}
+}
+
+void
+pu_err(const struct pctx *c, struct eng_err *e, enum eng_class cls, long status,
+    const char *fmt, ...)
+{
+	char msg[sizeof(e->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	eng_seterr(e, cls, "%s: %s", c && c->label ? c->label : "provider", msg);
+	redact(c, e->msg);
+	e->status = status;
+	e->retry_after = -1;
+}
+
+static int
+is_sha256(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+			return 0;
+	return i == 64;
+}
+
+int
+pu_image(const struct pctx *c, json_t *rec, char **path, const char **mime, struct eng_err *e)
+{
+	json_t *img = json_object_get(rec, "image");
+	const char *sha = json_string_value(json_object_get(img, "sha256"));
+	struct stat st;
+
+	*path = NULL;
+	if (!sha || !is_sha256(sha)) {
+		pu_err(c, e, EC_PERM, 0, "the record has no stored image (run vj-ingest first)");
+		return -1;
+	}
+	*mime = json_string_value(json_object_get(img, "mime"));
+	if (!*mime || strncmp(*mime, "image/", 6) != 0 || strpbrk(*mime, "\";\\ "))
+		*mime = "image/jpeg";
+	*path = store_path(c->run, sha);
+	if (stat(*path, &st) < 0) {
+		pu_err(c, e, EC_PERM, 0, "image %.12s is not in the object store: %s", sha,
+		    strerror(errno));
+		goto bad;
+	}
+	if (c->max_image_bytes && (size_t)st.st_size > c->max_image_bytes) {
+		pu_err(c, e, EC_PERM, 0, "image is %lld bytes, over the %zu-byte cap of an inline image",
+		    (long long)st.st_size, c->max_image_bytes);
+		goto bad;
+	}
+	return 0;
+bad:
+	free(*path);
+	*path = NULL;
+	return -1;
+}
+
+/* NUL bytes cannot come from a C string, so this text cannot collide with
+ * a prompt: jansson writes it as "\u0000vj-image\u0000". */
+static const char slot[] = "\0vj-image\0";
+static const char slot_json[] = "\"\\u0000vj-image\\u0000\"";
+
+json_t *
+pu_image_slot(void)
+{
+	return json_stringn(slot, sizeof(slot) - 1);
+}
+
+int
+pu_body_json(struct body *b, json_t *doc, const char *prefix, const char *path)
+{
+	char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *at;
+	int r = 0;
+
+	if (!s)
+		return -1;
+	if (path && (at = strstr(s, slot_json))) {
+		body_add(b, s, (size_t)(at - s));
+		body_adds(b, "\"");
+		body_adds(b, prefix ? prefix : "");
+		r = body_add_b64file(b, path);
+		body_adds(b, "\"");
+		body_adds(b, at + sizeof(slot_json) - 1);
+	} else
+		body_adds(b, s);
+	free(s);
+	return r;
+}
+
+int
+pu_temperature(const struct pctx *c, json_t *rec, double *temp, struct eng_err *e)
+{
+	json_t *v = json_object_get(json_object_get(rec, "job"), "creativityLevel");
+
+	*temp = 1.0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 2 ||
+	    isnan(json_number_value(v))) {
+		pu_err(c, e, EC_PERM, 0, "job.creativityLevel must be a number from 0 to 2");
+		return -1;
+	}
+	*temp = json_number_value(v);
+	return 0;
+}
+
+long
+pu_tokens(const struct pctx *c, const struct prompt_msg *m, int image)
+{
+	/* About four characters a token; an image is some hundreds of tokens
+	 * (Gemini: 258 a tile); the answer is rarely near max_tokens. */
+	size_t chars = strlen(m->system) + strlen(m->user);
+	return (long)(chars / 4) + (image ? 1100 : 0) + c->max_tokens / 4;
+}
+
+int
+pu_blank(const char *p, size_t len)
+{
+	for (size_t i = 0; p && i < len; i++)
+		if (!isspace((unsigned char)p[i]))
+			return 0;
+	return 1;
+}
+
+void
+pu_clip(const struct pctx *c, const char *s, size_t len, char *out, size_t n)
+{
+	size_t o = 0, i, max = n > 200 ? 200 : n;
+	int sp = 0;
+
+	if (n < 8) {
+		if (n)
+			*out = '\0';
+		return;
+	}
+	for (i = 0; s && i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (isspace(ch) || ch < 32 || ch == 127) {
+			sp = o > 0;
+			continue;
+		}
+		if (o + sp + 1 > max - 4)
+			break;
+		if (sp)
+			out[o++] = ' ';
+		sp = 0;
+		out[o++] = (char)ch;
+	}
+	if (s && i < len) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	redact(c, out);
+}
+
+json_t *
+pu_load(const char *p, size_t len)
+{
+	while (len && isspace((unsigned char)*p))
+		p++, len--;
+	return len ? json_loadb(p, len, 0, NULL) : NULL;
+}
+
+json_t *
+pu_meta(const struct pctx *c, const char *model_version, const char *finish)
+{
+	json_t *m = json_pack("{s:s, s:s}", "provider", c->name, "model", c->model);
+
+	if (model_version && *model_version)
+		json_object_set_new(m, "model_version", json_string(model_version));
+	if (finish && *finish)
+		json_object_set_new(m, "finish_reason", json_string(finish));
+	return m;
+}
+
+json_t *
+pu_usage(json_int_t prompt, json_int_t completion, json_int_t cached)
+{
+	return json_pack("{s:I, s:I, s:I}", "prompt", prompt, "completion", completion,
+	    "cached", cached);
+}
+
+/* The JSON object in a model's text: fences and chatter around it are
+ * tolerated, a model may add them even in JSON mode. */
+static json_t *
+text_json(const char *text, char *why, size_t n)
+{
+	const char *b = strchr(text, '{'), *e = strrchr(text, '}');
+	json_error_t je;
+	json_t *v;
+
+	if (!b || !e || e < b) {
+		snprintf(why, n, "the answer holds no JSON object");
+		return NULL;
+	}
+	if (!(v = json_loadb(b, (size_t)(e - b + 1), 0, &je)))
+		snprintf(why, n, "the answer is not valid JSON (%s at column %d)", je.text, je.column);
+	return v;
+}
+
+static char *
+trim(const char *s)
+{
+	const char *e = s + strlen(s);
+
+	while (isspace((unsigned char)*s))
+		s++;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	return xstrndup(s, (size_t)(e - s));
+}
+
+int
+pu_finish(const struct pctx *c, json_t *rec, const char *text, json_t *meta, json_t **result,
+    struct eng_err *e)
+{
+	const char *format;
+	const struct prompt_format *f;
+	char why[320];
+	json_t *v, *content;
+	char *s;
+
+	if (pu_blank(text, strlen(text))) {
+		pu_err(c, e, EC_RETRY, 200, "the answer is empty");
+		goto bad;
+	}
+	if (c->analyze) {
+		if (!(v = text_json(text, why, sizeof(why)))) {
+			pu_err(c, e, EC_RETRY, 200, "%s", why);
+			goto bad;
+		}
+		if (schema_validate(v, why, sizeof(why)) < 0) {
+			pu_err(c, e, EC_RETRY, 200, "the answer violates the analysis schema: %s", why);
+			json_decref(v);
+			goto bad;
+		}
+		*result = json_pack("{s:o, s:o}", "analysis", v, "meta", meta);
+		return 0;
+	}
+	format = prompt_job_format(rec);
+	f = prompt_format(format);
+	content = json_pack("{s:s}", "format", format);
+	if (f && f->json) {
+		if (!(v = text_json(text, why, sizeof(why))) ||
+		    prompt_check_data(f, v, why, sizeof(why)) < 0) {
+			pu_err(c, e, EC_RETRY, 200, "%s answer: %s", format, why);
+			json_decref(v);
+			json_decref(content);
+			goto bad;
+		}
+		json_object_set_new(content, "text", json_string(s = prompt_data_text(f, v)));
+		json_object_set_new(content, "data", v);
+	} else
+		json_object_set_new(content, "text", json_string(s = trim(text)));
+	free(s);
+	*result = json_pack("{s:o, s:o}", "content", content, "meta", meta);
+	return 0;
+bad:
+	json_decref(meta);
+	return -1;
+}

@@ -1,0 +1,77 @@
+#!/bin/sh
+# vj-pack: a missing image, a full disk, and --verify on damaged shards.
+. "$(dirname "$0")/lib.sh"
+PATH="$TOP/tests/tools:$PATH"
+
+test_expect_success 'a missing image object: exit 1 naming the job, the others packed' '
+	vj-mkrun run 10 --print >recs.jsonl &&
+	sha=$(sed -n 4p recs.jsonl | jq -r .image.sha256) &&
+	rm run/objects/$(echo $sha | cut -c1-2)/$(echo $sha | cut -c3-) &&
+	test_status 1 vj-pack -r run -o out --pending >o.txt 2>o.err &&
+	test_grep "job j0000003: image object .* missing" o.err &&
+	test $(jq .records o.txt) -eq 9 &&
+	! bsdtar -tf out/shard-000000.tar.zst | grep j0000003
+'
+
+test_expect_success 'a corrupt image object is left out too' '
+	sha=$(sed -n 5p recs.jsonl | jq -r .image.sha256) &&
+	obj=run/objects/$(echo $sha | cut -c1-2)/$(echo $sha | cut -c3-) &&
+	printf "X" | dd of=$obj bs=1 seek=20 conv=notrunc 2>/dev/null &&
+	sed -n 5p recs.jsonl | test_status 1 vj-pack -r run -o out2 2>c.err &&
+	test_grep "job j0000004: .*do not match" c.err
+'
+
+mkdir full
+if mount -t tmpfs -o size=2m tmpfs full 2>/dev/null; then
+test_expect_success 'disk full while sealing: exit 3, named, nothing half-written' '
+	vj-mkrun big 40 --image-bytes 100k >/dev/null &&
+	test_status 3 vj-pack -r big -o full/out --pending --shard-records 5 >f.txt 2>f.err &&
+	test_grep "No space left on device" f.err &&
+	test_grep "shard-0000" f.err &&
+	test -z "$(ls -a full/out | grep "^\.shard-\|\.tmp\.")" &&
+	n=$(jq ".shards | length" full/out/index.json) &&
+	test $n -ge 1 && test $n -lt 8 &&
+	vj-pack --verify full/out
+'
+test_expect_success 'after space is freed, a rerun finishes' '
+	mount -o remount,size=16m full &&
+	vj-pack -r big -o full/out --pending --shard-records 5 >f2.txt &&
+	test "$(jq "[.shards[].records] | add" full/out/index.json)" = 40 &&
+	vj-pack --verify full/out
+'
+umount full
+else
+test_skip 'disk full: cannot mount a tmpfs (not root?)'
+test_skip 'disk full rerun'
+fi
+
+test_expect_success 'verify: a good OUT passes' '
+	vj-mkrun v 60 >/dev/null &&
+	vj-pack -r v -o vo --pending --shard-records 10 >/dev/null &&
+	vj-pack -r v -o vj --pending --shard-records 10 --format jsonl --compress gzip >/dev/null &&
+	vj-pack --verify vo && vj-pack --verify vj
+'
+
+test_expect_success 'verify: a flipped byte, a truncated shard, a missing file, a wrong count' '
+	printf "\377" | dd of=vo/shard-000001.tar.zst bs=1 seek=2000 conv=notrunc 2>/dev/null &&
+	truncate -s -100 vo/shard-000002.tar.zst &&
+	rm vo/shard-000003.tar.zst &&
+	jq ".shards[4].records = 11" vo/index.json >i && mv i vo/index.json &&
+	test_status 1 vj-pack --verify vo 2>v.err &&
+	test_grep "shard-000001.tar.zst: bad shard: sha256" v.err &&
+	test_grep "shard-000002.tar.zst: bad shard: .* bytes" v.err &&
+	test_grep "shard-000003.tar.zst: bad shard: cannot read" v.err &&
+	test_grep "shard-000004.tar.zst: bad shard: 10 records, the index says 11" v.err &&
+	! grep "shard-000000\|shard-000005" v.err
+'
+
+test_expect_success 'verify reads every member: damage that matches its index is caught' '
+	f=vj/shard-000000.jsonl.gz &&
+	printf "\377\377\377" | dd of=$f bs=1 seek=60 conv=notrunc 2>/dev/null &&
+	sum=$(sha256sum <$f | cut -d" " -f1) &&
+	jq --arg s $sum ".shards[0].sha256 = \$s" vj/index.json >i && mv i vj/index.json &&
+	test_status 1 vj-pack --verify vj 2>j.err &&
+	test_grep "bad shard: .*shard-000000.jsonl.gz" j.err
+'
+
+test_done
