@@ -12,9 +12,9 @@ test_expect_success 'a good manifest: records out, journaled, objects stored' '
 	EOT
 	vj-ingest m.jsonl >out &&
 	test $(wc -l <out) -eq 3 &&
-	jq -e "select(.id==\"a1\") | .job.meta.k == [1,2] and .image.mime == \"image/jpeg\" and .image.width == 640" out &&
-	jq -e "select(.job.outputFormat==\"social_post\") | .job.creativityLevel == 0.5" out &&
-	jq -e "select(.id==\"g1\") | .image.ext == \"gif\"" out &&
+	jq -se "map(select(.id==\"a1\"))[0] | .job.meta.k == [1,2] and .image.mime == \"image/jpeg\" and .image.width == 640" out &&
+	jq -se "map(select(.job.outputFormat==\"social_post\"))[0] | .job.creativityLevel == 0.5" out &&
+	jq -se "map(select(.id==\"g1\"))[0] | .image.ext == \"gif\"" out &&
 	for s in $(jq -r .image.sha256 out); do
 		f=vj-run/objects/$(echo $s | cut -c1-2)/$(echo $s | cut -c3-) &&
 		test "$(sha256sum <$f | cut -d" " -f1)" = "$s" || exit 1
@@ -50,7 +50,7 @@ bad_line() {
 	printf "%s\n{\"imageUrl\": \"img/dark.jpg\", \"id\": \"ok_$1\"}\n" "$2" >bad_$1.jsonl
 	test_status 1 vj-ingest -r badrun --rejects rej_$1 bad_$1.jsonl >o 2>e &&
 	test_grep "vj-ingest: bad_$1.jsonl:1: $3" e &&
-	jq -e "select(.id==\"ok_$1\")" o >/dev/null &&
+	jq -se "any(.[]; .id==\"ok_$1\")" o >/dev/null &&
 	test "$(cat rej_$1)" = "$2"
 }
 
@@ -81,14 +81,14 @@ test_expect_success 'invalid UTF-8' '
 	printf "{\"imageUrl\": \"img/dark.jpg\", \"imageContext\": \"\377\376\"}\n{\"imageUrl\": \"img/dark.jpg\", \"id\": \"after\"}\n" >utf.jsonl &&
 	test_status 1 vj-ingest -r utf utf.jsonl >o 2>e &&
 	test_grep "utf.jsonl:1: invalid UTF-8 at column 46" e &&
-	jq -e "select(.id==\"after\")" o
+	jq -se "any(.[]; .id==\"after\")" o
 '
 
 test_expect_success 'a NUL byte' '
 	printf "{\"imageUrl\": \"img/dark.jpg\", \"id\": \"n\000ul\"}\n{\"imageUrl\": \"img/dark.jpg\", \"id\": \"after\"}\n" >nul.jsonl &&
 	test_status 1 vj-ingest -r nul nul.jsonl >o 2>e &&
 	test_grep "nul.jsonl:1: NUL byte" e &&
-	jq -e "select(.id==\"after\")" o
+	jq -se "any(.[]; .id==\"after\")" o
 '
 
 test_expect_success 'a 2 MB line is skipped, the next line is read' '
@@ -97,7 +97,7 @@ test_expect_success 'a 2 MB line is skipped, the next line is read' '
 	  printf "\"}\n{\"imageUrl\": \"img/dark.jpg\", \"id\": \"after\"}\n"; } >big.jsonl &&
 	test_status 1 vj-ingest -r big big.jsonl >o 2>e &&
 	test_grep "big.jsonl:1: line longer than" e &&
-	jq -e "select(.id==\"after\")" o
+	jq -se "any(.[]; .id==\"after\")" o
 '
 
 test_expect_success 'the same id with different content is an error for that line' '
@@ -119,7 +119,7 @@ test_expect_success 'an unreadable or missing local file fails that job only' '
 	printf "{\"imageUrl\": \"nothere.png\", \"id\": \"gone\"}\n{\"imageUrl\": \"img/dark.jpg\", \"id\": \"fine\"}\n" >miss.jsonl &&
 	test_status 1 vj-ingest -r miss miss.jsonl >o 2>e &&
 	test_grep "job gone: cannot read .*nothere.png: No such file" e &&
-	jq -e "select(.id==\"fine\")" o &&
+	jq -se "any(.[]; .id==\"fine\")" o &&
 	grep "\"ev\":\"fail\"" miss/journal/ingest.log | grep -q "\"final\":true"
 '
 

@@ -19,9 +19,11 @@ BYTES=$(du -sb "$W/run/objects" | cut -f1)
 cat "$W"/run/objects/*/* >/dev/null     # warm the page cache for everyone
 
 now() { date +%s.%N; }
-# run NAME CMD...: seconds of CMD, after removing the previous output
+# one CMD...: seconds of CMD.  Each vj-pack gets a new OUT: the run's pack
+# journal remembers what went into an OUT even after it is deleted.
+N=0
 one() {
-	rm -rf "$W/o" "$W/o.tar.zst"
+	rm -rf "$W"/o* && N=$((N + 1))
 	t0=$(now); "$@" >/dev/null; t1=$(now)
 	echo "$t1 - $t0" | bc -l
 }
@@ -31,8 +33,8 @@ median3() {
 }
 mbs() { echo "scale=1; $BYTES / 1048576 / $1" | bc -l; }
 
-vjpack() { bin/vj-pack -q -r "$W/run" -o "$W/o" --pending --level 3 --fsync never "$@"; }
-tarzstd() { tar -cf - -C "$W/run" objects | zstd -q "$@" -3 -o "$W/o.tar.zst"; }
+vjpack() { bin/vj-pack -q -r "$W/run" -o "$W/o$N" --pending --level 3 --fsync never "$@"; }
+tarzstd() { tar -cf - -C "$W/run" objects | zstd -q -f "$@" -3 -o "$W/o.tar.zst"; }
 
 NCPU=$(nproc)
 echo "timing (3 runs each) ..." >&2
@@ -40,7 +42,7 @@ T_VJ=$(median3 vjpack)
 T_VJ1=$(median3 vjpack --threads 1)
 T_TAR=$(median3 tarzstd -T0)
 T_TAR1=$(median3 tarzstd -T1)
-vjpack; VJ_OUT=$(cat "$W"/o/shard-*.tar.zst | wc -c)
+N=$((N + 1)); vjpack; VJ_OUT=$(cat "$W"/o$N/shard-*.tar.zst | wc -c)
 tarzstd -T0; TAR_OUT=$(wc -c <"$W/o.tar.zst")
 
 MB=$(echo "scale=0; $BYTES / 1048576" | bc)
