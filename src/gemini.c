@@ -164,6 +164,8 @@ gemini_error(const struct pctx *c, const struct eng_resp *r, struct eng_err *e)
 		pu_clip(c, m, strlen(m), msg, sizeof(msg));
 	else
 		pu_clip(c, r->body, r->len, msg, sizeof(msg));
+	if (!*msg)
+		snprintf(msg, sizeof(msg), "no details");
 	/* "429 RESOURCE_EXHAUSTED", or just "502" from a proxy's HTML page */
 	snprintf(code, sizeof(code), "%ld%s%.60s", s, status ? " " : "", status ? status : "");
 	if (s == 400 && key_invalid(err))

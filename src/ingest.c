@@ -5,6 +5,7 @@
 #include "hash.h"
 #include "job.h"
 #include "stage.h"
+#include "store.h"
 #include "util.h"
 
 #include <errno.h>
@@ -54,6 +55,14 @@ reject(struct ingest *g, const char *src, long lno, const char *line, size_t len
 		fputc('\n', g->rejects);
 		fflush(g->rejects);
 	}
+}
+
+/* With the ingest lock held, the object store's temporaries are ours. */
+static int
+ingest_start(struct stagex *x)
+{
+	store_clean(stage_opts(x)->run);
+	return 0;
 }
 
 static int
@@ -110,7 +119,7 @@ ingest_main(const struct opts *o)
 	struct fetch_ctx fc = { .run = o->run, .max_bytes = (size_t)o->max_bytes, .max_redirects = 5 };
 	struct stage_def d = {
 		.s = ST_INGEST, .ops = &fetch_provider, .pctx = &fc, .cfg = "fetch/v1",
-		.accept = ingest_accept, .ev_fields = ev_fields, .rec_fields = ev_fields, .ctx = &g,
+		.accept = ingest_accept, .ev_fields = ev_fields, .rec_fields = ev_fields, .ctx = &g, .start = ingest_start,
 	};
 	if (!getcwd(g.cwd, sizeof g.cwd)) {
 		vj_warn("cannot get the working directory:");

@@ -165,11 +165,12 @@ journal_cb(void *ctx, const char *js, size_t len, uint64_t off)
 	struct packer *p = ctx;
 	json_t *ev = json_loadb(js, len, 0, NULL);
 	const char *name = json_string_value(json_object_get(ev, "name"));
+	const char *type = json_string_value(json_object_get(ev, "ev"));
 	size_t i;
 	json_t *v;
 
-	if (ev && name && shard_number(name) >= 0 &&
-	    strcmp(json_string_value(json_object_get(ev, "ev")) ?: "", "shard") == 0 &&
+	(void)off;
+	if (name && type && strcmp(type, "shard") == 0 && shard_number(name) >= 0 &&
 	    same_out(p, ev)) {
 		long old = index_pos(p->index, name);
 		if (old >= 0)   /* a later event for the same name wins */

@@ -662,7 +662,7 @@ prompt_render(const struct prompt *p, json_t *rec, struct prompt_msg *m, char *e
 	 * template that forgot them gets the standard instructions. */
 	if (r.json && !has_json_word(user.p)) {
 		char *ins = instructions(&r);
-		buf_addf(&user, "\n\n%s", ins);
+		buf_addf(&user, "%s%s", user.len ? "\n\n" : "", ins);
 		free(ins);
 	}
 	m->system = trimmed(&sys);

@@ -25,6 +25,7 @@ struct prov {
 	void *ctx;
 	char *name, *model;
 	char *cfg;                /* canonical text of everything that shapes a result: part of the cache key */
+	double timeout;           /* the provider's advised request timeout, seconds (0: none) */
 };
 
 /* VJ_OK, or VJ_EUSAGE with err set (unknown provider, missing key, bad prompt file). */

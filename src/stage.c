@@ -559,7 +559,7 @@ exit_status(struct stagex *x, int rc)
 		return VJ_EFATAL;
 	if (rc == VJ_ETEMP || x->budget_stop || x->n_retry_left || x->n_waiting)
 		return VJ_ETEMP;
-	if (x->n_dead || x->n_bad)
+	if (x->n_dead || x->n_bad || x->n_skipped_dead)
 		return VJ_EFAILED;
 	return VJ_OK;
 }
@@ -583,6 +583,10 @@ stage_main(const struct opts *o, struct stage_def *d)
 		vj_msg("%s", err);
 		run_free(x.run);
 		return rc;
+	}
+	if (d->start && d->start(&x) < 0) {
+		run_free(x.run);
+		return VJ_EFATAL;
 	}
 	if (d->s != ST_INGEST && run_refresh(x.run, (1u << d->s) - 1, err, sizeof err) < 0) {
 		vj_msg("%s", err);

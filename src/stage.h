@@ -28,6 +28,7 @@ struct stage_def {
 	const char *const *ev_fields;
 	const char *const *rec_fields;
 	void *ctx;                    /* the command's own data */
+	int (*start)(struct stagex *x);   /* optional, once the stage's lock is held */
 	int (*finish)(struct stagex *x);  /* optional, at the end */
 };
 

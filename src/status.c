@@ -796,22 +796,32 @@ problem(struct check *c, const char *fmt, ...)
 static uint64_t
 valid_after(const char *path, uint64_t off)
 {
-	size_t len;
-	uint64_t n = 0;
-	char *p = read_file(path, &len, 0);
-	if (!p || off >= len) {
-		free(p);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), skipped = 0;
+	struct buf b = {0};
+	uint64_t n = 0, at = off;
+	ssize_t r;
+	if (fd < 0)
 		return 0;
-	}
-	const char *s = memchr(p + off, '\n', len - off);
-	while (s && (size_t)(s + 1 - p) < len) {
-		const char *b = s + 1, *e = memchr(b, '\n', len - (size_t)(b - p));
-		if (!e)
+	for (;;) {
+		buf_grow(&b, 65536);
+		if ((r = pread(fd, b.p + b.len, 65536, (off_t)at)) <= 0)
 			break;
-		n += journal_check_line(b, (size_t)(e - b)) == 0;
-		s = e;
+		at += (uint64_t)r;
+		b.len += (size_t)r;
+		size_t s = 0;
+		char *nl;
+		while ((nl = memchr(b.p + s, '\n', b.len - s))) {
+			size_t len = (size_t)(nl - (b.p + s));
+			if (skipped)   /* the first line is the bad one itself */
+				n += journal_check_line(b.p + s, len) == 0;
+			skipped = 1;
+			s += len + 1;
+		}
+		memmove(b.p, b.p + s, b.len - s);
+		b.len -= s;
 	}
-	free(p);
+	close(fd);
+	buf_free(&b);
 	return n;
 }
 
@@ -872,7 +882,9 @@ check_object(struct check *c, const char *sub, const char *name)
 	} else if (strlen(name) != 62 || !is_hex(name, 62)) {
 		problem(c, "%s: not an object (name is not a sha256)", path);
 	} else {
-		snprintf(sha, sizeof sha, "%s%s", sub, name);
+		memcpy(sha, sub, 2);
+		memcpy(sha + 2, name, 62);
+		sha[64] = 0;
 		char *p = store_get(c->run, sha, &len);
 		if (p) {
 			c->objects++;
@@ -993,11 +1005,37 @@ status_check(const struct status_opt *o)
 
 /* ---- --repair ------------------------------------------------------ */
 
+/* The journal's side files (STAGE.log.*: backups, torn tails).  First call
+ * records them in *seen; the second prints those that are new, which are
+ * what journal_open saved (their naming is its business, not ours). */
+static void
+list_backups(const char *run, const char *stage, struct buf *seen, int print)
+{
+	char *dir = xasprintf("%s/journal", run), *pre = xasprintf("%s.log.", stage);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, pre, strlen(pre)) != 0)
+			continue;
+		char *key = xasprintf("/%s/", e->d_name);
+		if (!print)
+			buf_adds(seen, key);
+		else if (!seen->p || !strstr(seen->p, key))
+			printf("the original is saved as %s/%s\n", dir, e->d_name);
+		free(key);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	free(pre);
+}
+
 int
 status_repair(const struct status_opt *o, const char *stage)
 {
 	int s = status_stage_parse(stage), rc;
-	char err[1024] = "", *path, *bak;
+	char err[1024] = "", *path;
+	struct buf before = {0};
 	uint64_t n = 0, bad = 0, after;
 	struct stat st;
 	long pid;
@@ -1025,6 +1063,7 @@ status_repair(const struct status_opt *o, const char *stage)
 		return VJ_OK;
 	}
 	after = valid_after(path, bad);
+	list_backups(o->run, stage, &before, 0);
 	/* run_own takes the lock (so no stage can start meanwhile), saves the
 	 * original aside and cuts the journal at the first bad record */
 	struct run *r = run_new(o->run);
@@ -1036,14 +1075,12 @@ status_repair(const struct status_opt *o, const char *stage)
 		    "(the bad record and %llu valid records after it)\n",
 		    path, (unsigned long long)bad, (unsigned long long)n,
 		    (unsigned long long)((uint64_t)st.st_size - bad), (unsigned long long)after);
-		bak = xasprintf("%s.%s.%ld", path, after ? "bak" : "torn", (long)getpid());
-		if (access(bak, F_OK) == 0)
-			printf("the original is saved as %s\n", bak);
-		free(bak);
+		list_backups(o->run, stage, &before, 1);
 		if (after)
 			printf("the jobs whose records were dropped are done again by the next vj-%s\n", stage);
 	}
 	run_free(r);
+	buf_free(&before);
 	free(path);
 	return rc;
 }

@@ -3,6 +3,7 @@
 #include "hash.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,9 +36,12 @@ store_put(const char *run, const void *buf, size_t n, char sha[65])
 		return 0;
 	char *dir = xasprintf("%s/objects/%.2s", run, sha);
 	char *path = store_path(run, sha);
-	char *tmp = xasprintf("%s/.tmp.%ld.%s", dir, (long)getpid(), sha + 2);
+	/* temporaries live in one place, so a crashed writer's leftovers are
+	 * found without walking the store (store_clean) */
+	char *tdir = xasprintf("%s/objects/.tmp", run);
+	char *tmp = xasprintf("%s/%ld.%s", tdir, (long)getpid(), sha);
 	int fd = -1, r = -1, e;
-	if (mkdir_p(dir, 0755) < 0)
+	if (mkdir_p(dir, 0755) < 0 || mkdir_p(tdir, 0755) < 0)
 		goto out;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -59,10 +63,30 @@ out:
 	if (r < 0)
 		unlink(tmp);
 	free(dir);
+	free(tdir);
 	free(path);
 	free(tmp);
 	errno = e;
 	return r;
+}
+
+void
+store_clean(const char *run)
+{
+	char *tdir = xasprintf("%s/objects/.tmp", run);
+	DIR *d = opendir(tdir);
+	struct dirent *de;
+	if (d) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			char *p = xasprintf("%s/%s", tdir, de->d_name);
+			unlink(p);
+			free(p);
+		}
+		closedir(d);
+	}
+	free(tdir);
 }
 
 char *

@@ -16,4 +16,7 @@ char *store_get(const char *run, const char *sha256, size_t *len);
 /* 1 when the object exists and its size is n (cheap check). */
 int store_has(const char *run, const char *sha256, size_t n);
 
+/* Remove temporaries a crashed writer left (call with the ingest lock held). */
+void store_clean(const char *run);
+
 #endif

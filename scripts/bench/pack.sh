@@ -2,10 +2,10 @@
 # Packing throughput: vj-pack into tar.zst (level 3) against
 # `tar -cf - | zstd -T0 -3` and single-threaded zstd over the same image
 # files, medians of 3, written to docs/benchmarks.md "## Packing throughput".
-#   scripts/bench/pack.sh [JOBS [IMAGE_BYTES]]     (default 4000 x 256k: ~1 GB)
+#   scripts/bench/pack.sh [JOBS [IMAGE_BYTES]]     (default 5200 x 256k: ~1 GB)
 set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-JOBS=${1:-4000}
+JOBS=${1:-5200}
 IMG=${2:-256k}
 W=${BENCH_DIR:-$TOP/scripts/bench/out/pack}
 cd "$TOP"
@@ -21,9 +21,8 @@ cat "$W"/run/objects/*/* >/dev/null     # warm the page cache for everyone
 now() { date +%s.%N; }
 # one CMD...: seconds of CMD.  Each vj-pack gets a new OUT: the run's pack
 # journal remembers what went into an OUT even after it is deleted.
-N=0
 one() {
-	rm -rf "$W"/o* && N=$((N + 1))
+	rm -rf "$W"/o*
 	t0=$(now); "$@" >/dev/null; t1=$(now)
 	echo "$t1 - $t0" | bc -l
 }
@@ -33,7 +32,7 @@ median3() {
 }
 mbs() { echo "scale=1; $BYTES / 1048576 / $1" | bc -l; }
 
-vjpack() { bin/vj-pack -q -r "$W/run" -o "$W/o$N" --pending --level 3 --fsync never "$@"; }
+vjpack() { bin/vj-pack -q -r "$W/run" -o "$W/o.$(date +%s%N)" --pending --level 3 --fsync never "$@"; }
 tarzstd() { tar -cf - -C "$W/run" objects | zstd -q -f "$@" -3 -o "$W/o.tar.zst"; }
 
 NCPU=$(nproc)
@@ -42,7 +41,7 @@ T_VJ=$(median3 vjpack)
 T_VJ1=$(median3 vjpack --threads 1)
 T_TAR=$(median3 tarzstd -T0)
 T_TAR1=$(median3 tarzstd -T1)
-N=$((N + 1)); vjpack; VJ_OUT=$(cat "$W"/o$N/shard-*.tar.zst | wc -c)
+rm -rf "$W"/o*; vjpack >/dev/null; VJ_OUT=$(cat "$W"/o.*/shard-*.tar.zst | wc -c)
 tarzstd -T0; TAR_OUT=$(wc -c <"$W/o.tar.zst")
 
 MB=$(echo "scale=0; $BYTES / 1048576" | bc)
