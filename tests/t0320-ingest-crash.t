@@ -15,7 +15,8 @@ test_expect_success 'a second vj-ingest on the same run exits 75 naming the hold
 	pid=$(cat vj-run/journal/ingest.lock) &&
 	job /img/dark.jpg other | test_status 75 vj-ingest 2>e &&
 	test_grep "stage ingest is locked by pid $pid" e &&
-	kill $pid && wait &&
+	kill $pid &&
+	i=0; while ! test -s st && test $i -lt 100; do sleep 0.1; i=$((i+1)); done &&
 	test "$(cat st)" = 75
 '
 
