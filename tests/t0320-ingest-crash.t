@@ -9,7 +9,7 @@ job() { printf '{"imageUrl": "%s", "id": "%s"}\n' "$FAKE_URL$1" "$2"; }
 
 test_expect_success 'a second vj-ingest on the same run exits 75 naming the holder' '
 	job /hang h1 >hang.jsonl &&
-	{ vj-ingest --timeout 30 --grace 0.5 hang.jsonl >/dev/null 2>&1; echo $? >st; } &
+	{ vj-ingest --timeout 30 --grace 0.5 hang.jsonl >/dev/null 2>&1 || echo $? >st; } &
 	i=0; while ! test -s vj-run/journal/ingest.lock && test $i -lt 50; do sleep 0.1; i=$((i+1)); done &&
 	sleep 0.3 &&
 	pid=$(cat vj-run/journal/ingest.lock) &&
