@@ -24,11 +24,10 @@ LDLIBS  = $(PKG_LIBS) -lgif -lm -lpthread
 
 # Every src/*.c except the commands' mains is the library.
 CMDS    = vj-ingest vj-analyze vj-generate vj-pack vj-status
-CMDS_HAVE = $(foreach c,$(CMDS),$(if $(wildcard src/$(c).c),$(c)))
 CMD_SRC = $(CMDS:%=src/%.c)
 LIB_SRC = $(filter-out $(CMD_SRC),$(wildcard src/*.c))
 LIB_OBJ = $(LIB_SRC:.c=.o)
-BINS    = $(CMDS_HAVE:%=bin/%)
+BINS    = $(CMDS:%=bin/%)
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:.c=)

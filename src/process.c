@@ -1,0 +1,82 @@
+/* process: vj-analyze and vj-generate share everything but their provider
+ * and the fields of the record they fill. */
+#include "process.h"
+#include "prices.h"
+#include "provider.h"
+#include "stage.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A record from upstream: it must be this run's, carry the upstream key and
+ * what this stage works from. */
+static int
+process_accept(struct stagex *x, const char *line, size_t len, const char *src, long lno,
+    json_t **recp, char key[KEY_HEX + 1])
+{
+	enum stage s = *(enum stage *)stage_ctx(x);
+	const char *need = s == ST_ANALYZE ? "image" : "analysis";
+	const char *up = stage_name[s - 1];
+	json_error_t je;
+	json_t *rec = json_loadb(line, len, 0, &je);
+
+	if (!rec) {
+		vj_msg("%s:%ld: malformed JSON at column %d: %s", src, lno, je.column, je.text);
+		return -1;
+	}
+	const char *id = json_string_value(json_object_get(rec, "id"));
+	const char *k = json_string_value(json_object_get(json_object_get(rec, "keys"), up));
+	if (!json_is_object(rec) || !id || !*id) {
+		vj_msg("%s:%ld: not a vj record (no \"id\")", src, lno);
+		goto bad;
+	}
+	if (!json_is_object(json_object_get(rec, need)) || !k || strlen(k) != KEY_HEX) {
+		vj_msg("%s:%ld: job %s: record has no %s from vj-%s (keys.%s, %s)", src, lno, id,
+		    need, up, up, need);
+		goto bad;
+	}
+	stage_key(x, k, key);
+	*recp = rec;
+	return 0;
+bad:
+	json_decref(rec);
+	return -1;
+}
+
+static const char *const an_ev[] = { "analysis", "meta", NULL };
+static const char *const an_rec[] = { "analysis", "analysis_meta", NULL };
+static const char *const ge_ev[] = { "content", "meta", NULL };
+static const char *const ge_rec[] = { "content", "content_meta", NULL };
+
+int
+process_main(const struct opts *o, enum stage s)
+{
+	struct prov p;
+	char err[1024];
+	enum stage ctx = s;
+	struct prov_config pc = {
+		.stage = stage_name[s], .name = o->provider, .model = o->model, .base_url = o->base_url,
+		.api_key_env = o->api_key_env, .run = o->run, .prompt_file = o->prompt_file,
+		.max_tokens = o->max_tokens,
+	};
+	if (prices_load(o->prices, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		return VJ_EUSAGE;
+	}
+	if (prov_open(&p, &pc, err, sizeof err) != VJ_OK) {
+		vj_msg("%s", err);
+		return VJ_EUSAGE;
+	}
+	struct stage_def d = {
+		.s = s, .ops = p.ops, .pctx = p.ctx, .cfg = p.cfg, .prov_name = p.name, .model = p.model,
+		.cost = prices_cost, .accept = process_accept,
+		.ev_fields = s == ST_ANALYZE ? an_ev : ge_ev,
+		.rec_fields = s == ST_ANALYZE ? an_rec : ge_rec,
+		.ctx = &ctx,
+	};
+	vj_debug("%s with %s, model %s", stage_name[s], p.name, p.model ? p.model : "-");
+	int st = stage_main(o, &d);
+	prov_close(&p);
+	return st;
+}

@@ -1,0 +1,23 @@
+/* vj-generate: records in, records with content out (docs/vj-generate.1). */
+#include "opts.h"
+#include "process.h"
+#include "util.h"
+
+static const char usage[] =
+"usage: vj-generate [-qv] [-r RUN] [-j N] [--rpm N] [--tpm N] [--retries N] [--timeout SEC]\n"
+"                 [--job-timeout SEC] [--grace SEC] [--provider NAME] [--model NAME]\n"
+"                 [--base-url URL] [--api-key-env NAME] [--max-tokens N] [--prices FILE]\n"
+"                 [--max-cost USD] [--prompt-file FILE] [--fsync always|batch|never]\n"
+"                 [--pending [--follow] [--retry-failed]] [FILE...]\n"
+"Write content from each record's analysis with a chat model (default openai:\n"
+"DeepSeek); journal it in RUN; print the record with it.\n"
+"Keys come from the environment only (GEMINI_API_KEY, DEEPSEEK_API_KEY, --api-key-env).\n"
+"Exit: 0 all done, 1 some jobs failed for good, 2 usage, 3 fatal, 75 try again.\n";
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	opts_parse(&o, argc, argv, OPT_NET | OPT_PROVIDER | OPT_QUEUE | OPT_PROMPT, usage);
+	return process_main(&o, ST_GENERATE);
+}

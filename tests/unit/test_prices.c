@@ -1,0 +1,157 @@
+/* test_prices: cost arithmetic against hand-computed figures, the
+ * override file, VJ_PRICES, and unknown models. */
+#include "prices.h"
+#include "util.h"
+#include "tap.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/vj-test-prices.XXXXXX";
+
+static const char *
+file_with(const char *name, const char *text)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static int
+near(double a, double b)
+{
+	return fabs(a - b) < 1e-12;
+}
+
+static json_t *
+usage(long p, long c, long cached)
+{
+	return json_pack("{s:i, s:i, s:i}", "prompt", (int)p, "completion", (int)c, "cached", (int)cached);
+}
+
+/* Count the lines written to stderr by f(). */
+static int
+stderr_lines(void (*f)(void))
+{
+	char path[300], buf[4096];
+	int fd, saved, n = 0;
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "%s/stderr", dir);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	dup2(fd, 2);
+	close(fd);
+	f();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fd = open(path, O_RDONLY);
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < r; i++)
+			n += buf[i] == '\n';
+	close(fd);
+	return n;
+}
+
+static void
+unknown_twice(void)
+{
+	json_t *u = usage(1000, 1000, 0);
+
+	prices_cost("openai", "mystery-model", u);
+	prices_cost("openai", "mystery-model", u);
+	json_decref(u);
+}
+
+int
+main(void)
+{
+	char err[512];
+	struct price p;
+	json_t *u;
+	const char *f;
+
+	if (!mkdtemp(dir)) {
+		ok(0, "mkdtemp");
+		return done_testing();
+	}
+	vj_setprog("test_prices");
+
+	/* VJ_PRICES is read on first use */
+	f = file_with("env.json", "{\"openai\": {\"env-model\": {\"prompt\": 1, \"completion\": 3}}}");
+	setenv("VJ_PRICES", f, 1);
+	u = usage(2000000, 1000000, 0);
+	ok(near(prices_cost("openai", "env-model", u), 2 * 1 + 1 * 3), "VJ_PRICES loaded on first use");
+	json_decref(u);
+	unsetenv("VJ_PRICES");
+	prices_reset();
+
+	/* built-in: gemini-2.5-flash 0.30 / 0.03 / 2.50 per million */
+	u = usage(1000, 500, 200);
+	/* (800 * 0.30 + 200 * 0.03 + 500 * 2.50) / 1e6 = 0.001496 */
+	ok(near(prices_cost("gemini", "gemini-2.5-flash", u), 0.001496), "gemini cost by hand: %.9f",
+	    prices_cost("gemini", "gemini-2.5-flash", u));
+	ok(near(prices_cost("gemini", "models/gemini-2.5-flash", u), 0.001496), "models/ prefix");
+	/* deepseek-flash 0.28 / 0.028 / 0.42: (800*0.28 + 200*0.028 + 500*0.42) / 1e6 = 0.0004396 */
+	ok(near(prices_cost("openai", "deepseek-flash", u), 0.0004396), "deepseek cost by hand");
+	is_int(prices_cost("offline", "vj-offline-0.1.0", u) == 0, 1, "offline is free");
+	is_int(prices_cost("gemini", "gemini-2.5-flash", NULL) == 0, 1, "no usage, no cost");
+	json_decref(u);
+	u = usage(100, 0, 500);
+	ok(near(prices_cost("gemini", "gemini-2.5-flash", u), 100 * 0.03 / 1e6), "cached capped at prompt");
+	json_decref(u);
+	u = json_pack("{s:i}", "completion", 1000000);
+	ok(near(prices_cost("gemini", "gemini-2.5-flash", u), 2.5), "missing counts are 0");
+	json_decref(u);
+
+	/* unknown: 0, one warning */
+	u = usage(1000, 1000, 0);
+	ok(prices_cost("openai", "mystery-model", u) == 0, "unknown model costs 0");
+	json_decref(u);
+	is_int(stderr_lines(unknown_twice), 0, "warned once only (already warned)");
+	prices_reset();
+	is_int(stderr_lines(unknown_twice), 1, "one warning for two calls");
+
+	/* an override file */
+	f = file_with("p.json", "{\"gemini\": {\"gemini-2.5-flash\": {\"prompt\": 1.0, \"cached\": 0.5, "
+	    "\"completion\": 4}},\n \"openai\": {\"my-vllm\": {\"prompt\": 0, \"completion\": 0}}}");
+	is_int(prices_load(f, err, sizeof(err)), 0, "override loads: %s", err);
+	u = usage(1000000, 1000000, 500000);
+	ok(near(prices_cost("gemini", "gemini-2.5-flash", u), 0.5 + 0.25 + 4), "override replaces a row");
+	is_int(prices_get("openai", "my-vllm", &p), 0, "override adds a row");
+	ok(p.cached == 0, "cached defaults to prompt");
+	ok(near(prices_cost("openai", "deepseek-flash", u), (500000 * 0.28 + 500000 * 0.028 + 1e6 * 0.42) / 1e6),
+	    "other rows stay");
+	json_decref(u);
+
+	f = file_with("bad1.json", "{\"gemini\": {\"x\": {\"prompt\": 1}}}");
+	ok(prices_load(f, err, sizeof(err)) < 0 && strstr(err, "gemini.x: \"prompt\" and \"completion\" are required"),
+	    "missing figure: %s", err);
+	f = file_with("bad2.json", "{\"gemini\": {\"x\": {\"prompt\": -1, \"completion\": 1}}}");
+	ok(prices_load(f, err, sizeof(err)) < 0 && strstr(err, "gemini.x.prompt: expected a number >= 0"),
+	    "negative figure: %s", err);
+	f = file_with("bad3.json", "{\"gemini\": \n [}");
+	ok(prices_load(f, err, sizeof(err)) < 0 && strstr(err, "bad3.json:2:"), "syntax error with line: %s", err);
+	f = file_with("bad4.json", "{\"gemini\": {\"y\": {\"prompt\": 1, \"completion\": 1}, \"x\": 3}}");
+	ok(prices_load(f, err, sizeof(err)) < 0, "a bad file");
+	ok(prices_get("gemini", "y", &p) < 0, "is not merged in part");
+	ok(prices_load("/nonexistent/prices.json", err, sizeof(err)) < 0, "a missing file");
+
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		ok(0, "cleanup");
+	prices_reset();
+	return done_testing();
+}
