@@ -75,7 +75,14 @@ asan:
 	$(MAKE) test EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' CFLAGS='-O1 -g'
 	$(MAKE) clean
 
-demo: all $(MKIMG)
+# The demo first installs missing build dependencies (scripts/install-deps,
+# through sudo when not root), then builds in a fresh make that sees the
+# flags pkg-config gives after the install.
+deps:
+	@$(PKG_CONFIG) --exists $(PKGS) 2>/dev/null || sh scripts/install-deps
+
+demo: deps
+	@$(MAKE) --no-print-directory all $(MKIMG)
 	sh scripts/demo
 
 install: all
@@ -86,5 +93,5 @@ install: all
 clean:
 	rm -f src/*.o src/libvj.a $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG)
 
-.PHONY: all test asan demo install clean check-deps
+.PHONY: all test asan demo deps install clean check-deps
 .SECONDARY: $(LIB_OBJ) $(CMD_SRC:.c=.o)

@@ -601,12 +601,17 @@ failed(struct engine *e, struct eng_task *t, struct eng_err *err, json_t *usage)
 	if (final || err->cls == EC_FATAL)
 		retry_at = 0;
 	e->h.fail(e->h.ctx, t, err, usage, final, retry_at);
-	if (!final && err->cls != EC_FATAL && !e->stopping) {
-		e->n_retried++;
-		t->next = e->waiting;
-		e->waiting = t;
-		e->nwaiting++;
+	if (final || err->cls == EC_FATAL)
+		return;     /* the stage is done with t (and may have freed it) */
+	if (e->stopping) {
+		if (e->h.drop)
+			e->h.drop(e->h.ctx, t);   /* retryable: left for the next run */
+		return;
 	}
+	e->n_retried++;
+	t->next = e->waiting;
+	e->waiting = t;
+	e->nwaiting++;
 }
 
 static int
@@ -616,10 +621,10 @@ start(struct engine *e, struct eng_task *t)
 	json_t *result = NULL;
 	int r = e->p->build(e->pctx, t, &t->http, &result, &err);
 	if (r == 1) {
+		http_clear(&t->http);
 		e->n_ok++;
 		e->h.done(e->h.ctx, t, result, NULL, (long)(mono_ms() - t->started));
 		json_decref(result);
-		http_clear(&t->http);
 		return 0;
 	}
 	if (r < 0) {
@@ -660,6 +665,7 @@ start(struct engine *e, struct eng_task *t)
 	int64_t tmo = (int64_t)(e->c.timeout * 1000);
 	if (left < tmo)
 		tmo = left > 1 ? left : 1;
+	t->tmo_ms = (long)tmo;
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)tmo);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(tmo < 30000 ? tmo : 30000));
 	if (t->http.low_speed_time > 0) {
@@ -699,8 +705,9 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 		const char *why = t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc);
 		switch (cc) {
 		case CURLE_OPERATION_TIMEDOUT:
-			eng_seterr(&err, EC_RETRY, "%s: no answer within %.0fs (timeout)", e->p->name,
-			    (double)ms / 1000 + 0.5);
+			/* the limit it was given, not the time it took to notice */
+			eng_seterr(&err, EC_RETRY, "%s: no answer within %gs (timeout)", e->p->name,
+			    (double)t->tmo_ms / 1000);
 			break;
 		case CURLE_TOO_MANY_REDIRECTS:
 			eng_seterr(&err, EC_PERM, "too many redirects (more than %ld)", t->http.max_redirects);
@@ -720,8 +727,9 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 			break;
 		}
 		err.status = 0;
-		failed(e, t, &err, NULL);
+		/* the hooks may free t: clean up first */
 		task_cleanup(e, t);
+		failed(e, t, &err, NULL);
 		return;
 	}
 	struct eng_resp r = {
@@ -739,7 +747,10 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 		r.retry_after = eng_parse_delay(t->hdr_retry);
 	err.retry_after = r.retry_after;
 	err.status = status;
-	if (e->p->parse(e->pctx, t, &r, &result, &usage, &err) == 0) {
+	int ok = e->p->parse(e->pctx, t, &r, &result, &usage, &err) == 0;
+	/* the hooks may free t: the transfer is cleaned up first */
+	task_cleanup(e, t);
+	if (ok) {
 		e->n_ok++;
 		limiter_ok(e);
 		e->h.done(e->h.ctx, t, result, usage, (long)(mono_ms() - t->started));
@@ -748,7 +759,6 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 	}
 	json_decref(result);
 	json_decref(usage);
-	task_cleanup(e, t);
 }
 
 /* Move waiting tasks whose backoff has passed to the ready queue. */
@@ -834,8 +844,10 @@ eng_run(struct engine *e)
 		int64_t next_wake = wake(e, now);
 
 		feed(e, 0);
-		/* start what the limits allow */
-		while (!e->stopping && e->ready && e->inflight < e->c.concurrency) {
+		/* start what the limits allow; local work finishes at once, so
+		 * a turn is bounded to let the stage commit and print */
+		int turn = 0;
+		while (!e->stopping && e->ready && e->inflight < e->c.concurrency && turn++ < 256) {
 			if (now < e->hold_until || now < e->next_start)
 				break;
 			struct eng_task *t = e->ready;
@@ -855,10 +867,6 @@ eng_run(struct engine *e)
 			start(e, t);
 			feed(e, 0);
 			now = mono_ms();
-		}
-		if (e->h.tick && e->h.tick(e->h.ctx) < 0) {
-			e->fatal = 1;
-			eng_stop(e, 1);
 		}
 		/* done? */
 		int idle = e->inflight == 0;
@@ -882,6 +890,13 @@ eng_run(struct engine *e)
 			wait = e->h.poll_ms;
 		if (wait < 0)
 			wait = 0;
+		/* the stage group-commits when the loop is about to wait, or often
+		 * enough while it is busy */
+		if (e->h.tick && e->h.tick(e->h.ctx, wait > 0) < 0) {
+			e->fatal = 1;
+			eng_stop(e, 1);
+			continue;
+		}
 		struct curl_waitfd wfd = { .fd = e->h.input_fd, .events = CURL_WAIT_POLLIN };
 		int nfd = (e->input_state == 1 && e->h.input_fd >= 0 && !e->stopping) ? 1 : 0;
 		wfd.revents = 0;
@@ -903,7 +918,7 @@ eng_run(struct engine *e)
 	}
 	drop_all(e);
 	if (e->h.tick)
-		e->h.tick(e->h.ctx);
+		e->h.tick(e->h.ctx, 1);
 	if (e->fatal)
 		return VJ_EFATAL;
 	if (e->stopping)

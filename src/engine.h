@@ -81,6 +81,7 @@ struct eng_task {
 	char hdr_retry[32], hdr_retry_ms[32], hdr_ctype[128];
 	int hdr_should;
 	int64_t sent;
+	long tmo_ms;                    /* the timeout this attempt was given */
 	CURL *easy;
 	char curl_err[CURL_ERROR_SIZE];
 };
@@ -125,7 +126,7 @@ struct eng_hooks {
 	/* An unfinished task handed back when the loop ends (may be NULL). */
 	void (*drop)(void *ctx, struct eng_task *t);
 	/* Called once per loop turn: a place to group-commit and flush output. */
-	int (*tick)(void *ctx);
+	int (*tick)(void *ctx, int urgent);
 	/* Called when idle and waiting, to see if new work appeared (--follow). */
 	int64_t poll_ms;
 };

@@ -7,6 +7,86 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "idx.h"
+
+/* The file is still the one we read (no writer changed it meanwhile). */
+static int
+fstat_ok(const char *path, struct stat *st, size_t n)
+{
+	return stat(path, st) == 0 && (size_t)st->st_size == n;
+}
+
+/* A manifest often names the same local file for many jobs: remember what
+ * each file (by device, inode, size and mtime) stored as, so it is read and
+ * hashed once per process, not once per job. */
+struct memo_ent {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	json_t *image;
+};
+
+struct fetch_memo {
+	struct idx *paths;
+	struct memo_ent *e;
+	uint32_t n, cap;
+};
+
+static json_t *
+memo_get(struct fetch_ctx *c, const char *path, const struct stat *st)
+{
+	if (!c->memo)
+		return NULL;
+	int64_t slot = idx_get(c->memo->paths, path, strlen(path), 0);
+	if (slot < 0)
+		return NULL;
+	struct memo_ent *m = &c->memo->e[slot];
+	if (m->dev != st->st_dev || m->ino != st->st_ino || m->size != st->st_size ||
+	    m->mtime.tv_sec != st->st_mtim.tv_sec || m->mtime.tv_nsec != st->st_mtim.tv_nsec)
+		return NULL;
+	return m->image;
+}
+
+static void
+memo_put(struct fetch_ctx *c, const char *path, const struct stat *st, json_t *image)
+{
+	if (!c->memo) {
+		c->memo = xcalloc(1, sizeof *c->memo);
+		c->memo->paths = idx_new();
+	}
+	struct fetch_memo *mm = c->memo;
+	int64_t slot = idx_get(mm->paths, path, strlen(path), 1);
+	if ((uint32_t)slot >= mm->cap) {
+		uint32_t cap = mm->cap ? mm->cap * 2 : 256;
+		mm->e = xrealloc(mm->e, cap * sizeof *mm->e);
+		memset(mm->e + mm->cap, 0, (cap - mm->cap) * sizeof *mm->e);
+		mm->cap = cap;
+	}
+	struct memo_ent *m = &mm->e[slot];
+	json_decref(m->image);
+	m->dev = st->st_dev;
+	m->ino = st->st_ino;
+	m->size = st->st_size;
+	m->mtime = st->st_mtim;
+	m->image = json_incref(image);
+}
+
+void
+fetch_free(struct fetch_ctx *c)
+{
+	if (!c->memo)
+		return;
+	for (uint32_t i = 0; i < c->memo->cap; i++)
+		json_decref(c->memo->e[i].image);
+	free(c->memo->e);
+	idx_free(c->memo->paths);
+	free(c->memo);
+	c->memo = NULL;
+}
 
 /* Check the bytes, store them, describe them.  The caller says where they
  * came from in messages. */
@@ -43,6 +123,13 @@ fetch_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result,
 	if (!strncmp(url, "file://", 7)) {
 		size_t n;
 		const char *path = url + 7;
+		struct stat st;
+		json_t *img;
+		/* stored by this process, under the lock: no need to look again */
+		if (stat(path, &st) == 0 && (img = memo_get(c, path, &st))) {
+			*result = json_pack("{s:O}", "image", img);
+			return 1;
+		}
 		char *p = read_file(path, &n, c->max_bytes);
 		if (!p) {
 			if (errno == EFBIG)
@@ -52,6 +139,8 @@ fetch_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result,
 			return -1;
 		}
 		int r = keep(c, p, n, result, e);
+		if (r == 0 && fstat_ok(path, &st, n))
+			memo_put(c, path, &st, json_object_get(*result, "image"));
 		if (r < 0 && e->cls == EC_PERM) {
 			size_t l = strlen(e->msg);
 			snprintf(e->msg + l, sizeof e->msg - l, " (%s)", path);

@@ -6,11 +6,16 @@
 #include <stddef.h>
 #include "engine.h"
 
+struct fetch_memo;
+
 struct fetch_ctx {
 	const char *run;
 	size_t max_bytes;
 	int max_redirects;
+	struct fetch_memo *memo;   /* local files already stored in this process */
 };
+
+void fetch_free(struct fetch_ctx *c);
 
 extern const struct provider fetch_provider;
 

@@ -182,7 +182,7 @@ gemini_error(const struct pctx *c, const struct eng_resp *r, struct eng_err *e)
 		if (delay < 0)
 			delay = r->retry_after;
 		if (delay >= 0)
-			pu_err(c, e, EC_RATE, s, "%s, retry in %gs", code, delay);
+			pu_err(c, e, EC_RATE, s, "%s", code);   /* the stage says when */
 		else
 			pu_err(c, e, EC_RATE, s, "%s: %s", code, msg);
 		e->retry_after = delay;

@@ -21,6 +21,7 @@ struct ingest {
 	char cwd[PATH_MAX];
 	char basedir[PATH_MAX];
 	const char *basedir_for;     /* the source basedir was computed for */
+	struct buf ev;
 };
 
 static const char *
@@ -67,20 +68,22 @@ ingest_start(struct stagex *x)
 
 static int
 ingest_accept(struct stagex *x, const char *line, size_t len, const char *src, long lno,
-    json_t **rec, char key[KEY_HEX + 1])
+    json_t **rec, char key[KEY_HEX + 1], char **raw_job)
 {
 	const struct opts *o = stage_opts(x);
 	struct run *r = stage_run(x);
 	struct ingest *g = stage_ctx(x);
 	char id[JOB_ID_MAX + 1], err[600];
 	json_t *job;
+	char *canon;
 
-	if (job_normalize(line, len, basedir_of(g, src), o->strict, &job, id, key, err, sizeof err) < 0) {
+	if (job_normalize(line, len, basedir_of(g, src), o->strict, &job, &canon, id, key, err, sizeof err) < 0) {
 		reject(g, src, lno, line, len, err);
 		return -1;
 	}
 	if (o->part_n > 0 && hash64(id, strlen(id)) % (uint64_t)o->part_n != (uint64_t)(o->part_k - 1)) {
 		json_decref(job);
+		free(canon);
 		return 1;   /* another machine's part */
 	}
 	int64_t slot = idx_get(r->ids, id, strlen(id), 1);
@@ -93,20 +96,23 @@ ingest_accept(struct stagex *x, const char *line, size_t len, const char *src, l
 			    "(give this one another id, or drop the id to derive one)", id);
 			reject(g, src, lno, line, len, err);
 			json_decref(job);
+			free(canon);
 			return -1;
 		}
 	} else {
-		json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:O}", "ev", "job", "id", id,
-		    "t", (json_int_t)now_ms(), "key", key, "job", job);
-		int rc = run_append(r, ST_INGEST, ev);
-		json_decref(ev);
-		if (rc < 0) {
+		/* ids and keys need no escaping: [A-Za-z0-9_-] and hex */
+		g->ev.len = 0;
+		buf_addf(&g->ev, "{\"ev\":\"job\",\"id\":\"%s\",\"t\":%lld,\"key\":\"%s\",\"job\":%s}",
+		    id, (long long)now_ms(), key, canon);
+		if (run_append_raw(r, ST_INGEST, g->ev.p, g->ev.len) < 0) {
 			vj_warn("job %s: cannot journal it:", id);
 			json_decref(job);
+			free(canon);
 			return -1;
 		}
 	}
 	*rec = json_pack("{s:s, s:{}, s:o}", "id", id, "keys", "job", job);
+	*raw_job = canon;
 	return 0;
 }
 
@@ -133,6 +139,8 @@ ingest_main(const struct opts *o)
 		}
 	}
 	int st = stage_main(o, &d);
+	fetch_free(&fc);
+	buf_free(&g.ev);
 	if (g.rejects && fclose(g.rejects) != 0) {
 		vj_warn("%s:", o->rejects);
 		if (st == VJ_OK)

@@ -105,7 +105,7 @@ norm_url(const char *u, const char *basedir, char *err, size_t errlen)
 
 int
 job_normalize(const char *line, size_t len, const char *basedir, int strict,
-    json_t **jobp, char id[JOB_ID_MAX + 1], char key[33], char *err, size_t errlen)
+    json_t **jobp, char **canonp, char id[JOB_ID_MAX + 1], char key[33], char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *in, *v, *job = NULL;
@@ -224,7 +224,7 @@ job_normalize(const char *line, size_t len, const char *basedir, int strict,
 	char *withid = xasprintf("%s\n%s", id, canon);
 	key_derive("ingest", "job/v1", withid, key);
 	free(withid);
-	free(canon);
+	*canonp = canon;    /* the normalised job as text: journaled and printed as is */
 	*jobp = job;
 	job = NULL;
 	rc = 0;

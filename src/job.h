@@ -12,7 +12,7 @@
  * On success returns 0 with *job (normalised), id (given or derived) and
  * key (the job's content key).  On failure -1 with err naming the field. */
 int job_normalize(const char *line, size_t len, const char *basedir, int strict,
-    json_t **job, char id[JOB_ID_MAX + 1], char key[33], char *err, size_t errlen);
+    json_t **job, char **canon, char id[JOB_ID_MAX + 1], char key[33], char *err, size_t errlen);
 
 /* 1 when s is a valid job id: [A-Za-z0-9_-]{1,128}. */
 int job_id_valid(const char *s, size_t len);

@@ -168,7 +168,7 @@ openai_error(const struct pctx *c, long s, const struct eng_resp *r, json_t *doc
 	}
 	if (s == 429) {
 		if (r->retry_after >= 0)
-			pu_err(c, e, EC_RATE, s, "%s, retry in %gs", code, r->retry_after);
+			pu_err(c, e, EC_RATE, s, "%s", code);   /* the stage says when */
 		else
 			pu_err(c, e, EC_RATE, s, "%s: %s", code, msg);
 		e->retry_after = r->retry_after;

@@ -1,6 +1,7 @@
 /* process: vj-analyze and vj-generate share everything but their provider
  * and the fields of the record they fill. */
 #include "process.h"
+#include "job.h"
 #include "prices.h"
 #include "provider.h"
 #include "stage.h"
@@ -13,7 +14,7 @@
  * what this stage works from. */
 static int
 process_accept(struct stagex *x, const char *line, size_t len, const char *src, long lno,
-    json_t **recp, char key[KEY_HEX + 1])
+    json_t **recp, char key[KEY_HEX + 1], char **raw_job)
 {
 	enum stage s = *(enum stage *)stage_ctx(x);
 	const char *need = s == ST_ANALYZE ? "image" : "analysis";
@@ -29,6 +30,10 @@ process_accept(struct stagex *x, const char *line, size_t len, const char *src, 
 	const char *k = json_string_value(json_object_get(json_object_get(rec, "keys"), up));
 	if (!json_is_object(rec) || !id || !*id) {
 		vj_msg("%s:%ld: not a vj record (no \"id\")", src, lno);
+		goto bad;
+	}
+	if (!job_id_valid(id, strlen(id))) {
+		vj_msg("%s:%ld: id '%.40s' must match [A-Za-z0-9_-]{1,%d}", src, lno, id, JOB_ID_MAX);
 		goto bad;
 	}
 	if (!json_is_object(json_object_get(rec, need)) || !k || strlen(k) != KEY_HEX) {

@@ -16,6 +16,7 @@ struct job {
 	struct eng_task t;
 	uint32_t slot;
 	char key[KEY_HEX + 1];
+	char *raw_job;                /* rec.job as text, when the input gave it */
 };
 
 struct stagex {
@@ -37,12 +38,12 @@ struct stagex {
 	/* state */
 	unsigned char *busy;
 	uint32_t busy_cap;
-	struct buf out;
+	struct buf out, evbuf;
 	int out_broken;
 	uint64_t n_in, n_done, n_cached, n_dead, n_retry_left, n_bad, n_skipped_dead, n_waiting;
 	double cost;
 	int budget_stop;
-	int64_t t0, last_progress;
+	int64_t t0, last_progress, last_commit;
 	int progress;
 };
 
@@ -66,15 +67,58 @@ stage_key(struct stagex *x, const char *up, char key[KEY_HEX + 1])
 	key_derive(stage_name[x->d->s], x->d->cfg, up, key);
 }
 
+/* Print a record.  With raw_job, the job is spliced in as text rather than
+ * dumped again: at a million lines, dumping is most of ingest's time. */
+struct emit_cache {
+	const char *name[8];
+	char *text[8];
+	int n;
+};
+
+static void
+emit_raw(struct stagex *x, json_t *rec, const char *raw_job, const struct emit_cache *c)
+{
+	const char *k;
+	json_t *v;
+	int first = 1;
+	if (!raw_job && !c) {
+		char *s = json_dumps(rec, JSON_COMPACT);
+		if (!s)
+			return;
+		buf_adds(&x->out, s);
+		buf_add(&x->out, "\n", 1);
+		free(s);
+		return;
+	}
+	buf_add(&x->out, "{", 1);
+	json_object_foreach(rec, k, v) {
+		/* the record's keys are vj's own names: nothing to escape */
+		buf_addf(&x->out, "%s\"%s\":", first ? "" : ",", k);
+		first = 0;
+		if (raw_job && !strcmp(k, "job")) {
+			buf_adds(&x->out, raw_job);
+			continue;
+		}
+		int i;
+		for (i = 0; c && i < c->n; i++)
+			if (!strcmp(c->name[i], k))
+				break;
+		if (c && i < c->n) {
+			buf_adds(&x->out, c->text[i]);
+			continue;
+		}
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (s)
+			buf_adds(&x->out, s);
+		free(s);
+	}
+	buf_add(&x->out, "}\n", 2);
+}
+
 void
 stage_emit(struct stagex *x, json_t *rec)
 {
-	char *s = json_dumps(rec, JSON_COMPACT);
-	if (!s)
-		return;
-	buf_adds(&x->out, s);
-	buf_add(&x->out, "\n", 1);
-	free(s);
+	emit_raw(x, rec, NULL, NULL);
 }
 
 static int
@@ -121,7 +165,7 @@ merge_done(struct stagex *x, json_t *rec, uint64_t off, const char *key)
 
 /* A record with its key: emit it from the journal, skip it, or make it a task. */
 static void
-consider(struct stagex *x, json_t *rec, const char *key, int from_pending)
+consider(struct stagex *x, json_t *rec, const char *key, char *raw_job)
 {
 	const char *id = json_string_value(json_object_get(rec, "id"));
 	int64_t slot = idx_get(x->run->ids, id, strlen(id), 1);
@@ -133,20 +177,23 @@ consider(struct stagex *x, json_t *rec, const char *key, int from_pending)
 	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1]) {
 		if (merge_done(x, rec, f->off, key) == 0) {
 			x->n_cached++;
-			stage_emit(x, rec);
+			emit_raw(x, rec, raw_job, NULL);
 			vj_debug("job %s: already done (key %.12s), from the journal", id, key);
 			json_decref(rec);
+			free(raw_job);
 			return;
 		}
 	}
 	if (is_busy(x, (uint32_t)slot)) {
 		json_decref(rec);   /* the same job twice in one input: once is enough */
+		free(raw_job);
 		return;
 	}
 	if (f->state == JS_DEAD && !x->o->retry_failed && f->fkey == (uint32_t)k[1]) {
 		x->n_skipped_dead++;
 		vj_debug("job %s: failed for good earlier; --retry-failed tries it again", id);
 		json_decref(rec);
+		free(raw_job);
 		return;
 	}
 	if (f->state == JS_DEAD && x->o->retry_failed) {
@@ -154,8 +201,8 @@ consider(struct stagex *x, json_t *rec, const char *key, int from_pending)
 		run_append(x->run, x->d->s, ev);
 		json_decref(ev);
 	}
-	(void)from_pending;
 	struct job *j = xcalloc(1, sizeof *j);
+	j->raw_job = raw_job;
 	j->slot = (uint32_t)slot;
 	memcpy(j->key, key, KEY_HEX + 1);
 	j->t.ud = j;
@@ -171,6 +218,7 @@ free_job(struct stagex *x, struct job *j)
 {
 	set_busy(x, j->slot, 0);
 	json_decref(j->t.rec);
+	free(j->raw_job);
 	free(j);
 }
 
@@ -219,6 +267,7 @@ take_line(struct stagex *x, const char *p, size_t n)
 {
 	json_t *rec = NULL;
 	char key[KEY_HEX + 1];
+	char *raw = NULL;
 	x->lno++;
 	if (n && p[n - 1] == '\r')
 		n--;
@@ -227,9 +276,9 @@ take_line(struct stagex *x, const char *p, size_t n)
 		i++;
 	if (i == n)
 		return;     /* blank lines are allowed */
-	int r = x->d->accept(x, p, n, x->src, x->lno, &rec, key);
+	int r = x->d->accept(x, p, n, x->src, x->lno, &rec, key, &raw);
 	if (r == 0)
-		consider(x, rec, key, 0);
+		consider(x, rec, key, raw);
 	else if (r < 0)
 		x->n_bad++;
 }
@@ -359,7 +408,7 @@ scan_some(struct stagex *x, int *room)
 		if (is_busy(x, slot))
 			continue;
 		if (pending_record(x, slot, &rec, key) == 0) {
-			consider(x, rec, key, 1);
+			consider(x, rec, key, NULL);
 			(*room)--;
 		}
 	}
@@ -417,27 +466,40 @@ cost_of(struct stagex *x, json_t *usage)
 	return x->d->cost(x->d->prov_name, x->d->model, usage);
 }
 
+/* The result is journaled, then printed.  Each result field is turned into
+ * text once and used for both (ids and keys need no escaping). */
 static void
 hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 {
 	struct stagex *x = ctx;
 	struct job *j = t->ud;
 	double c = cost_of(x, usage);
-	json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:I, s:i}", "ev", "done", "id", t->id,
-	    "t", (json_int_t)now_ms(), "key", j->key, "ms", (json_int_t)ms, "attempt", t->attempts + 1);
-	for (int i = 0; x->d->ev_fields[i]; i++) {
+	struct emit_cache ec = { .n = 0 };
+	struct buf *ev = &x->evbuf;
+
+	ev->len = 0;
+	buf_addf(ev, "{\"ev\":\"done\",\"id\":\"%s\",\"t\":%lld,\"key\":\"%s\",\"ms\":%ld,\"attempt\":%d",
+	    t->id, (long long)now_ms(), j->key, ms, t->attempts + 1);
+	for (int i = 0; x->d->ev_fields[i] && ec.n < 8; i++) {
 		json_t *v = json_object_get(result, x->d->ev_fields[i]);
-		if (v) {
-			json_object_set(ev, x->d->ev_fields[i], v);
-			json_object_set(t->rec, x->d->rec_fields[i], v);
-		}
+		if (!v)
+			continue;
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		buf_addf(ev, ",\"%s\":%s", x->d->ev_fields[i], s);
+		json_object_set(t->rec, x->d->rec_fields[i], v);
+		ec.name[ec.n] = x->d->rec_fields[i];
+		ec.text[ec.n++] = s;
 	}
-	if (usage)
-		json_object_set(ev, "usage", usage);
+	if (usage) {
+		char *s = json_dumps(usage, JSON_COMPACT);
+		buf_addf(ev, ",\"usage\":%s", s);
+		free(s);
+	}
 	if (c > 0)
-		json_object_set_new(ev, "cost", json_real(c));
+		buf_addf(ev, ",\"cost\":%.10g", c);
+	buf_add(ev, "}", 1);
 	x->cost += c;
-	if (run_append(x->run, x->d->s, ev) < 0) {
+	if (run_append_raw(x->run, x->d->s, ev->p, ev->len) < 0) {
 		vj_warn("job %s: cannot journal the result in %s:", t->id, journal_path(stage_journal(x)));
 		got_signal = 2;   /* stop at once: nothing may be passed on unjournaled */
 		x->out_broken = 2;
@@ -448,11 +510,12 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 			json_object_set_new(t->rec, "keys", keys);
 		}
 		json_object_set_new(keys, stage_name[x->d->s], json_string(j->key));
-		stage_emit(x, t->rec);
+		emit_raw(x, t->rec, j->raw_job, &ec);
 		x->n_done++;
 		vj_debug("job %s: done in %ld ms (attempt %d)", t->id, ms, t->attempts + 1);
 	}
-	json_decref(ev);
+	for (int i = 0; i < ec.n; i++)
+		free(ec.text[i]);
 	free_job(x, j);
 }
 
@@ -490,8 +553,10 @@ hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage,
 		free_job(x, j);
 	} else if (retry_at) {
 		if (vj_verbose > 0 || e->cls != EC_RATE)
+			/* a rate limit does not use up an attempt: the one refused is tried again */
 			vj_debug("job %s: %s, retry in %.1fs (attempt %d/%d)", t->id, e->msg,
-			    (double)(retry_at - now_ms()) / 1000, t->attempts, x->o->retries + 1);
+			    (double)(retry_at - now_ms()) / 1000, t->attempts + (e->cls == EC_RATE),
+			    x->o->retries + 1);
 	}
 }
 
@@ -520,17 +585,24 @@ progress(struct stagex *x, int last)
 	    (unsigned long long)c.retried, (unsigned long long)x->n_dead, last ? "\n" : "\033[K");
 }
 
+/* Group commit: one write and one fsync for everything finished since the
+ * last one, when the engine is about to wait, or every 20 ms or 1 MiB while
+ * it is busy.  Nothing is printed before it is durable. */
 static int
-hook_tick(void *ctx)
+hook_tick(void *ctx, int urgent)
 {
 	struct stagex *x = ctx;
 	struct journal *j = stage_journal(x);
+	int64_t now = mono_ms();
 
 	if (got_signal) {
 		eng_stop(x->eng, got_signal > 1);
 	}
 	if (journal_pending(j) == 0 && x->out.len == 0)
 		goto out;
+	if (!urgent && journal_pending(j) < (1u << 20) && now - x->last_commit < 20)
+		goto out;
+	x->last_commit = now;
 	/* group commit: durable before anything is passed downstream */
 	if (journal_commit(j) < 0) {
 		vj_warn("cannot write %s:", journal_path(j));
@@ -630,6 +702,7 @@ stage_main(const struct opts *o, struct stage_def *d)
 	run_free(x.run);
 	buf_free(&x.in);
 	buf_free(&x.out);
+	buf_free(&x.evbuf);
 	free(x.busy);
 	if (x.fd > 0)
 		close(x.fd);

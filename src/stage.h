@@ -23,7 +23,7 @@ struct stage_def {
 	/* Turn one input line into a record and its cache key.  0 work to do,
 	 * 1 handled (e.g. rejected, counted), -1 a bad line (reported). */
 	int (*accept)(struct stagex *x, const char *line, size_t len, const char *src, long lno,
-	    json_t **rec, char key[KEY_HEX + 1]);
+	    json_t **rec, char key[KEY_HEX + 1], char **raw_job);
 	/* The result fields a done event keeps, and their names in the record. */
 	const char *const *ev_fields;
 	const char *const *rec_fields;
