@@ -9,7 +9,7 @@
 #define ARENA_BLOCK (1 << 20)
 
 struct idx {
-	uint32_t *tab;       /* slot + 1; 0 = empty */
+	uint64_t *tab;       /* high 32 bits: hash tag; low: slot + 1, 0 = empty */
 	uint32_t cap;        /* power of two */
 	uint32_t n;
 	char **ids;          /* slot -> string in an arena block */
@@ -60,13 +60,17 @@ static void
 grow(struct idx *x)
 {
 	uint32_t cap = x->cap * 2;
-	uint32_t *tab = xcalloc(cap, sizeof *tab);
-	for (uint32_t s = 0; s < x->n; s++) {
-		uint64_t h = hash64(x->ids[s], strlen(x->ids[s]));
-		uint32_t i = (uint32_t)h & (cap - 1);
+	uint64_t *tab = xcalloc(cap, sizeof *tab);
+	for (uint32_t c = 0; c < x->cap; c++) {
+		uint64_t ent = x->tab[c];
+		if (!ent)
+			continue;
+		/* the tag is the hash's high half, the position its low bits */
+		const char *s = x->ids[(uint32_t)ent - 1];
+		uint32_t i = (uint32_t)hash64(s, strlen(s)) & (cap - 1);
 		while (tab[i])
 			i = (i + 1) & (cap - 1);
-		tab[i] = s + 1;
+		tab[i] = ent;
 	}
 	free(x->tab);
 	x->tab = tab;
@@ -77,11 +81,17 @@ int64_t
 idx_get(struct idx *x, const char *id, size_t len, int create)
 {
 	uint64_t h = hash64(id, len);
+	uint64_t tag = h & 0xffffffff00000000ull;
 	uint32_t i = (uint32_t)h & (x->cap - 1);
+	/* compare the stored tag first: most probes then never touch the
+	 * string, which is a cache miss away */
 	while (x->tab[i]) {
-		const char *s = x->ids[x->tab[i] - 1];
-		if (strncmp(s, id, len) == 0 && s[len] == 0)
-			return x->tab[i] - 1;
+		uint64_t ent = x->tab[i];
+		if ((ent & 0xffffffff00000000ull) == tag) {
+			const char *s = x->ids[(uint32_t)ent - 1];
+			if (strncmp(s, id, len) == 0 && s[len] == 0)
+				return (uint32_t)ent - 1;
+		}
 		i = (i + 1) & (x->cap - 1);
 	}
 	if (!create)
@@ -91,7 +101,7 @@ idx_get(struct idx *x, const char *id, size_t len, int create)
 		x->ids = xrealloc(x->ids, x->ids_cap * sizeof *x->ids);
 	}
 	x->ids[x->n] = arena_put(x, id, len);
-	x->tab[i] = ++x->n;
+	x->tab[i] = tag | ++x->n;
 	if (x->n * 2 > x->cap)
 		grow(x);
 	return x->n - 1;

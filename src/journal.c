@@ -36,8 +36,9 @@ hexval(int c)
 	return -1;
 }
 
-int
-journal_check_line(const char *line, size_t len)
+/* A line already cut at its newline: framing and crc only. */
+static int
+check_cut(const char *line, size_t len)
 {
 	uint32_t want = 0;
 	/* "xxxxxxxx {...}" at the least */
@@ -49,9 +50,15 @@ journal_check_line(const char *line, size_t len)
 			return -1;
 		want = want << 4 | (uint32_t)v;
 	}
+	return crc32c(0, line + 9, len - 9) == want ? 0 : -1;
+}
+
+int
+journal_check_line(const char *line, size_t len)
+{
 	if (memchr(line, '\n', len))
 		return -1;
-	return crc32c(0, line + 9, len - 9) == want ? 0 : -1;
+	return check_cut(line, len);
 }
 
 /* Scan a buffer of lines starting at file offset base.  Delivers valid
@@ -67,7 +74,7 @@ scan(const char *p, size_t n, uint64_t base, jl_cb cb, void *ctx, size_t *used)
 		if (!nl)
 			break;
 		size_t len = (size_t)(nl - (p + i));
-		if (journal_check_line(p + i, len) < 0) {
+		if (check_cut(p + i, len) < 0) {
 			*used = i;
 			return 1;
 		}

@@ -25,10 +25,16 @@ skip_str(const char *p, const char *e)
 	return NULL;
 }
 
+/* Characters that matter inside a nested value; the rest are skipped
+ * without a branch each. */
+static const unsigned char special[256] = {
+	['"'] = 1, ['\\'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1,
+};
+
 static const char *
 skip_value(const char *p, const char *e)
 {
-	int depth = 0;
+	int depth = 0, instr = 0;
 	if (p >= e)
 		return NULL;
 	if (*p == '"')
@@ -39,12 +45,20 @@ skip_value(const char *p, const char *e)
 		return p;
 	}
 	for (; p < e; p++) {
+		while (p < e && !special[(unsigned char)*p])
+			p++;
+		if (p >= e)
+			break;
+		if (instr) {
+			if (*p == '\\')
+				p++;
+			else if (*p == '"')
+				instr = 0;
+			continue;
+		}
 		switch (*p) {
 		case '"':
-			p = skip_str(p, e);
-			if (!p)
-				return NULL;
-			p--;
+			instr = 1;
 			break;
 		case '{': case '[':
 			depth++;
@@ -63,7 +77,12 @@ jscan(const char *js, size_t len, const char *const *keys, struct jval *vals, in
 {
 	const char *p = js, *e = js + len;
 	int found = 0;
+	size_t klens[16];
 
+	if (n > 16)
+		return -1;
+	for (int i = 0; i < n; i++)
+		klens[i] = strlen(keys[i]);
 	memset(vals, 0, sizeof *vals * (size_t)n);
 	p = skip_ws(p, e);
 	if (p >= e || *p != '{')
@@ -86,7 +105,7 @@ jscan(const char *js, size_t len, const char *const *keys, struct jval *vals, in
 		if (!ve || ve == v)
 			return -1;
 		for (int i = 0; i < n && found < n; i++) {
-			if (vals[i].type || strlen(keys[i]) != klen || memcmp(keys[i], k, klen))
+			if (vals[i].type || klens[i] != klen || keys[i][0] != k[0] || memcmp(keys[i], k, klen))
 				continue;
 			switch (*v) {
 			case '"': vals[i].type = 's'; vals[i].p = v + 1; vals[i].len = (size_t)(ve - v - 2); break;
@@ -125,9 +144,16 @@ jval_int(const struct jval *v, int64_t dflt)
 	char tmp[32];
 	if (v->type != 'n' || v->len >= sizeof tmp)
 		return dflt;
+	/* plain integers, the journal's common case, without strtoll */
+	size_t i = v->p[0] == '-';
+	int64_t x = 0;
+	for (; i < v->len && v->p[i] >= '0' && v->p[i] <= '9' && i < 18; i++)
+		x = x * 10 + (v->p[i] - '0');
+	if (i == v->len)
+		return v->p[0] == '-' ? -x : x;
 	memcpy(tmp, v->p, v->len);
 	tmp[v->len] = 0;
-	return strtoll(tmp, NULL, 10);
+	return (int64_t)strtod(tmp, NULL);
 }
 
 double

@@ -17,10 +17,14 @@ mk() {
 }
 an() { vj-analyze --base-url "$FAKE_URL" --timeout 10 "$@"; }
 ndone() { grep -c "\"ev\":\"done\"" vj-run/journal/analyze.log; }
-# wait_for SECONDS CMD...: poll until CMD succeeds
+# wait_for SECONDS 'SHELL TEST': poll until the test succeeds
 wait_for() {
-	n=$(($1 * 10)); shift
-	while ! "$@"; do n=$((n - 1)); [ $n -gt 0 ] || return 1; sleep 0.1; done
+	n=$(($1 * 10))
+	while ! eval "$2"; do
+		n=$((n - 1))
+		if [ $n -le 0 ]; then echo "wait_for: still not true after $1 s: $2" >&2; return 1; fi
+		sleep 0.1
+	done
 }
 
 test_expect_success 'every record is journaled before it is printed' '
@@ -60,15 +64,15 @@ test_expect_success '--pending picks up what the pipe left' '
 '
 
 test_expect_success '--pending --follow takes newly ingested jobs within seconds; SIGTERM exits 75' '
-	{ an --pending --follow >fo 2>fe; echo $? >fst; } &
+	( set +e; an --pending --follow >fo 2>fe; echo $? >fst ) &
 	sleep 0.5 &&
 	mk fl1 f1 f2 f3 &&
-	wait_for 8 test "$(grep -c "\"id\":\"f" fo 2>/dev/null)" = 3 &&
+	wait_for 8 "test \$(grep -c \"\\\"id\\\":\\\"f\" fo) = 3" &&
 	mk fl2 f4 f5 &&
-	wait_for 8 test "$(grep -c "\"id\":\"f" fo 2>/dev/null)" = 5 &&
+	wait_for 8 "test \$(grep -c \"\\\"id\\\":\\\"f\" fo) = 5" &&
 	pid=$(cat vj-run/journal/analyze.lock) &&
 	kill -TERM $pid &&
-	wait_for 5 test -s fst &&
+	wait_for 5 "test -s fst" &&
 	test "$(cat fst)" = 75 &&
 	test $(total) -eq 31
 '
@@ -76,11 +80,11 @@ test_expect_success '--pending --follow takes newly ingested jobs within seconds
 test_expect_success 'SIGINT with --grace: the requests in flight finish and are journaled, exit 75' '
 	mk sg s1 s2 s3 s4 s5 s6 &&
 	script "s1 slow\ns2 slow\n" &&
-	{ an -j 2 --grace 20 sg >so 2>se; echo $? >sst; } &
-	wait_for 5 test "$(count s2)" -eq 1 &&
+	( set +e; an -j 2 --grace 20 sg >so 2>se; echo $? >sst ) &
+	wait_for 5 "test \$(count s2) -eq 1" &&
 	pid=$(cat vj-run/journal/analyze.lock) &&
 	kill -INT $pid &&
-	wait_for 15 test -s sst &&
+	wait_for 15 "test -s sst" &&
 	test "$(cat sst)" = 75 &&
 	jq -r .id so | sort >ids && printf "s1\ns2\n" >want && test_cmp want ids &&
 	grep -q "\"ev\":\"done\",\"id\":\"s1\"" vj-run/journal/analyze.log &&
@@ -93,13 +97,13 @@ test_expect_success 'SIGINT with --grace: the requests in flight finish and are 
 test_expect_success 'a second vj-analyze on the same run exits 75' '
 	mk lk l1 &&
 	script "l1 slow\n" &&
-	{ an lk >/dev/null 2>&1; echo $? >lst; } &
-	wait_for 5 test "$(count l1)" -eq 1 &&
+	( set +e; an lk >/dev/null 2>&1; echo $? >lst ) &
+	wait_for 5 "test \$(count l1) -eq 1" &&
 	pid=$(cat vj-run/journal/analyze.lock) &&
 	test_status 75 an lk >o 2>e &&
 	test_grep "stage analyze is locked by pid $pid" e &&
 	test ! -s o &&
-	wait_for 10 test -s lst &&
+	wait_for 10 "test -s lst" &&
 	test "$(cat lst)" = 0
 '
 
