@@ -276,6 +276,9 @@ struct engine {
 	int64_t last_cut;
 	double tokens_next;                    /* mono ms when the token budget allows */
 	int ok_since_cut;
+	int64_t starts[256];                   /* mono ms of recent request starts (ring) */
+	unsigned nstarts;
+	double avg_ms;                         /* moving mean of answer times */
 	uint64_t n_sent, n_ok, n_failed, n_retried, n_rate;
 	unsigned seed;
 };
@@ -443,8 +446,24 @@ limiter_cut(struct engine *e, double retry_after)
 	e->last_cut = now;
 	e->ok_since_cut = 0;
 	if (e->rate <= 0) {
-		/* no limit was set: start from what we just achieved */
-		e->rate = fmax(6, e->c.concurrency * 60.0 / fmax(1, e->c.timeout));
+		/* no limit was set: start from the rate just achieved, the
+		 * starts of the last 10 s (over at least 1 s, so a burst at
+		 * the start does not count as a rate) */
+		unsigned n = 0, cap = sizeof e->starts / sizeof e->starts[0];
+		int64_t oldest = now;
+		for (unsigned i = 0; i < e->nstarts && i < cap; i++) {
+			int64_t st = e->starts[(e->nstarts - 1 - i) % cap];
+			if (now - st > 10000)
+				break;
+			oldest = st;
+			n++;
+		}
+		double r = n * 60000.0 / fmax(1000, (double)(now - oldest));
+		/* ... or what -j requests in flight allow at the current answer
+		 * time, whichever is higher: too low a start recovers slowly */
+		if (e->avg_ms > 0)
+			r = fmax(r, e->c.concurrency * 60000.0 / fmax(1, e->avg_ms));
+		e->rate = fmax(6, r);
 	}
 	e->rate_429 = e->rate;
 	e->rate = fmax(1, e->rate * 0.8);
@@ -655,7 +674,11 @@ start(struct engine *e, struct eng_task *t)
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+	/* Waiting to multiplex only makes sense where HTTP/2 may come (TLS):
+	 * on plain HTTP/1.1 it queues every new transfer behind the first
+	 * answer on the one connection, so a slow answer stalls -j N. */
+	if (!strncasecmp(t->http.url, "https://", 8))
+		curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	if (t->http.max_redirects > 0) {
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
@@ -679,6 +702,7 @@ start(struct engine *e, struct eng_task *t)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_size(t->http.body));
 	}
 	t->sent = mono_ms();
+	e->starts[e->nstarts++ % (sizeof e->starts / sizeof e->starts[0])] = t->sent;
 	t->tries++;
 	e->n_sent++;
 	e->inflight++;
@@ -747,6 +771,7 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 		r.retry_after = eng_parse_delay(t->hdr_retry);
 	err.retry_after = r.retry_after;
 	err.status = status;
+	e->avg_ms = e->avg_ms > 0 ? 0.9 * e->avg_ms + 0.1 * (double)ms : (double)ms;
 	int ok = e->p->parse(e->pctx, t, &r, &result, &usage, &err) == 0;
 	/* the hooks may free t: the transfer is cleaned up first */
 	task_cleanup(e, t);
@@ -782,10 +807,17 @@ wake(struct engine *e, int64_t now)
 	return next;
 }
 
+/* The feed's high-water mark: tasks queued, waiting and in flight. */
+static int
+feed_want(const struct engine *e)
+{
+	return e->c.concurrency * 2 + 16;
+}
+
 static void
 feed(struct engine *e, int readable)
 {
-	int want = e->c.concurrency * 2 + 16;
+	int want = feed_want(e);
 	if (e->stopping || e->input_state == 2)
 		return;
 	if (e->input_state == 1 && !readable)
@@ -884,7 +916,11 @@ eng_run(struct engine *e)
 		}
 		if (next_wake != INT64_MAX && next_wake - now < wait)
 			wait = next_wake - now;
-		if (e->input_state == 0 && !e->stopping)
+		/* more input may come now: look at once, unless the queue is at
+		 * its high-water mark (then only a finished transfer makes room,
+		 * and spinning on a zero timeout burns a core) */
+		if (e->input_state == 0 && !e->stopping &&
+		    e->nready + e->nwaiting + e->inflight < feed_want(e))
 			wait = 0;
 		if (e->h.poll_ms > 0 && e->input_state == 1 && e->h.input_fd < 0 && wait > e->h.poll_ms)
 			wait = e->h.poll_ms;

@@ -22,6 +22,7 @@ struct ingest {
 	char basedir[PATH_MAX];
 	const char *basedir_for;     /* the source basedir was computed for */
 	struct buf ev;
+	int strict;
 };
 
 static const char *
@@ -47,10 +48,11 @@ basedir_of(struct ingest *g, const char *src)
 	return g->basedir;
 }
 
+/* A line the stage reported as bad: keep it for --rejects. */
 static void
-reject(struct ingest *g, const char *src, long lno, const char *line, size_t len, const char *why)
+ingest_reject(struct stagex *x, const char *line, size_t len)
 {
-	vj_msg("%s:%ld: %s", src, lno, why);
+	struct ingest *g = stage_ctx(x);
 	if (g->rejects) {
 		fwrite(line, 1, len, g->rejects);
 		fputc('\n', g->rejects);
@@ -58,32 +60,51 @@ reject(struct ingest *g, const char *src, long lno, const char *line, size_t len
 	}
 }
 
-/* With the ingest lock held, the object store's temporaries are ours. */
-static int
-ingest_start(struct stagex *x)
+struct prepared {
+	json_t *job;
+	char *canon;
+	char id[JOB_ID_MAX + 1];
+	char key[KEY_HEX + 1];
+};
+
+static void
+prep_free(void *p)
 {
-	store_clean(stage_opts(x)->run);
-	return 0;
+	struct prepared *pr = p;
+	json_decref(pr->job);
+	free(pr->canon);
+	free(pr);
 }
 
+/* On the input thread: validate and normalise one manifest line. */
+static void *
+ingest_prepare(void *ctx, const char *line, size_t len, const char *src, char *err, size_t errlen)
+{
+	struct ingest *g = ctx;
+	struct prepared *pr = xcalloc(1, sizeof *pr);
+	if (job_normalize(line, len, basedir_of(g, src), g->strict, &pr->job, &pr->canon, pr->id,
+	    pr->key, err, errlen) < 0) {
+		free(pr);
+		return NULL;
+	}
+	return pr;
+}
+
+/* On the main thread: journal a new job, refuse a different one under a
+ * known id. */
 static int
-ingest_accept(struct stagex *x, const char *line, size_t len, const char *src, long lno,
+ingest_accept(struct stagex *x, void *prep, const char *line, size_t len, const char *src, long lno,
     json_t **rec, char key[KEY_HEX + 1], char **raw_job)
 {
 	const struct opts *o = stage_opts(x);
 	struct run *r = stage_run(x);
 	struct ingest *g = stage_ctx(x);
-	char id[JOB_ID_MAX + 1], err[600];
-	json_t *job;
-	char *canon;
+	struct prepared *pr = prep;
+	const char *id = pr->id;
 
-	if (job_normalize(line, len, basedir_of(g, src), o->strict, &job, &canon, id, key, err, sizeof err) < 0) {
-		reject(g, src, lno, line, len, err);
-		return -1;
-	}
+	memcpy(key, pr->key, KEY_HEX + 1);
 	if (o->part_n > 0 && hash64(id, strlen(id)) % (uint64_t)o->part_n != (uint64_t)(o->part_k - 1)) {
-		json_decref(job);
-		free(canon);
+		prep_free(pr);
 		return 1;   /* another machine's part */
 	}
 	int64_t slot = idx_get(r->ids, id, strlen(id), 1);
@@ -92,27 +113,35 @@ ingest_accept(struct stagex *x, const char *line, size_t len, const char *src, l
 	key_parse(key, k);
 	if (r->job_off && (uint32_t)slot < r->cap && r->job_off[slot] != NO_OFF) {
 		if (f->key[0] != k[0] || f->key[1] != k[1]) {
-			snprintf(err, sizeof err, "id %s: already holds a different job in this run "
-			    "(give this one another id, or drop the id to derive one)", id);
-			reject(g, src, lno, line, len, err);
-			json_decref(job);
-			free(canon);
+			vj_msg("%s:%ld: id %s: already holds a different job in this run "
+			    "(give this one another id, or drop the id to derive one)", src, lno, id);
+			ingest_reject(x, line, len);
+			prep_free(pr);
 			return -1;
 		}
 	} else {
 		/* ids and keys need no escaping: [A-Za-z0-9_-] and hex */
 		g->ev.len = 0;
 		buf_addf(&g->ev, "{\"ev\":\"job\",\"id\":\"%s\",\"t\":%lld,\"key\":\"%s\",\"job\":%s}",
-		    id, (long long)now_ms(), key, canon);
+		    id, (long long)now_ms(), key, pr->canon);
 		if (run_append_raw(r, ST_INGEST, g->ev.p, g->ev.len) < 0) {
 			vj_warn("job %s: cannot journal it:", id);
-			json_decref(job);
-			free(canon);
+			prep_free(pr);
 			return -1;
 		}
 	}
-	*rec = json_pack("{s:s, s:{}, s:o}", "id", id, "keys", "job", job);
-	*raw_job = canon;
+	*rec = json_pack("{s:s, s:{}, s:O}", "id", id, "keys", "job", pr->job);
+	*raw_job = pr->canon;
+	pr->canon = NULL;
+	prep_free(pr);
+	return 0;
+}
+
+/* With the ingest lock held, the object store's temporaries are ours. */
+static int
+ingest_start(struct stagex *x)
+{
+	store_clean(stage_opts(x)->run);
 	return 0;
 }
 
@@ -125,8 +154,10 @@ ingest_main(const struct opts *o)
 	struct fetch_ctx fc = { .run = o->run, .max_bytes = (size_t)o->max_bytes, .max_redirects = 5 };
 	struct stage_def d = {
 		.s = ST_INGEST, .ops = &fetch_provider, .pctx = &fc, .cfg = "fetch/v1",
+		.prepare = ingest_prepare, .free_prep = prep_free, .reject = ingest_reject,
 		.accept = ingest_accept, .ev_fields = ev_fields, .rec_fields = ev_fields, .ctx = &g, .start = ingest_start,
 	};
+	g.strict = o->strict;
 	if (!getcwd(g.cwd, sizeof g.cwd)) {
 		vj_warn("cannot get the working directory:");
 		return VJ_EUSAGE;

@@ -10,43 +10,63 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A record from upstream: it must be this run's, carry the upstream key and
- * what this stage works from. */
-static int
-process_accept(struct stagex *x, const char *line, size_t len, const char *src, long lno,
-    json_t **recp, char key[KEY_HEX + 1], char **raw_job)
+struct pctx {
+	enum stage s;
+};
+
+/* On the input thread: a record from upstream must parse, carry an id and
+ * the upstream key, and what this stage works from. */
+static void *
+process_prepare(void *ctx, const char *line, size_t len, const char *src, char *err, size_t errlen)
 {
-	enum stage s = *(enum stage *)stage_ctx(x);
-	const char *need = s == ST_ANALYZE ? "image" : "analysis";
-	const char *up = stage_name[s - 1];
+	struct pctx *c = ctx;
+	const char *need = c->s == ST_ANALYZE ? "image" : "analysis";
+	const char *up = stage_name[c->s - 1];
 	json_error_t je;
 	json_t *rec = json_loadb(line, len, 0, &je);
 
 	if (!rec) {
-		vj_msg("%s:%ld: malformed JSON at column %d: %s", src, lno, je.column, je.text);
-		return -1;
+		snprintf(err, errlen, "malformed JSON at column %d: %s", je.column, je.text);
+		return NULL;
 	}
 	const char *id = json_string_value(json_object_get(rec, "id"));
 	const char *k = json_string_value(json_object_get(json_object_get(rec, "keys"), up));
 	if (!json_is_object(rec) || !id || !*id) {
-		vj_msg("%s:%ld: not a vj record (no \"id\")", src, lno);
+		snprintf(err, errlen, "not a vj record (no \"id\")");
 		goto bad;
 	}
 	if (!job_id_valid(id, strlen(id))) {
-		vj_msg("%s:%ld: id '%.40s' must match [A-Za-z0-9_-]{1,%d}", src, lno, id, JOB_ID_MAX);
+		snprintf(err, errlen, "id '%.40s' must match [A-Za-z0-9_-]{1,%d}", id, JOB_ID_MAX);
 		goto bad;
 	}
 	if (!json_is_object(json_object_get(rec, need)) || !k || strlen(k) != KEY_HEX) {
-		vj_msg("%s:%ld: job %s: record has no %s from vj-%s (keys.%s, %s)", src, lno, id,
+		snprintf(err, errlen, "job %s: record has no %s from vj-%s (keys.%s, %s)", id,
 		    need, up, up, need);
 		goto bad;
 	}
+	return rec;
+bad:
+	json_decref(rec);
+	return NULL;
+}
+
+static void
+process_free(void *p)
+{
+	json_decref(p);
+}
+
+static int
+process_accept(struct stagex *x, void *prep, const char *line, size_t len, const char *src,
+    long lno, json_t **recp, char key[KEY_HEX + 1], char **raw_job)
+{
+	struct pctx *c = stage_ctx(x);
+	json_t *rec = prep;
+	const char *k = json_string_value(json_object_get(json_object_get(rec, "keys"),
+	    stage_name[c->s - 1]));
 	stage_key(x, k, key);
 	*recp = rec;
 	return 0;
-bad:
-	json_decref(rec);
-	return -1;
 }
 
 static const char *const an_ev[] = { "analysis", "meta", NULL };
@@ -59,7 +79,7 @@ process_main(const struct opts *o, enum stage s)
 {
 	struct prov p;
 	char err[1024];
-	enum stage ctx = s;
+	struct pctx ctx = { .s = s };
 	struct prov_config pc = {
 		.stage = stage_name[s], .name = o->provider, .model = o->model, .base_url = o->base_url,
 		.api_key_env = o->api_key_env, .run = o->run, .prompt_file = o->prompt_file,
@@ -75,7 +95,8 @@ process_main(const struct opts *o, enum stage s)
 	}
 	struct stage_def d = {
 		.s = s, .ops = p.ops, .pctx = p.ctx, .cfg = p.cfg, .prov_name = p.name, .model = p.model,
-		.cost = prices_cost, .accept = process_accept,
+		.cost = prices_cost, .prepare = process_prepare, .free_prep = process_free,
+		.accept = process_accept,
 		.ev_fields = s == ST_ANALYZE ? an_ev : ge_ev,
 		.rec_fields = s == ST_ANALYZE ? an_rec : ge_rec,
 		.ctx = &ctx,

@@ -1,5 +1,6 @@
 /* stage: one driver for vj-ingest, vj-analyze and vj-generate. */
 #include "stage.h"
+#include "input.h"
 #include "util.h"
 
 #include <errno.h>
@@ -10,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_LINE (1 << 20)    /* a manifest or record line longer than this is rejected */
 
 struct job {
 	struct eng_task t;
@@ -25,14 +25,7 @@ struct stagex {
 	struct run *run;
 	struct engine *eng;
 	/* input */
-	int fi;                       /* next file index */
-	int fd;
-	const char *src;
-	long lno;
-	struct buf in;
-	size_t in_off;
-	int skipping;                 /* inside an over-long line */
-	int eof, can_read;
+	struct input *inq;
 	uint32_t scan;                /* --pending: next slot to look at */
 	int64_t last_poll;
 	/* state */
@@ -222,134 +215,38 @@ free_job(struct stagex *x, struct job *j)
 	free(j);
 }
 
-/* ---- input: lines from files or stdin ---- */
+/* ---- input: lines from files or stdin, prepared on the input thread ---- */
 
-static int
-next_file(struct stagex *x)
-{
-	if (x->fd > 0)
-		close(x->fd);
-	x->fd = -1;
-	for (;;) {
-		if (x->o->nfiles == 0) {
-			if (x->fi++ > 0)
-				return -1;
-			x->fd = 0;
-			x->src = "<stdin>";
-		} else {
-			if (x->fi >= x->o->nfiles)
-				return -1;
-			const char *f = x->o->files[x->fi++];
-			if (!strcmp(f, "-")) {
-				x->fd = 0;
-				x->src = "<stdin>";
-			} else {
-				x->fd = open(f, O_RDONLY | O_CLOEXEC);
-				x->src = f;
-				if (x->fd < 0) {
-					vj_warn("%s:", f);
-					x->n_bad++;
-					continue;
-				}
-			}
-		}
-		x->lno = 0;
-		x->eof = 0;
-		x->can_read = 1;
-		x->in.len = x->in_off = 0;
-		x->skipping = 0;
-		return 0;
-	}
-}
-
-static void
-take_line(struct stagex *x, const char *p, size_t n)
-{
-	json_t *rec = NULL;
-	char key[KEY_HEX + 1];
-	char *raw = NULL;
-	x->lno++;
-	if (n && p[n - 1] == '\r')
-		n--;
-	size_t i = 0;
-	while (i < n && (p[i] == ' ' || p[i] == '\t'))
-		i++;
-	if (i == n)
-		return;     /* blank lines are allowed */
-	int r = x->d->accept(x, p, n, x->src, x->lno, &rec, key, &raw);
-	if (r == 0)
-		consider(x, rec, key, raw);
-	else if (r < 0)
-		x->n_bad++;
-}
-
-/* Returns 0 more now, 1 wait for the fd, 2 end of input. */
 static int
 feed_lines(struct stagex *x, int room)
 {
-	if (x->fd < 0 && next_file(x) < 0)
-		return 2;
+	struct input_item it;
 	while (room > 0) {
-		char *s = x->in.p + x->in_off;
-		size_t avail = x->in.len - x->in_off;
-		char *nl = avail ? memchr(s, '\n', avail) : NULL;
-		if (nl) {
-			size_t n = (size_t)(nl - s);
-			x->in_off += n + 1;
-			if (x->skipping) {
-				x->skipping = 0;
-				continue;
-			}
-			take_line(x, s, n);
-			room--;
-			continue;
-		}
-		if (avail > MAX_LINE && !x->skipping) {
-			x->lno++;
-			vj_msg("%s:%ld: line longer than %d bytes: skipped", x->src, x->lno, MAX_LINE);
-			x->n_bad++;
-			x->skipping = 1;
-		}
-		if (x->skipping) {
-			x->in.len = x->in_off = 0;
-			avail = 0;
-		}
-		if (x->eof) {
-			if (avail && !x->skipping) {
-				take_line(x, s, avail);
-				room--;
-			}
-			x->in.len = x->in_off = 0;
-			if (next_file(x) < 0)
-				return 2;
-			continue;
-		}
-		if (!x->can_read) {
-			x->can_read = 1;
-			return 1;
-		}
-		/* compact, then one read: the engine said the fd is readable */
-		if (x->in_off) {
-			memmove(x->in.p, x->in.p + x->in_off, x->in.len - x->in_off);
-			x->in.len -= x->in_off;
-			x->in_off = 0;
-		}
-		buf_grow(&x->in, 65536);
-		ssize_t r = read(x->fd, x->in.p + x->in.len, 65536);
-		if (r < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				return 1;
-			vj_warn("%s: read error:", x->src);
-			x->eof = 1;
-			x->n_bad++;
-			continue;
-		}
+		int r = input_next(x->inq, &it);
 		if (r == 0)
-			x->eof = 1;
-		x->in.len += (size_t)r;
-		x->can_read = x->fd != 0 || x->eof;   /* files never block; a pipe waits for poll */
-		if (x->fd == 0 && !x->eof)
-			x->can_read = 0;
+			return 1;
+		if (r < 0)
+			return 2;
+		if (it.err) {
+			if (it.lno)
+				vj_msg("%s:%ld: %s", it.src, it.lno, it.err);
+			else
+				vj_msg("%s: %s", it.src, it.err);
+			x->n_bad++;
+			if (x->d->reject && it.lno)
+				x->d->reject(x, it.line, it.len);
+		} else {
+			json_t *rec = NULL;
+			char key[KEY_HEX + 1];
+			char *raw = NULL;
+			int a = x->d->accept(x, it.prep, it.line, it.len, it.src, it.lno, &rec, key, &raw);
+			if (a == 0)
+				consider(x, rec, key, raw);
+			else if (a < 0)
+				x->n_bad++;
+		}
+		input_item_free(&it);
+		room--;
 	}
 	return 0;
 }
@@ -639,7 +536,7 @@ exit_status(struct stagex *x, int rc)
 int
 stage_main(const struct opts *o, struct stage_def *d)
 {
-	struct stagex x = { .o = o, .d = d, .fd = -1 };
+	struct stagex x = { .o = o, .d = d };
 	char err[1024];
 	int rc;
 
@@ -671,10 +568,15 @@ stage_main(const struct opts *o, struct stage_def *d)
 		.verbose = vj_verbose,
 	};
 	struct eng_hooks h = {
-		.ctx = &x, .feed = hook_feed, .input_fd = o->pending ? -1 : 0, .done = hook_done,
+		.ctx = &x, .feed = hook_feed, .input_fd = -1, .done = hook_done,
 		.fail = hook_fail, .drop = hook_drop, .tick = hook_tick,
 		.poll_ms = o->follow ? 2000 : 0,
 	};
+	if (!o->pending) {
+		json_object_seed(0);   /* before a second thread makes objects */
+		x.inq = input_start(o->files, o->nfiles, d->prepare, d->ctx);
+		h.input_fd = input_fd(x.inq);
+	}
 	x.eng = eng_new(&ec, d->ops, d->pctx, &h);
 	x.t0 = x.last_progress = mono_ms();
 	x.progress = o->progress < 0 ? (isatty(2) && vj_verbose >= 0) : o->progress;
@@ -698,13 +600,11 @@ stage_main(const struct opts *o, struct stage_def *d)
 		    (unsigned long long)(x.n_dead + x.n_skipped_dead),
 		    x.n_retry_left ? ", some left to retry" : "", x.n_waiting ? ", some waiting to retry" : "",
 		    (unsigned long long)x.n_bad, got_signal ? ", interrupted" : "");
+	input_stop(x.inq, d->free_prep);
 	eng_free(x.eng);
 	run_free(x.run);
-	buf_free(&x.in);
 	buf_free(&x.out);
 	buf_free(&x.evbuf);
 	free(x.busy);
-	if (x.fd > 0)
-		close(x.fd);
 	return st;
 }

@@ -20,10 +20,16 @@ struct stage_def {
 	const char *cfg;              /* config text that goes into every cache key */
 	const char *prov_name, *model;/* for prices */
 	double (*cost)(const char *prov, const char *model, json_t *usage);  /* NULL: free */
-	/* Turn one input line into a record and its cache key.  0 work to do,
-	 * 1 handled (e.g. rejected, counted), -1 a bad line (reported). */
-	int (*accept)(struct stagex *x, const char *line, size_t len, const char *src, long lno,
-	    json_t **rec, char key[KEY_HEX + 1], char **raw_job);
+	/* On the input thread: parse and check one line (no run state). */
+	void *(*prepare)(void *ctx, const char *line, size_t len, const char *src,
+	    char *err, size_t errlen);
+	void (*free_prep)(void *prep);
+	/* On the main thread: a prepared line into a record and its cache key.
+	 * 0 work to do, 1 handled (skipped), -1 a bad line (reported). */
+	int (*accept)(struct stagex *x, void *prep, const char *line, size_t len, const char *src,
+	    long lno, json_t **rec, char key[KEY_HEX + 1], char **raw_job);
+	/* Optional: a line that was bad (already reported), e.g. for --rejects. */
+	void (*reject)(struct stagex *x, const char *line, size_t len);
 	/* The result fields a done event keeps, and their names in the record. */
 	const char *const *ev_fields;
 	const char *const *rec_fields;

@@ -1,0 +1,80 @@
+#!/bin/sh
+# vj-analyze's limiter: --rpm spreads requests out; after 429s it slows
+# down and recovers, with or without --rpm.
+. "$(dirname "$0")/lib.sh"
+
+vj-mkimages img >/dev/null
+export VJ_FAKE_KEY=k0430 GEMINI_API_KEY=k0430
+start_fake
+
+total() { curl -s "$FAKE_URL/_stats" | jq ".requests"; }
+n429() { curl -s "$FAKE_URL/_stats" | jq ".by_status[\"429\"] // 0"; }
+script() { printf "$1" | curl -s -X POST --data-binary @- "$FAKE_URL/_script" >/dev/null; }
+reset() { curl -s -X POST "$FAKE_URL/_reset" >/dev/null; }
+mk() {
+	f=$1; shift
+	for id in "$@"; do printf '{"imageUrl": "img/stripes.png", "id": "%s"}\n' "$id"; done |
+		vj-ingest -q >"$f"
+}
+an() { vj-analyze --base-url "$FAKE_URL" --timeout 10 "$@"; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# span RUN: ms between the first and the last done event
+span() { grep "\"ev\":\"done\"" "$1"/journal/analyze.log | sed "s/^[^ ]* //" | jq -s "map(.t) | max - min"; }
+
+test_expect_success '--rpm 120 spreads 6 requests over >= 2.5 s' '
+	mk six $(seq -f a%g 1 6) &&
+	t0=$(ms) &&
+	an -j 6 --rpm 120 six >o &&
+	t1=$(ms) &&
+	test $(wc -l <o) -eq 6 &&
+	test $((t1 - t0)) -ge 2400 &&
+	test $(span vj-run) -ge 2400 &&
+	test $(total) -eq 6
+'
+
+test_expect_success 'without --rpm the same 6 go at once' '
+	reset &&
+	mk six2 $(seq -f e%g 1 6) &&
+	t0=$(ms) &&
+	an -j 6 six2 >o &&
+	t1=$(ms) &&
+	test $(wc -l <o) -eq 6 &&
+	test $((t1 - t0)) -lt 1500
+'
+
+test_expect_success 'after 429s with --rpm: slowed, then back up; nothing lost, 429s not counted as attempts' '
+	reset &&
+	mk m40 $(seq -f b%g 1 40) &&
+	script "b1 429\nb2 429\nb3 429\n" &&
+	t0=$(ms) &&
+	an -j 4 --rpm 600 --retries 0 m40 >o 2>e &&
+	t1=$(ms) &&
+	test $(wc -l <o) -eq 40 &&
+	test $(n429) -eq 3 &&
+	test $(total) -eq 43 &&
+	test $((t1 - t0)) -lt 12000
+'
+
+test_expect_success 'after a 429 without --rpm the run does not crawl' '
+	reset &&
+	mk m60 $(seq -f c%g 1 60) &&
+	script "c1 429\n" &&
+	t0=$(ms) &&
+	an -j 8 m60 >o 2>e &&
+	t1=$(ms) &&
+	test $(wc -l <o) -eq 60 &&
+	test $(total) -eq 61 &&
+	test $((t1 - t0)) -lt 15000
+'
+
+test_expect_success 'a burst of 429s on every job: all done, each 429 retried after its delay' '
+	reset &&
+	mk m12 $(seq -f d%g 1 12) &&
+	script "* 429,429,429,429,429,429,429,429,429,429,429,429\n" &&
+	an -j 12 --retries 0 m12 >o 2>e &&
+	test $(wc -l <o) -eq 12 &&
+	test $(n429) -eq 12 &&
+	test $(total) -eq 24
+'
+
+test_done
