@@ -276,7 +276,9 @@ struct engine {
 	int64_t last_cut;
 	double tokens_next;                    /* mono ms when the token budget allows */
 	int ok_since_cut;
-	int64_t starts[256];                   /* mono ms of recent request starts (ring) */
+	uint64_t ok_at_cut;                    /* n_ok at the last cut */
+	int64_t starts[4096];                  /* mono ms of recent request starts (ring:
+	                                        * a minute of them up to 4096/min) */
 	unsigned nstarts;
 	double avg_ms;                         /* moving mean of answer times */
 	uint64_t n_sent, n_ok, n_failed, n_retried, n_rate;
@@ -360,11 +362,10 @@ push_ready(struct engine *e, struct eng_task *t)
 void
 eng_submit(struct engine *e, struct eng_task *t)
 {
-	int64_t now = mono_ms();
-	if (!t->started) {
-		t->started = now;
-		t->deadline = e->c.job_timeout > 0 ? now + (int64_t)(e->c.job_timeout * 1000) : INT64_MAX;
-	}
+	/* the job's clock starts at its first request, not while it queues
+	 * behind a slow rate limit */
+	t->deadline = INT64_MAX;
+	t->started = 0;
 	push_ready(e, t);
 }
 
@@ -429,19 +430,41 @@ interval_ms(struct engine *e, long tokens)
 	return (int64_t)ms;
 }
 
-/* A 429: slow down at once, remember where the wall was. */
+/* Requests started in the minute before `sent` (not counting those at or
+ * after it): what a per-minute window held when the request sent then was
+ * refused.  -1 when the ring does not reach back a minute. */
+static double
+started_in_minute_before(const struct engine *e, int64_t sent)
+{
+	unsigned cap = sizeof e->starts / sizeof e->starts[0], n = 0, i;
+	for (i = 0; i < e->nstarts && i < cap; i++) {
+		int64_t st = e->starts[(e->nstarts - 1 - i) % cap];
+		if (st >= sent)
+			continue;
+		if (st < sent - 60000)
+			return n;
+		n++;
+	}
+	return i == e->nstarts ? (double)n : -1;   /* all since the start, or the ring is short */
+}
+
+/* A 429 on a request sent at mono ms `sent`: slow down at once, remember
+ * where the wall was. */
 static void
-limiter_cut(struct engine *e, double retry_after)
+limiter_cut(struct engine *e, double retry_after, int64_t sent)
 {
 	int64_t now = mono_ms();
 	e->n_rate++;
 	if (retry_after > 0) {
-		int64_t hold = now + (int64_t)(fmin(retry_after, 60) * 1000);
+		/* from when it was sent: the server counted it then, and an
+		 * answer that took a while to come must not stretch the pause */
+		int64_t hold = sent + (int64_t)(fmin(retry_after, 60) * 1000);
 		if (hold > e->hold_until)
 			e->hold_until = hold;
 	}
-	/* one cut per burst: answers to requests already in flight are echoes */
-	if (now - e->last_cut < 1000)
+	/* one cut per burst: answers to requests sent before the last cut
+	 * (already in flight at the old rate) are echoes */
+	if (now - e->last_cut < 1000 || sent < e->last_cut)
 		return;
 	e->last_cut = now;
 	e->ok_since_cut = 0;
@@ -465,8 +488,22 @@ limiter_cut(struct engine *e, double retry_after)
 			r = fmax(r, e->c.concurrency * 60000.0 / fmax(1, e->avg_ms));
 		e->rate = fmax(6, r);
 	}
-	e->rate_429 = e->rate;
-	e->rate = fmax(1, e->rate * 0.8);
+	/* 429 after 429 with no success between is the same wall: keep
+	 * where it was first met, or recovery would stop short of it */
+	if (e->rate_429 <= 0 || e->n_ok > e->ok_at_cut)
+		e->rate_429 = e->rate;
+	e->ok_at_cut = e->n_ok;
+	/* The minute before the refused request tells where a per-minute wall
+	 * is: go just under it rather than only 20% down, so a --rpm set well
+	 * above the limit converges in one step instead of a 429 burst per
+	 * step.  Trusted only when not far below the rate (another client or
+	 * an earlier run may have used part of the quota). */
+	double wall = started_in_minute_before(e, sent);
+	if (wall >= e->rate * 0.45 && wall < e->rate) {
+		e->rate_429 = wall;
+		e->rate = fmax(1, fmin(e->rate * 0.8, wall * 0.97));
+	} else
+		e->rate = fmax(1, e->rate * 0.8);
 }
 
 /* After successes, recover step by step: quickly up to just under the rate
@@ -479,9 +516,14 @@ limiter_ok(struct engine *e)
 		return;
 	e->ok_since_cut++;
 	double target = e->c.rpm > 0 ? e->c.rpm : 1e9;
-	double step = e->rate < e->rate_429 * 0.95 ? 0.02 : 0.002;
+	/* no closer than 2% to the wall for two minutes after a cut: probing
+	 * it sooner costs a burst of 429s (a latency's worth of requests) */
+	if (mono_ms() - e->last_cut < 120000 && e->rate_429 * 0.98 < target)
+		target = e->rate_429 * 0.98;
+	double step = e->rate < e->rate_429 * 0.95 ? 0.05 : 0.005;
 	if (e->ok_since_cut >= 5) {
-		e->rate = fmin(target, e->rate * (1 + step));
+		if (e->rate < target)
+			e->rate = fmin(target, e->rate * (1 + step));
 		e->ok_since_cut = 0;
 	}
 }
@@ -585,10 +627,11 @@ failed(struct engine *e, struct eng_task *t, struct eng_err *err, json_t *usage)
 		eng_stop(e, 0);
 		final = 0;   /* the job is not to blame: it stays pending */
 	} else if (err->cls == EC_PERM) {
+		t->attempts++;    /* an attempt all the same: the journal counts it */
 		final = 1;
 	} else {
 		if (err->cls == EC_RATE)
-			limiter_cut(e, err->retry_after);
+			limiter_cut(e, err->retry_after, t->sent);
 		else
 			t->attempts++;
 		double delay;
@@ -887,6 +930,11 @@ eng_run(struct engine *e)
 			if (!e->ready)
 				e->ready_tail = NULL;
 			e->nready--;
+			if (!t->started) {
+				t->started = now;
+				if (e->c.job_timeout > 0)
+					t->deadline = now + (int64_t)(e->c.job_timeout * 1000);
+			}
 			if (now > t->deadline) {
 				struct eng_err err = { .cls = EC_PERM, .retry_after = -1 };
 				eng_seterr(&err, EC_PERM, "job timeout of %.0fs reached", e->c.job_timeout);

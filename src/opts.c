@@ -118,7 +118,7 @@ opts_parse(struct opts *o, int argc, char **argv, unsigned which, const char *us
 		case O_RPM: o->rpm = num(usage, "--rpm", optarg, 0, 1e7); break;
 		case O_TPM: o->tpm = num(usage, "--tpm", optarg, 0, 1e12); break;
 		case O_RETRIES: o->retries = (int)num(usage, "--retries", optarg, 0, 1000); break;
-		case O_TIMEOUT: o->timeout = num(usage, "--timeout", optarg, 0.001, 86400); break;
+		case O_TIMEOUT: o->timeout = num(usage, "--timeout", optarg, 0.001, 86400); o->timeout_set = 1; break;
 		case O_JOBTIMEOUT: o->job_timeout = num(usage, "--job-timeout", optarg, 0.001, 864000); break;
 		case O_GRACE: o->grace = num(usage, "--grace", optarg, 0, 86400); break;
 		case O_PROVIDER: o->provider = optarg; break;

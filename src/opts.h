@@ -12,6 +12,7 @@ struct opts {
 	double rpm, tpm;
 	int retries;
 	double timeout, job_timeout, grace;
+	int timeout_set;          /* --timeout given: the provider's default does not apply */
 	const char *provider, *model, *base_url, *api_key_env, *prompt_file, *prices;
 	enum jl_fsync fsync;
 	int pending, follow, retry_failed, strict, repair;

@@ -102,7 +102,12 @@ process_main(const struct opts *o, enum stage s)
 		.ctx = &ctx,
 	};
 	vj_debug("%s with %s, model %s", stage_name[s], p.name, p.model ? p.model : "-");
-	int st = stage_main(o, &d);
+	/* without --timeout, the provider's own advice (a slow model answers
+	 * in minutes) */
+	struct opts oo = *o;
+	if (!o->timeout_set && p.timeout > 0)
+		oo.timeout = p.timeout;
+	int st = stage_main(&oo, &d);
 	prov_close(&p);
 	return st;
 }

@@ -263,6 +263,13 @@ pending_record(struct stagex *x, uint32_t slot, json_t **rec, char key[KEY_HEX +
 	if (s == ST_INGEST) {
 		if (!r->job_off || slot >= r->cap || r->job_off[slot] == NO_OFF)
 			return 1;
+		struct fjob *f = run_job(r, s, slot);
+		if (f->state == JS_DONE || (f->state == JS_DEAD && !x->o->retry_failed))
+			return 1;
+		if (f->state == JS_RETRY && (int64_t)f->retry_at * 1000 > now_ms()) {
+			x->n_waiting++;
+			return 1;
+		}
 		json_t *ev = run_line(r, ST_INGEST, r->job_off[slot]);
 		const char *k = json_string_value(json_object_get(ev, "key"));
 		if (!ev || !k || strlen(k) != KEY_HEX) {
@@ -595,7 +602,7 @@ stage_main(const struct opts *o, struct stage_def *d)
 	if (got_signal && st == VJ_OK)
 		st = VJ_ETEMP;
 	if (vj_verbose >= 0 && (!x.progress))
-		vj_msg("%llu done (%llu already in the journal), %llu failed for good%s%s, %llu bad input lines%s",
+		vj_info("%llu done (%llu already in the journal), %llu failed for good%s%s, %llu bad input lines%s",
 		    (unsigned long long)(x.n_done + x.n_cached), (unsigned long long)x.n_cached,
 		    (unsigned long long)(x.n_dead + x.n_skipped_dead),
 		    x.n_retry_left ? ", some left to retry" : "", x.n_waiting ? ", some waiting to retry" : "",

@@ -993,12 +993,12 @@ status_check(const struct status_opt *o)
 		printf("check %s: %llu journal records, %llu objects (%s), %llu images: ",
 		    o->run, (unsigned long long)c.records, (unsigned long long)c.objects, b,
 		    (unsigned long long)c.images);
-		if (c.problems)
+		if (!c.problems)
+			printf("ok\n");
+		else
 			printf("%u problem%s\n", c.problems, c.problems == 1 ? "" : "s");
 		if (c.problems > SHOW_PROBLEMS && o->verbose <= 0)
 			printf("(only the first %d shown; -v shows all)\n", SHOW_PROBLEMS);
-		else
-			printf("ok\n");
 	}
 	return c.problems ? VJ_EFATAL : VJ_OK;
 }

@@ -41,6 +41,15 @@ void
 vj_msg(const char *fmt, ...)
 {
 	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap, 0);
+	va_end(ap);
+}
+
+void
+vj_info(const char *fmt, ...)
+{
+	va_list ap;
 	if (vj_verbose < 0)
 		return;
 	va_start(ap, fmt);

@@ -21,7 +21,8 @@ extern int vj_verbose;          /* -v count; -1 with -q */
 
 void vj_setprog(const char *argv0);
 /* "PROG: message\n" on stderr.  vj_warn adds ": strerror(errno)" when the format ends in ':' */
-void vj_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vj_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));    /* errors: always */
+void vj_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));   /* hidden by -q */
 void vj_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vj_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void vj_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -3,6 +3,8 @@
 #include "opts.h"
 #include "util.h"
 
+#include <stdio.h>
+
 static const char usage[] =
 "usage: vj-ingest [-qv] [-r RUN] [-j N] [--rejects FILE] [--strict] [--partition K/N]\n"
 "                 [--max-bytes SIZE] [--retries N] [--timeout SEC] [--job-timeout SEC]\n"
@@ -16,5 +18,11 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	opts_parse(&o, argc, argv, OPT_NET | OPT_QUEUE | OPT_INGEST, usage);
+	if (o.follow) {
+		/* vj-ingest holds the ingest lock: nothing else could add jobs */
+		fprintf(stderr, "%s: --follow does not apply to vj-ingest (it is the only writer of new jobs)\n%s",
+		    vj_prog, usage);
+		return VJ_EUSAGE;
+	}
 	return ingest_main(&o);
 }
