@@ -42,8 +42,9 @@ struct body {
 	/* read cursor */
 	size_t cur, off;      /* segment, offset in its output */
 	int fd;
-	unsigned char carry[4];
+	char carry[4];
 	size_t ncarry, cpos;
+	size_t foff;          /* read offset in the file being encoded */
 };
 
 struct body *
@@ -132,6 +133,33 @@ b64_encode(const unsigned char *in, size_t n, char *out, int final)
 	return o;
 }
 
+/* Encode up to want bytes of the file at b->foff into dst (a multiple of
+ * 4 chars); the last group is padded only at the end of the file. */
+static ssize_t
+b64_chunk(struct body *b, struct seg *s, char *dst, size_t groups)
+{
+	unsigned char in[48 * 1024];
+	size_t want = groups * 3;
+	if (want > sizeof in)
+		want = sizeof in;
+	if (want > s->flen - b->foff)
+		want = s->flen - b->foff;
+	ssize_t r;
+	do
+		r = pread(b->fd, in, want, (off_t)b->foff);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return -1;   /* an error, or the file shrank under us */
+	size_t use = (size_t)r;
+	int last = b->foff + use == s->flen;
+	if (!last)
+		use -= use % 3;    /* keep a partial group for the next read */
+	if (use == 0)
+		return -1;
+	b->foff += use;
+	return (ssize_t)b64_encode(in, use, dst, last);
+}
+
 /* Produce up to n bytes of the body; 0 at the end, (size_t)-1 on error. */
 static size_t
 body_read(struct body *b, char *dst, size_t n)
@@ -144,55 +172,42 @@ body_read(struct body *b, char *dst, size_t n)
 			memcpy(dst + got, s->mem + b->off, k);
 			got += k;
 			b->off += k;
+		} else if (b->cpos < b->ncarry) {
+			/* the rest of a group that did not fit last time */
+			size_t k = b->ncarry - b->cpos < n - got ? b->ncarry - b->cpos : n - got;
+			memcpy(dst + got, b->carry + b->cpos, k);
+			b->cpos += k;
+			got += k;
+			b->off += k;
 		} else {
-			/* base64 in 4-byte groups; keep a partial group in carry */
-			if (b->cpos < b->ncarry) {
-				size_t k = b->ncarry - b->cpos < n - got ? b->ncarry - b->cpos : n - got;
-				memcpy(dst + got, b->carry + b->cpos, k);
-				b->cpos += k;
-				got += k;
-				b->off += k;
-				continue;
-			}
 			if (b->fd < 0) {
 				b->fd = open(s->path, O_RDONLY | O_CLOEXEC);
 				if (b->fd < 0)
 					return (size_t)-1;
+				b->foff = 0;
 			}
-			unsigned char in[48 * 1024];
-			size_t room = (n - got) / 4 * 3;
-			if (room > sizeof in)
-				room = sizeof in;
-			if (room == 0)
-				room = 3;
-			ssize_t r = read(b->fd, in, room);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
+			if (b->off >= s->len)
+				goto next;
+			size_t groups = (n - got) / 4;
+			ssize_t o;
+			if (groups == 0) {
+				/* less room than a group: encode one into the carry */
+				char tmp[4];
+				o = b64_chunk(b, s, tmp, 1);
+				if (o < 0)
+					return (size_t)-1;
+				memcpy(b->carry, tmp, (size_t)o);
+				b->ncarry = (size_t)o;
+				b->cpos = 0;
+				continue;
+			}
+			o = b64_chunk(b, s, dst + got, groups);
+			if (o < 0)
 				return (size_t)-1;
-			}
-			if (r == 0) {
-				if (b->off != s->len)
-					return (size_t)-1;   /* the file shrank */
-			} else if ((size_t)r % 3 && (size_t)r == room) {
-				/* short of a group: fall back to the carry path */
-				lseek(b->fd, -(off_t)((size_t)r % 3), SEEK_CUR);
-				r -= (ssize_t)((size_t)r % 3);
-			}
-			if (r > 0) {
-				if (n - got >= (size_t)r / 3 * 4 + 4) {
-					size_t o = b64_encode(in, (size_t)r, dst + got, 1);
-					got += o;
-					b->off += o;
-				} else {
-					char tmp[4];
-					size_t o = b64_encode(in, (size_t)r, tmp, 1);
-					memcpy(b->carry, tmp, o);
-					b->ncarry = o;
-					b->cpos = 0;
-				}
-			}
+			got += (size_t)o;
+			b->off += (size_t)o;
 		}
+next:
 		if (b->off >= s->len) {
 			if (b->fd >= 0) {
 				close(b->fd);

@@ -353,7 +353,13 @@ hook_feed(void *ctx, int room)
 	struct stagex *x = ctx;
 	if (x->budget_stop)
 		return 2;
-	if (x->o->max_cost >= 0 && x->cost >= x->o->max_cost) {
+	/* the budget: stop before the next job would pass it, counting what is
+	 * in flight at the average cost of a job so far */
+	struct eng_counts c;
+	eng_counts(x->eng, &c);
+	double avg = x->n_done ? x->cost / (double)x->n_done : 0;
+	if (x->o->max_cost >= 0 &&
+	    x->cost + avg * (double)(c.in_flight + c.queued + 1) > x->o->max_cost) {
 		vj_msg("budget of $%.4f reached ($%.4f spent): taking no new work; run again with a higher --max-cost to continue",
 		    x->o->max_cost, x->cost);
 		x->budget_stop = 1;

@@ -1,0 +1,154 @@
+/* Core helpers: the field scanner, the id table, streamed base64 bodies,
+ * retry delays, parse helpers. */
+#include "tap.h"
+#include "engine.h"
+#include "hash.h"
+#include "idx.h"
+#include "jscan.h"
+#include "run.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static void
+test_jscan(void)
+{
+	static const char *const keys[] = { "ev", "id", "t", "usage", "cost", "nope" };
+	struct jval v[6];
+	const char *js = "{\"ev\":\"done\",\"id\":\"a1\",\"nested\":{\"id\":\"x\",\"s\":\"}{\\\"\"},"
+	    "\"arr\":[1,[2,{\"t\":3}]],\"t\":1795973942640,\"usage\":{\"prompt\":10},\"cost\":0.5}";
+	ok(jscan(js, strlen(js), keys, v, 6) == 0, "jscan parses a nested line");
+	ok(jval_is(&v[0], "done"), "top-level string");
+	ok(v[1].type == 's' && v[1].len == 2 && !memcmp(v[1].p, "a1", 2), "top-level id, not the nested one");
+	is_int(jval_int(&v[2], 0), 1795973942640LL, "integer");
+	ok(v[3].type == 'o', "object value");
+	ok(jval_num(&v[4], 0) == 0.5, "real value");
+	ok(v[5].type == 0, "absent key");
+	ok(jscan("[1]", 3, keys, v, 6) < 0, "not an object");
+	ok(jscan("{\"a\":\"x", 7, keys, v, 6) < 0, "unterminated string");
+	ok(jscan("{}", 2, keys, v, 6) == 0 && v[0].type == 0, "empty object");
+}
+
+static void
+test_idx(void)
+{
+	struct idx *x = idx_new();
+	char id[32];
+	int okk = 1;
+	for (int i = 0; i < 200000; i++) {
+		snprintf(id, sizeof id, "job%07d", i);
+		if (idx_get(x, id, strlen(id), 1) != i)
+			okk = 0;
+	}
+	ok(okk, "200,000 ids get dense slots in order");
+	okk = 1;
+	for (int i = 0; i < 200000; i += 7) {
+		snprintf(id, sizeof id, "job%07d", i);
+		if (idx_get(x, id, strlen(id), 0) != i || strcmp(idx_id(x, (uint32_t)i), id))
+			okk = 0;
+	}
+	ok(okk, "lookups find them again");
+	ok(idx_get(x, "job", 3, 0) == -1, "a prefix of an id is not the id");
+	ok(idx_get(x, "job00000001", 11, 0) == -1, "a longer id is not the id");
+	is_int(idx_count(x), 200000, "count");
+	ok(idx_memory(x) < 200000 * 64, "memory stays small: %zu bytes", idx_memory(x));
+	idx_free(x);
+}
+
+static void
+test_body(void)
+{
+	char path[] = "/tmp/vj-test-body.XXXXXX";
+	int fd = mkstemp(path);
+	int okk = 1;
+	/* every length around the 3-byte groups and the read buffer */
+	for (size_t n = 0; n < 200; n++) {
+		unsigned char *d = xmalloc(n + 1);
+		for (size_t i = 0; i < n; i++)
+			d[i] = (unsigned char)(i * 37 + n);
+		if (ftruncate(fd, 0) < 0 || pwrite(fd, d, n, 0) != (ssize_t)n)
+			okk = 0;
+		struct body *b = body_new();
+		body_adds(b, "<");
+		body_add_b64file(b, path);
+		body_adds(b, ">");
+		size_t len;
+		char *got = body_flatten(b, &len);
+		/* reference: encode in memory */
+		struct buf want = {0};
+		static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		buf_adds(&want, "<");
+		for (size_t i = 0; i < n; i += 3) {
+			uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
+			    (i + 2 < n ? d[i + 2] : 0);
+			char q[4] = { t[v >> 18], t[(v >> 12) & 63], i + 1 < n ? t[(v >> 6) & 63] : '=',
+			    i + 2 < n ? t[v & 63] : '=' };
+			buf_add(&want, q, 4);
+		}
+		buf_adds(&want, ">");
+		if (len != body_size(b) || len != want.len || memcmp(got, want.p, len)) {
+			printf("# length %zu: got %zu bytes, want %zu\n", n, len, want.len);
+			okk = 0;
+		}
+		free(got);
+		buf_free(&want);
+		body_free(b);
+		free(d);
+	}
+	ok(okk, "a file streams as exact base64 for every length 0..199");
+	/* a large file through small reads */
+	size_t big = 3 * 1000 * 1000 + 1;
+	unsigned char *d = xmalloc(big);
+	for (size_t i = 0; i < big; i++)
+		d[i] = (unsigned char)(i * 131);
+	ok(ftruncate(fd, 0) == 0 && pwrite(fd, d, big, 0) == (ssize_t)big, "write 3 MB");
+	struct body *b = body_new();
+	body_add_b64file(b, path);
+	size_t len;
+	char *got = body_flatten(b, &len);
+	is_int(len, (big + 2) / 3 * 4, "3 MB streams to the right length");
+	ok(got[len - 1] == '=' && got[len - 2] == '=', "padding at the end");
+	free(got);
+	body_free(b);
+	free(d);
+	close(fd);
+	unlink(path);
+}
+
+static void
+test_misc(void)
+{
+	ok(eng_parse_delay("47s") == 47, "47s");
+	ok(eng_parse_delay("12.5s") == 12.5, "12.5s");
+	ok(eng_parse_delay("1m30s") == 90, "1m30s");
+	ok(eng_parse_delay("2") == 2, "plain seconds (retry-after)");
+	ok(eng_parse_delay("250ms") == 0.25, "250ms");
+	ok(eng_parse_delay("soon") < 0, "nonsense is refused");
+	is_int(parse_size("20M"), 20 << 20, "20M");
+	is_int(parse_size("1.5K"), 1536, "1.5K");
+	is_int(parse_size("1GiB"), 1LL << 30, "1GiB");
+	ok(parse_size("x") < 0, "bad size");
+	char k1[KEY_HEX + 1], k2[KEY_HEX + 1];
+	key_derive("analyze", "cfg", "up", k1);
+	key_derive("analyze", "cfg", "up", k2);
+	is_str(k1, k2, "keys are stable");
+	key_derive("analyze", "cfg2", "up", k2);
+	ok(strcmp(k1, k2) != 0, "a config change makes a new key");
+	uint64_t kk[2];
+	char back[KEY_HEX + 1];
+	key_parse(k1, kk);
+	key_format(kk, back);
+	is_str(back, k1, "key text round-trips through its binary form");
+	is_int(crc32c(0, "123456789", 9), 0xe3069283, "crc32c check value");
+}
+
+int
+main(void)
+{
+	test_jscan();
+	test_idx();
+	test_body();
+	test_misc();
+	return done_testing();
+}
