@@ -31,27 +31,15 @@
  */
 #define DECODE_MAX_PIXELS ((int64_t)1 << 26)
 
-static int __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static int
 too_big(int64_t w, int64_t h, char *err, size_t errlen)
 {
 	if (w <= 0 || h <= 0)
-		return fail(err, errlen, "image has no pixels (%lldx%lld)", (long long)w,
+		return errf(err, errlen, "image has no pixels (%lldx%lld)", (long long)w,
 		    (long long)h);
 	if (w * h > DECODE_MAX_PIXELS)
-		return fail(err, errlen, "image too large to decode (%lldx%lld)", (long long)w,
+		return errf(err, errlen, "image too large to decode (%lldx%lld)", (long long)w,
 		    (long long)h);
 	return 0;
 }
@@ -146,7 +134,7 @@ j_error_exit(j_common_ptr c)
 	char msg[JMSG_LENGTH_MAX];
 
 	c->err->format_message(c, msg);
-	fail(je->err, je->errlen, "corrupt JPEG: %s", msg);
+	errf(je->err, je->errlen, "corrupt JPEG: %s", msg);
 	longjmp(je->jb, 1);
 }
 
@@ -166,7 +154,7 @@ j_emit(j_common_ptr c, int level)
 	c->err->num_warnings++;
 	if (c->err->msg_code == JWRN_JPEG_EOF && !je->finishing) {
 		c->err->format_message(c, msg);
-		fail(je->err, je->errlen, "truncated JPEG: %s", msg);
+		errf(je->err, je->errlen, "truncated JPEG: %s", msg);
 		longjmp(je->jb, 1);
 	}
 }
@@ -276,7 +264,7 @@ decode_png(const unsigned char *buf, size_t len, struct pixmap *out, char *err, 
 	memset(&img, 0, sizeof img);
 	img.version = PNG_IMAGE_VERSION;
 	if (!png_image_begin_read_from_memory(&img, buf, len))
-		return fail(err, errlen, "corrupt PNG: %s", img.message);
+		return errf(err, errlen, "corrupt PNG: %s", img.message);
 	if (too_big(img.width, img.height, err, errlen) != 0) {
 		png_image_free(&img);
 		return -1;
@@ -285,7 +273,7 @@ decode_png(const unsigned char *buf, size_t len, struct pixmap *out, char *err, 
 	rgb = xmalloc(PNG_IMAGE_SIZE(img));
 	/* with alpha in the file and none in the output, libpng composites on WHITE */
 	if (!png_image_finish_read(&img, &white, rgb, 0, NULL)) {
-		fail(err, errlen, "truncated or corrupt PNG: %s", img.message);
+		errf(err, errlen, "truncated or corrupt PNG: %s", img.message);
 		png_image_free(&img);
 		free(rgb);
 		return -1;
@@ -338,13 +326,13 @@ decode_webp(const unsigned char *buf, size_t len, int max_side, struct pixmap *o
 	int w, h, bpp;
 
 	if (!WebPInitDecoderConfig(&cfg))
-		return fail(err, errlen, "WebP: library version mismatch");
+		return errf(err, errlen, "WebP: library version mismatch");
 	st = WebPGetFeatures(buf, len, &cfg.input);
 	if (st != VP8_STATUS_OK)
-		return fail(err, errlen, "%s WebP: %s",
+		return errf(err, errlen, "%s WebP: %s",
 		    st == VP8_STATUS_NOT_ENOUGH_DATA ? "truncated" : "corrupt", webp_status(st));
 	if (cfg.input.has_animation)
-		return fail(err, errlen, "animated WebP is not supported");
+		return errf(err, errlen, "animated WebP is not supported");
 	fit(cfg.input.width, cfg.input.height, max_side, &w, &h);
 	if (too_big(w, h, err, errlen) != 0)
 		return -1;
@@ -364,7 +352,7 @@ decode_webp(const unsigned char *buf, size_t len, int max_side, struct pixmap *o
 	WebPFreeDecBuffer(&cfg.output);
 	if (st != VP8_STATUS_OK) {
 		free(px);
-		return fail(err, errlen, "%s WebP: %s",
+		return errf(err, errlen, "%s WebP: %s",
 		    st == VP8_STATUS_NOT_ENOUGH_DATA ? "truncated" : "corrupt", webp_status(st));
 	}
 	if (bpp == 4) {
@@ -426,14 +414,14 @@ gif_frame(GifFileType *g, unsigned char *canvas, int transparent, char *err, siz
 	int i, x, y;
 
 	if (map == NULL || map->Colors == NULL)
-		return fail(err, errlen, "corrupt GIF: no colour map");
+		return errf(err, errlen, "corrupt GIF: no colour map");
 	if (d->Width <= 0 || d->Height <= 0 || too_big(d->Width, d->Height, err, errlen) != 0)
-		return fail(err, errlen, "corrupt GIF: frame size %dx%d", d->Width, d->Height);
+		return errf(err, errlen, "corrupt GIF: frame size %dx%d", d->Width, d->Height);
 	line = xmalloc((size_t)d->Width);
 	for (i = 0; i < d->Height; i++) {
 		if (DGifGetLine(g, line, d->Width) == GIF_ERROR) {
 			free(line);
-			return fail(err, errlen, "truncated or corrupt GIF: %s",
+			return errf(err, errlen, "truncated or corrupt GIF: %s",
 			    GifErrorString(g->Error));
 		}
 		y = d->Top + gif_row(i, d->Height, d->Interlace);
@@ -465,29 +453,29 @@ gif_first(GifFileType *g, unsigned char *canvas, char *err, size_t errlen)
 
 	for (;;) {
 		if (DGifGetRecordType(g, &rt) == GIF_ERROR)
-			return fail(err, errlen, "truncated or corrupt GIF: %s", GifErrorString(g->Error));
+			return errf(err, errlen, "truncated or corrupt GIF: %s", GifErrorString(g->Error));
 		switch (rt) {
 		case EXTENSION_RECORD_TYPE:
 			if (DGifGetExtension(g, &code, &ext) == GIF_ERROR)
-				return fail(err, errlen, "truncated or corrupt GIF: %s",
+				return errf(err, errlen, "truncated or corrupt GIF: %s",
 				    GifErrorString(g->Error));
 			if (code == GRAPHICS_EXT_FUNC_CODE && ext != NULL && ext[0] >= 4 &&
 			    DGifExtensionToGCB(ext[0], ext + 1, &gcb) == GIF_OK)
 				transparent = gcb.TransparentColor;
 			while (ext != NULL)
 				if (DGifGetExtensionNext(g, &ext) == GIF_ERROR)
-					return fail(err, errlen, "truncated or corrupt GIF: %s",
+					return errf(err, errlen, "truncated or corrupt GIF: %s",
 					    GifErrorString(g->Error));
 			break;
 		case IMAGE_DESC_RECORD_TYPE:
 			if (DGifGetImageDesc(g) == GIF_ERROR)
-				return fail(err, errlen, "truncated or corrupt GIF: %s",
+				return errf(err, errlen, "truncated or corrupt GIF: %s",
 				    GifErrorString(g->Error));
 			return gif_frame(g, canvas, transparent, err, errlen);
 		case TERMINATE_RECORD_TYPE:
-			return fail(err, errlen, "corrupt GIF: no image in the file");
+			return errf(err, errlen, "corrupt GIF: no image in the file");
 		default:
-			return fail(err, errlen, "corrupt GIF: unknown record");
+			return errf(err, errlen, "corrupt GIF: unknown record");
 		}
 	}
 }
@@ -501,7 +489,7 @@ decode_gif(const unsigned char *buf, size_t len, struct pixmap *out, char *err, 
 	int e = 0, rc;
 
 	if ((g = DGifOpen(&src, gif_read, &e)) == NULL)
-		return fail(err, errlen, "corrupt GIF: %s", GifErrorString(e));
+		return errf(err, errlen, "corrupt GIF: %s", GifErrorString(e));
 	if (too_big(g->SWidth, g->SHeight, err, errlen) != 0) {
 		DGifCloseFile(g, &e);
 		return -1;
@@ -547,7 +535,7 @@ decode_image(const unsigned char *buf, size_t len, const char *mime, int max_sid
 	else if (strcmp(info.ext, "gif") == 0)
 		rc = decode_gif(buf, len, out, err, errlen);
 	else
-		return fail(err, errlen, "HEIC decoding is not supported by the offline analyser");
+		return errf(err, errlen, "HEIC decoding is not supported by the offline analyser");
 	if (rc != 0) {
 		pixmap_free(out);
 		return -1;

@@ -296,6 +296,7 @@ struct engine {
 	                                        * a minute of them up to 4096/min) */
 	unsigned nstarts;
 	double avg_ms;                         /* moving mean of answer times */
+	unsigned recent429;                    /* the last 8 answers, a bit set for each 429 */
 	uint64_t n_sent, n_ok, n_failed, n_retried, n_rate;
 	unsigned seed;
 };
@@ -470,7 +471,11 @@ limiter_cut(struct engine *e, double retry_after, int64_t sent)
 {
 	int64_t now = mono_ms();
 	e->n_rate++;
-	if (retry_after > 0) {
+	/* Hold every start only when 429s are most of what comes back (a
+	 * quota wall: the others would be refused too).  A 429 among
+	 * successes delays its own job and slows the rate, no more: holding
+	 * all of -j for each would cut throughput many times over. */
+	if (retry_after > 0 && __builtin_popcount(e->recent429) >= 4) {
 		/* from when it was sent: the server counted it then, and an
 		 * answer that took a while to come must not stretch the pause */
 		int64_t hold = sent + (int64_t)(fmin(retry_after, 60) * 1000);
@@ -831,6 +836,7 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 	err.status = status;
 	e->avg_ms = e->avg_ms > 0 ? 0.9 * e->avg_ms + 0.1 * (double)ms : (double)ms;
 	int ok = e->p->parse(e->pctx, t, &r, &result, &usage, &err) == 0;
+	e->recent429 = (e->recent429 << 1 | (!ok && err.cls == EC_RATE)) & 0xff;
 	/* the hooks may free t: the transfer is cleaned up first */
 	task_cleanup(e, t);
 	if (ok) {

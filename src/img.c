@@ -13,18 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
+#include "util.h"
 
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static unsigned
 be16(const unsigned char *p)
@@ -67,7 +57,7 @@ set(struct img_info *out, const char *mime, const char *ext, uint64_t w, uint64_
     char *err, size_t errlen)
 {
 	if (w > INT_MAX || h > INT_MAX)
-		return fail(err, errlen, "%s: absurd dimensions %llux%llu", mime,
+		return errf(err, errlen, "%s: absurd dimensions %llux%llu", mime,
 		    (unsigned long long)w, (unsigned long long)h);
 	memset(out, 0, sizeof *out);
 	snprintf(out->mime, sizeof out->mime, "%s", mime);
@@ -110,41 +100,41 @@ sniff_jpeg(const unsigned char *b, size_t len, struct img_info *out, char *err, 
 
 	for (;;) {
 		if (p >= len)
-			return fail(err, errlen, "truncated JPEG header");
+			return errf(err, errlen, "truncated JPEG header");
 		if (b[p] != 0xff)
-			return fail(err, errlen, "corrupt JPEG: no marker at offset %zu", p);
+			return errf(err, errlen, "corrupt JPEG: no marker at offset %zu", p);
 		while (p < len && b[p] == 0xff)
 			p++;
 		if (p >= len)
-			return fail(err, errlen, "truncated JPEG header");
+			return errf(err, errlen, "truncated JPEG header");
 		m = b[p++];
 		if (m == 0x00)
-			return fail(err, errlen, "corrupt JPEG: stuffed byte at offset %zu", p - 2);
+			return errf(err, errlen, "corrupt JPEG: stuffed byte at offset %zu", p - 2);
 		if (m == 0x01 || (m >= 0xd0 && m <= 0xd8))
 			continue;       /* TEM, RSTn, SOI: no length field */
 		if (m == 0xd9 || m == 0xda)
-			return fail(err, errlen, "corrupt JPEG: no frame header before %s",
+			return errf(err, errlen, "corrupt JPEG: no frame header before %s",
 			    m == 0xda ? "the scan data" : "end of image");
 		if (len - p < 2)
-			return fail(err, errlen, "truncated JPEG header");
+			return errf(err, errlen, "truncated JPEG header");
 		seglen = be16(b + p);
 		if (seglen < 2)
-			return fail(err, errlen, "corrupt JPEG: segment length %zu at offset %zu",
+			return errf(err, errlen, "corrupt JPEG: segment length %zu at offset %zu",
 			    seglen, p);
 		if (is_sof(m)) {
 			/* length(2) precision(1) height(2) width(2) */
 			if (seglen < 7)
-				return fail(err, errlen, "corrupt JPEG: short frame header");
+				return errf(err, errlen, "corrupt JPEG: short frame header");
 			if (len - p < 7)
-				return fail(err, errlen, "truncated JPEG header");
+				return errf(err, errlen, "truncated JPEG header");
 			if (be16(b + p + 5) == 0 || be16(b + p + 3) == 0)
-				return fail(err, errlen, "JPEG frame header gives no size (%ux%u)",
+				return errf(err, errlen, "JPEG frame header gives no size (%ux%u)",
 				    be16(b + p + 5), be16(b + p + 3));
 			return set(out, "image/jpeg", "jpg", be16(b + p + 5), be16(b + p + 3),
 			    err, errlen);
 		}
 		if (len - p < seglen)
-			return fail(err, errlen, "truncated JPEG header");
+			return errf(err, errlen, "truncated JPEG header");
 		p += seglen;
 	}
 }
@@ -160,13 +150,13 @@ sniff_png(const unsigned char *b, size_t len, struct img_info *out, char *err, s
 	uint32_t w, h;
 
 	if (len < 24)
-		return fail(err, errlen, "truncated PNG header");
+		return errf(err, errlen, "truncated PNG header");
 	if (memcmp(b + 12, "IHDR", 4) != 0)
-		return fail(err, errlen, "corrupt PNG: first chunk is not IHDR");
+		return errf(err, errlen, "corrupt PNG: first chunk is not IHDR");
 	w = be32(b + 16);
 	h = be32(b + 20);
 	if (w == 0 || h == 0 || w > INT32_MAX || h > INT32_MAX)
-		return fail(err, errlen, "corrupt PNG: bad size %ux%u", (unsigned)w, (unsigned)h);
+		return errf(err, errlen, "corrupt PNG: bad size %ux%u", (unsigned)w, (unsigned)h);
 	return set(out, "image/png", "png", w, h, err, errlen);
 }
 
@@ -177,9 +167,9 @@ static int
 sniff_gif(const unsigned char *b, size_t len, struct img_info *out, char *err, size_t errlen)
 {
 	if (len < 10)
-		return fail(err, errlen, "truncated GIF header");
+		return errf(err, errlen, "truncated GIF header");
 	if (le16(b + 6) == 0 || le16(b + 8) == 0)
-		return fail(err, errlen, "corrupt GIF: screen size %ux%u", le16(b + 6), le16(b + 8));
+		return errf(err, errlen, "corrupt GIF: screen size %ux%u", le16(b + 6), le16(b + 8));
 	return set(out, "image/gif", "gif", le16(b + 6), le16(b + 8), err, errlen);
 }
 
@@ -197,24 +187,24 @@ sniff_webp(const unsigned char *b, size_t len, struct img_info *out, char *err, 
 	char cc[5];
 
 	if (len < 20)
-		return fail(err, errlen, "truncated WebP header");
+		return errf(err, errlen, "truncated WebP header");
 	if (memcmp(b + 12, "VP8 ", 4) == 0) {
 		/* frame tag(3), start code 9d 01 2a, 14-bit width and height */
 		if (len < 30)
-			return fail(err, errlen, "truncated WebP header");
+			return errf(err, errlen, "truncated WebP header");
 		if (d[3] != 0x9d || d[4] != 0x01 || d[5] != 0x2a)
-			return fail(err, errlen, "corrupt WebP: bad VP8 start code");
+			return errf(err, errlen, "corrupt WebP: bad VP8 start code");
 		if ((le16(d + 6) & 0x3fff) == 0 || (le16(d + 8) & 0x3fff) == 0)
-			return fail(err, errlen, "corrupt WebP: zero VP8 size");
+			return errf(err, errlen, "corrupt WebP: zero VP8 size");
 		return set(out, "image/webp", "webp", le16(d + 6) & 0x3fff, le16(d + 8) & 0x3fff,
 		    err, errlen);
 	}
 	if (memcmp(b + 12, "VP8L", 4) == 0) {
 		/* signature 0x2f, then 14 bits width-1, 14 bits height-1 */
 		if (len < 25)
-			return fail(err, errlen, "truncated WebP header");
+			return errf(err, errlen, "truncated WebP header");
 		if (d[0] != 0x2f)
-			return fail(err, errlen, "corrupt WebP: bad VP8L signature");
+			return errf(err, errlen, "corrupt WebP: bad VP8L signature");
 		bits = le32(d + 1);
 		return set(out, "image/webp", "webp", (bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1,
 		    err, errlen);
@@ -222,12 +212,12 @@ sniff_webp(const unsigned char *b, size_t len, struct img_info *out, char *err, 
 	if (memcmp(b + 12, "VP8X", 4) == 0) {
 		/* flags(4), canvas width-1 (24 bits), canvas height-1 (24 bits) */
 		if (len < 30)
-			return fail(err, errlen, "truncated WebP header");
+			return errf(err, errlen, "truncated WebP header");
 		return set(out, "image/webp", "webp", (uint64_t)le24(d + 4) + 1,
 		    (uint64_t)le24(d + 7) + 1, err, errlen);
 	}
 	fourcc(b + 12, cc);
-	return fail(err, errlen, "corrupt WebP: unknown first chunk '%s'", cc);
+	return errf(err, errlen, "corrupt WebP: unknown first chunk '%s'", cc);
 }
 
 /* ---- HEIC/HEIF (ISO base media file format) ---- */
@@ -328,9 +318,9 @@ sniff_heif(const unsigned char *b, size_t len, struct img_info *out, char *err, 
 
 	size = be32(b);
 	if (size < 16 || size % 4 != 0)
-		return fail(err, errlen, "corrupt ISO media file: ftyp box size %zu", size);
+		return errf(err, errlen, "corrupt ISO media file: ftyp box size %zu", size);
 	if (len < size)
-		return fail(err, errlen, "truncated HEIF header");
+		return errf(err, errlen, "truncated HEIF header");
 	/* major brand at 8, minor version at 12, compatible brands from 16 */
 	for (p = 8; p + 4 <= size; p += p == 8 ? 8 : 4) {
 		is_heic |= brand_in(b + p, heic);
@@ -338,10 +328,10 @@ sniff_heif(const unsigned char *b, size_t len, struct img_info *out, char *err, 
 		is_avif |= brand_in(b + p, avif);
 	}
 	if (is_avif && !is_heic)
-		return fail(err, errlen, "unsupported image format: AVIF");
+		return errf(err, errlen, "unsupported image format: AVIF");
 	if (!is_heic && !is_heif) {
 		fourcc(b + 8, cc);
-		return fail(err, errlen, "not an image: ISO media file of brand '%s'", cc);
+		return errf(err, errlen, "not an image: ISO media file of brand '%s'", cc);
 	}
 	heif_size(b, len, &w, &h);
 	return set(out, is_heic ? "image/heic" : "image/heif", is_heic ? "heic" : "heif",
@@ -374,11 +364,11 @@ not_image(const unsigned char *b, size_t len, char *err, size_t errlen)
 		n--;
 	s[n] = '\0';
 	if (text * 4 >= (len < 16 ? len : 16) * 3)
-		return fail(err, errlen, "not an image: starts with '%s'", s);
+		return errf(err, errlen, "not an image: starts with '%s'", s);
 	for (i = 0; i < len && i < 8; i++)
 		snprintf(hex + 3 * i, sizeof hex - 3 * i, "%02x ", b[i]);
 	hex[3 * i - 1] = '\0';
-	return fail(err, errlen, "not an image: unrecognised data starting with %s", hex);
+	return errf(err, errlen, "not an image: unrecognised data starting with %s", hex);
 }
 
 /* 1 when all LEN bytes of B are a prefix of the signature SIG. */
@@ -398,7 +388,7 @@ img_sniff(const unsigned char *b, size_t len, struct img_info *out, char *err, s
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (b == NULL || len == 0)
-		return fail(err, errlen, "zero-byte file");
+		return errf(err, errlen, "zero-byte file");
 	if (len >= 2 && b[0] == 0xff && b[1] == 0xd8)
 		return sniff_jpeg(b, len, out, err, errlen);
 	if (len >= 8 && memcmp(b, png_sig, 8) == 0)
@@ -413,15 +403,15 @@ img_sniff(const unsigned char *b, size_t len, struct img_info *out, char *err, s
 	/* A cut-off signature is a truncated image, not some other file. */
 	if (len >= 2) {
 		if (prefix_of(b, len, png_sig, 8))
-			return fail(err, errlen, "truncated PNG header");
+			return errf(err, errlen, "truncated PNG header");
 		if (prefix_of(b, len, "GIF87a", 6) || prefix_of(b, len, "GIF89a", 6))
-			return fail(err, errlen, "truncated GIF header");
+			return errf(err, errlen, "truncated GIF header");
 		if (len < 12 && memcmp(b, "RIFF", len < 4 ? len : 4) == 0 &&
 		    (len <= 8 || memcmp(b + 8, "WEBP", len - 8) == 0))
-			return fail(err, errlen, "truncated WebP header");
+			return errf(err, errlen, "truncated WebP header");
 		if (len > 4 && len < 12 && memcmp(b + 4, "ftyp", len - 4 < 4 ? len - 4 : 4) == 0)
-			return fail(err, errlen, "truncated HEIF header");
+			return errf(err, errlen, "truncated HEIF header");
 	} else if (b[0] == 0xff)
-		return fail(err, errlen, "truncated JPEG header");
+		return errf(err, errlen, "truncated JPEG header");
 	return not_image(b, len, err, errlen);
 }

@@ -87,6 +87,18 @@ vj_die(int status, const char *fmt, ...)
 	exit(status);
 }
 
+int
+errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (err && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
 void *
 xmalloc(size_t n)
 {

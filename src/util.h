@@ -27,6 +27,9 @@ void vj_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vj_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void vj_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Format a message into err (if any) and return -1: for "return errf(...)". */
+int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
