@@ -132,6 +132,10 @@ get_key(struct pctx *c, const struct def *d, const struct prov_config *cf, char 
 	if (d->key == KEY_NONE)
 		return cf->api_key_env ? usage(err, n, "--api-key-env has no use with --provider %s",
 		    d->name) : 0;
+	/* DeepSeek's key goes to DeepSeek only: another server given with
+	 * --base-url gets a key only from a variable named with --api-key-env */
+	if (d->key == KEY_UNLESS_BASE && cf->base_url && !cf->api_key_env && !c->deepseek)
+		return 0;
 	c->key_env = xstrdup(env);
 	k = getenv(env);
 	if (!k || !*k) {

@@ -26,12 +26,19 @@ test_expect_success 'analyze, generate and pack with faults, -v -v: no key anywh
 	vj-analyze -v -v --base-url "$FAKE_URL" --timeout 5 ing >an 2>an.err &&
 	test $(wc -l <an) -eq 4 &&
 	curl -s -X POST --data-binary "s1 429,503,spaces,ok" "$FAKE_URL/_script" >/dev/null &&
-	vj-generate -v -v --base-url "$FAKE_URL" --timeout 5 an >ge 2>ge.err &&
+	vj-generate -v -v --base-url "$FAKE_URL" --api-key-env DEEPSEEK_API_KEY --timeout 5 an >ge 2>ge.err &&
 	test $(wc -l <ge) -eq 4 &&
 	vj-pack -v -v -o shards --format jsonl --compress none ge >pk 2>pk.err &&
 	vj-status -v --failed >st 2>&1 && vj-status --json >>st 2>&1 &&
 	test_grep "attempt" an.err &&
 	no_key ing ing.err an an.err ge ge.err pk pk.err st vj-run shards
+'
+
+test_expect_success 'DEEPSEEK_API_KEY is not sent to another --base-url unless named' '
+	vj-generate -r other --base-url "$FAKE_URL" an >o 2>e;
+	test $? -eq 3 &&
+	test_grep "the server wants an API key" e &&
+	no_key o e
 '
 
 test_expect_success 'a wrong key is not echoed either' '
