@@ -154,8 +154,12 @@ openai_error(const struct pctx *c, long s, const struct eng_resp *r, json_t *doc
 	snprintf(code, sizeof(code), "%ld%s%.80s", s, o.code || o.type ? " " : "",
 	    o.code ? o.code : o.type ? o.type : "");
 	if (s == 401) {
-		pu_err(c, e, EC_FATAL, s, c->key ? "invalid API key (%s)" :
-		    "the server wants an API key (set %s)", env);
+		if (c->key)
+			pu_err(c, e, EC_FATAL, s, "invalid API key (%s)", env);
+		else
+			pu_err(c, e, EC_FATAL, s, "the server wants an API key: name the variable "
+			    "that holds it with --api-key-env (%s is sent to DeepSeek only)",
+			    "DEEPSEEK_API_KEY");
 		return;
 	}
 	if (s == 402) {

@@ -30,13 +30,14 @@ bin/vj-ingest -q -r "$W/tmpl" "$W/manifest.jsonl" >/dev/null
 # 1. throughput and CPU
 start_fake A
 : >"$W/thr"
-for j in 8 64; do
+for cfg in 8:batch 64:batch 64:never; do
+	j=${cfg%:*} fs=${cfg#*:}
 	for k in 1 2 3; do
 		rm -rf "$W/run" && cp -a "$W/tmpl" "$W/run"
 		timeout -s INT -k 5 300 /usr/bin/time -f '%e %U %S %M' -o "$W/t" \
-		    bin/vj-analyze -q -r "$W/run" --pending --base-url "$URL_A" -j $j >/dev/null
+		    bin/vj-analyze -q -r "$W/run" --pending --base-url "$URL_A" -j $j --fsync $fs >/dev/null
 		done_n=$(grep -c '"ev":"done"' "$W/run/journal/analyze.log")
-		echo "$j $done_n $(cat "$W/t")" >>"$W/thr"
+		echo "$j:$fs $done_n $(cat "$W/t")" >>"$W/thr"
 		echo "overhead: -j $j run $k: $(cat "$W/t") ($done_n done)" >&2
 	done
 done
@@ -77,7 +78,7 @@ N, MEM_N, BIG = int(N), int(MEM_N), int(BIG)
 thr = {}
 for line in open(f"{W}/thr"):
     j, done, e, u, s, m = line.split()
-    thr.setdefault(int(j), []).append((int(done), float(e), float(u) + float(s), int(m)))
+    thr.setdefault(j, []).append((int(done), float(e), float(u) + float(s), int(m)))
 mem = {}
 for line in open(f"{W}/mem"):
     kind, done, conns, e, u, s, m = line.split()
@@ -87,18 +88,18 @@ o.append(f"`{'QUICK=1 ' if QUICK == '1' else ''}scripts/bench/overhead.sh` on "
          f"{datetime.date.today().isoformat()}, {MACHINE}.  The fake answers at once, with no "
          f"limit; {N:,} jobs (640x480 JPEG, 20 KB) through `vj-analyze --pending` (default "
          f"`--fsync batch`: a group commit every 20 ms); vj's CPU is user+sys from `/usr/bin/time`; "
-         f"median of 3 runs.  vj and the fake share the machine's cores, so requests/s is a floor "
+         f"median of 3 runs.  With `--fsync batch` the loop waits for each group commit's fsync, which is what caps requests/s at low `-j`; `--fsync never` shows the engine without the disk.  vj and the fake share the machine's cores, so requests/s is a floor "
          f"for vj alone.")
 o.append("")
-o.append("| `-j` | requests/s | wall s | vj CPU ms per 1,000 requests | CPU share of one core | max RSS MB |")
+o.append("| `-j`, `--fsync` | requests/s | wall s | vj CPU ms per 1,000 requests | CPU share of one core | max RSS MB |")
 o.append("|---|---|---|---|---|---|")
-for j in sorted(thr):
+for j in thr:
     rs = thr[j]
     assert all(r[0] == N for r in rs), rs
     e = st.median(r[1] for r in rs)
     c = st.median(r[2] for r in rs)
     m = st.median(r[3] for r in rs) / 1024
-    o.append(f"| {j} | {N / e:,.0f} | {e:.2f} | {c / N * 1e6:,.0f} | {c / e * 100:.0f}% | {m:.1f} |")
+    o.append(f"| {j.replace(':', ', ')} | {N / e:,.0f} | {e:.2f} | {c / N * 1e6:,.0f} | {c / e * 100:.0f}% | {m:.1f} |")
 o.append("")
 b, s = mem["big"], mem["small"]
 o.append(f"Memory with `-j 500`: the fake holds every answer 2 s (fixed), so 500 requests are in "
