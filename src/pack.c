@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -518,22 +519,213 @@ base64(const unsigned char *s, size_t n)
 	return out;
 }
 
-/* Read a job's image from the store (hash checked); NULL reported. */
-static char *
-get_image(struct packer *p, struct item *it, size_t *len)
+/* ---- prefetch: the images of a batch are read and their hashes checked
+ * on a thread of their own, a few samples ahead of the main thread, which
+ * frames and compresses them meanwhile.  The reader touches no JSON and
+ * reports nothing: a job's problem is reported by the main thread, in
+ * order, when it takes that job's image. */
+
+#define FETCH_DEPTH 16               /* images read ahead */
+#define FETCH_KEEP (8u << 20)        /* a bigger buffer is not kept for reuse */
+
+struct fslot {
+	char *p;
+	size_t len, cap;
+	int err;                     /* 0, or errno (EILSEQ: bytes not matching the hash) */
+};
+
+struct fetcher {
+	const char *run;
+	char (*sha)[65];             /* the images to read, in order */
+	size_t n;
+	size_t nread;                /* images read (slots filled) */
+	size_t nfree;                /* images taken and released by the main thread */
+	int stop;
+	struct fslot slot[FETCH_DEPTH];
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+/* Read an object into sl, checking it against its name. */
+static void
+fetch_one(const char *run, const char *sha, struct fslot *sl)
 {
-	const char *sha = json_string_value(json_object_get(json_object_get(it->rec, "image"), "sha256"));
-	char *img = store_get(p->c->run, sha, len);
-	if (!img)
-		left_out(p, "job %s: image object %s: %s", it->id, sha,
-		    errno == EILSEQ ? "its bytes do not match its hash" : strerror(errno));
-	return img;
+	char *path = store_path(run, sha);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	free(path);
+	sl->len = 0;
+	sl->err = 0;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		sl->err = errno;
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	size_t want = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+	for (;;) {
+		if (sl->cap < want) {
+			free(sl->p);
+			sl->cap = want;
+			sl->p = xmalloc(sl->cap);
+		}
+		ssize_t r = read(fd, sl->p + sl->len, sl->cap - sl->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			sl->err = errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		sl->len += (size_t)r;
+		if (sl->len == sl->cap) {   /* it grew since the fstat */
+			char *np = xmalloc(sl->cap * 2);
+			memcpy(np, sl->p, sl->len);
+			free(sl->p);
+			sl->p = np;
+			sl->cap *= 2;
+			want = sl->cap;
+		}
+	}
+	close(fd);
+	if (!sl->err) {
+		char got[65];
+		sha256_hex(sl->p, sl->len, got);
+		if (strcmp(got, sha) != 0)
+			sl->err = EILSEQ;
+	}
+}
+
+static void *
+fetch_main(void *arg)
+{
+	struct fetcher *f = arg;
+	for (size_t i = 0; i < f->n; i++) {
+		pthread_mutex_lock(&f->mu);
+		while (i - f->nfree >= FETCH_DEPTH && !f->stop)
+			pthread_cond_wait(&f->cv, &f->mu);
+		int stop = f->stop;
+		pthread_mutex_unlock(&f->mu);
+		if (stop)
+			break;
+		/* slot i % FETCH_DEPTH is ours until nread passes i */
+		fetch_one(f->run, f->sha[i], &f->slot[i % FETCH_DEPTH]);
+		pthread_mutex_lock(&f->mu);
+		f->nread = i + 1;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+	}
+	return NULL;
+}
+
+/* Start reading the batch's images; NULL when the format needs none. */
+static struct fetcher *
+fetch_start(struct packer *p)
+{
+	if (p->c->so.format != SF_WDS && !p->c->embed_images)
+		return NULL;
+	struct fetcher *f = xcalloc(1, sizeof *f);
+	f->run = p->c->run;
+	f->n = p->nbatch;
+	f->sha = xcalloc(f->n ? f->n : 1, sizeof *f->sha);
+	for (size_t i = 0; i < f->n; i++) {
+		const char *sha = json_string_value(json_object_get(json_object_get(p->batch[i].rec,
+		    "image"), "sha256"));
+		snprintf(f->sha[i], sizeof f->sha[i], "%s", sha ? sha : "");
+	}
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	int e = pthread_create(&f->th, NULL, fetch_main, f);
+	if (e) {
+		/* no thread: read each image when it is needed */
+		vj_debug("cannot start the reader thread (%s); reading in line", strerror(e));
+		f->stop = -1;
+	}
+	return f;
+}
+
+/* Image i of the batch: 0 with *img set, or -1 with errno (the slot is
+ * the caller's until fetch_release). */
+static int
+fetch_take(struct fetcher *f, size_t i, struct fslot **img)
+{
+	struct fslot *sl = &f->slot[i % FETCH_DEPTH];
+	if (f->stop < 0) {
+		fetch_one(f->run, f->sha[i], sl);
+	} else {
+		pthread_mutex_lock(&f->mu);
+		while (f->nread <= i)
+			pthread_cond_wait(&f->cv, &f->mu);
+		pthread_mutex_unlock(&f->mu);
+	}
+	*img = sl;
+	errno = sl->err;
+	return sl->err ? -1 : 0;
+}
+
+static void
+fetch_release(struct fetcher *f, size_t i)
+{
+	struct fslot *sl = &f->slot[i % FETCH_DEPTH];
+	if (sl->cap > FETCH_KEEP) {
+		free(sl->p);
+		sl->p = NULL;
+		sl->cap = 0;
+	}
+	if (f->stop < 0)
+		return;
+	pthread_mutex_lock(&f->mu);
+	f->nfree = i + 1;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void
+fetch_end(struct fetcher *f)
+{
+	if (!f)
+		return;
+	if (f->stop >= 0) {
+		pthread_mutex_lock(&f->mu);
+		f->stop = 1;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+		pthread_join(f->th, NULL);
+	}
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	for (int i = 0; i < FETCH_DEPTH; i++)
+		free(f->slot[i].p);
+	free(f->sha);
+	free(f);
+}
+
+/* A job's image, read and checked by the fetcher; NULL reported. */
+static struct fslot *
+get_image(struct packer *p, struct fetcher *f, size_t i)
+{
+	struct fslot *sl;
+	if (fetch_take(f, i, &sl) == 0)
+		return sl;
+	struct item *it = &p->batch[i];
+	if (sl->err == ENOENT) {
+		char *path = store_path(p->c->run, f->sha[i]);
+		left_out(p, "job %s: image object %s is missing", it->id, path);
+		free(path);
+	} else {
+		left_out(p, "job %s: image object %s: %s", it->id, f->sha[i],
+		    sl->err == EILSEQ ? "its bytes do not match its hash" : strerror(sl->err));
+	}
+	return NULL;
 }
 
 /* jsonl: the record with image.url (and image.data with --embed-images). */
 static char *
-jsonl_line(struct packer *p, struct item *it, int *bad)
+jsonl_line(struct packer *p, struct fetcher *f, size_t i, int *bad)
 {
+	struct item *it = &p->batch[i];
 	json_t *img = json_object_get(it->rec, "image");
 	const char *url = json_string_value(json_object_get(json_object_get(it->rec, "job"), "imageUrl"));
 	*bad = 0;
@@ -542,30 +734,30 @@ jsonl_line(struct packer *p, struct item *it, int *bad)
 	if (url)
 		json_object_set_new(img, "url", json_string(url));
 	if (p->c->embed_images) {
-		size_t len;
-		char *bytes = get_image(p, it, &len);
+		struct fslot *bytes = get_image(p, f, i);
 		if (!bytes) {
 			*bad = 1;
 			return NULL;
 		}
-		char *b64 = base64((unsigned char *)bytes, len);
+		char *b64 = base64((unsigned char *)bytes->p, bytes->len);
 		json_object_set_new(img, "data", json_string(b64));
 		free(b64);
-		free(bytes);
 	}
 	char *s = json_dumps(it->rec, JSON_COMPACT);
 	json_object_del(img, "data");
 	return s;
 }
 
-/* Write one sample; 1 when the job had to be left out, -1 on a write error. */
+/* Write sample i of the batch; 1 when the job had to be left out, -1 on a
+ * write error. */
 static int
-write_item(struct packer *p, struct shard *s, struct item *it, char *err, size_t errlen)
+write_item(struct packer *p, struct fetcher *f, struct shard *s, size_t i, char *err, size_t errlen)
 {
+	struct item *it = &p->batch[i];
 	int r;
 	if (p->c->so.format == SF_JSONL) {
 		int bad;
-		char *line = jsonl_line(p, it, &bad);
+		char *line = jsonl_line(p, f, i, &bad);
 		if (bad)
 			return 1;
 		struct shard_member m = { "jsonl", line, strlen(line) };
@@ -573,17 +765,16 @@ write_item(struct packer *p, struct shard *s, struct item *it, char *err, size_t
 		free(line);
 		return r;
 	}
-	size_t ilen;
-	char *img = get_image(p, it, &ilen);
+	struct fslot *img = get_image(p, f, i);
 	if (!img)
 		return 1;
 	const char *text = json_string_value(json_object_get(json_object_get(it->rec, "content"), "text"));
 	struct shard_member m[3] = { { "json", it->json, strlen(it->json) },
-		{ image_ext(json_object_get(it->rec, "image")), img, ilen }, { "txt", text, strlen(text) } };
+		{ image_ext(json_object_get(it->rec, "image")), img->p, img->len },
+		{ "txt", text, strlen(text) } };
 	char *key = wds_key(it->id);
 	r = shard_add(s, key, m, 3, err, errlen);
 	free(key);
-	free(img);
 	return r;
 }
 
@@ -656,6 +847,7 @@ seal(struct packer *p)
 	char *final = xasprintf("%s/%s", p->c->out, name);
 	json_t *ids = json_array();
 	struct shard *s = shard_create(tmp, &p->c->so, err, sizeof err);
+	struct fetcher *f = NULL;
 	int r = 0;
 
 	if (!s) {
@@ -663,8 +855,11 @@ seal(struct packer *p)
 		r = fatal(p, VJ_EFATAL);
 		goto out;
 	}
+	f = fetch_start(p);
 	for (size_t i = 0; i < p->nbatch && !interrupted; i++) {
-		int w = write_item(p, s, &p->batch[i], err, sizeof err);
+		int w = write_item(p, f, s, i, err, sizeof err);
+		if (f)
+			fetch_release(f, i);
 		if (w < 0) {
 			vj_msg("%s (sealing %s; the temp file is removed)", err, name);
 			shard_abort(s);
@@ -676,6 +871,8 @@ seal(struct packer *p)
 		else
 			*seen_id(p, p->batch[i].id) = SEEN_NONE;
 	}
+	fetch_end(f);
+	f = NULL;
 	if (interrupted || json_array_size(ids) == 0) {
 		shard_abort(s);
 		if (interrupted)
@@ -703,6 +900,7 @@ seal(struct packer *p)
 	else
 		vj_debug("sealed %s: %zu records", final, json_array_size(ids));
 out:
+	fetch_end(f);
 	json_decref(ids);
 	free(name);
 	free(tmp);

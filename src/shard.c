@@ -1,10 +1,20 @@
 /* shard: reproducible tar/jsonl shards through our own compressor.
  *
- * libarchive frames the tar (ustar, pax only where a name needs it) and
- * hands us its blocks; we compress them ourselves so that the parameters are
- * fixed here and not left to whichever filter libarchive was built with.
- * zstd always runs with nbWorkers >= 1: libzstd's multi-worker frames are
- * the same for any worker count, while nbWorkers 0 makes a different one. */
+ * We frame the tar ourselves: a ustar header per member, laid out exactly
+ * as libarchive's pax_restricted writer lays it out (whose output the shards
+ * were defined by), so the bytes did not change when we took it over.  A
+ * name too long for ustar still gets its header (pax extension and all) from
+ * libarchive.  The stream ends as libarchive ends it: two zero blocks, then
+ * zeros up to a multiple of 10240 bytes.
+ *
+ * Small pieces (headers, records, texts, padding) are gathered into one
+ * buffer; big ones (images) go to the compressor as they are, so each byte
+ * is copied once, into libzstd's own input buffer.  zstd always runs with
+ * nbWorkers >= 1: libzstd's multi-worker frames are the same for any worker
+ * count (and however the input is cut into calls), while nbWorkers 0 makes a
+ * different one.  The compressed output is handed, in 1 MiB chunks, to a
+ * writer thread that writes it and computes the file's sha256, so that work
+ * overlaps the compression. */
 #include "shard.h"
 #include "hash.h"
 #include "util.h"
@@ -13,6 +23,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +34,38 @@
 const char *const shard_format_name[] = { "wds", "jsonl" };
 const char *const shard_compress_name[] = { "zstd", "gzip", "none" };
 
-#define OUTBUF (1 << 17)
+#define CHUNK (1u << 20)       /* compressed bytes per hand-over to the writer */
+#define NCHUNK 8               /* chunks in flight */
+#define STAGE (1u << 16)       /* small pieces gathered before the compressor */
+#define DIRECT (1u << 14)      /* a piece this big goes to the compressor as it is */
+#define TAR_RECORD 10240       /* the stream is padded to a multiple of this */
 
 struct shard {
 	struct shard_opts o;
 	char *path;
 	int fd;
-	int err;                 /* errno of the first write failure */
-	uint64_t bytes;          /* compressed bytes written */
-	struct sha256_ctx *sha;
+	int err;                 /* errno of the first failure, as the caller sees it */
 	ZSTD_CCtx *zc;
 	z_stream gz;
 	int gz_live;
-	unsigned char *out;
-	struct archive *ar;
+	int wds;
+	uint64_t raw;            /* uncompressed stream bytes so far */
+	unsigned char *stage;
+	size_t nstage;
+	/* Output ring: ring[prod % NCHUNK] is being filled (fill bytes), the
+	 * chunks cons .. prod-1 wait for the writer thread. */
+	unsigned char *ring[NCHUNK];
+	size_t len[NCHUNK];
+	size_t fill;
+	uint64_t prod, cons;
+	int closing;             /* no more chunks will come */
+	int werr;                /* the writer's errno, once a write failed */
+	uint64_t bytes;          /* compressed bytes written (writer) */
+	struct sha256_ctx *sha;  /* of the file (writer) */
+	pthread_t th;
+	int th_live;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
 };
 
 const char *
@@ -68,34 +97,114 @@ shard_sample_size(const struct shard_member *m, int n, size_t keylen)
 	return sz;
 }
 
-/* The file itself: every compressed byte goes through here. */
+/* ---- the writer thread: every compressed byte is written and hashed here */
+
+static void *
+writer_main(void *arg)
+{
+	struct shard *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (s->cons == s->prod && !s->closing)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->cons == s->prod)
+			break;
+		unsigned k = (unsigned)(s->cons % NCHUNK);
+		size_t n = s->len[k];
+		int failed = s->werr != 0, e = 0;
+		pthread_mutex_unlock(&s->mu);
+		/* after a failure the chunks are only drained, so the
+		 * compressing side never waits for room that never comes */
+		if (!failed) {
+			if (write_all(s->fd, s->ring[k], n) < 0)
+				e = errno ? errno : EIO;
+			else
+				sha256_update(s->sha, s->ring[k], n);
+		}
+		pthread_mutex_lock(&s->mu);
+		if (e)
+			s->werr = e;
+		else if (!failed)
+			s->bytes += n;
+		s->cons++;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Hand the chunk being filled to the writer and wait for a free one. */
+static int
+hand_over(struct shard *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->len[s->prod % NCHUNK] = s->fill;
+	s->prod++;
+	pthread_cond_broadcast(&s->cv);
+	while (s->prod - s->cons >= NCHUNK)
+		pthread_cond_wait(&s->cv, &s->mu);
+	int e = s->werr;
+	pthread_mutex_unlock(&s->mu);
+	s->fill = 0;
+	if (e) {
+		s->err = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* Stop the writer once it has written every chunk handed over. */
+static void
+writer_stop(struct shard *s)
+{
+	if (!s->th_live)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->closing = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->th, NULL);
+	s->th_live = 0;
+	if (s->werr && !s->err)
+		s->err = s->werr;
+}
+
+static unsigned char *
+out_at(struct shard *s)
+{
+	return s->ring[s->prod % NCHUNK];
+}
+
+/* Bytes out of the compressor (or uncompressed, with none) into the ring. */
 static int
 emit(struct shard *s, const void *p, size_t n)
 {
-	if (n == 0)
-		return 0;
-	if (write_all(s->fd, p, n) < 0) {
-		s->err = errno;
-		return -1;
+	while (n > 0) {
+		size_t k = CHUNK - s->fill < n ? CHUNK - s->fill : n;
+		memcpy(out_at(s) + s->fill, p, k);
+		s->fill += k;
+		p = (const char *)p + k;
+		n -= k;
+		if (s->fill == CHUNK && hand_over(s) < 0)
+			return -1;
 	}
-	sha256_update(s->sha, p, n);
-	s->bytes += n;
 	return 0;
 }
 
 static int
-put_zstd(struct shard *s, const void *p, size_t n, int end)
+feed_zstd(struct shard *s, const void *p, size_t n, int end)
 {
 	ZSTD_inBuffer in = { p, n, 0 };
 	ZSTD_EndDirective mode = end ? ZSTD_e_end : ZSTD_e_continue;
 	for (;;) {
-		ZSTD_outBuffer out = { s->out, OUTBUF, 0 };
+		ZSTD_outBuffer out = { out_at(s), CHUNK, s->fill };
 		size_t rem = ZSTD_compressStream2(s->zc, &out, &in, mode);
 		if (ZSTD_isError(rem)) {
 			s->err = EIO;
 			return -1;
 		}
-		if (emit(s, s->out, out.pos) < 0)
+		s->fill = out.pos;
+		if (s->fill == CHUNK && hand_over(s) < 0)
 			return -1;
 		if (end ? rem == 0 : in.pos == in.size)
 			return 0;
@@ -103,58 +212,214 @@ put_zstd(struct shard *s, const void *p, size_t n, int end)
 }
 
 static int
-put_gzip(struct shard *s, const void *p, size_t n, int end)
+feed_gzip(struct shard *s, const void *p, size_t n, int end)
 {
 	s->gz.next_in = (Bytef *)(uintptr_t)p;
 	s->gz.avail_in = (uInt)n;
 	for (;;) {
-		s->gz.next_out = s->out;
-		s->gz.avail_out = OUTBUF;
+		s->gz.next_out = out_at(s) + s->fill;
+		s->gz.avail_out = (uInt)(CHUNK - s->fill);
 		int r = deflate(&s->gz, end ? Z_FINISH : Z_NO_FLUSH);
 		if (r == Z_STREAM_ERROR) {
 			s->err = EIO;
 			return -1;
 		}
-		if (emit(s, s->out, OUTBUF - s->gz.avail_out) < 0)
+		int full = s->gz.avail_out == 0;
+		s->fill = CHUNK - s->gz.avail_out;
+		if (full && hand_over(s) < 0)
 			return -1;
-		if (end ? r == Z_STREAM_END : s->gz.avail_in == 0 && s->gz.avail_out != 0)
+		if (end ? r == Z_STREAM_END : s->gz.avail_in == 0 && !full)
 			return 0;
 	}
 }
 
-/* Uncompressed stream bytes in; end flushes the compressor's last frame. */
+/* Stream bytes into the compressor; end flushes its last frame. */
 static int
-put(struct shard *s, const void *p, size_t n, int end)
+feed(struct shard *s, const void *p, size_t n, int end)
 {
-	if (s->err)
-		return -1;
 	switch (s->o.compress) {
 	case SC_ZSTD:
-		return put_zstd(s, p, n, end);
+		return feed_zstd(s, p, n, end);
 	case SC_GZIP:
 		/* deflate takes uInt lengths: feed big buffers in pieces */
 		while (n > (1u << 30)) {
-			if (put_gzip(s, p, 1u << 30, 0) < 0)
+			if (feed_gzip(s, p, 1u << 30, 0) < 0)
 				return -1;
 			p = (const char *)p + (1u << 30);
 			n -= 1u << 30;
 		}
-		return put_gzip(s, p, n, end);
+		return feed_gzip(s, p, n, end);
 	default:
 		return emit(s, p, n);
 	}
 }
 
-static la_ssize_t
-ar_write(struct archive *a, void *ctx, const void *p, size_t n)
+static int
+flush_stage(struct shard *s)
 {
-	struct shard *s = ctx;
-	if (put(s, p, n, 0) < 0) {
-		archive_set_error(a, s->err, "%s: %s", s->path, strerror(s->err));
+	size_t n = s->nstage;
+	s->nstage = 0;
+	return n ? feed(s, s->stage, n, 0) : 0;
+}
+
+/* Uncompressed stream bytes in. */
+static int
+put(struct shard *s, const void *p, size_t n)
+{
+	if (s->err)
 		return -1;
+	s->raw += n;
+	if (n >= DIRECT) {
+		if (flush_stage(s) < 0)
+			return -1;
+		return feed(s, p, n, 0);
 	}
+	if (s->nstage + n > STAGE && flush_stage(s) < 0)
+		return -1;
+	memcpy(s->stage + s->nstage, p, n);
+	s->nstage += n;
+	return 0;
+}
+
+static const unsigned char zeros[1024];
+
+static int
+put_zeros(struct shard *s, uint64_t n)
+{
+	while (n > 0) {
+		size_t k = n > sizeof zeros ? sizeof zeros : (size_t)n;
+		if (put(s, zeros, k) < 0)
+			return -1;
+		n -= k;
+	}
+	return 0;
+}
+
+/* ---- tar framing */
+
+/* An octal field as libarchive writes it: digits, zero-padded. */
+static int
+octal(char *f, int digits, uint64_t v)
+{
+	for (int i = digits - 1; i >= 0; i--) {
+		f[i] = (char)('0' + (v & 7));
+		v >>= 3;
+	}
+	return v == 0 ? 0 : -1;
+}
+
+/* The ustar header libarchive's pax_restricted writer makes for a regular
+ * file: 0644, uid/gid 0, no user or group names.  -1 when the entry needs
+ * more than ustar has (then libarchive writes it). */
+static int
+ustar_header(unsigned char h[512], const char *name, size_t namelen, uint64_t size, time_t mtime)
+{
+	char *f = (char *)h;
+	if (namelen == 0 || namelen > 99 || mtime < 0)
+		return -1;
+	memset(h, 0, 512);
+	memcpy(f, name, namelen);
+	memcpy(f + 100, "000644 ", 7);
+	memcpy(f + 108, "000000 ", 7);
+	memcpy(f + 116, "000000 ", 7);
+	if (octal(f + 124, 11, size) < 0 || octal(f + 136, 11, (uint64_t)mtime) < 0)
+		return -1;
+	f[135] = ' ';
+	f[147] = ' ';
+	f[156] = '0';
+	memcpy(f + 257, "ustar\0" "00", 8);
+	memcpy(f + 329, "000000 ", 7);
+	memcpy(f + 337, "000000 ", 7);
+	unsigned sum = 8 * ' ';
+	for (int i = 0; i < 512; i++)
+		if (i < 148 || i >= 156)
+			sum += h[i];
+	octal(f + 148, 6, sum);
+	f[154] = 0;
+	f[155] = ' ';
+	return 0;
+}
+
+struct capture {
+	struct buf b;
+	int stop;
+};
+
+static la_ssize_t
+capture_write(struct archive *a, void *ctx, const void *p, size_t n)
+{
+	struct capture *c = ctx;
+	if (!c->stop)
+		buf_add(&c->b, p, n);
 	return (la_ssize_t)n;
 }
+
+/* The headers libarchive writes for a member ustar cannot describe (a long
+ * name: pax extension + ustar header).  NULL with err set. */
+static char *
+libarchive_header(struct shard *s, const char *name, uint64_t size, size_t *len,
+    char *err, size_t errlen)
+{
+	struct capture c = { { 0 }, 0 };
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	char *h = NULL;
+	if (!a || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_add_filter_none(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(a, 512) != ARCHIVE_OK ||
+	    archive_write_open(a, &c, NULL, capture_write, NULL) != ARCHIVE_OK)
+		goto out;
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_size(e, (la_int64_t)size);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_mtime(e, s->o.mtime, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	if (archive_write_header(a, e) != ARCHIVE_OK || c.b.len == 0 || c.b.len % 512)
+		goto out;
+	h = c.b.p;
+	*len = c.b.len;
+	c.b.p = NULL;
+out:
+	if (!h)
+		snprintf(err, errlen, "%s: member %s: %s", s->path, name,
+		    a ? archive_error_string(a) : "out of memory");
+	c.stop = 1;
+	archive_entry_free(e);
+	if (a)
+		archive_write_free(a);
+	buf_free(&c.b);
+	return h;
+}
+
+static int
+add_member(struct shard *s, const char *key, const struct shard_member *m, char *err, size_t errlen)
+{
+	char name[128];
+	unsigned char h[512];
+	int n = snprintf(name, sizeof name, "%s.%s", key, m->ext);
+	if (n > 0 && (size_t)n < sizeof name && ustar_header(h, name, (size_t)n, m->len, s->o.mtime) == 0) {
+		if (put(s, h, 512) < 0)
+			return -1;
+	} else {
+		char *full = xasprintf("%s.%s", key, m->ext);
+		size_t hl;
+		char *hp = libarchive_header(s, full, m->len, &hl, err, errlen);
+		free(full);
+		if (!hp)
+			return -2;
+		int r = put(s, hp, hl);
+		free(hp);
+		if (r < 0)
+			return -1;
+	}
+	if (put(s, m->p, m->len) < 0 || put_zeros(s, round512(m->len) - m->len) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- setup and teardown */
 
 static int
 init_zstd(struct shard *s, char *err, size_t errlen)
@@ -187,26 +452,12 @@ init_gzip(struct shard *s, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-init_tar(struct shard *s, char *err, size_t errlen)
-{
-	s->ar = archive_write_new();
-	if (!s->ar || archive_write_set_format_pax_restricted(s->ar) != ARCHIVE_OK ||
-	    archive_write_add_filter_none(s->ar) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(s->ar, 10240) != ARCHIVE_OK ||
-	    archive_write_open(s->ar, s, NULL, ar_write, NULL) != ARCHIVE_OK) {
-		snprintf(err, errlen, "%s: cannot start the tar stream: %s", s->path,
-		    s->ar ? archive_error_string(s->ar) : "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
 static void
 destroy(struct shard *s)
 {
-	if (s->ar)
-		archive_write_free(s->ar);
+	writer_stop(s);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
 	if (s->zc)
 		ZSTD_freeCCtx(s->zc);
 	if (s->gz_live)
@@ -217,7 +468,9 @@ destroy(struct shard *s)
 	}
 	if (s->fd >= 0)
 		close(s->fd);
-	free(s->out);
+	for (int i = 0; i < NCHUNK; i++)
+		free(s->ring[i]);
+	free(s->stage);
 	free(s->path);
 	free(s);
 }
@@ -227,9 +480,14 @@ shard_create(const char *path, const struct shard_opts *o, char *err, size_t err
 {
 	struct shard *s = xcalloc(1, sizeof *s);
 	s->o = *o;
+	s->wds = o->format == SF_WDS;
 	s->path = xstrdup(path);
-	s->out = xmalloc(OUTBUF);
+	s->stage = xmalloc(STAGE);
+	for (int i = 0; i < NCHUNK; i++)
+		s->ring[i] = xmalloc(CHUNK);
 	s->sha = sha256_new();
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
 	s->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (s->fd < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
@@ -237,44 +495,18 @@ shard_create(const char *path, const struct shard_opts *o, char *err, size_t err
 		return NULL;
 	}
 	if ((o->compress == SC_ZSTD && init_zstd(s, err, errlen) < 0) ||
-	    (o->compress == SC_GZIP && init_gzip(s, err, errlen) < 0) ||
-	    (o->format == SF_WDS && init_tar(s, err, errlen) < 0)) {
+	    (o->compress == SC_GZIP && init_gzip(s, err, errlen) < 0)) {
 		shard_abort(s);
 		return NULL;
 	}
-	return s;
-}
-
-static int
-add_member(struct shard *s, const char *key, const struct shard_member *m)
-{
-	struct archive_entry *e = archive_entry_new();
-	char *name = xasprintf("%s.%s", key, m->ext);
-	int r = -1;
-
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_size(e, (la_int64_t)m->len);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_entry_set_mtime(e, s->o.mtime, 0);
-	archive_entry_set_uid(e, 0);
-	archive_entry_set_gid(e, 0);
-	if (archive_write_header(s->ar, e) != ARCHIVE_OK)
-		goto out;
-	const char *p = m->p;
-	size_t left = m->len;
-	while (left > 0) {
-		la_ssize_t w = archive_write_data(s->ar, p, left);
-		if (w <= 0)
-			goto out;
-		p += w;
-		left -= (size_t)w;
+	int e = pthread_create(&s->th, NULL, writer_main, s);
+	if (e) {
+		snprintf(err, errlen, "%s: cannot start a thread: %s", path, strerror(e));
+		shard_abort(s);
+		return NULL;
 	}
-	r = 0;
-out:
-	free(name);
-	archive_entry_free(e);
-	return r;
+	s->th_live = 1;
+	return s;
 }
 
 static void
@@ -283,24 +515,27 @@ fail_msg(struct shard *s, char *err, size_t errlen)
 	if (s->err)
 		snprintf(err, errlen, "cannot write %s: %s", s->path, strerror(s->err));
 	else
-		snprintf(err, errlen, "%s: %s", s->path,
-		    s->ar ? archive_error_string(s->ar) : "compression failed");
+		snprintf(err, errlen, "%s: compression failed", s->path);
 }
 
 int
 shard_add(struct shard *s, const char *key, const struct shard_member *m, int n,
     char *err, size_t errlen)
 {
-	if (s->o.format == SF_JSONL) {
-		if (put(s, m[0].p, m[0].len, 0) == 0 && put(s, "\n", 1, 0) == 0)
+	if (!s->wds) {
+		if (put(s, m[0].p, m[0].len) == 0 && put(s, "\n", 1) == 0)
 			return 0;
 	} else {
-		int i;
+		int i, r = 0;
 		for (i = 0; i < n; i++)
-			if (add_member(s, key, &m[i]) < 0)
+			if ((r = add_member(s, key, &m[i], err, errlen)) < 0)
 				break;
 		if (i == n)
 			return 0;
+		if (r == -2) {
+			errno = EINVAL;
+			return -1;
+		}
 	}
 	fail_msg(s, err, errlen);
 	if (s->err)
@@ -312,16 +547,25 @@ int
 shard_finish(struct shard *s, char sha_out[65], uint64_t *bytes, char *err, size_t errlen)
 {
 	int bad = 0;
-	if (s->ar) {
-		bad = archive_write_close(s->ar) != ARCHIVE_OK;
+	if (s->wds) {
+		/* the end-of-archive blocks, then a whole last record */
+		uint64_t end = s->raw + 1024;
+		bad = put_zeros(s, 1024 + (TAR_RECORD - end % TAR_RECORD) % TAR_RECORD) < 0;
 	}
 	if (!bad)
-		bad = put(s, NULL, 0, 1) < 0;
+		bad = s->err || flush_stage(s) < 0 ||
+		    (s->o.compress != SC_NONE && feed(s, NULL, 0, 1) < 0);
+	if (!bad && s->fill > 0)
+		bad = hand_over(s) < 0;
+	writer_stop(s);
+	if (!bad && s->err)
+		bad = 1;
 	if (!bad && s->o.sync && fsync(s->fd) < 0) {
 		s->err = errno;
 		bad = 1;
 	}
 	if (!bad && close(s->fd) < 0) {
+		s->fd = -1;
 		s->err = errno;
 		bad = 1;
 	}

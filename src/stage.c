@@ -37,6 +37,7 @@ struct stagex {
 	double cost;
 	int budget_stop;
 	int64_t t0, last_progress, last_commit;
+	uint64_t total;               /* --pending: what there was to do at the start */
 	int progress;
 };
 
@@ -253,53 +254,70 @@ feed_lines(struct stagex *x, int room)
 
 /* ---- input: the run's queue ---- */
 
+/* Is slot ready for this stage now?  0 yes, with its key; 1 no (done,
+ * failed for good, not ready upstream, or waiting: *waiting is counted). */
 static int
-pending_record(struct stagex *x, uint32_t slot, json_t **rec, char key[KEY_HEX + 1])
+pending_check(struct stagex *x, uint32_t slot, char key[KEY_HEX + 1], uint64_t *waiting)
 {
 	enum stage s = x->d->s;
 	struct run *r = x->run;
 	char up[KEY_HEX + 1];
+	struct fjob *f = run_job(r, s, slot);
 
 	if (s == ST_INGEST) {
 		if (!r->job_off || slot >= r->cap || r->job_off[slot] == NO_OFF)
 			return 1;
-		struct fjob *f = run_job(r, s, slot);
-		if (f->state == JS_DONE || (f->state == JS_DEAD && !x->o->retry_failed))
+		key_format(f->key, key);      /* the job's key, from its job event */
+	} else {
+		struct fjob *u = run_job(r, (enum stage)(s - 1), slot);
+		if (!u || u->state != JS_DONE)
 			return 1;
-		if (f->state == JS_RETRY && (int64_t)f->retry_at * 1000 > now_ms()) {
-			x->n_waiting++;
-			return 1;
-		}
-		json_t *ev = run_line(r, ST_INGEST, r->job_off[slot]);
-		const char *k = json_string_value(json_object_get(ev, "key"));
-		if (!ev || !k || strlen(k) != KEY_HEX) {
-			json_decref(ev);
-			return 1;
-		}
-		memcpy(key, k, KEY_HEX + 1);
-		*rec = json_pack("{s:s, s:{}, s:O}", "id", idx_id(r->ids, slot), "keys", "job",
-		    json_object_get(ev, "job"));
-		json_decref(ev);
-		return 0;
+		key_format(u->key, up);
+		stage_key(x, up, key);
 	}
-	struct fjob *u = run_job(r, (enum stage)(s - 1), slot);
-	if (!u || u->state != JS_DONE)
-		return 1;
-	key_format(u->key, up);
-	stage_key(x, up, key);
-	struct fjob *f = run_job(r, s, slot);
 	uint64_t k[2];
 	key_parse(key, k);
 	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1])
 		return 1;
-	if (f->state == JS_DEAD && !x->o->retry_failed && f->fkey == (uint32_t)k[1])
+	if (f->state == JS_DEAD && !x->o->retry_failed && (s == ST_INGEST || f->fkey == (uint32_t)k[1]))
 		return 1;
-	if (f->state == JS_RETRY && f->fkey == (uint32_t)k[1] && (int64_t)f->retry_at * 1000 > now_ms()) {
-		x->n_waiting++;
+	if (f->state == JS_RETRY && (s == ST_INGEST || f->fkey == (uint32_t)k[1]) &&
+	    (int64_t)f->retry_at * 1000 > now_ms()) {
+		(*waiting)++;
 		return 1;
 	}
-	*rec = run_record(r, slot, (enum stage)(s - 1));
-	return *rec ? 0 : 1;
+	return 0;
+}
+
+static int
+pending_record(struct stagex *x, uint32_t slot, json_t **rec, char key[KEY_HEX + 1])
+{
+	struct run *r = x->run;
+	if (pending_check(x, slot, key, &x->n_waiting))
+		return 1;
+	if (x->d->s != ST_INGEST) {
+		*rec = run_record(r, slot, (enum stage)(x->d->s - 1));
+		return *rec ? 0 : 1;
+	}
+	json_t *ev = run_line(r, ST_INGEST, r->job_off[slot]);
+	if (!ev)
+		return 1;
+	*rec = json_pack("{s:s, s:{}, s:O}", "id", idx_id(r->ids, slot), "keys", "job",
+	    json_object_get(ev, "job"));
+	json_decref(ev);
+	return 0;
+}
+
+/* How much --pending has to do, for the progress line. */
+static uint64_t
+count_pending(struct stagex *x)
+{
+	uint64_t n = 0, waiting = 0;
+	char key[KEY_HEX + 1];
+	for (uint32_t slot = 0; slot < idx_count(x->run->ids); slot++)
+		if (pending_check(x, slot, key, &waiting) == 0)
+			n++;
+	return n;
 }
 
 static void
@@ -489,10 +507,20 @@ progress(struct stagex *x, int last)
 	eng_counts(x->eng, &c);
 	double secs = (double)(now - x->t0) / 1000;
 	double rate = secs > 0 ? (double)x->n_done / secs : 0;
-	fprintf(stderr, "\r%s: %llu done (%llu cached), %.1f/s, %llu in flight, %llu queued, %llu retries, %llu failed%s",
-	    stage_name[x->d->s], (unsigned long long)x->n_done, (unsigned long long)x->n_cached, rate,
-	    (unsigned long long)c.in_flight, (unsigned long long)c.queued,
-	    (unsigned long long)c.retried, (unsigned long long)x->n_dead, last ? "\n" : "\033[K");
+	char total[32] = "", eta[32] = "";
+	uint64_t fin = x->n_done + x->n_cached + x->n_dead;
+	if (x->total) {
+		snprintf(total, sizeof total, "/%llu", (unsigned long long)x->total);
+		if (rate > 0 && fin < x->total && !last) {
+			double left = (double)(x->total - fin) / rate;
+			snprintf(eta, sizeof eta, ", ETA %dm%02ds", (int)(left / 60), (int)left % 60);
+		}
+	}
+	fprintf(stderr, "\r%s: %llu%s (%llu done, %llu from the journal, %llu failed), %.1f/s, "
+	    "%llu in flight, %llu retries%s%s",
+	    stage_name[x->d->s], (unsigned long long)fin, total, (unsigned long long)x->n_done,
+	    (unsigned long long)x->n_cached, (unsigned long long)x->n_dead, rate,
+	    (unsigned long long)c.in_flight, (unsigned long long)c.retried, eta, last ? "\n" : "\033[K");
 }
 
 /* Group commit: one write and one fsync for everything finished since the
@@ -593,6 +621,8 @@ stage_main(const struct opts *o, struct stage_def *d)
 	x.eng = eng_new(&ec, d->ops, d->pctx, &h);
 	x.t0 = x.last_progress = mono_ms();
 	x.progress = o->progress < 0 ? (isatty(2) && vj_verbose >= 0) : o->progress;
+	if (x.progress && o->pending && !o->follow)
+		x.total = count_pending(&x);
 	rc = eng_run(x.eng);
 	if (eng_fatal(x.eng) && eng_fatal_msg(x.eng)[0])
 		vj_msg("stopped: %s", eng_fatal_msg(x.eng));
