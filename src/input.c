@@ -127,7 +127,7 @@ read_one(struct input *in, int fd, const char *src)
 	int skipping = 0, eof = 0;
 
 	while (!in->stop) {
-		char *nl = memchr(b.p + off, '\n', b.len - off);
+		char *nl = b.len > off ? memchr(b.p + off, '\n', b.len - off) : NULL;
 		if (!nl && !eof) {
 			if (b.len - off > INPUT_MAX_LINE) {
 				if (!skipping) {
