@@ -88,7 +88,7 @@ o.append(f"`{'QUICK=1 ' if QUICK == '1' else ''}scripts/bench/overhead.sh` on "
          f"{datetime.date.today().isoformat()}, {MACHINE}.  The fake answers at once, with no "
          f"limit; {N:,} jobs (640x480 JPEG, 20 KB) through `vj-analyze --pending` (default "
          f"`--fsync batch`: a group commit every 20 ms); vj's CPU is user+sys from `/usr/bin/time`; "
-         f"median of 3 runs.  With `--fsync batch` the loop waits for each group commit's fsync, which is what caps requests/s at low `-j`; `--fsync never` shows the engine without the disk.  vj and the fake share the machine's cores, so requests/s is a floor "
+         f"median of 3 runs.  `--fsync never` is there to show whether the disk caps the rate (it did not, in the run below: vj used a third of a core, so it waits on something else, not yet pinned down; the fake and other work share the 2 cores).  vj and the fake share the machine's cores, so requests/s is a floor "
          f"for vj alone.")
 o.append("")
 o.append("| `-j`, `--fsync` | requests/s | wall s | vj CPU ms per 1,000 requests | CPU share of one core | max RSS MB |")
