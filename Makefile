@@ -66,7 +66,13 @@ check-deps:
 	@$(PKG_CONFIG) --exists $(PKGS) || { echo "missing build dependencies; run scripts/install-deps" >&2; \
 	  $(PKG_CONFIG) --print-errors --exists $(PKGS); exit 1; }
 
-test: check-deps all $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG)
+# The I/O fault shim is built without the sanitizers: it is preloaded into
+# programs that may or may not carry them.
+SHIM = tests/shim/vjfault.so
+$(SHIM): tests/shim/vjfault.c
+	$(CC) -O2 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
+
+test: check-deps all $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG) $(SHIM)
 	prove -f $(UNIT_BIN) tests/t*.t
 
 # The same tests under the sanitizers, built in place after a clean.
@@ -91,7 +97,7 @@ install: all
 	for m in docs/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 
 clean:
-	rm -f src/*.o src/libvj.a $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG)
+	rm -f src/*.o src/libvj.a $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG) $(SHIM)
 
 .PHONY: all test asan demo deps install clean check-deps
 .SECONDARY: $(LIB_OBJ) $(CMD_SRC:.c=.o)

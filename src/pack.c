@@ -525,7 +525,7 @@ base64(const unsigned char *s, size_t n)
  * reports nothing: a job's problem is reported by the main thread, in
  * order, when it takes that job's image. */
 
-#define FETCH_DEPTH 16               /* images read ahead */
+#define FETCH_DEPTH 64               /* images read ahead */
 #define FETCH_KEEP (8u << 20)        /* a bigger buffer is not kept for reuse */
 
 struct fslot {
@@ -541,6 +541,7 @@ struct fetcher {
 	size_t nread;                /* images read (slots filled) */
 	size_t nfree;                /* images taken and released by the main thread */
 	int stop;
+	int rwait, mwait;            /* the reader / the main thread is waiting */
 	struct fslot slot[FETCH_DEPTH];
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -598,14 +599,21 @@ fetch_one(const char *run, const char *sha, struct fslot *sl)
 	}
 }
 
+/* Wake-ups cost (a futex and, in a VM, an interrupt to the other CPU):
+ * the reader, once the ring is full, sleeps until half of it is free, and
+ * either side signals only when the other one sleeps. */
 static void *
 fetch_main(void *arg)
 {
 	struct fetcher *f = arg;
 	for (size_t i = 0; i < f->n; i++) {
 		pthread_mutex_lock(&f->mu);
-		while (i - f->nfree >= FETCH_DEPTH && !f->stop)
-			pthread_cond_wait(&f->cv, &f->mu);
+		if (i - f->nfree >= FETCH_DEPTH) {
+			f->rwait = 1;
+			while (i - f->nfree >= FETCH_DEPTH / 2 && !f->stop)
+				pthread_cond_wait(&f->cv, &f->mu);
+			f->rwait = 0;
+		}
 		int stop = f->stop;
 		pthread_mutex_unlock(&f->mu);
 		if (stop)
@@ -614,7 +622,8 @@ fetch_main(void *arg)
 		fetch_one(f->run, f->sha[i], &f->slot[i % FETCH_DEPTH]);
 		pthread_mutex_lock(&f->mu);
 		f->nread = i + 1;
-		pthread_cond_broadcast(&f->cv);
+		if (f->mwait)
+			pthread_cond_broadcast(&f->cv);
 		pthread_mutex_unlock(&f->mu);
 	}
 	return NULL;
@@ -656,8 +665,12 @@ fetch_take(struct fetcher *f, size_t i, struct fslot **img)
 		fetch_one(f->run, f->sha[i], sl);
 	} else {
 		pthread_mutex_lock(&f->mu);
-		while (f->nread <= i)
-			pthread_cond_wait(&f->cv, &f->mu);
+		if (f->nread <= i) {
+			f->mwait = 1;
+			while (f->nread <= i)
+				pthread_cond_wait(&f->cv, &f->mu);
+			f->mwait = 0;
+		}
 		pthread_mutex_unlock(&f->mu);
 	}
 	*img = sl;
@@ -678,7 +691,8 @@ fetch_release(struct fetcher *f, size_t i)
 		return;
 	pthread_mutex_lock(&f->mu);
 	f->nfree = i + 1;
-	pthread_cond_broadcast(&f->cv);
+	if (f->rwait)
+		pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
 }
 

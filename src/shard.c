@@ -23,7 +23,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +33,7 @@
 const char *const shard_format_name[] = { "wds", "jsonl" };
 const char *const shard_compress_name[] = { "zstd", "gzip", "none" };
 
-#define CHUNK (1u << 17)       /* compressed bytes per hand-over to the writer */
-#define NCHUNK 16              /* chunks in flight */
+#define CHUNK (1u << 17)       /* compressed bytes per write */
 #define STAGE (1u << 16)       /* small pieces gathered before the compressor */
 #define DIRECT (1u << 14)      /* a piece this big goes to the compressor as it is */
 #define TAR_RECORD 10240       /* the stream is padded to a multiple of this */
@@ -52,20 +50,10 @@ struct shard {
 	uint64_t raw;            /* uncompressed stream bytes so far */
 	unsigned char *stage;
 	size_t nstage;
-	/* Output ring: ring[prod % NCHUNK] is being filled (fill bytes), the
-	 * chunks cons .. prod-1 wait for the writer thread. */
-	unsigned char *ring[NCHUNK];
-	size_t len[NCHUNK];
+	unsigned char *out;      /* the compressor's output, CHUNK bytes */
 	size_t fill;
-	uint64_t prod, cons;
-	int closing;             /* no more chunks will come */
-	int werr;                /* the writer's errno, once a write failed */
-	uint64_t bytes;          /* compressed bytes written (writer) */
-	struct sha256_ctx *sha;  /* of the file (writer) */
-	pthread_t th;
-	int th_live;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	uint64_t bytes;          /* compressed bytes written */
+	struct sha256_ctx *sha;  /* of the file */
 };
 
 const char *
@@ -97,91 +85,23 @@ shard_sample_size(const struct shard_member *m, int n, size_t keylen)
 	return sz;
 }
 
-/* ---- the writer thread: every compressed byte is written and hashed here */
+/* ---- output: every compressed byte is written and hashed here */
 
-static void *
-writer_main(void *arg)
-{
-	struct shard *s = arg;
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		while (s->cons == s->prod && !s->closing)
-			pthread_cond_wait(&s->cv, &s->mu);
-		if (s->cons == s->prod)
-			break;
-		unsigned k = (unsigned)(s->cons % NCHUNK);
-		size_t n = s->len[k];
-		int failed = s->werr != 0, e = 0;
-		pthread_mutex_unlock(&s->mu);
-		/* after a failure the chunks are only drained, so the
-		 * compressing side never waits for room that never comes */
-		if (!failed) {
-			if (write_all(s->fd, s->ring[k], n) < 0)
-				e = errno ? errno : EIO;
-			else
-				sha256_update(s->sha, s->ring[k], n);
-		}
-		pthread_mutex_lock(&s->mu);
-		if (e)
-			s->werr = e;
-		else if (!failed)
-			s->bytes += n;
-		s->cons++;
-		pthread_cond_broadcast(&s->cv);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
-}
-
-static unsigned char *
-out_at(struct shard *s)
-{
-	return s->ring[s->prod % NCHUNK];
-}
-
-/* Hand the chunk being filled to the writer and wait for a free one. */
+/* Write out the buffer the compressor fills. */
 static int
-hand_over(struct shard *s)
+drain(struct shard *s)
 {
-	if (getenv("XINLINE")) {
-		if (write_all(s->fd, out_at(s), s->fill) < 0) { s->err = errno; return -1; }
-		sha256_update(s->sha, out_at(s), s->fill);
-		s->bytes += s->fill;
-		s->fill = 0;
+	if (s->fill == 0)
 		return 0;
-	}
-	pthread_mutex_lock(&s->mu);
-	s->len[s->prod % NCHUNK] = s->fill;
-	s->prod++;
-	pthread_cond_broadcast(&s->cv);
-	while (s->prod - s->cons >= NCHUNK)
-		pthread_cond_wait(&s->cv, &s->mu);
-	int e = s->werr;
-	pthread_mutex_unlock(&s->mu);
-	s->fill = 0;
-	if (e) {
-		s->err = e;
+	if (write_all(s->fd, s->out, s->fill) < 0) {
+		s->err = errno ? errno : EIO;
 		return -1;
 	}
+	sha256_update(s->sha, s->out, s->fill);
+	s->bytes += s->fill;
+	s->fill = 0;
 	return 0;
 }
-
-/* Stop the writer once it has written every chunk handed over. */
-static void
-writer_stop(struct shard *s)
-{
-	if (!s->th_live)
-		return;
-	pthread_mutex_lock(&s->mu);
-	s->closing = 1;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->th, NULL);
-	s->th_live = 0;
-	if (s->werr && !s->err)
-		s->err = s->werr;
-}
-
 
 /* Bytes out of the compressor (or uncompressed, with none) into the ring. */
 static int
@@ -189,11 +109,11 @@ emit(struct shard *s, const void *p, size_t n)
 {
 	while (n > 0) {
 		size_t k = CHUNK - s->fill < n ? CHUNK - s->fill : n;
-		memcpy(out_at(s) + s->fill, p, k);
+		memcpy(s->out + s->fill, p, k);
 		s->fill += k;
 		p = (const char *)p + k;
 		n -= k;
-		if (s->fill == CHUNK && hand_over(s) < 0)
+		if (s->fill == CHUNK && drain(s) < 0)
 			return -1;
 	}
 	return 0;
@@ -205,14 +125,14 @@ feed_zstd(struct shard *s, const void *p, size_t n, int end)
 	ZSTD_inBuffer in = { p, n, 0 };
 	ZSTD_EndDirective mode = end ? ZSTD_e_end : ZSTD_e_continue;
 	for (;;) {
-		ZSTD_outBuffer out = { out_at(s), CHUNK, s->fill };
+		ZSTD_outBuffer out = { s->out, CHUNK, s->fill };
 		size_t rem = ZSTD_compressStream2(s->zc, &out, &in, mode);
 		if (ZSTD_isError(rem)) {
 			s->err = EIO;
 			return -1;
 		}
 		s->fill = out.pos;
-		if (s->fill == CHUNK && hand_over(s) < 0)
+		if (s->fill == CHUNK && drain(s) < 0)
 			return -1;
 		if (end ? rem == 0 : in.pos == in.size)
 			return 0;
@@ -225,7 +145,7 @@ feed_gzip(struct shard *s, const void *p, size_t n, int end)
 	s->gz.next_in = (Bytef *)(uintptr_t)p;
 	s->gz.avail_in = (uInt)n;
 	for (;;) {
-		s->gz.next_out = out_at(s) + s->fill;
+		s->gz.next_out = s->out + s->fill;
 		s->gz.avail_out = (uInt)(CHUNK - s->fill);
 		int r = deflate(&s->gz, end ? Z_FINISH : Z_NO_FLUSH);
 		if (r == Z_STREAM_ERROR) {
@@ -234,7 +154,7 @@ feed_gzip(struct shard *s, const void *p, size_t n, int end)
 		}
 		int full = s->gz.avail_out == 0;
 		s->fill = CHUNK - s->gz.avail_out;
-		if (full && hand_over(s) < 0)
+		if (full && drain(s) < 0)
 			return -1;
 		if (end ? r == Z_STREAM_END : s->gz.avail_in == 0 && !full)
 			return 0;
@@ -463,9 +383,6 @@ init_gzip(struct shard *s, char *err, size_t errlen)
 static void
 destroy(struct shard *s)
 {
-	writer_stop(s);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
 	if (s->zc)
 		ZSTD_freeCCtx(s->zc);
 	if (s->gz_live)
@@ -476,8 +393,7 @@ destroy(struct shard *s)
 	}
 	if (s->fd >= 0)
 		close(s->fd);
-	for (int i = 0; i < NCHUNK; i++)
-		free(s->ring[i]);
+	free(s->out);
 	free(s->stage);
 	free(s->path);
 	free(s);
@@ -491,11 +407,8 @@ shard_create(const char *path, const struct shard_opts *o, char *err, size_t err
 	s->wds = o->format == SF_WDS;
 	s->path = xstrdup(path);
 	s->stage = xmalloc(STAGE);
-	for (int i = 0; i < NCHUNK; i++)
-		s->ring[i] = xmalloc(CHUNK);
+	s->out = xmalloc(CHUNK);
 	s->sha = sha256_new();
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
 	s->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (s->fd < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
@@ -507,13 +420,6 @@ shard_create(const char *path, const struct shard_opts *o, char *err, size_t err
 		shard_abort(s);
 		return NULL;
 	}
-	int e = pthread_create(&s->th, NULL, writer_main, s);
-	if (e) {
-		snprintf(err, errlen, "%s: cannot start a thread: %s", path, strerror(e));
-		shard_abort(s);
-		return NULL;
-	}
-	s->th_live = 1;
 	return s;
 }
 
@@ -563,11 +469,8 @@ shard_finish(struct shard *s, char sha_out[65], uint64_t *bytes, char *err, size
 	if (!bad)
 		bad = s->err || flush_stage(s) < 0 ||
 		    (s->o.compress != SC_NONE && feed(s, NULL, 0, 1) < 0);
-	if (!bad && s->fill > 0)
-		bad = hand_over(s) < 0;
-	writer_stop(s);
-	if (!bad && s->err)
-		bad = 1;
+	if (!bad)
+		bad = drain(s) < 0;
 	if (!bad && s->o.sync && fsync(s->fd) < 0) {
 		s->err = errno;
 		bad = 1;
