@@ -125,9 +125,9 @@ ingest_accept(struct stagex *x, void *prep, const char *line, size_t len, const 
 		buf_addf(&g->ev, "{\"ev\":\"job\",\"id\":\"%s\",\"t\":%lld,\"key\":\"%s\",\"job\":%s}",
 		    id, (long long)now_ms(), key, pr->canon);
 		if (run_append_raw(r, ST_INGEST, g->ev.p, g->ev.len) < 0) {
-			vj_warn("job %s: cannot journal it:", id);
+			stage_io_error(x, id);
 			prep_free(pr);
-			return -1;
+			return 1;
 		}
 	}
 	*rec = json_pack("{s:s, s:{}, s:O}", "id", id, "keys", "job", pr->job);

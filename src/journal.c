@@ -426,6 +426,14 @@ journal_close(struct journal *j)
 	return r;
 }
 
+void
+journal_abandon(struct journal *j)
+{
+	if (j)
+		j->pend.len = 0;
+	journal_close(j);
+}
+
 struct jreader *
 jreader_open(const char *run, const char *stage)
 {

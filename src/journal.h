@@ -40,6 +40,7 @@ const char *journal_path(const struct journal *j);
 /* Read back a line this writer appended (pending or written). */
 json_t *journal_get(struct journal *j, uint64_t off);
 int journal_close(struct journal *j);   /* commits, unlocks; -1 if the commit failed */
+void journal_abandon(struct journal *j);  /* unlocks, dropping what was not written */
 
 /* Who holds STAGE's lock in RUN: its pid, or 0 when nobody does. */
 long journal_holder(const char *run, const char *stage);

@@ -33,6 +33,7 @@ struct stagex {
 	uint32_t busy_cap;
 	struct buf out, evbuf;
 	int out_broken;
+	int io_failed;                /* the journal could not be written */
 	uint64_t n_in, n_done, n_cached, n_dead, n_retry_left, n_bad, n_skipped_dead, n_waiting;
 	double cost;
 	int budget_stop;
@@ -54,6 +55,22 @@ const struct opts *stage_opts(struct stagex *x) { return x->o; }
 void stage_bad(struct stagex *x) { x->n_bad++; }
 struct journal *stage_journal(struct stagex *x) { return x->run->own[x->d->s]; }
 void *stage_ctx(struct stagex *x) { return x->d->ctx; }
+
+/* The journal cannot be written: say so once, stop at once (nothing may be
+ * passed on unjournaled), exit 3. */
+void
+stage_io_error(struct stagex *x, const char *id)
+{
+	if (!x->io_failed) {
+		if (id)
+			vj_warn("job %s: cannot write %s:", id, journal_path(stage_journal(x)));
+		else
+			vj_warn("cannot write %s:", journal_path(stage_journal(x)));
+	}
+	x->io_failed = 1;
+	x->out_broken = 2;
+	got_signal = 2;
+}
 
 void
 stage_key(struct stagex *x, const char *up, char key[KEY_HEX + 1])
@@ -369,7 +386,7 @@ static int
 hook_feed(void *ctx, int room)
 {
 	struct stagex *x = ctx;
-	if (x->budget_stop)
+	if (x->budget_stop || x->io_failed)
 		return 2;
 	/* the budget: stop before the next job would pass it, counting what is
 	 * in flight at the average cost of a job so far */
@@ -428,9 +445,7 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 	buf_add(ev, "}", 1);
 	x->cost += c;
 	if (run_append_raw(x->run, x->d->s, ev->p, ev->len) < 0) {
-		vj_warn("job %s: cannot journal the result in %s:", t->id, journal_path(stage_journal(x)));
-		got_signal = 2;   /* stop at once: nothing may be passed on unjournaled */
-		x->out_broken = 2;
+		stage_io_error(x, t->id);
 	} else {
 		json_t *keys = json_object_get(t->rec, "keys");
 		if (!json_is_object(keys)) {
@@ -468,9 +483,7 @@ hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage,
 		json_object_set_new(ev, "cost", json_real(c));
 	x->cost += c;
 	if (run_append(x->run, x->d->s, ev) < 0) {
-		vj_warn("job %s: cannot journal a failure in %s:", t->id, journal_path(stage_journal(x)));
-		got_signal = 2;
-		x->out_broken = 2;
+		stage_io_error(x, t->id);
 	}
 	json_decref(ev);
 	if (final) {
@@ -543,8 +556,7 @@ hook_tick(void *ctx, int urgent)
 	x->last_commit = now;
 	/* group commit: durable before anything is passed downstream */
 	if (journal_commit(j) < 0) {
-		vj_warn("cannot write %s:", journal_path(j));
-		x->out_broken = 2;
+		stage_io_error(x, NULL);
 		return -1;
 	}
 	if (x->out.len && !x->out_broken) {
@@ -629,10 +641,15 @@ stage_main(const struct opts *o, struct stage_def *d)
 	if (d->finish && d->finish(&x) < 0)
 		x.out_broken = 2;
 	progress(&x, 1);
-	if (journal_close(x.run->own[d->s]) < 0) {
-		vj_warn("cannot write %s:", stage_name[d->s]);
-		x.out_broken = 2;
+	if (journal_pending(x.run->own[d->s]) && x.io_failed) {
+		/* what could not be written stays unwritten: its jobs are redone */
+	} else if (journal_commit(x.run->own[d->s]) < 0) {
+		stage_io_error(&x, NULL);
 	}
+	if (!x.io_failed)
+		journal_close(x.run->own[d->s]);
+	else
+		journal_abandon(x.run->own[d->s]);
 	x.run->own[d->s] = NULL;
 	int st = exit_status(&x, rc);
 	if (got_signal && st == VJ_OK)
@@ -642,7 +659,7 @@ stage_main(const struct opts *o, struct stage_def *d)
 		    (unsigned long long)(x.n_done + x.n_cached), (unsigned long long)x.n_cached,
 		    (unsigned long long)(x.n_dead + x.n_skipped_dead),
 		    x.n_retry_left ? ", some left to retry" : "", x.n_waiting ? ", some waiting to retry" : "",
-		    (unsigned long long)x.n_bad, got_signal ? ", interrupted" : "");
+		    (unsigned long long)x.n_bad, x.io_failed ? ", stopped: the journal could not be written" : got_signal ? ", interrupted" : "");
 	input_stop(x.inq, d->free_prep);
 	eng_free(x.eng);
 	run_free(x.run);

@@ -48,6 +48,7 @@ void stage_bad(struct stagex *x);              /* count one bad input line */
 void stage_emit(struct stagex *x, json_t *rec);/* print a record (after the next commit) */
 struct journal *stage_journal(struct stagex *x);
 void *stage_ctx(struct stagex *x);             /* the stage_def's ctx */
+void stage_io_error(struct stagex *x, const char *id);  /* the journal failed: stop, exit 3 */
 /* The key this stage uses for a record whose upstream key is up. */
 void stage_key(struct stagex *x, const char *up, char key[KEY_HEX + 1]);
 
