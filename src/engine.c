@@ -995,12 +995,16 @@ eng_run(struct engine *e)
 			wait = e->h.poll_ms;
 		if (wait < 0)
 			wait = 0;
-		/* the stage group-commits when the loop is about to wait, or often
-		 * enough while it is busy */
-		if (e->h.tick && e->h.tick(e->h.ctx, wait > 0) < 0) {
-			e->fatal = 1;
-			eng_stop(e, 1);
-			continue;
+		/* the stage group-commits; it may ask to be called again soon */
+		if (e->h.tick) {
+			int most = e->h.tick(e->h.ctx, 0);
+			if (most < 0) {
+				e->fatal = 1;
+				eng_stop(e, 1);
+				continue;
+			}
+			if (wait > most)
+				wait = most;
 		}
 		struct curl_waitfd wfd = { .fd = e->h.input_fd, .events = CURL_WAIT_POLLIN };
 		int nfd = (e->input_state == 1 && e->h.input_fd >= 0 && !e->stopping) ? 1 : 0;
@@ -1023,7 +1027,7 @@ eng_run(struct engine *e)
 	}
 	drop_all(e);
 	if (e->h.tick)
-		e->h.tick(e->h.ctx, 1);
+		e->h.tick(e->h.ctx, 1);   /* the last commit */
 	if (e->fatal)
 		return VJ_EFATAL;
 	if (e->stopping)

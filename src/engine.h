@@ -126,7 +126,10 @@ struct eng_hooks {
 	/* An unfinished task handed back when the loop ends (may be NULL). */
 	void (*drop)(void *ctx, struct eng_task *t);
 	/* Called once per loop turn: a place to group-commit and flush output. */
-	int (*tick)(void *ctx, int urgent);
+	/* Once per loop turn: the stage group-commits and prints.  Returns
+	 * the longest the loop may now wait (ms), or -1 on a fatal error.
+	 * final is set on the last call. */
+	int (*tick)(void *ctx, int final);
 	/* Called when idle and waiting, to see if new work appeared (--follow). */
 	int64_t poll_ms;
 };

@@ -30,6 +30,7 @@ struct input {
 	int n, done, stop;
 	int wake[2];            /* the thread writes a byte when it adds to an empty queue */
 	struct qitem *bhead, *btail;   /* the batch being filled (thread only) */
+	struct qitem *mine;            /* taken by the main thread, not yet handed out */
 	int bn;
 };
 
@@ -242,22 +243,26 @@ int
 input_next(struct input *in, struct input_item *it)
 {
 	char drain[64];
-	pthread_mutex_lock(&in->mu);
-	struct qitem *q = in->head;
-	if (q) {
-		in->head = q->next;
-		if (!in->head)
-			in->tail = NULL;
-		if (in->n-- == QUEUE_MAX)
+	struct qitem *q;
+
+	/* the reader's side: take everything queued in one go, then hand it
+	 * out without the lock */
+	if (!in->mine) {
+		pthread_mutex_lock(&in->mu);
+		in->mine = in->head;
+		in->head = in->tail = NULL;
+		if (in->n >= QUEUE_MAX)
 			pthread_cond_signal(&in->space);
+		in->n = 0;
+		pthread_mutex_unlock(&in->mu);
 	}
-	int done = in->done;
-	pthread_mutex_unlock(&in->mu);
-	if (q) {
+	if ((q = in->mine)) {
+		in->mine = q->next;
 		*it = q->it;
 		free(q);
 		return 1;
 	}
+	int done;
 	while (read(in->wake[0], drain, sizeof drain) > 0)
 		;
 	/* look again: an item may have come between the check and the drain */
@@ -294,6 +299,13 @@ input_stop(struct input *in, void (*free_prep)(void *))
 	if (in->btail) {
 		in->btail->next = in->head;
 		in->head = in->bhead;
+	}
+	if (in->mine) {
+		struct qitem *t = in->mine;
+		while (t->next)
+			t = t->next;
+		t->next = in->head;
+		in->head = in->mine;
 	}
 	struct qitem *q;
 	while ((q = in->head)) {

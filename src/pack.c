@@ -7,7 +7,13 @@
  *   4. rewrite OUT/index.json atomically.
  * At start, a temp file is debris of 1, a shard file without a journaled
  * event is debris of 2 (removed: its jobs are still unpacked, so they are
- * packed again), and index.json is rebuilt from the journal (4). */
+ * packed again), and index.json is rebuilt from the journal (4).  A
+ * journaled shard whose file is gone or changed since (OUT deleted) gets an
+ * unshard event first, and its jobs are packed again.
+ *
+ * While a shard is sealed, a reader thread reads the next images and
+ * checks their sha256 (fetch_*), the main thread frames the tar and feeds
+ * libzstd (shard.c), whose workers compress. */
 #include "pack.h"
 #include "hash.h"
 #include "run.h"
@@ -45,6 +51,8 @@ struct packer {
 	uint8_t *seen;
 	size_t nseen;
 	json_t *index;       /* array of index entries, by name */
+	json_t *where;       /* name -> [offset, t] of the shard event of each of our entries */
+	struct jreader *jr;  /* the pack journal, read at start */
 	unsigned next;       /* number of the next shard */
 	struct item *batch;
 	size_t nbatch, capbatch;
@@ -160,6 +168,16 @@ same_out(struct packer *p, json_t *ev)
 	return given && strcmp(given, p->c->out) == 0;
 }
 
+static void
+mark_ids(struct packer *p, json_t *ids, uint8_t state)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+		if (json_string_value(v))
+			*seen_id(p, json_string_value(v)) = state;
+}
+
 static int
 journal_cb(void *ctx, const char *js, size_t len, uint64_t off)
 {
@@ -167,20 +185,25 @@ journal_cb(void *ctx, const char *js, size_t len, uint64_t off)
 	json_t *ev = json_loadb(js, len, 0, NULL);
 	const char *name = json_string_value(json_object_get(ev, "name"));
 	const char *type = json_string_value(json_object_get(ev, "ev"));
-	size_t i;
-	json_t *v;
 
-	(void)off;
-	if (name && type && strcmp(type, "shard") == 0 && shard_number(name) >= 0 &&
-	    same_out(p, ev)) {
-		long old = index_pos(p->index, name);
+	if (!name || !type || shard_number(name) < 0 || !same_out(p, ev)) {
+		json_decref(ev);
+		return 0;
+	}
+	long old = index_pos(p->index, name);
+	if (strcmp(type, "shard") == 0) {
 		if (old >= 0)   /* a later event for the same name wins */
 			json_array_remove(p->index, (size_t)old);
 		json_array_append_new(p->index, index_entry(ev, p->run_real));
-		note_number(p, name);
-		json_array_foreach(json_object_get(ev, "ids"), i, v)
-			if (json_string_value(v))
-				*seen_id(p, json_string_value(v)) = SEEN_PACKED;
+		json_object_set_new(p->where, name, json_pack("[I,I]", (json_int_t)off,
+		    json_integer_value(json_object_get(ev, "t"))));
+		mark_ids(p, json_object_get(ev, "ids"), SEEN_PACKED);
+	} else if (strcmp(type, "unshard") == 0) {
+		/* the shard was found lost: its jobs are not packed here */
+		if (old >= 0)
+			json_array_remove(p->index, (size_t)old);
+		json_object_del(p->where, name);
+		mark_ids(p, json_object_get(ev, "ids"), SEEN_NONE);
 	}
 	json_decref(ev);
 	return 0;
@@ -191,33 +214,181 @@ static int
 load_journal(struct packer *p)
 {
 	char err[512];
-	struct jreader *jr = jreader_open(p->c->run, stage_name[ST_PACK]);
-	int r = jreader_poll(jr, journal_cb, p, err, sizeof err);
-	jreader_close(jr);
+	p->jr = jreader_open(p->c->run, stage_name[ST_PACK]);
+	int r = jreader_poll(p->jr, journal_cb, p, err, sizeof err);
 	if (r < 0)
 		vj_warn("%s", err);
 	return r;
 }
 
+static int file_sha(const char *path, char out[65], uint64_t *size);
+
+/* Is our shard entry e still the file the journal recorded?  NULL when it
+ * is; else why not, *code says it in a word ("missing", "size", "sha256",
+ * "replaced"), and *changed is set when a different file has the name. */
+static const char *
+lost_why(struct packer *p, json_t *e, json_t *foreign, char *buf, size_t buflen,
+    const char **code, int *changed)
+{
+	const char *name = json_string_value(json_object_get(e, "name"));
+	const char *want = json_string_value(json_object_get(e, "sha256"));
+	uint64_t bytes = (uint64_t)json_integer_value(json_object_get(e, "bytes"));
+	json_t *w = json_object_get(p->where, name);
+	int64_t t = json_integer_value(json_array_get(w, 1));
+	char *path = xasprintf("%s/%s", p->c->out, name);
+	const char *why = NULL;
+	struct stat st;
+	size_t i;
+	json_t *f;
+
+	*changed = 0;
+	json_array_foreach(foreign, i, f) {
+		const char *fname = json_string_value(json_object_get(f, "name"));
+		const char *fsha = json_string_value(json_object_get(f, "sha256"));
+		if (fname && strcmp(fname, name) == 0 && (!fsha || !want || strcmp(fsha, want) != 0)) {
+			/* another run's shard took the name (after OUT was
+			 * deleted): ours is gone, theirs stays */
+			snprintf(buf, buflen, "was replaced by a shard of %s",
+			    json_string_value(json_object_get(f, "run")));
+			*code = "replaced";
+			free(path);
+			return buf;
+		}
+	}
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT) {
+			why = "is missing";
+			*code = "missing";
+		}
+		else   /* cannot tell: keep it */
+			vj_warn("cannot check %s:", path);
+	} else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != bytes) {
+		snprintf(buf, buflen, "has %llu bytes, the journal says %llu",
+		    (unsigned long long)st.st_size, (unsigned long long)bytes);
+		why = buf;
+		*code = "size";
+		*changed = 1;
+	} else if ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 > t) {
+		/* written after it was journaled: hash it (a shard is never
+		 * written after its event, so this is rare and cheap enough) */
+		char sha[65];
+		uint64_t size;
+		if (file_sha(path, sha, &size) < 0) {
+			vj_warn("cannot read %s:", path);
+		} else if (!want || strcmp(sha, want) != 0) {
+			why = "does not match its sha256 in the journal";
+			*code = "sha256";
+			*changed = 1;
+		}
+	}
+	free(path);
+	return why;
+}
+
+/* Shards the journal records in OUT whose files are missing or changed
+ * (OUT deleted or damaged since): journal an unshard event for each, so
+ * the journal, the fold and index.json agree that their jobs are not
+ * packed there, and pack them again.  A changed file is removed.  -1 on a
+ * journal error. */
+static int
+forget_lost(struct packer *p, json_t *foreign)
+{
+	struct buf rm = { 0 };
+	size_t i = 0, nrm = 0;
+	int r = 0, n = 0;
+	while (i < json_array_size(p->index)) {
+		json_t *e = json_array_get(p->index, i);
+		const char *name = json_string_value(json_object_get(e, "name"));
+		char buf[512];
+		const char *code = NULL;
+		int changed;
+		const char *why = lost_why(p, e, foreign, buf, sizeof buf, &code, &changed);
+		if (!why) {
+			i++;
+			continue;
+		}
+		json_t *w = json_object_get(p->where, name);
+		json_t *old = jreader_get(p->jr, (uint64_t)json_integer_value(json_array_get(w, 0)));
+		json_t *ids = json_object_get(old, "ids");
+		size_t nids = json_array_size(ids);
+		vj_msg("%s/%s %s: its %zu job%s will be packed again%s", p->c->out, name, why, nids,
+		    nids == 1 ? "" : "s", p->c->pending ? "" : " when given again");
+		json_t *ev = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:O, s:O, s:O}",
+		    "ev", "unshard", "t", (json_int_t)now_ms(), "name", name, "out", p->c->out,
+		    "out_path", p->out_real, "reason", code, "records", (json_int_t)nids,
+		    "bytes", json_object_get(e, "bytes"), "sha256", json_object_get(e, "sha256"),
+		    "ids", ids ? ids : json_array());
+		if (!ev || run_append(p->r, ST_PACK, ev) < 0) {
+			vj_warn("cannot write %s:", journal_path(p->r->own[ST_PACK]));
+			json_decref(ev);
+			json_decref(old);
+			r = -1;
+			break;
+		}
+		json_decref(ev);
+		mark_ids(p, ids, SEEN_NONE);
+		json_decref(old);
+		if (changed) {
+			buf_addf(&rm, "%s/%s", p->c->out, name);
+			buf_add(&rm, "", 1);
+			nrm++;
+		}
+		json_object_del(p->where, name);
+		json_array_remove(p->index, i);
+		n++;
+	}
+	if (n && r == 0 && journal_commit(p->r->own[ST_PACK]) < 0) {
+		vj_warn("cannot write %s:", journal_path(p->r->own[ST_PACK]));
+		r = -1;
+	}
+	/* only once the journal forgot them: a crash before leaves them
+	 * journaled and changed, found again by the next vj-pack */
+	for (const char *f = rm.p; r == 0 && nrm > 0; f += strlen(f) + 1, nrm--)
+		if (unlink(f) < 0 && errno != ENOENT)
+			vj_warn("cannot remove %s:", f);
+	buf_free(&rm);
+	return r;
+}
+
 /* Entries of the old index.json that another run wrote: kept as they are,
- * so several runs can pack into one OUT. */
-static void
-keep_foreign(struct packer *p)
+ * so several runs can pack into one OUT (unless their file is gone). */
+static json_t *
+foreign_entries(struct packer *p)
 {
 	char *path = xasprintf("%s/index.json", p->c->out);
 	json_t *old = json_load_file(path, 0, NULL);
+	json_t *keep = json_array();
 	size_t i;
 	json_t *e;
 	json_array_foreach(json_object_get(old, "shards"), i, e) {
 		const char *name = json_string_value(json_object_get(e, "name"));
 		const char *run = json_string_value(json_object_get(e, "run"));
-		if (!name || !run || strcmp(run, p->run_real) == 0 || index_has(p->index, name))
-			continue;
-		json_array_append(p->index, e);
-		note_number(p, name);
+		if (name && run && shard_number(name) >= 0 && strcmp(run, p->run_real) != 0)
+			json_array_append(keep, e);
 	}
 	json_decref(old);
 	free(path);
+	return keep;
+}
+
+static void
+keep_foreign(struct packer *p, json_t *foreign)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(foreign, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		if (index_has(p->index, name))
+			continue;
+		char *path = xasprintf("%s/%s", p->c->out, name);
+		if (access(path, F_OK) < 0 && errno == ENOENT)
+			vj_msg("%s is missing: dropped from the index (it was packed from %s, whose "
+			    "next vj-pack -o %s packs its jobs again)", path,
+			    json_string_value(json_object_get(e, "run")), p->c->out);
+		else
+			json_array_append(p->index, e);
+		free(path);
+	}
 }
 
 static int
@@ -333,9 +504,22 @@ setup(struct packer *p)
 	if ((rc = lock_out(p)) != VJ_OK)
 		return rc;
 	p->index = json_array();
+	p->where = json_object();
 	if (load_journal(p) < 0)
 		return VJ_EFATAL;
-	keep_foreign(p);
+	json_t *foreign = foreign_entries(p);
+	if (forget_lost(p, foreign) < 0) {
+		json_decref(foreign);
+		return VJ_EFATAL;
+	}
+	keep_foreign(p, foreign);
+	json_decref(foreign);
+	/* numbers continue after the largest listed: after a loss (OUT
+	 * deleted) the same jobs get the same names again */
+	size_t i;
+	json_t *e;
+	json_array_foreach(p->index, i, e)
+		note_number(p, json_string_value(json_object_get(e, "name")));
 	clean_out(p);
 	if (write_index(p) < 0)
 		return VJ_EFATAL;
@@ -1009,6 +1193,9 @@ teardown(struct packer *p)
 	if (p->lockfd > 0)
 		close(p->lockfd);
 	json_decref(p->index);
+	json_decref(p->where);
+	if (p->jr)
+		jreader_close(p->jr);
 	free(p->seen);
 	free(p->out_real);
 	free(p->run_real);

@@ -124,7 +124,11 @@ add_usage(struct stage_stats *st, const struct jval *u, const struct jval *cost)
 	st->cost += jval_num(cost, 0);
 }
 
-/* A shard event marks every id in it packed. */
+/* A shard event marks every id in it packed.  At the pack stage a job's
+ * attempts count the shards (in any output directory) that hold it, so
+ * that an unshard event (a shard file found lost) unmarks a job only when
+ * no other shard holds it; its ms (no per-job time at this stage) is 1 when
+ * the job is counted in done_today, so that unmarking takes it back. */
 static void
 fold_shard(struct run *r, const char *json, size_t len, uint64_t off, int64_t t)
 {
@@ -143,11 +147,52 @@ fold_shard(struct run *r, const char *json, size_t len, uint64_t off, int64_t t)
 		struct fjob *f = run_job(r, ST_PACK, (uint32_t)slot);
 		if (f->state != JS_DONE) {
 			st->done++;
-			if (t >= r->today_start)
-				st->done_today++;
+			f->ms = t >= r->today_start;
+			st->done_today += f->ms;
 		}
 		f->state = JS_DONE;
 		f->off = off;
+		if (f->attempts < 65535)
+			f->attempts++;
+	}
+	json_decref(ev);
+}
+
+/* An unshard event: a shard recorded earlier is gone from its directory. */
+static void
+fold_unshard(struct run *r, const char *json, size_t len)
+{
+	json_t *ev = json_loadb(json, len, 0, NULL);
+	json_t *ids = json_object_get(ev, "ids");
+	uint64_t bytes = (uint64_t)json_integer_value(json_object_get(ev, "bytes"));
+	size_t i;
+	json_t *v;
+	struct stage_stats *st = &r->stats[ST_PACK];
+	if (st->shards)
+		st->shards--;
+	st->shard_bytes -= bytes < st->shard_bytes ? bytes : st->shard_bytes;
+	json_array_foreach(ids, i, v) {
+		const char *id = json_string_value(v);
+		if (!id)
+			continue;
+		int64_t slot = idx_get(r->ids, id, strlen(id), 1);
+		struct fjob *f = run_job(r, ST_PACK, (uint32_t)slot);
+		if (f->state != JS_DONE)
+			continue;
+		if (f->attempts == 65535)   /* saturated: held somewhere */
+			continue;
+		if (f->attempts > 1) {
+			f->attempts--;
+			continue;
+		}
+		f->state = JS_NONE;
+		f->attempts = 0;
+		f->off = 0;
+		if (st->done)
+			st->done--;
+		if (f->ms && st->done_today)
+			st->done_today--;
+		f->ms = 0;
 	}
 	json_decref(ev);
 }
@@ -169,6 +214,8 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 	if (s == ST_PACK) {
 		if (jval_is(&v[0], "shard"))
 			fold_shard(r, json, len, off, t);
+		else if (jval_is(&v[0], "unshard"))
+			fold_unshard(r, json, len);
 		return;
 	}
 	if (v[1].type != 's' || v[1].len == 0)

@@ -382,24 +382,40 @@ feed_pending(struct stagex *x, int room)
 
 /* ---- engine hooks ---- */
 
+/* The budget: stop before the next job would pass it, counting what is in
+ * flight (and, when feeding, queued) at the average cost of a job so far.
+ * Checked when feeding and after every answer that costs: the queue is
+ * filled before any cost is known, so checking at feed time alone would
+ * let a whole queue through. */
+static int
+over_budget(struct stagex *x, int count_queued)
+{
+	if (x->o->max_cost < 0)
+		return 0;
+	if (x->budget_stop)
+		return 1;
+	struct eng_counts c;
+	eng_counts(x->eng, &c);
+	double avg = x->n_done ? x->cost / (double)x->n_done : 0;
+	double ahead = (double)(c.in_flight + (count_queued ? c.queued : 0) + 1);
+	if (x->cost + avg * ahead <= x->o->max_cost)
+		return 0;
+	vj_msg("budget of $%.4f reached ($%.4f spent): taking no new work; run again with a higher --max-cost to continue",
+	    x->o->max_cost, x->cost);
+	x->budget_stop = 1;
+	if (!count_queued)
+		eng_stop(x->eng, 0);   /* what is queued stays pending */
+	return 1;
+}
+
 static int
 hook_feed(void *ctx, int room)
 {
 	struct stagex *x = ctx;
 	if (x->budget_stop || x->io_failed)
 		return 2;
-	/* the budget: stop before the next job would pass it, counting what is
-	 * in flight at the average cost of a job so far */
-	struct eng_counts c;
-	eng_counts(x->eng, &c);
-	double avg = x->n_done ? x->cost / (double)x->n_done : 0;
-	if (x->o->max_cost >= 0 &&
-	    x->cost + avg * (double)(c.in_flight + c.queued + 1) > x->o->max_cost) {
-		vj_msg("budget of $%.4f reached ($%.4f spent): taking no new work; run again with a higher --max-cost to continue",
-		    x->o->max_cost, x->cost);
-		x->budget_stop = 1;
+	if (over_budget(x, 1))
 		return 2;
-	}
 	return x->o->pending ? feed_pending(x, room) : feed_lines(x, room);
 }
 
@@ -460,6 +476,8 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 	for (int i = 0; i < ec.n; i++)
 		free(ec.text[i]);
 	free_job(x, j);
+	if (c > 0)
+		over_budget(x, 0);
 }
 
 static void
@@ -536,9 +554,12 @@ progress(struct stagex *x, int last)
 	    (unsigned long long)c.in_flight, (unsigned long long)c.retried, eta, last ? "\n" : "\033[K");
 }
 
-/* Group commit: one write and one fsync for everything finished since the
- * last one, when the engine is about to wait, or every 20 ms or 1 MiB while
- * it is busy.  Nothing is printed before it is durable. */
+/* Group commit: one write and one fsync for everything finished in the
+ * last 20 ms (or 1 MiB), and at the end.  A result waits at most 20 ms to be
+ * passed on: the loop is told not to sleep past that.  Nothing is printed
+ * before it is durable. */
+#define COMMIT_MS 20
+
 static int
 hook_tick(void *ctx, int urgent)
 {
@@ -549,10 +570,14 @@ hook_tick(void *ctx, int urgent)
 	if (got_signal) {
 		eng_stop(x->eng, got_signal > 1);
 	}
-	if (journal_pending(j) == 0 && x->out.len == 0)
+	if (journal_pending(j) == 0 && x->out.len == 0) {
+		x->last_commit = now;   /* the next result starts a new window */
 		goto out;
-	if (!urgent && journal_pending(j) < (1u << 20) && now - x->last_commit < 20)
-		goto out;
+	}
+	if (!urgent && journal_pending(j) < (1u << 20) && now - x->last_commit < COMMIT_MS) {
+		progress(x, 0);
+		return (int)(COMMIT_MS - (now - x->last_commit));
+	}
 	x->last_commit = now;
 	/* group commit: durable before anything is passed downstream */
 	if (journal_commit(j) < 0) {
@@ -569,7 +594,7 @@ hook_tick(void *ctx, int urgent)
 	x->out.len = 0;
 out:
 	progress(x, 0);
-	return 0;
+	return 1000;    /* nothing waits to be committed */
 }
 
 static int
