@@ -486,6 +486,13 @@ limiter_cut(struct engine *e, double retry_after, int64_t sent)
 	 * (already in flight at the old rate) are echoes */
 	if (now - e->last_cut < 1000 || sent < e->last_cut)
 		return;
+	/* A lone 429 among successes is noise (a busy replica, a shared
+	 * quota's blip): that job waits, the rate stays.  Cutting for each
+	 * would ratchet the rate down to nothing under a steady trickle of
+	 * them; a real wall answers most requests with 429 and passes this
+	 * at once. */
+	if (__builtin_popcount(e->recent429) < 3)
+		return;
 	e->last_cut = now;
 	e->ok_since_cut = 0;
 	if (e->rate <= 0) {
