@@ -140,7 +140,7 @@ get_key(struct pctx *c, const struct def *d, const struct prov_config *cf, char 
 	k = getenv(env);
 	if (!k || !*k) {
 		/* a local server needs no key, unless the user named one */
-		if (d->key == KEY_UNLESS_BASE && cf->base_url && !cf->api_key_env)
+		if (d->key == KEY_UNLESS_BASE && cf->base_url && !cf->api_key_env && !c->deepseek)
 			return 0;
 		return usage(err, n, "%s is not set (or use --provider offline)", env);
 	}

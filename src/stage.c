@@ -251,7 +251,7 @@ feed_lines(struct stagex *x, int room)
 			else
 				vj_msg("%s: %s", it.src, it.err);
 			x->n_bad++;
-			if (x->d->reject && it.lno)
+			if (x->d->reject && it.lno && it.len)
 				x->d->reject(x, it.line, it.len);
 		} else {
 			json_t *rec = NULL;
@@ -403,8 +403,9 @@ over_budget(struct stagex *x, int count_queued)
 	vj_msg("budget of $%.4f reached ($%.4f spent): taking no new work; run again with a higher --max-cost to continue",
 	    x->o->max_cost, x->cost);
 	x->budget_stop = 1;
-	if (!count_queued)
-		eng_stop(x->eng, 0);   /* what is queued stays pending */
+	/* start nothing more: what is in flight finishes and is journaled,
+	 * what is queued stays pending for the next run */
+	eng_stop(x->eng, 0);
 	return 1;
 }
 
@@ -684,7 +685,9 @@ stage_main(const struct opts *o, struct stage_def *d)
 		    (unsigned long long)(x.n_done + x.n_cached), (unsigned long long)x.n_cached,
 		    (unsigned long long)(x.n_dead + x.n_skipped_dead),
 		    x.n_retry_left ? ", some left to retry" : "", x.n_waiting ? ", some waiting to retry" : "",
-		    (unsigned long long)x.n_bad, x.io_failed ? ", stopped: the journal could not be written" : got_signal ? ", interrupted" : "");
+		    (unsigned long long)x.n_bad, x.io_failed ? ", stopped: the journal could not be written" :
+		    x.out_broken ? ", stopped: the output could not be written" :
+		    x.budget_stop ? ", stopped at the budget" : got_signal ? ", interrupted" : "");
 	input_stop(x.inq, d->free_prep);
 	eng_free(x.eng);
 	run_free(x.run);

@@ -8,6 +8,7 @@ static const char usage[] =
 "                 [--job-timeout SEC] [--grace SEC] [--provider NAME] [--model NAME]\n"
 "                 [--base-url URL] [--api-key-env NAME] [--max-tokens N] [--prices FILE]\n"
 "                 [--max-cost USD] [--fsync always|batch|never]\n"
+"                 [--repair] [--progress | --no-progress]\n"
 "                 [--pending [--follow] [--retry-failed]] [FILE...]\n"
 "Analyse each record's image with a vision model (default gemini) into the\n"
 "fixed analysis structure; journal it in RUN; print the record with it.\n"

@@ -8,6 +8,7 @@ static const char usage[] =
 "                 [--job-timeout SEC] [--grace SEC] [--provider NAME] [--model NAME]\n"
 "                 [--base-url URL] [--api-key-env NAME] [--max-tokens N] [--prices FILE]\n"
 "                 [--max-cost USD] [--prompt-file FILE] [--fsync always|batch|never]\n"
+"                 [--repair] [--progress | --no-progress]\n"
 "                 [--pending [--follow] [--retry-failed]] [FILE...]\n"
 "Write content from each record's analysis with a chat model (default openai:\n"
 "DeepSeek); journal it in RUN; print the record with it.\n"

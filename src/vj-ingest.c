@@ -6,9 +6,10 @@
 #include <stdio.h>
 
 static const char usage[] =
-"usage: vj-ingest [-qv] [-r RUN] [-j N] [--rejects FILE] [--strict] [--partition K/N]\n"
-"                 [--max-bytes SIZE] [--retries N] [--timeout SEC] [--job-timeout SEC]\n"
-"                 [--fsync always|batch|never] [--pending [--follow]] [FILE...]\n"
+"usage: vj-ingest [-qv] [-r RUN] [-j N] [--rpm N] [--tpm N] [--rejects FILE] [--strict]\n"
+"                 [--partition K/N] [--max-bytes SIZE] [--retries N] [--timeout SEC]\n"
+"                 [--job-timeout SEC] [--grace SEC] [--fsync always|batch|never] [--repair]\n"
+"                 [--progress | --no-progress] [--pending [--retry-failed]] [FILE...]\n"
 "Read job manifests (JSONL) from FILEs or stdin ('-'), journal each job in RUN,\n"
 "fetch and check its image into RUN/objects, and print one record per job.\n"
 "Exit: 0 all done, 1 some lines or jobs failed, 2 usage, 3 fatal, 75 try again.\n";

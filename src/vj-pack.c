@@ -154,5 +154,12 @@ main(int argc, char **argv)
 	c.so.mtime = sde && parse_long(sde, 0, 077777777777L, &t) == 0 ? (time_t)t : 0;
 	c.files = argv + optind;
 	c.nfiles = argc - optind;
-	return pack_run(&c);
+	int st = pack_run(&c);
+	/* the shard lines are what a pipeline reads: a failed write is an error */
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
+		vj_warn("error writing output:");
+		if (st == VJ_OK || st == VJ_EFAILED)
+			st = VJ_EFATAL;
+	}
+	return st;
 }
