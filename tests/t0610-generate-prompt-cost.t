@@ -56,6 +56,17 @@ test_expect_success '--max-cost: a budget stop exits 75, a rerun with a higher b
 	for i in $(seq 1 10); do test $(count b$i) -eq 1 || exit 1; done
 '
 
+test_expect_success '--max-cost with -j 8 stops near the budget, not after the whole queue' '
+	export VJ_RUN=cost8 &&
+	mk b40 $(seq -f c%g 1 40) &&
+	test_status 75 ge -j 8 --prices prices.json --max-cost 2 b40 >o 2>e &&
+	cut -d" " -f2- cost8/journal/generate.log | jq -s "map(.cost // 0) | add" >spent &&
+	cut -d" " -f2- cost8/journal/generate.log | jq -s "map(select(.ev==\"done\") | .cost) | add / length" >avg &&
+	echo "spent $(cat spent), average $(cat avg)" &&
+	jq -n --slurpfile s spent --slurpfile a avg "\$s[0] <= 2 + 8 * \$a[0]" | grep -q true &&
+	test $(wc -l <o) -lt 40
+'
+
 test_expect_success 'vj-status --json cost is the hand-computed one: (prompt + completion) / 1000 per answer' '
 	export VJ_RUN=cost &&
 	grep "\"ev\"" cost/journal/generate.log | sed "s/^[^ ]* //" |
