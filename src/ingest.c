@@ -121,10 +121,11 @@ ingest_accept(struct stagex *x, void *prep, const char *line, size_t len, const 
 		}
 	} else {
 		/* ids and keys need no escaping: [A-Za-z0-9_-] and hex */
+		struct fold_hint h = { .ev = 'j', .slot = (uint32_t)slot, .key = key, .t = now_ms() };
 		g->ev.len = 0;
 		buf_addf(&g->ev, "{\"ev\":\"job\",\"id\":\"%s\",\"t\":%lld,\"key\":\"%s\",\"job\":%s}",
-		    id, (long long)now_ms(), key, pr->canon);
-		if (run_append_raw(r, ST_INGEST, g->ev.p, g->ev.len) < 0) {
+		    id, (long long)h.t, key, pr->canon);
+		if (run_append_hint(r, ST_INGEST, g->ev.p, g->ev.len, &h) < 0) {
 			stage_io_error(x, id);
 			prep_free(pr);
 			return 1;

@@ -196,7 +196,7 @@ job_normalize(const char *line, size_t len, const char *basedir, int strict,
 	if (v && !json_is_null(v))
 		json_object_set(job, "meta", v);
 
-	char *canon = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
+	char *canon = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 	v = json_object_get(in, "id");
 	if (v && !json_is_null(v)) {
 		if (!json_is_string(v)) {

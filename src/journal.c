@@ -321,7 +321,7 @@ journal_append(struct journal *j, const char *json, size_t len, uint64_t *off)
 int
 journal_append_json(struct journal *j, json_t *ev, uint64_t *off)
 {
-	char *s = json_dumps(ev, JSON_COMPACT);
+	char *s = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	if (!s) {
 		errno = ENOMEM;
 		return -1;

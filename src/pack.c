@@ -642,7 +642,7 @@ add_record(struct packer *p, json_t *rec)
 	*st = SEEN_QUEUED;
 	json_object_del(json_object_get(rec, "image"), "data");
 
-	struct item it = { xstrdup(id), json_dumps(rec, JSON_COMPACT), rec, 0 };
+	struct item it = { xstrdup(id), json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15)), rec, 0 };
 	json_t *img = json_object_get(rec, "image");
 	size_t ibytes = (size_t)json_integer_value(json_object_get(img, "bytes"));
 	const char *text = json_string_value(json_object_get(json_object_get(rec, "content"), "text"));
@@ -941,7 +941,7 @@ jsonl_line(struct packer *p, struct fetcher *f, size_t i, int *bad)
 		json_object_set_new(img, "data", json_string(b64));
 		free(b64);
 	}
-	char *s = json_dumps(it->rec, JSON_COMPACT);
+	char *s = json_dumps(it->rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_object_del(img, "data");
 	return s;
 }
@@ -1015,7 +1015,7 @@ commit_shard(struct packer *p, const char *final, const char *name, json_t *ids,
 	json_decref(ev);
 	p->next++;
 	int r = write_index(p);
-	char *line = json_dumps(entry, JSON_COMPACT);
+	char *line = json_dumps(entry, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	printf("%s\n", line);
 	fflush(stdout);
 	free(line);

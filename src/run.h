@@ -60,6 +60,17 @@ void run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_
 /* Append an event to the owned journal of s and fold it. -1 on I/O error. */
 int run_append(struct run *r, enum stage s, json_t *ev);
 int run_append_raw(struct run *r, enum stage s, const char *json, size_t len);
+/* Append a "job" or "done" event this process wrote, folding it from what
+ * the caller knows rather than scanning the text back. */
+struct fold_hint {
+	char ev;                  /* 'j' job, 'd' done */
+	uint32_t slot;
+	const char *key;
+	int64_t t, ms;
+	uint64_t tok[3];          /* prompt, completion, cached */
+	double cost;
+};
+int run_append_hint(struct run *r, enum stage s, const char *json, size_t len, const struct fold_hint *h);
 
 struct fjob *run_job(struct run *r, enum stage s, uint32_t slot);
 /* The stage's line at off, parsed. */

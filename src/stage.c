@@ -93,7 +93,7 @@ emit_raw(struct stagex *x, json_t *rec, const char *raw_job, const struct emit_c
 	json_t *v;
 	int first = 1;
 	if (!raw_job && !c) {
-		char *s = json_dumps(rec, JSON_COMPACT);
+		char *s = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
 		if (!s)
 			return;
 		buf_adds(&x->out, s);
@@ -110,6 +110,24 @@ emit_raw(struct stagex *x, json_t *rec, const char *raw_job, const struct emit_c
 			buf_adds(&x->out, raw_job);
 			continue;
 		}
+		/* ids ([A-Za-z0-9_-]) and keys (hex) need no escaping */
+		if (!strcmp(k, "id") && json_is_string(v)) {
+			buf_addf(&x->out, "\"%s\"", json_string_value(v));
+			continue;
+		}
+		if (!strcmp(k, "keys") && json_is_object(v)) {
+			const char *kk;
+			json_t *kv;
+			int f1 = 1;
+			buf_add(&x->out, "{", 1);
+			json_object_foreach(v, kk, kv) {
+				buf_addf(&x->out, "%s\"%s\":\"%s\"", f1 ? "" : ",", kk,
+				    json_string_value(kv) ? json_string_value(kv) : "");
+				f1 = 0;
+			}
+			buf_add(&x->out, "}", 1);
+			continue;
+		}
 		int i;
 		for (i = 0; c && i < c->n; i++)
 			if (!strcmp(c->name[i], k))
@@ -118,7 +136,7 @@ emit_raw(struct stagex *x, json_t *rec, const char *raw_job, const struct emit_c
 			buf_adds(&x->out, c->text[i]);
 			continue;
 		}
-		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 		if (s)
 			buf_adds(&x->out, s);
 		free(s);
@@ -439,21 +457,28 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 	struct emit_cache ec = { .n = 0 };
 	struct buf *ev = &x->evbuf;
 
+	struct fold_hint h = { .ev = 'd', .slot = j->slot, .key = j->key, .t = now_ms(), .ms = ms,
+		.cost = c };
+	if (usage) {
+		h.tok[0] = (uint64_t)json_integer_value(json_object_get(usage, "prompt"));
+		h.tok[1] = (uint64_t)json_integer_value(json_object_get(usage, "completion"));
+		h.tok[2] = (uint64_t)json_integer_value(json_object_get(usage, "cached"));
+	}
 	ev->len = 0;
 	buf_addf(ev, "{\"ev\":\"done\",\"id\":\"%s\",\"t\":%lld,\"key\":\"%s\",\"ms\":%ld,\"attempt\":%d",
-	    t->id, (long long)now_ms(), j->key, ms, t->attempts + 1);
+	    t->id, (long long)h.t, j->key, ms, t->attempts + 1);
 	for (int i = 0; x->d->ev_fields[i] && ec.n < 8; i++) {
 		json_t *v = json_object_get(result, x->d->ev_fields[i]);
 		if (!v)
 			continue;
-		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 		buf_addf(ev, ",\"%s\":%s", x->d->ev_fields[i], s);
 		json_object_set(t->rec, x->d->rec_fields[i], v);
 		ec.name[ec.n] = x->d->rec_fields[i];
 		ec.text[ec.n++] = s;
 	}
 	if (usage) {
-		char *s = json_dumps(usage, JSON_COMPACT);
+		char *s = json_dumps(usage, JSON_COMPACT | JSON_REAL_PRECISION(15));
 		buf_addf(ev, ",\"usage\":%s", s);
 		free(s);
 	}
@@ -461,7 +486,7 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 		buf_addf(ev, ",\"cost\":%.10g", c);
 	buf_add(ev, "}", 1);
 	x->cost += c;
-	if (run_append_raw(x->run, x->d->s, ev->p, ev->len) < 0) {
+	if (run_append_hint(x->run, x->d->s, ev->p, ev->len, &h) < 0) {
 		stage_io_error(x, t->id);
 	} else {
 		json_t *keys = json_object_get(t->rec, "keys");
