@@ -75,6 +75,22 @@ skip_value(const char *p, const char *e)
 int
 jscan(const char *js, size_t len, const char *const *keys, struct jval *vals, int n)
 {
+	return jscan_until(js, len, keys, vals, n, NULL);
+}
+
+static int
+is_stop(const char *k, size_t klen, const char *const *stop)
+{
+	for (; stop && *stop; stop++)
+		if ((*stop)[0] == k[0] && strlen(*stop) == klen && memcmp(*stop, k, klen) == 0)
+			return 1;
+	return 0;
+}
+
+int
+jscan_until(const char *js, size_t len, const char *const *keys, struct jval *vals, int n,
+    const char *const *stop)
+{
 	const char *p = js, *e = js + len;
 	int found = 0;
 	size_t klens[16];
@@ -97,6 +113,8 @@ jscan(const char *js, size_t len, const char *const *keys, struct jval *vals, in
 		if (!ke)
 			return -1;
 		size_t klen = (size_t)(ke - 1 - k);
+		if (stop && is_stop(k, klen, stop))
+			return 0;
 		p = skip_ws(ke, e);
 		if (p >= e || *p != ':')
 			return -1;

@@ -16,6 +16,11 @@ struct jval {
 /* Fill vals[i] for keys[i] (n of them).  Returns 0, or -1 if the text is not
  * a well-formed object at the top level. */
 int jscan(const char *js, size_t len, const char *const *keys, struct jval *vals, int n);
+/* The same, but stop at the first key named in stop (NULL-terminated): the
+ * rest of the object is not looked at.  For lines whose large fields come
+ * last. */
+int jscan_until(const char *js, size_t len, const char *const *keys, struct jval *vals, int n,
+    const char *const *stop);
 
 /* Convenience: a string value equal to s; a number as int64/double. */
 int jval_is(const struct jval *v, const char *s);

@@ -467,6 +467,14 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 	ev->len = 0;
 	buf_addf(ev, "{\"ev\":\"done\",\"id\":\"%s\",\"t\":%lld,\"key\":\"%s\",\"ms\":%ld,\"attempt\":%d",
 	    t->id, (long long)h.t, j->key, ms, t->attempts + 1);
+	/* usage and cost first: a replay reads them without scanning the payload */
+	if (usage) {
+		char *s = json_dumps(usage, JSON_COMPACT | JSON_REAL_PRECISION(15));
+		buf_addf(ev, ",\"usage\":%s", s);
+		free(s);
+	}
+	if (c > 0)
+		buf_addf(ev, ",\"cost\":%.10g", c);
 	for (int i = 0; x->d->ev_fields[i] && ec.n < 8; i++) {
 		json_t *v = json_object_get(result, x->d->ev_fields[i]);
 		if (!v)
@@ -477,13 +485,6 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 		ec.name[ec.n] = x->d->rec_fields[i];
 		ec.text[ec.n++] = s;
 	}
-	if (usage) {
-		char *s = json_dumps(usage, JSON_COMPACT | JSON_REAL_PRECISION(15));
-		buf_addf(ev, ",\"usage\":%s", s);
-		free(s);
-	}
-	if (c > 0)
-		buf_addf(ev, ",\"cost\":%.10g", c);
 	buf_add(ev, "}", 1);
 	x->cost += c;
 	if (run_append_hint(x->run, x->d->s, ev->p, ev->len, &h) < 0) {
