@@ -60,8 +60,11 @@ ingest_reject(struct stagex *x, const char *line, size_t len)
 	}
 }
 
+/* What the input thread hands over: text, not a JSON tree.  Memory freed
+ * on another thread than the one that allocated it is slow (the arenas'
+ * locks), and a tree is dozens of allocations. */
 struct prepared {
-	json_t *job;
+	char *url;            /* the normalised imageUrl */
 	char *canon;
 	char id[JOB_ID_MAX + 1];
 	char key[KEY_HEX + 1];
@@ -71,7 +74,7 @@ static void
 prep_free(void *p)
 {
 	struct prepared *pr = p;
-	json_decref(pr->job);
+	free(pr->url);
 	free(pr->canon);
 	free(pr);
 }
@@ -82,11 +85,14 @@ ingest_prepare(void *ctx, const char *line, size_t len, const char *src, char *e
 {
 	struct ingest *g = ctx;
 	struct prepared *pr = xcalloc(1, sizeof *pr);
-	if (job_normalize(line, len, basedir_of(g, src), g->strict, &pr->job, &pr->canon, pr->id,
+	json_t *job;
+	if (job_normalize(line, len, basedir_of(g, src), g->strict, &job, &pr->canon, pr->id,
 	    pr->key, err, errlen) < 0) {
 		free(pr);
 		return NULL;
 	}
+	pr->url = xstrdup(json_string_value(json_object_get(job, "imageUrl")));
+	json_decref(job);
 	return pr;
 }
 
@@ -131,7 +137,9 @@ ingest_accept(struct stagex *x, void *prep, const char *line, size_t len, const 
 			return 1;
 		}
 	}
-	*rec = json_pack("{s:s, s:{}, s:O}", "id", id, "keys", "job", pr->job);
+	/* the record's job holds what fetching needs; it is printed from the
+	 * canonical text (raw_job) */
+	*rec = json_pack("{s:s, s:{}, s:{s:s}}", "id", id, "keys", "job", "imageUrl", pr->url);
 	*raw_job = pr->canon;
 	pr->canon = NULL;
 	prep_free(pr);
@@ -156,6 +164,7 @@ ingest_main(const struct opts *o)
 	struct stage_def d = {
 		.s = ST_INGEST, .ops = &fetch_provider, .pctx = &fc, .cfg = "fetch/v1",
 		.prepare = ingest_prepare, .free_prep = prep_free, .reject = ingest_reject,
+		.keep_lines = o->rejects != NULL,
 		.accept = ingest_accept, .ev_fields = ev_fields, .rec_fields = ev_fields, .ctx = &g, .start = ingest_start,
 	};
 	g.strict = o->strict;

@@ -32,6 +32,7 @@ struct input {
 	struct qitem *bhead, *btail;   /* the batch being filled (thread only) */
 	struct qitem *mine;            /* taken by the main thread, not yet handed out */
 	int bn;
+	int keep_lines;
 };
 
 /* Items are handed over in batches: one lock and at most one wake-up per
@@ -81,8 +82,6 @@ emit(struct input *in, const char *src, long lno, const char *p, size_t n, const
 	char err[1024];
 	q->it.src = src;
 	q->it.lno = lno;
-	q->it.line = xstrndup(p, n);
-	q->it.len = n;
 	if (why) {
 		q->it.err = xstrdup(why);
 	} else {
@@ -90,6 +89,11 @@ emit(struct input *in, const char *src, long lno, const char *p, size_t n, const
 		q->it.prep = in->prep(in->ctx, p, n, src, err, sizeof err);
 		if (!q->it.prep)
 			q->it.err = xstrdup(err[0] ? err : "rejected");
+	}
+	/* the text goes along only where it may be needed (--rejects) */
+	if (q->it.err || in->keep_lines) {
+		q->it.line = xstrndup(p, n);
+		q->it.len = n;
 	}
 	q->next = NULL;
 	if (in->btail)
@@ -217,9 +221,10 @@ run(void *arg)
 }
 
 struct input *
-input_start(char **files, int nfiles, input_prep_fn prep, void *ctx)
+input_start(char **files, int nfiles, input_prep_fn prep, void *ctx, int keep_lines)
 {
 	struct input *in = xcalloc(1, sizeof *in);
+	in->keep_lines = keep_lines;
 	in->files = files;
 	in->nfiles = nfiles;
 	in->prep = prep;

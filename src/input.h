@@ -23,7 +23,9 @@ struct input_item {
 };
 
 struct input;
-struct input *input_start(char **files, int nfiles, input_prep_fn prep, void *ctx);
+/* keep_lines: hand over the text of lines that were prepared fine too
+ * (otherwise only bad lines carry theirs). */
+struct input *input_start(char **files, int nfiles, input_prep_fn prep, void *ctx, int keep_lines);
 /* A descriptor that is readable when items may be waiting. */
 int input_fd(struct input *in);
 /* 1 an item, 0 none yet (poll input_fd), -1 the end of all input. */

@@ -679,7 +679,7 @@ stage_main(const struct opts *o, struct stage_def *d)
 	};
 	if (!o->pending) {
 		json_object_seed(0);   /* before a second thread makes objects */
-		x.inq = input_start(o->files, o->nfiles, d->prepare, d->ctx);
+		x.inq = input_start(o->files, o->nfiles, d->prepare, d->ctx, d->keep_lines);
 		h.input_fd = input_fd(x.inq);
 	}
 	x.eng = eng_new(&ec, d->ops, d->pctx, &h);

@@ -24,6 +24,7 @@ struct stage_def {
 	void *(*prepare)(void *ctx, const char *line, size_t len, const char *src,
 	    char *err, size_t errlen);
 	void (*free_prep)(void *prep);
+	int keep_lines;               /* accept needs the text of good lines too */
 	/* On the main thread: a prepared line into a record and its cache key.
 	 * 0 work to do, 1 handled (skipped), -1 a bad line (reported). */
 	int (*accept)(struct stagex *x, void *prep, const char *line, size_t len, const char *src,
