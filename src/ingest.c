@@ -3,6 +3,7 @@
 #include "ingest.h"
 #include "fetch.h"
 #include "hash.h"
+#include "jarena.h"
 #include "job.h"
 #include "stage.h"
 #include "store.h"
@@ -86,13 +87,20 @@ ingest_prepare(void *ctx, const char *line, size_t len, const char *src, char *e
 	struct ingest *g = ctx;
 	struct prepared *pr = xcalloc(1, sizeof *pr);
 	json_t *job;
-	if (job_normalize(line, len, basedir_of(g, src), g->strict, &job, &pr->canon, pr->id,
+	char *canon;
+	/* the parse tree lives and dies here: its nodes come from an arena
+	 * emptied after the line, and only copies leave */
+	jarena_begin();
+	if (job_normalize(line, len, basedir_of(g, src), g->strict, &job, &canon, pr->id,
 	    pr->key, err, errlen) < 0) {
+		jarena_end();
 		free(pr);
 		return NULL;
 	}
 	pr->url = xstrdup(json_string_value(json_object_get(job, "imageUrl")));
+	pr->canon = xstrdup(canon);
 	json_decref(job);
+	jarena_end();
 	return pr;
 }
 

@@ -2,6 +2,7 @@
  * original createJob request; snake_case aliases are accepted. */
 #include "job.h"
 #include "hash.h"
+#include "jarena.h"
 #include "run.h"
 #include "util.h"
 
@@ -201,7 +202,7 @@ job_normalize(const char *line, size_t len, const char *basedir, int strict,
 	if (v && !json_is_null(v)) {
 		if (!json_is_string(v)) {
 			snprintf(err, errlen, "id: must be a string, not %s", type_name(v));
-			free(canon);
+			jarena_free(canon);
 			goto out;
 		}
 		const char *s = json_string_value(v);
@@ -211,7 +212,7 @@ job_normalize(const char *line, size_t len, const char *basedir, int strict,
 				snprintf(err, errlen, "id: %zu characters, at most %d allowed", n, JOB_ID_MAX);
 			else
 				snprintf(err, errlen, "id: '%.40s' must match [A-Za-z0-9_-]{1,%d} (no dots or slashes)", s, JOB_ID_MAX);
-			free(canon);
+			jarena_free(canon);
 			goto out;
 		}
 		memcpy(id, s, n + 1);

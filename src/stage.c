@@ -1,6 +1,7 @@
 /* stage: one driver for vj-ingest, vj-analyze and vj-generate. */
 #include "stage.h"
 #include "input.h"
+#include "jarena.h"
 #include "util.h"
 
 #include <errno.h>
@@ -679,6 +680,7 @@ stage_main(const struct opts *o, struct stage_def *d)
 	};
 	if (!o->pending) {
 		json_object_seed(0);   /* before a second thread makes objects */
+		jarena_install();
 		x.inq = input_start(o->files, o->nfiles, d->prepare, d->ctx, d->keep_lines);
 		h.input_fd = input_fd(x.inq);
 	}
