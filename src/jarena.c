@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -20,6 +21,26 @@ struct arena {
 };
 
 static _Thread_local struct arena ar;
+static pthread_key_t exit_key;     /* frees a thread's arena when it ends */
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+static void
+release(void *unused)
+{
+	struct block *b = ar.head;
+	while (b) {
+		struct block *n = b->next;
+		free(b);
+		b = n;
+	}
+	ar.head = NULL;
+}
+
+static void
+make_key(void)
+{
+	pthread_key_create(&exit_key, release);
+}
 
 static int
 owned(const void *p)
@@ -44,6 +65,8 @@ j_malloc(size_t n)
 			return NULL;
 		b->size = size;
 		b->used = 0;
+		if (!ar.head)
+			pthread_setspecific(exit_key, &ar);   /* any non-NULL value arms it */
 		b->next = ar.head;
 		ar.head = b;
 	}
@@ -70,6 +93,7 @@ jarena_free(void *p)
 void
 jarena_install(void)
 {
+	pthread_once(&key_once, make_key);
 	json_set_alloc_funcs(j_malloc, j_free);
 }
 
@@ -93,6 +117,7 @@ jarena_end(void)
 	if (b->size > BLOCK) {
 		free(b);
 		ar.head = NULL;
+		pthread_setspecific(exit_key, NULL);
 	}
 	while (rest) {
 		struct block *n = rest->next;
