@@ -4,6 +4,7 @@
 #include "engine.h"
 #include "hash.h"
 #include "idx.h"
+#include "jarena.h"
 #include "jscan.h"
 #include "run.h"
 #include "util.h"
@@ -117,6 +118,43 @@ test_body(void)
 }
 
 static void
+test_arena(void)
+{
+	jarena_install();
+	/* a tree parsed and dumped inside the arena: the copy out survives
+	 * the reset, and the arena's memory is reused line after line */
+	char *copy = NULL;
+	void *first = NULL;
+	int same = 1;
+	for (int i = 0; i < 2000; i++) {
+		char line[128];
+		snprintf(line, sizeof line, "{\"a\":%d,\"b\":[1,2,{\"c\":\"x%d\"}],\"d\":{\"e\":null}}", i, i);
+		jarena_begin();
+		json_t *v = json_loads(line, 0, NULL);
+		char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+		if (i == 0)
+			first = v;
+		else if ((void *)v != first)
+			same = 0;
+		free(copy);
+		copy = xstrdup(s);
+		jarena_free(s);
+		json_decref(v);
+		jarena_end();
+	}
+	ok(same, "the arena is reused from the start for every line");
+	is_str(copy, "{\"a\":1999,\"b\":[1,2,{\"c\":\"x1999\"}],\"d\":{\"e\":null}}",
+	    "what was copied out is intact after the reset");
+	free(copy);
+	/* outside an arena jansson allocates as usual */
+	json_t *o = json_pack("{s:s}", "k", "v");
+	char *t = json_dumps(o, 0);
+	is_str(t, "{\"k\": \"v\"}", "plain allocations outside the arena");
+	free(t);
+	json_decref(o);
+}
+
+static void
 test_misc(void)
 {
 	ok(eng_parse_delay("47s") == 47, "47s");
@@ -149,6 +187,7 @@ main(void)
 	test_jscan();
 	test_idx();
 	test_body();
+	test_arena();
 	test_misc();
 	return done_testing();
 }
