@@ -102,12 +102,12 @@ process_main(const struct opts *o, enum stage s)
 		.ctx = &ctx,
 	};
 	vj_debug("%s with %s, model %s", stage_name[s], p.name, p.model ? p.model : "-");
-	/* without --timeout, the provider's own advice (a slow model answers
-	 * in minutes) */
-	struct opts oo = *o;
-	if (!o->timeout_set && p.timeout > 0)
-		oo.timeout = p.timeout;
-	int st = stage_main(&oo, &d);
+	/* --timeout defaults to 60 s for every provider, as documented; the
+	 * provider table's advice (docs/providers.md) is for the user to take */
+	if (!o->timeout_set && p.timeout > o->timeout)
+		vj_debug("%s: its answers can take up to %.0f s under load; --timeout %.0f applies",
+		    p.name, p.timeout, o->timeout);
+	int st = stage_main(o, &d);
 	prov_close(&p);
 	return st;
 }
