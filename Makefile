@@ -84,8 +84,10 @@ asan:
 # The demo first installs missing build dependencies (scripts/install-deps,
 # through sudo when not root), then builds in a fresh make that sees the
 # flags pkg-config gives after the install.
+# giflib has no pkg-config file: look for its header too.
 deps:
-	@$(PKG_CONFIG) --exists $(PKGS) 2>/dev/null || sh scripts/install-deps
+	@{ $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null && \
+	   echo '#include <gif_lib.h>' | $(CC) -E - >/dev/null 2>&1; } || sh scripts/install-deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all $(MKIMG)
