@@ -289,7 +289,6 @@ struct engine {
 	int64_t next_start;                    /* mono ms */
 	int64_t hold_until;                    /* mono ms: global pause after a 429 */
 	int64_t last_cut;
-	double tokens_next;                    /* mono ms when the token budget allows */
 	int ok_since_cut;
 	uint64_t ok_at_cut;                    /* n_ok at the last cut */
 	int64_t starts[4096];                  /* mono ms of recent request starts (ring:
@@ -703,6 +702,8 @@ failed(struct engine *e, struct eng_task *t, struct eng_err *err, json_t *usage)
 	e->nwaiting++;
 }
 
+/* Build and send one attempt.  1 when a request went out; 0 when the work
+ * was done locally or failed before sending (t may be gone then). */
 static int
 start(struct engine *e, struct eng_task *t)
 {
@@ -781,7 +782,7 @@ start(struct engine *e, struct eng_task *t)
 	curl_multi_add_handle(e->multi, c);
 	if (e->c.verbose > 1)
 		vj_debug("job %s: %s attempt %d", t->id, e->p->name, t->tries);
-	return 0;
+	return 1;
 }
 
 static void
@@ -970,9 +971,12 @@ eng_run(struct engine *e)
 				e->h.fail(e->h.ctx, t, &err, NULL, 1, 0);
 				continue;
 			}
-			int64_t gap = interval_ms(e, t->tokens);
-			e->next_start = (e->next_start > now - gap ? e->next_start : now) + gap;
-			start(e, t);
+			/* the gap is taken after building: only then is the token
+			 * estimate known, and local work takes no slot at all */
+			if (start(e, t) == 1) {
+				int64_t gap = interval_ms(e, t->tokens);
+				e->next_start = (e->next_start > now - gap ? e->next_start : now) + gap;
+			}
 			feed(e, 0);
 			now = mono_ms();
 		}

@@ -32,6 +32,14 @@ test_expect_success '--rpm 120 spreads 6 requests over >= 2.5 s' '
 	test $(total) -eq 6
 '
 
+test_expect_success '--tpm spaces requests by their estimated tokens' '
+	export VJ_RUN=tpm &&
+	mk four $(seq -f t%g 1 4) &&
+	an -j 4 --tpm 200000 four >o &&
+	test $(wc -l <o) -eq 4 &&
+	test $(span tpm) -ge 2000
+'
+
 test_expect_success 'without --rpm the same 6 go at once' '
 	reset &&
 	mk six2 $(seq -f e%g 1 6) &&
