@@ -377,16 +377,6 @@ run_append(struct run *r, enum stage s, json_t *ev)
 	return rc;
 }
 
-int
-run_append_raw(struct run *r, enum stage s, const char *json, size_t len)
-{
-	uint64_t off;
-	int rc = journal_append(r->own[s], json, len, &off);
-	if (rc == 0)
-		run_fold(r, s, json, len, off);
-	return rc;
-}
-
 json_t *
 run_line(struct run *r, enum stage s, uint64_t off)
 {

@@ -59,7 +59,6 @@ int run_refresh(struct run *r, unsigned mask, char *err, size_t errlen);
 void run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off);
 /* Append an event to the owned journal of s and fold it. -1 on I/O error. */
 int run_append(struct run *r, enum stage s, json_t *ev);
-int run_append_raw(struct run *r, enum stage s, const char *json, size_t len);
 /* Append a "job" or "done" event this process wrote, folding it from what
  * the caller knows rather than scanning the text back. */
 struct fold_hint {

@@ -35,7 +35,7 @@ struct stagex {
 	struct buf out, evbuf;
 	int out_broken;
 	int io_failed;                /* the journal could not be written */
-	uint64_t n_in, n_done, n_cached, n_dead, n_retry_left, n_bad, n_skipped_dead, n_waiting;
+	uint64_t n_done, n_cached, n_dead, n_retry_left, n_bad, n_skipped_dead, n_waiting;
 	double cost;
 	int budget_stop;
 	int64_t t0, last_progress, last_commit;
@@ -53,7 +53,6 @@ on_signal(int sig)
 
 struct run *stage_run(struct stagex *x) { return x->run; }
 const struct opts *stage_opts(struct stagex *x) { return x->o; }
-void stage_bad(struct stagex *x) { x->n_bad++; }
 struct journal *stage_journal(struct stagex *x) { return x->run->own[x->d->s]; }
 void *stage_ctx(struct stagex *x) { return x->d->ctx; }
 
@@ -145,12 +144,6 @@ emit_raw(struct stagex *x, json_t *rec, const char *raw_job, const struct emit_c
 	buf_add(&x->out, "}\n", 2);
 }
 
-void
-stage_emit(struct stagex *x, json_t *rec)
-{
-	emit_raw(x, rec, NULL, NULL);
-}
-
 static int
 is_busy(struct stagex *x, uint32_t slot)
 {
@@ -202,7 +195,6 @@ consider(struct stagex *x, json_t *rec, const char *key, char *raw_job)
 	struct fjob *f = run_job(x->run, x->d->s, (uint32_t)slot);
 	uint64_t k[2];
 
-	x->n_in++;
 	key_parse(key, k);
 	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1]) {
 		if (merge_done(x, rec, f->off, key) == 0) {

@@ -45,8 +45,6 @@ int stage_main(const struct opts *o, struct stage_def *d);
 /* For accept functions. */
 struct run *stage_run(struct stagex *x);
 const struct opts *stage_opts(struct stagex *x);
-void stage_bad(struct stagex *x);              /* count one bad input line */
-void stage_emit(struct stagex *x, json_t *rec);/* print a record (after the next commit) */
 struct journal *stage_journal(struct stagex *x);
 void *stage_ctx(struct stagex *x);             /* the stage_def's ctx */
 void stage_io_error(struct stagex *x, const char *id);  /* the journal failed: stop, exit 3 */
