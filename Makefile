@@ -16,16 +16,18 @@ VERSION = 0.1.0
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    = -Wall -Wextra -Wno-unused-parameter
-CPPFLAGS += -D_GNU_SOURCE -DVJ_VERSION='"$(VERSION)"' -Isrc
+LAYERS  = base core content providers stages cmd
+CPPFLAGS += -D_GNU_SOURCE -DVJ_VERSION='"$(VERSION)"' -Isrc $(LAYERS:%=-Isrc/%)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  = $(PKG_LIBS) -lgif -lm -lpthread
 
-# Every src/*.c except the commands' mains is the library.
+# Every src/LAYER/*.c except the commands' mains is the library.
 CMDS    = vj-ingest vj-analyze vj-generate vj-pack vj-status
-CMD_SRC = $(CMDS:%=src/%.c)
-LIB_SRC = $(filter-out $(CMD_SRC),$(wildcard src/*.c))
+CMD_SRC = $(CMDS:%=src/cmd/%.c)
+LIB_SRC = $(filter-out $(CMD_SRC),$(wildcard $(LAYERS:%=src/%/*.c)))
+HDRS    = $(wildcard $(LAYERS:%=src/%/*.h))
 LIB_OBJ = $(LIB_SRC:.c=.o)
 BINS    = $(CMDS:%=bin/%)
 
@@ -40,13 +42,13 @@ MKIMG    = scripts/vj-mkimages
 
 all: $(BINS)
 
-src/%.o: src/%.c src/*.h
+src/%.o: src/%.c $(HDRS)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 src/libvj.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
-bin/%: src/%.o src/libvj.a
+bin/%: src/cmd/%.o src/libvj.a
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< src/libvj.a $(LDLIBS)
 
@@ -99,7 +101,7 @@ install: all
 	for m in docs/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 
 clean:
-	rm -f src/*.o src/libvj.a $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG) $(SHIM)
+	rm -f src/*/*.o src/libvj.a $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG) $(SHIM)
 
 .PHONY: all test asan demo deps install clean check-deps
 .SECONDARY: $(LIB_OBJ) $(CMD_SRC:.c=.o)

@@ -17,8 +17,8 @@ make -s scripts/vj-mkimages
 pkgs="jansson libjpeg libpng libwebp libcrypto"
 # shellcheck disable=SC2046
 ${CC:-cc} -std=c11 ${CFLAGS:--O2 -g} -D_GNU_SOURCE -Isrc $(pkg-config --cflags $pkgs) \
-    -o "$tmp/offline_bench" scripts/bench/offline_bench.c src/offline_analyze.c \
-    src/decode.c src/img.c src/util.c src/hash.c \
+    -o "$tmp/offline_bench" scripts/bench/offline_bench.c src/content/offline_analyze.c \
+    src/content/decode.c src/content/img.c src/base/util.c src/base/hash.c \
     $(pkg-config --libs $pkgs) -lgif -lm -lpthread
 
 scripts/vj-mkimages --one 4000x3000 shapes jpg "$tmp/photo.jpg"

@@ -4,7 +4,7 @@
  * Prints one line per run: "<images per second>", single-threaded, so the
  * figure is per core.  Decoding is included; reading the files is not.
  */
-#include "offline.h"
+#include "offline_analyze.h"
 #include "util.h"
 
 #include <stdio.h>

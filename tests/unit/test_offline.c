@@ -1,6 +1,6 @@
 /* test_offline: the offline analyser on images with known properties, drawn by
  * scripts/vj-mkimages (built by the Makefile before the tests run). */
-#include "offline.h"
+#include "offline_analyze.h"
 #include "util.h"
 #include "tap.h"
 

@@ -1,7 +1,7 @@
 /* offline_prov: the providers that need no network.  Both do their work in
  * build() and return 1, so the engine never sends a request for them. */
 #include "provutil.h"
-#include "offline.h"
+#include "offline_analyze.h"
 #include "offline_write.h"
 #include "schema.h"
 #include "util.h"

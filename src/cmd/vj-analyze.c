@@ -1,6 +1,6 @@
 /* vj-analyze: records in, records with an analysis out (docs/vj-analyze.1). */
 #include "opts.h"
-#include "process.h"
+#include "modelstage.h"
 #include "util.h"
 
 static const char usage[] =

@@ -1,6 +1,6 @@
 /* process: vj-analyze and vj-generate share everything but their provider
  * and the fields of the record they fill. */
-#include "process.h"
+#include "modelstage.h"
 #include "job.h"
 #include "prices.h"
 #include "provider.h"

@@ -17,7 +17,7 @@
  * floating-point result depends on anything but the pixels, so the same
  * bytes give the same JSON.
  */
-#include "offline.h"
+#include "offline_analyze.h"
 #include "decode.h"
 #include "util.h"
 

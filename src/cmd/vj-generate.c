@@ -1,6 +1,6 @@
 /* vj-generate: records in, records with content out (docs/vj-generate.1). */
 #include "opts.h"
-#include "process.h"
+#include "modelstage.h"
 #include "util.h"
 
 static const char usage[] =
