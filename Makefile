@@ -17,7 +17,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    = -Wall -Wextra -Wno-unused-parameter
 LAYERS  = base core content providers stages cmd
-CPPFLAGS += -D_GNU_SOURCE -DVJ_VERSION='"$(VERSION)"' -Isrc $(LAYERS:%=-Isrc/%)
+CPPFLAGS += -D_GNU_SOURCE -DVJ_VERSION='"$(VERSION)"' -Isrc
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(EXTRA_CFLAGS)

@@ -4,8 +4,8 @@
  * Prints one line per run: "<images per second>", single-threaded, so the
  * figure is per core.  Decoding is included; reading the files is not.
  */
-#include "offline_analyze.h"
-#include "util.h"
+#include "content/offline_analyze.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* hash: sha256 through libcrypto's EVP; crc32c in software (slicing by 8). */
-#include "hash.h"
-#include "util.h"
+#include "base/hash.h"
+#include "base/util.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>

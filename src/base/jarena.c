@@ -1,6 +1,6 @@
 /* jarena: jansson allocations from a per-thread arena. */
-#include "jarena.h"
-#include "util.h"
+#include "base/jarena.h"
+#include "base/util.h"
 
 #include <jansson.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* jscan: a top-level field scanner for compact JSON objects. */
-#include "jscan.h"
+#include "base/jscan.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* util: messages, memory, buffers, files, time. */
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* opts: GNU long options shared by the commands. */
-#include "opts.h"
-#include "util.h"
+#include "cmd/opts.h"
+#include "base/util.h"
 
 #include <getopt.h>
 #include <stdio.h>

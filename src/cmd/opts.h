@@ -4,7 +4,7 @@
 #define VJ_OPTS_H
 
 #include <stddef.h>
-#include "journal.h"
+#include "core/journal.h"
 
 struct opts {
 	const char *run;

@@ -1,7 +1,7 @@
 /* vj-analyze: records in, records with an analysis out (docs/vj-analyze.1). */
-#include "opts.h"
-#include "modelstage.h"
-#include "util.h"
+#include "cmd/opts.h"
+#include "stages/modelstage.h"
+#include "base/util.h"
 
 static const char usage[] =
 "usage: vj-analyze [-qv] [-r RUN] [-j N] [--rpm N] [--tpm N] [--retries N] [--timeout SEC]\n"

@@ -1,7 +1,7 @@
 /* vj-ingest: job manifests in, job records out (docs/vj-ingest.1). */
-#include "ingest.h"
-#include "opts.h"
-#include "util.h"
+#include "stages/ingest.h"
+#include "cmd/opts.h"
+#include "base/util.h"
 
 #include <stdio.h>
 

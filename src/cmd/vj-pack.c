@@ -1,6 +1,6 @@
 /* vj-pack: pack finished jobs with their images into sealed shards. */
-#include "pack.h"
-#include "util.h"
+#include "stages/pack.h"
+#include "base/util.h"
 
 #include <getopt.h>
 #include <stdio.h>

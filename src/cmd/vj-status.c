@@ -1,5 +1,5 @@
 /* vj-status: where a run stands, checked and repaired (docs/vj-status.1). */
-#include "status.h"
+#include "stages/status.h"
 
 #include <getopt.h>
 #include <stdlib.h>

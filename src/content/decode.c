@@ -7,9 +7,9 @@
  * the DCT coefficients, WebP through its built-in rescaler.  PNG and GIF
  * decode at full size and are box-filtered down afterwards.
  */
-#include "decode.h"
-#include "img.h"
-#include "util.h"
+#include "content/decode.h"
+#include "content/img.h"
+#include "base/util.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

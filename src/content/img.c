@@ -5,7 +5,7 @@
  * LEN before it happens: a helper never looks at b[i] unless i < len was
  * established first.  Nothing is decoded here; decode.c does that.
  */
-#include "img.h"
+#include "content/img.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 
 static unsigned

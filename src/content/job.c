@@ -1,10 +1,10 @@
 /* job: manifest lines into normalised jobs.  Field names are those of the
  * original createJob request; snake_case aliases are accepted. */
-#include "job.h"
-#include "hash.h"
-#include "jarena.h"
-#include "run.h"
-#include "util.h"
+#include "content/job.h"
+#include "base/hash.h"
+#include "base/jarena.h"
+#include "core/run.h"
+#include "base/util.h"
 
 #include <limits.h>
 #include <stdio.h>

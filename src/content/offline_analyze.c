@@ -17,9 +17,9 @@
  * floating-point result depends on anything but the pixels, so the same
  * bytes give the same JSON.
  */
-#include "offline_analyze.h"
-#include "decode.h"
-#include "util.h"
+#include "content/offline_analyze.h"
+#include "content/decode.h"
+#include "base/util.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -2,9 +2,9 @@
  * give is a phrase of unknown shape ("bright, high contrast, warm cast",
  * "centered subject"), so each sentence puts one where any phrase reads
  * right, and a field that is empty or "unknown" drops its clause. */
-#include "offline_write.h"
-#include "prompt.h"
-#include "util.h"
+#include "content/offline_write.h"
+#include "content/prompt.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <stdarg.h>

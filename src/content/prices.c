@@ -1,6 +1,6 @@
 /* prices: a small table, searched linearly: there are a few dozen rows. */
-#include "prices.h"
-#include "util.h"
+#include "content/prices.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <math.h>

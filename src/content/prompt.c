@@ -1,10 +1,10 @@
 /* prompt: templates and their rendering.  The template language is only
  * {{name}} placeholders (docs/prompts.md): no logic, so a template reads as
  * the prompt it produces. */
-#include "prompt.h"
-#include "schema.h"
-#include "hash.h"
-#include "util.h"
+#include "content/prompt.h"
+#include "content/schema.h"
+#include "base/hash.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <errno.h>

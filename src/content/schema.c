@@ -1,9 +1,9 @@
 /* schema: the analysis schema and a validator for the JSON Schema subset
  * the providers need.  The schema is built from one table so the JSON
  * Schema, the prompt's example and the validator cannot disagree. */
-#include "schema.h"
-#include "hash.h"
-#include "util.h"
+#include "content/schema.h"
+#include "base/hash.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

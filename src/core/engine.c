@@ -1,6 +1,6 @@
 /* engine: the request loop shared by every network stage. */
-#include "engine.h"
-#include "util.h"
+#include "core/engine.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

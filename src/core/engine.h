@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include "util.h"
+#include "base/util.h"
 
 enum eng_class {
 	EC_OK = 0,

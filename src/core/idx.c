@@ -1,7 +1,7 @@
 /* idx: open-addressing hash of ids into an arena of NUL-terminated strings. */
-#include "idx.h"
-#include "hash.h"
-#include "util.h"
+#include "core/idx.h"
+#include "base/hash.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* journal: the append-only, self-checking stage logs (docs/journal.md). */
-#include "journal.h"
-#include "hash.h"
-#include "util.h"
+#include "core/journal.h"
+#include "base/hash.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

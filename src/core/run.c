@@ -1,8 +1,8 @@
 /* run: fold the journals of a run into per-job state. */
-#include "run.h"
-#include "hash.h"
-#include "jscan.h"
-#include "util.h"
+#include "core/run.h"
+#include "base/hash.h"
+#include "base/jscan.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 #include <jansson.h>
-#include "idx.h"
-#include "journal.h"
+#include "core/idx.h"
+#include "core/journal.h"
 
 enum stage { ST_INGEST, ST_ANALYZE, ST_GENERATE, ST_PACK, ST_N };
 extern const char *const stage_name[ST_N];

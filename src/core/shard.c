@@ -16,9 +16,9 @@
  * nbWorkers 0 makes a different one.  The workers compress while the
  * caller frames the next samples (and pack.c's reader thread reads and
  * checks the next images). */
-#include "shard.h"
-#include "hash.h"
-#include "util.h"
+#include "core/shard.h"
+#include "base/hash.h"
+#include "base/util.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -1,7 +1,7 @@
 /* store: content-addressed objects. */
-#include "store.h"
-#include "hash.h"
-#include "util.h"
+#include "core/store.h"
+#include "base/hash.h"
+#include "base/util.h"
 
 #include <dirent.h>
 #include <errno.h>

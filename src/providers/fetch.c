@@ -1,15 +1,15 @@
 /* fetch: images into the object store. */
-#include "fetch.h"
-#include "img.h"
-#include "store.h"
-#include "util.h"
+#include "providers/fetch.h"
+#include "content/img.h"
+#include "core/store.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "idx.h"
+#include "core/idx.h"
 
 /* The file is still the one we read (no writer changed it meanwhile). */
 static int

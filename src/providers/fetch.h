@@ -4,7 +4,7 @@
 #define VJ_FETCH_H
 
 #include <stddef.h>
-#include "engine.h"
+#include "core/engine.h"
 
 struct fetch_memo;
 

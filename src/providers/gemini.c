@@ -1,9 +1,9 @@
 /* gemini: the Gemini API's generateContent (docs/providers.md).  The image
  * goes inline, streamed from the object store as base64; the analysis
  * comes back as JSON constrained by responseJsonSchema. */
-#include "provutil.h"
-#include "schema.h"
-#include "util.h"
+#include "providers/provutil.h"
+#include "content/schema.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

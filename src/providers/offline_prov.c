@@ -1,10 +1,10 @@
 /* offline_prov: the providers that need no network.  Both do their work in
  * build() and return 1, so the engine never sends a request for them. */
-#include "provutil.h"
-#include "offline_analyze.h"
-#include "offline_write.h"
-#include "schema.h"
-#include "util.h"
+#include "providers/provutil.h"
+#include "content/offline_analyze.h"
+#include "content/offline_write.h"
+#include "content/schema.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

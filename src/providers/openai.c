@@ -1,8 +1,8 @@
 /* openai: chat completions, for DeepSeek and any OpenAI-compatible server
  * (vLLM, llama.cpp, Ollama, OpenAI).  Text for vj-generate; an image as a
  * data URL for vj-analyze (docs/providers.md). */
-#include "provutil.h"
-#include "util.h"
+#include "providers/provutil.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* provider: the one table of providers and their defaults
  * (docs/providers.md), and turning options into an opened provider. */
-#include "provider.h"
-#include "provutil.h"
-#include "prompt.h"
-#include "schema.h"
-#include "util.h"
+#include "providers/provider.h"
+#include "providers/provutil.h"
+#include "content/prompt.h"
+#include "content/schema.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <stdio.h>

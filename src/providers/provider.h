@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
-#include "engine.h"
+#include "core/engine.h"
 
 struct prov_config {
 	const char *stage;        /* "analyze" or "generate" */

@@ -1,8 +1,8 @@
 /* provutil: the parts of a provider that do not depend on its wire format. */
-#include "provutil.h"
-#include "schema.h"
-#include "store.h"
-#include "util.h"
+#include "providers/provutil.h"
+#include "content/schema.h"
+#include "core/store.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <errno.h>

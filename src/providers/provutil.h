@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 #include <jansson.h>
-#include "engine.h"
-#include "prompt.h"
+#include "core/engine.h"
+#include "content/prompt.h"
 
 /* One opened provider (filled by prov_open, read by the tables). */
 struct pctx {

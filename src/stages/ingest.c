@@ -1,13 +1,13 @@
 /* ingest: validate manifest lines into jobs and fetch their images, on the
  * shared stage driver with the fetch provider. */
-#include "ingest.h"
-#include "fetch.h"
-#include "hash.h"
-#include "jarena.h"
-#include "job.h"
-#include "stage.h"
-#include "store.h"
-#include "util.h"
+#include "stages/ingest.h"
+#include "providers/fetch.h"
+#include "base/hash.h"
+#include "base/jarena.h"
+#include "content/job.h"
+#include "stages/stage.h"
+#include "core/store.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <libgen.h>

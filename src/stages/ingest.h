@@ -2,7 +2,7 @@
 #ifndef VJ_INGEST_H
 #define VJ_INGEST_H
 
-#include "opts.h"
+#include "cmd/opts.h"
 
 int ingest_main(const struct opts *o);
 

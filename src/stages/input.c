@@ -1,6 +1,6 @@
 /* input: a reader thread with a bounded queue. */
-#include "input.h"
-#include "util.h"
+#include "stages/input.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

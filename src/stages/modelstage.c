@@ -1,11 +1,11 @@
 /* process: vj-analyze and vj-generate share everything but their provider
  * and the fields of the record they fill. */
-#include "modelstage.h"
-#include "job.h"
-#include "prices.h"
-#include "provider.h"
-#include "stage.h"
-#include "util.h"
+#include "stages/modelstage.h"
+#include "content/job.h"
+#include "content/prices.h"
+#include "providers/provider.h"
+#include "stages/stage.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <string.h>

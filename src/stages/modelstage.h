@@ -3,8 +3,8 @@
 #ifndef VJ_PROCESS_H
 #define VJ_PROCESS_H
 
-#include "opts.h"
-#include "run.h"
+#include "cmd/opts.h"
+#include "core/run.h"
 
 int process_main(const struct opts *o, enum stage s);
 

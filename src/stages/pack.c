@@ -14,11 +14,11 @@
  * While a shard is sealed, a reader thread reads the next images and
  * checks their sha256 (fetch_*), the main thread frames the tar and feeds
  * libzstd (shard.c), whose workers compress. */
-#include "pack.h"
-#include "hash.h"
-#include "run.h"
-#include "store.h"
-#include "util.h"
+#include "stages/pack.h"
+#include "base/hash.h"
+#include "core/run.h"
+#include "core/store.h"
+#include "base/util.h"
 
 #include <dirent.h>
 #include <errno.h>

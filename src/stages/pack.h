@@ -6,8 +6,8 @@
 #define VJ_PACK_H
 
 #include <stdint.h>
-#include "journal.h"
-#include "shard.h"
+#include "core/journal.h"
+#include "core/shard.h"
 
 struct pack_cfg {
 	const char *run;            /* run directory */

@@ -1,8 +1,8 @@
 /* stage: one driver for vj-ingest, vj-analyze and vj-generate. */
-#include "stage.h"
-#include "input.h"
-#include "jarena.h"
-#include "util.h"
+#include "stages/stage.h"
+#include "stages/input.h"
+#include "base/jarena.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

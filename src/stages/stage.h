@@ -7,9 +7,9 @@
 #define VJ_STAGE_H
 
 #include <jansson.h>
-#include "engine.h"
-#include "opts.h"
-#include "run.h"
+#include "core/engine.h"
+#include "cmd/opts.h"
+#include "core/run.h"
 
 struct stagex;
 

@@ -1,8 +1,8 @@
 /* status: vj-status's reports over the fold of a run (run.c). */
-#include "status.h"
-#include "hash.h"
-#include "jscan.h"
-#include "store.h"
+#include "stages/status.h"
+#include "base/hash.h"
+#include "base/jscan.h"
+#include "core/store.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include "run.h"
-#include "util.h"
+#include "core/run.h"
+#include "base/util.h"
 
 /* One stage, summarised. */
 struct status_stage {

@@ -7,9 +7,9 @@
  * Images are small PNGs made here (different for every job), or about
  * --image-bytes of noisy pixels, or the files of DIR in turn.  --print
  * writes each job's record on stdout, as vj-generate would. */
-#include "run.h"
-#include "store.h"
-#include "util.h"
+#include "core/run.h"
+#include "core/store.h"
+#include "base/util.h"
 
 #include <dirent.h>
 #include <stdio.h>

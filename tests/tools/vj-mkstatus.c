@@ -13,11 +13,11 @@
  *   pack     generated jobs in shards of N (default 100); the rest pending
  * --objects stores each ingested image in RUN/objects; --hold keeps STAGE's
  * lock for a while after writing (prints "held" once it holds it). */
-#include "hash.h"
-#include "journal.h"
-#include "run.h"
-#include "store.h"
-#include "util.h"
+#include "base/hash.h"
+#include "core/journal.h"
+#include "core/run.h"
+#include "core/store.h"
+#include "base/util.h"
 
 #include <getopt.h>
 #include <stdlib.h>

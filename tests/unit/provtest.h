@@ -3,9 +3,9 @@
 #ifndef VJ_PROVTEST_H
 #define VJ_PROVTEST_H
 
-#include "provider.h"
-#include "store.h"
-#include "util.h"
+#include "providers/provider.h"
+#include "core/store.h"
+#include "base/util.h"
 #include "tap.h"
 
 #include <openssl/evp.h>

@@ -1,13 +1,13 @@
 /* Core helpers: the field scanner, the id table, streamed base64 bodies,
  * retry delays, parse helpers. */
 #include "tap.h"
-#include "engine.h"
-#include "hash.h"
-#include "idx.h"
-#include "jarena.h"
-#include "jscan.h"
-#include "run.h"
-#include "util.h"
+#include "core/engine.h"
+#include "base/hash.h"
+#include "core/idx.h"
+#include "base/jarena.h"
+#include "base/jscan.h"
+#include "core/run.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <unistd.h>

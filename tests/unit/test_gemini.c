@@ -1,7 +1,7 @@
 /* test_gemini: the request gemini builds (URL, headers, streamed body) and
  * what it makes of every kind of answer in docs/providers.md. */
 #include "provtest.h"
-#include "schema.h"
+#include "content/schema.h"
 
 static struct prov p;
 

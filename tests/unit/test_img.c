@@ -1,8 +1,8 @@
 /* test_img: img_sniff on hand-made headers of every format, and on every
  * prefix and many mutations of them (run under ASan to catch overreads). */
-#include "img.h"
-#include "decode.h"
-#include "util.h"
+#include "content/img.h"
+#include "content/decode.h"
+#include "base/util.h"
 #include "tap.h"
 
 #include <dirent.h>

@@ -1,8 +1,8 @@
 /* The journal: framing, replay, torn tails at every offset, corruption,
  * the lock, and incremental readers. */
 #include "tap.h"
-#include "journal.h"
-#include "util.h"
+#include "core/journal.h"
+#include "base/util.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* test_offline: the offline analyser on images with known properties, drawn by
  * scripts/vj-mkimages (built by the Makefile before the tests run). */
-#include "offline_analyze.h"
-#include "util.h"
+#include "content/offline_analyze.h"
+#include "base/util.h"
 #include "tap.h"
 
 #include <stdlib.h>

@@ -1,12 +1,12 @@
 /* test_offline_write: the offline providers: the writer's text for every
  * format (real sentences, deterministic, JSON formats valid), a template
  * as the writer, and the analyser wrapped as a provider. */
-#include "offline_write.h"
-#include "prompt.h"
-#include "provider.h"
-#include "schema.h"
-#include "store.h"
-#include "util.h"
+#include "content/offline_write.h"
+#include "content/prompt.h"
+#include "providers/provider.h"
+#include "content/schema.h"
+#include "core/store.h"
+#include "base/util.h"
 #include "tap.h"
 
 #include <png.h>

@@ -1,7 +1,7 @@
 /* test_prices: cost arithmetic against hand-computed figures, the
  * override file, VJ_PRICES, and unknown models. */
-#include "prices.h"
-#include "util.h"
+#include "content/prices.h"
+#include "base/util.h"
 #include "tap.h"
 
 #include <fcntl.h>

@@ -1,8 +1,8 @@
 /* test_prompt: built-in templates, --prompt-file sections and every
  * placeholder, errors with file:line, and the version. */
-#include "prompt.h"
-#include "schema.h"
-#include "util.h"
+#include "content/prompt.h"
+#include "content/schema.h"
+#include "base/util.h"
 #include "tap.h"
 
 #include <stdio.h>

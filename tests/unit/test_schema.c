@@ -1,7 +1,7 @@
 /* test_schema: the analysis schema object and the first-offending-path
  * validator. */
-#include "schema.h"
-#include "util.h"
+#include "content/schema.h"
+#include "base/util.h"
 #include "tap.h"
 
 #include <stdlib.h>
