@@ -20,5 +20,5 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	opts_parse(&o, argc, argv, OPT_NET | OPT_PROVIDER | OPT_QUEUE | OPT_PROMPT, usage);
-	return process_main(&o, ST_GENERATE);
+	return modelstage_main(&o, ST_GENERATE);
 }

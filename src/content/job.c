@@ -3,7 +3,7 @@
 #include "content/job.h"
 #include "base/hash.h"
 #include "base/jarena.h"
-#include "core/run.h"
+#include "base/key.h"
 #include "base/util.h"
 
 #include <limits.h>

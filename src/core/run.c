@@ -71,46 +71,6 @@ run_job(struct run *r, enum stage s, uint32_t slot)
 	return slot < r->cap ? &r->st[s][slot] : NULL;
 }
 
-static uint64_t
-hex64(const char *p, size_t n)
-{
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++) {
-		int c = p[i];
-		v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 32) - 'a' + 10);
-	}
-	return v;
-}
-
-void
-key_parse(const char *hex, uint64_t out[2])
-{
-	size_t n = strlen(hex);
-	out[0] = n >= 16 ? hex64(hex, 16) : 0;
-	out[1] = n >= 32 ? hex64(hex + 16, 16) : 0;
-}
-
-void
-key_format(const uint64_t k[2], char out[KEY_HEX + 1])
-{
-	snprintf(out, KEY_HEX + 1, "%016llx%016llx", (unsigned long long)k[0], (unsigned long long)k[1]);
-}
-
-void
-key_derive(const char *what, const char *cfg, const char *up, char out[KEY_HEX + 1])
-{
-	struct sha256_ctx *c = sha256_new();
-	char full[65];
-	sha256_update(c, what, strlen(what));
-	sha256_update(c, "\n", 1);
-	sha256_update(c, cfg, strlen(cfg));
-	sha256_update(c, "\n", 1);
-	sha256_update(c, up, strlen(up));
-	sha256_final(c, full);
-	memcpy(out, full, KEY_HEX);
-	out[KEY_HEX] = 0;
-}
-
 static void
 add_usage(struct stage_stats *st, const struct jval *u, const struct jval *cost)
 {

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <jansson.h>
+#include "base/key.h"
 #include "core/idx.h"
 #include "core/journal.h"
 
@@ -14,7 +15,6 @@ extern const char *const stage_name[ST_N];
 
 enum jstate { JS_NONE = 0, JS_DONE, JS_RETRY, JS_DEAD };
 
-#define KEY_HEX 32          /* a cache key: 128 bits of sha256, in hex */
 #define NO_OFF UINT64_MAX
 
 /* One job at one stage: the fold of its events. */
@@ -77,11 +77,5 @@ json_t *run_line(struct run *r, enum stage s, uint64_t off);
 /* A job's record as far as stage upto (inclusive) is done: id, keys, job,
  * image, analysis(+meta), content(+meta).  NULL if the job is unknown. */
 json_t *run_record(struct run *r, uint32_t slot, enum stage upto);
-
-/* Keys. */
-void key_parse(const char *hex, uint64_t out[2]);
-void key_format(const uint64_t k[2], char out[KEY_HEX + 1]);
-/* H128(stage name, config string, upstream key hex). */
-void key_derive(const char *what, const char *cfg, const char *up, char out[KEY_HEX + 1]);
 
 #endif

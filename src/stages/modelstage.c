@@ -1,4 +1,4 @@
-/* process: vj-analyze and vj-generate share everything but their provider
+/* modelstage: vj-analyze and vj-generate share everything but their provider
  * and the fields of the record they fill. */
 #include "stages/modelstage.h"
 #include "content/job.h"
@@ -17,7 +17,7 @@ struct pctx {
 /* On the input thread: a record from upstream must parse, carry an id and
  * the upstream key, and what this stage works from. */
 static void *
-process_prepare(void *ctx, const char *line, size_t len, const char *src, char *err, size_t errlen)
+modelstage_prepare(void *ctx, const char *line, size_t len, const char *src, char *err, size_t errlen)
 {
 	struct pctx *c = ctx;
 	const char *need = c->s == ST_ANALYZE ? "image" : "analysis";
@@ -51,13 +51,13 @@ bad:
 }
 
 static void
-process_free(void *p)
+modelstage_free(void *p)
 {
 	json_decref(p);
 }
 
 static int
-process_accept(struct stagex *x, void *prep, const char *line, size_t len, const char *src,
+modelstage_accept(struct stagex *x, void *prep, const char *line, size_t len, const char *src,
     long lno, json_t **recp, char key[KEY_HEX + 1], char **raw_job)
 {
 	struct pctx *c = stage_ctx(x);
@@ -75,7 +75,7 @@ static const char *const ge_ev[] = { "content", "meta", NULL };
 static const char *const ge_rec[] = { "content", "content_meta", NULL };
 
 int
-process_main(const struct opts *o, enum stage s)
+modelstage_main(const struct opts *o, enum stage s)
 {
 	struct prov p;
 	char err[1024];
@@ -95,8 +95,8 @@ process_main(const struct opts *o, enum stage s)
 	}
 	struct stage_def d = {
 		.s = s, .ops = p.ops, .pctx = p.ctx, .cfg = p.cfg, .prov_name = p.name, .model = p.model,
-		.cost = prices_cost, .prepare = process_prepare, .free_prep = process_free,
-		.accept = process_accept,
+		.cost = prices_cost, .prepare = modelstage_prepare, .free_prep = modelstage_free,
+		.accept = modelstage_accept,
 		.ev_fields = s == ST_ANALYZE ? an_ev : ge_ev,
 		.rec_fields = s == ST_ANALYZE ? an_rec : ge_rec,
 		.ctx = &ctx,
