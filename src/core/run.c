@@ -61,7 +61,7 @@ ensure_cap(struct run *r, uint32_t n)
 	r->cap = cap;
 }
 
-struct fjob *
+struct jobstate *
 run_job(struct run *r, enum stage s, uint32_t slot)
 {
 	ensure_cap(r, idx_count(r->ids));
@@ -104,7 +104,7 @@ fold_shard(struct run *r, const char *json, size_t len, uint64_t off, int64_t t)
 		if (!id)
 			continue;
 		int64_t slot = idx_get(r->ids, id, strlen(id), 1);
-		struct fjob *f = run_job(r, ST_PACK, (uint32_t)slot);
+		struct jobstate *f = run_job(r, ST_PACK, (uint32_t)slot);
 		if (f->state != JS_DONE) {
 			st->done++;
 			f->ms = t >= r->today_start;
@@ -136,7 +136,7 @@ fold_unshard(struct run *r, const char *json, size_t len)
 		if (!id)
 			continue;
 		int64_t slot = idx_get(r->ids, id, strlen(id), 1);
-		struct fjob *f = run_job(r, ST_PACK, (uint32_t)slot);
+		struct jobstate *f = run_job(r, ST_PACK, (uint32_t)slot);
 		if (f->state != JS_DONE)
 			continue;
 		if (f->attempts == 65535)   /* saturated: held somewhere */
@@ -158,7 +158,7 @@ fold_unshard(struct run *r, const char *json, size_t len)
 }
 
 static void
-fold_job(struct run *r, uint32_t slot, struct fjob *f, const char *key, uint64_t off)
+fold_job(struct run *r, uint32_t slot, struct jobstate *f, const char *key, uint64_t off)
 {
 	if (!r->job_off) {
 		r->job_off = xmalloc(r->cap * sizeof *r->job_off);
@@ -172,7 +172,7 @@ fold_job(struct run *r, uint32_t slot, struct fjob *f, const char *key, uint64_t
 }
 
 static void
-fold_done(struct run *r, enum stage s, struct fjob *f, const char *key, uint64_t off, int64_t t,
+fold_done(struct run *r, enum stage s, struct jobstate *f, const char *key, uint64_t off, int64_t t,
     int64_t ms)
 {
 	struct stage_stats *st = &r->stats[s];
@@ -200,7 +200,7 @@ run_append_hint(struct run *r, enum stage s, const char *json, size_t len, const
 	if (journal_append(r->own[s], json, len, &off) < 0)
 		return -1;
 	struct stage_stats *st = &r->stats[s];
-	struct fjob *f = run_job(r, s, h->slot);
+	struct jobstate *f = run_job(r, s, h->slot);
 	st->events++;
 	if (h->t > st->last_t)
 		st->last_t = h->t;
@@ -244,7 +244,7 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 	if (v[1].type != 's' || v[1].len == 0)
 		return;
 	int64_t slot = idx_get(r->ids, v[1].p, v[1].len, 1);
-	struct fjob *f = run_job(r, s, (uint32_t)slot);
+	struct jobstate *f = run_job(r, s, (uint32_t)slot);
 
 	char kbuf[KEY_HEX + 1] = {0};
 	if (v[2].type == 's' && v[2].len == KEY_HEX)
@@ -370,7 +370,7 @@ run_record(struct run *r, uint32_t slot, enum stage upto)
 	take(rec, "job", jobev, "job");
 	json_decref(jobev);
 	for (int s = ST_INGEST; s <= (int)upto && s < ST_PACK; s++) {
-		struct fjob *f = run_job(r, (enum stage)s, slot);
+		struct jobstate *f = run_job(r, (enum stage)s, slot);
 		if (!f || f->state != JS_DONE)
 			break;
 		json_t *ev = run_line(r, (enum stage)s, f->off);

@@ -18,7 +18,7 @@ enum jstate { JS_NONE = 0, JS_DONE, JS_RETRY, JS_DEAD };
 #define NO_OFF UINT64_MAX
 
 /* One job at one stage: the fold of its events. */
-struct fjob {
+struct jobstate {       /* what the fold keeps of one job in one stage */
 	uint64_t key[2];     /* cache key of the latest done */
 	uint64_t off;        /* offset of the latest done (or shard) line */
 	uint32_t retry_at;   /* seconds since the epoch: a retryable failure waits until then */
@@ -40,7 +40,7 @@ struct stage_stats {
 struct run {
 	char *dir;
 	struct idx *ids;
-	struct fjob *st[ST_N];      /* per stage, indexed by slot; NULL until needed */
+	struct jobstate *st[ST_N];      /* per stage, indexed by slot; NULL until needed */
 	uint64_t *job_off;          /* ingest "job" line offset by slot */
 	uint32_t cap;               /* allocated slots */
 	struct stage_stats stats[ST_N];
@@ -71,7 +71,7 @@ struct fold_hint {
 };
 int run_append_hint(struct run *r, enum stage s, const char *json, size_t len, const struct fold_hint *h);
 
-struct fjob *run_job(struct run *r, enum stage s, uint32_t slot);
+struct jobstate *run_job(struct run *r, enum stage s, uint32_t slot);
 /* The stage's line at off, parsed. */
 json_t *run_line(struct run *r, enum stage s, uint64_t off);
 /* A job's record as far as stage upto (inclusive) is done: id, keys, job,

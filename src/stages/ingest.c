@@ -51,7 +51,7 @@ basedir_of(struct ingest *g, const char *src)
 
 /* A line the stage reported as bad: keep it for --rejects. */
 static void
-ingest_reject(struct stagex *x, const char *line, size_t len)
+ingest_reject(struct stage_state *x, const char *line, size_t len)
 {
 	struct ingest *g = stage_ctx(x);
 	if (g->rejects) {
@@ -107,7 +107,7 @@ ingest_prepare(void *ctx, const char *line, size_t len, const char *src, char *e
 /* On the main thread: journal a new job, refuse a different one under a
  * known id. */
 static int
-ingest_accept(struct stagex *x, void *prep, const char *line, size_t len, const char *src, long lno,
+ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, const char *src, long lno,
     json_t **rec, char key[KEY_HEX + 1], char **raw_job)
 {
 	const struct opts *o = stage_opts(x);
@@ -122,7 +122,7 @@ ingest_accept(struct stagex *x, void *prep, const char *line, size_t len, const 
 		return 1;   /* another machine's part */
 	}
 	int64_t slot = idx_get(r->ids, id, strlen(id), 1);
-	struct fjob *f = run_job(r, ST_INGEST, (uint32_t)slot);
+	struct jobstate *f = run_job(r, ST_INGEST, (uint32_t)slot);
 	uint64_t k[2];
 	key_parse(key, k);
 	if (r->job_off && (uint32_t)slot < r->cap && r->job_off[slot] != NO_OFF) {
@@ -156,7 +156,7 @@ ingest_accept(struct stagex *x, void *prep, const char *line, size_t len, const 
 
 /* With the ingest lock held, the object store's temporaries are ours. */
 static int
-ingest_start(struct stagex *x)
+ingest_start(struct stage_state *x)
 {
 	store_clean(stage_opts(x)->run);
 	return 0;

@@ -57,7 +57,7 @@ modelstage_free(void *p)
 }
 
 static int
-modelstage_accept(struct stagex *x, void *prep, const char *line, size_t len, const char *src,
+modelstage_accept(struct stage_state *x, void *prep, const char *line, size_t len, const char *src,
     long lno, json_t **recp, char key[KEY_HEX + 1], char **raw_job)
 {
 	struct pctx *c = stage_ctx(x);

@@ -1165,7 +1165,7 @@ feed_pending(struct packer *p)
 	uint32_t *slots = xcalloc(n, sizeof *slots);
 	int r = 0;
 	for (uint32_t s = 0; s < n; s++) {
-		struct fjob *g = run_job(p->r, ST_GENERATE, s);
+		struct jobstate *g = run_job(p->r, ST_GENERATE, s);
 		if (g && g->state == JS_DONE && *seen_at(p, s) == SEEN_NONE)
 			slots[k++] = s;
 	}

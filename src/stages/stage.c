@@ -20,7 +20,7 @@ struct job {
 	char *raw_job;                /* rec.job as text, when the input gave it */
 };
 
-struct stagex {
+struct stage_state {
 	const struct opts *o;
 	struct stage_def *d;
 	struct run *run;
@@ -51,15 +51,15 @@ on_signal(int sig)
 	got_signal++;
 }
 
-struct run *stage_run(struct stagex *x) { return x->run; }
-const struct opts *stage_opts(struct stagex *x) { return x->o; }
-struct journal *stage_journal(struct stagex *x) { return x->run->own[x->d->s]; }
-void *stage_ctx(struct stagex *x) { return x->d->ctx; }
+struct run *stage_run(struct stage_state *x) { return x->run; }
+const struct opts *stage_opts(struct stage_state *x) { return x->o; }
+struct journal *stage_journal(struct stage_state *x) { return x->run->own[x->d->s]; }
+void *stage_ctx(struct stage_state *x) { return x->d->ctx; }
 
 /* The journal cannot be written: say so once, stop at once (nothing may be
  * passed on unjournaled), exit 3. */
 void
-stage_io_error(struct stagex *x, const char *id)
+stage_io_error(struct stage_state *x, const char *id)
 {
 	if (!x->io_failed) {
 		if (id)
@@ -73,7 +73,7 @@ stage_io_error(struct stagex *x, const char *id)
 }
 
 void
-stage_key(struct stagex *x, const char *up, char key[KEY_HEX + 1])
+stage_key(struct stage_state *x, const char *up, char key[KEY_HEX + 1])
 {
 	key_derive(stage_name[x->d->s], x->d->cfg, up, key);
 }
@@ -87,7 +87,7 @@ struct emit_cache {
 };
 
 static void
-emit_raw(struct stagex *x, json_t *rec, const char *raw_job, const struct emit_cache *c)
+emit_raw(struct stage_state *x, json_t *rec, const char *raw_job, const struct emit_cache *c)
 {
 	const char *k;
 	json_t *v;
@@ -145,13 +145,13 @@ emit_raw(struct stagex *x, json_t *rec, const char *raw_job, const struct emit_c
 }
 
 static int
-is_busy(struct stagex *x, uint32_t slot)
+is_busy(struct stage_state *x, uint32_t slot)
 {
 	return slot < x->busy_cap && x->busy[slot];
 }
 
 static void
-set_busy(struct stagex *x, uint32_t slot, int v)
+set_busy(struct stage_state *x, uint32_t slot, int v)
 {
 	if (slot >= x->busy_cap) {
 		uint32_t cap = x->busy_cap ? x->busy_cap : 1024;
@@ -166,7 +166,7 @@ set_busy(struct stagex *x, uint32_t slot, int v)
 
 /* Put the stage's stored result into rec from its done line. */
 static int
-merge_done(struct stagex *x, json_t *rec, uint64_t off, const char *key)
+merge_done(struct stage_state *x, json_t *rec, uint64_t off, const char *key)
 {
 	json_t *ev = run_line(x->run, x->d->s, off);
 	if (!ev)
@@ -188,11 +188,11 @@ merge_done(struct stagex *x, json_t *rec, uint64_t off, const char *key)
 
 /* A record with its key: emit it from the journal, skip it, or make it a task. */
 static void
-consider(struct stagex *x, json_t *rec, const char *key, char *raw_job)
+consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 {
 	const char *id = json_string_value(json_object_get(rec, "id"));
 	int64_t slot = idx_get(x->run->ids, id, strlen(id), 1);
-	struct fjob *f = run_job(x->run, x->d->s, (uint32_t)slot);
+	struct jobstate *f = run_job(x->run, x->d->s, (uint32_t)slot);
 	uint64_t k[2];
 
 	key_parse(key, k);
@@ -236,7 +236,7 @@ consider(struct stagex *x, json_t *rec, const char *key, char *raw_job)
 }
 
 static void
-free_job(struct stagex *x, struct job *j)
+free_job(struct stage_state *x, struct job *j)
 {
 	set_busy(x, j->slot, 0);
 	json_decref(j->t.rec);
@@ -247,7 +247,7 @@ free_job(struct stagex *x, struct job *j)
 /* ---- input: lines from files or stdin, prepared on the input thread ---- */
 
 static int
-feed_lines(struct stagex *x, int room)
+feed_lines(struct stage_state *x, int room)
 {
 	struct input_item it;
 	while (room > 0) {
@@ -285,19 +285,19 @@ feed_lines(struct stagex *x, int room)
 /* Is slot ready for this stage now?  0 yes, with its key; 1 no (done,
  * failed for good, not ready upstream, or waiting: *waiting is counted). */
 static int
-pending_check(struct stagex *x, uint32_t slot, char key[KEY_HEX + 1], uint64_t *waiting)
+pending_check(struct stage_state *x, uint32_t slot, char key[KEY_HEX + 1], uint64_t *waiting)
 {
 	enum stage s = x->d->s;
 	struct run *r = x->run;
 	char up[KEY_HEX + 1];
-	struct fjob *f = run_job(r, s, slot);
+	struct jobstate *f = run_job(r, s, slot);
 
 	if (s == ST_INGEST) {
 		if (!r->job_off || slot >= r->cap || r->job_off[slot] == NO_OFF)
 			return 1;
 		key_format(f->key, key);      /* the job's key, from its job event */
 	} else {
-		struct fjob *u = run_job(r, (enum stage)(s - 1), slot);
+		struct jobstate *u = run_job(r, (enum stage)(s - 1), slot);
 		if (!u || u->state != JS_DONE)
 			return 1;
 		key_format(u->key, up);
@@ -318,7 +318,7 @@ pending_check(struct stagex *x, uint32_t slot, char key[KEY_HEX + 1], uint64_t *
 }
 
 static int
-pending_record(struct stagex *x, uint32_t slot, json_t **rec, char key[KEY_HEX + 1])
+pending_record(struct stage_state *x, uint32_t slot, json_t **rec, char key[KEY_HEX + 1])
 {
 	struct run *r = x->run;
 	if (pending_check(x, slot, key, &x->n_waiting))
@@ -338,7 +338,7 @@ pending_record(struct stagex *x, uint32_t slot, json_t **rec, char key[KEY_HEX +
 
 /* How much --pending has to do, for the progress line. */
 static uint64_t
-count_pending(struct stagex *x)
+count_pending(struct stage_state *x)
 {
 	uint64_t n = 0, waiting = 0;
 	char key[KEY_HEX + 1];
@@ -349,7 +349,7 @@ count_pending(struct stagex *x)
 }
 
 static void
-scan_some(struct stagex *x, int *room)
+scan_some(struct stage_state *x, int *room)
 {
 	while (*room > 0 && x->scan < idx_count(x->run->ids)) {
 		uint32_t slot = x->scan++;
@@ -365,7 +365,7 @@ scan_some(struct stagex *x, int *room)
 }
 
 static int
-feed_pending(struct stagex *x, int room)
+feed_pending(struct stage_state *x, int room)
 {
 	char err[512];
 
@@ -399,7 +399,7 @@ feed_pending(struct stagex *x, int room)
  * filled before any cost is known, so checking at feed time alone would
  * let a whole queue through. */
 static int
-over_budget(struct stagex *x, int count_queued)
+over_budget(struct stage_state *x, int count_queued)
 {
 	if (x->o->max_cost < 0)
 		return 0;
@@ -423,7 +423,7 @@ over_budget(struct stagex *x, int count_queued)
 static int
 hook_feed(void *ctx, int room)
 {
-	struct stagex *x = ctx;
+	struct stage_state *x = ctx;
 	if (x->budget_stop || x->io_failed)
 		return 2;
 	if (over_budget(x, 1))
@@ -432,7 +432,7 @@ hook_feed(void *ctx, int room)
 }
 
 static double
-cost_of(struct stagex *x, json_t *usage)
+cost_of(struct stage_state *x, json_t *usage)
 {
 	if (!usage || !x->d->cost)
 		return 0;
@@ -444,7 +444,7 @@ cost_of(struct stagex *x, json_t *usage)
 static void
 hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 {
-	struct stagex *x = ctx;
+	struct stage_state *x = ctx;
 	struct job *j = t->ud;
 	double c = cost_of(x, usage);
 	struct emit_cache ec = { .n = 0 };
@@ -503,7 +503,7 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 static void
 hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage, int final, int64_t retry_at)
 {
-	struct stagex *x = ctx;
+	struct stage_state *x = ctx;
 	struct job *j = t->ud;
 	double c = cost_of(x, usage);
 	const char *kind = e->cls == EC_RETRY ? "retryable" : e->cls == EC_RATE ? "rate" :
@@ -542,13 +542,13 @@ hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage,
 static void
 hook_drop(void *ctx, struct eng_task *t)
 {
-	struct stagex *x = ctx;
+	struct stage_state *x = ctx;
 	x->n_retry_left++;
 	free_job(x, t->ud);
 }
 
 static void
-progress(struct stagex *x, int last)
+progress(struct stage_state *x, int last)
 {
 	struct eng_counts c;
 	int64_t now = mono_ms();
@@ -583,7 +583,7 @@ progress(struct stagex *x, int last)
 static int
 hook_tick(void *ctx, int urgent)
 {
-	struct stagex *x = ctx;
+	struct stage_state *x = ctx;
 	struct journal *j = stage_journal(x);
 	int64_t now = mono_ms();
 
@@ -618,7 +618,7 @@ out:
 }
 
 static int
-exit_status(struct stagex *x, int rc)
+exit_status(struct stage_state *x, int rc)
 {
 	if (x->out_broken)
 		return VJ_EFATAL;
@@ -634,7 +634,7 @@ exit_status(struct stagex *x, int rc)
 int
 stage_main(const struct opts *o, struct stage_def *d)
 {
-	struct stagex x = { .o = o, .d = d };
+	struct stage_state x = { .o = o, .d = d };
 	char err[1024];
 	int rc;
 

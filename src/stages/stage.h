@@ -11,7 +11,7 @@
 #include "cmd/opts.h"
 #include "core/run.h"
 
-struct stagex;
+struct stage_state;
 
 struct stage_def {
 	enum stage s;
@@ -27,28 +27,28 @@ struct stage_def {
 	int keep_lines;               /* accept needs the text of good lines too */
 	/* On the main thread: a prepared line into a record and its cache key.
 	 * 0 work to do, 1 handled (skipped), -1 a bad line (reported). */
-	int (*accept)(struct stagex *x, void *prep, const char *line, size_t len, const char *src,
+	int (*accept)(struct stage_state *x, void *prep, const char *line, size_t len, const char *src,
 	    long lno, json_t **rec, char key[KEY_HEX + 1], char **raw_job);
 	/* Optional: a line that was bad (already reported), e.g. for --rejects. */
-	void (*reject)(struct stagex *x, const char *line, size_t len);
+	void (*reject)(struct stage_state *x, const char *line, size_t len);
 	/* The result fields a done event keeps, and their names in the record. */
 	const char *const *ev_fields;
 	const char *const *rec_fields;
 	void *ctx;                    /* the command's own data */
-	int (*start)(struct stagex *x);   /* optional, once the stage's lock is held */
-	int (*finish)(struct stagex *x);  /* optional, at the end */
+	int (*start)(struct stage_state *x);   /* optional, once the stage's lock is held */
+	int (*finish)(struct stage_state *x);  /* optional, at the end */
 };
 
 /* Run a stage to the end; returns the exit status. */
 int stage_main(const struct opts *o, struct stage_def *d);
 
 /* For accept functions. */
-struct run *stage_run(struct stagex *x);
-const struct opts *stage_opts(struct stagex *x);
-struct journal *stage_journal(struct stagex *x);
-void *stage_ctx(struct stagex *x);             /* the stage_def's ctx */
-void stage_io_error(struct stagex *x, const char *id);  /* the journal failed: stop, exit 3 */
+struct run *stage_run(struct stage_state *x);
+const struct opts *stage_opts(struct stage_state *x);
+struct journal *stage_journal(struct stage_state *x);
+void *stage_ctx(struct stage_state *x);             /* the stage_def's ctx */
+void stage_io_error(struct stage_state *x, const char *id);  /* the journal failed: stop, exit 3 */
 /* The key this stage uses for a record whose upstream key is up. */
-void stage_key(struct stagex *x, const char *up, char key[KEY_HEX + 1]);
+void stage_key(struct stage_state *x, const char *up, char key[KEY_HEX + 1]);
 
 #endif

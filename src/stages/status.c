@@ -152,7 +152,7 @@ compute_stage(struct run *r, int s, struct status_stage *o, int64_t now, uint32_
 	size_t nms = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		const struct fjob *f = r->st[s] ? &r->st[s][i] : NULL;
+		const struct jobstate *f = r->st[s] ? &r->st[s][i] : NULL;
 		switch (f ? f->state : JS_NONE) {
 		case JS_NONE:
 			if (upstream_done(r, s, i))
@@ -677,7 +677,7 @@ fail_offsets(struct run *r, int s, uint64_t *off, char *err, size_t errlen)
 }
 
 static int
-listed(const struct fjob *f, int verbose)
+listed(const struct jobstate *f, int verbose)
 {
 	return f->state == JS_DEAD || (verbose > 0 && f->state == JS_RETRY);
 }
@@ -693,7 +693,7 @@ flatten(char *s)
 
 static void
 fail_line(struct run *r, const struct status_opt *o, int s, uint32_t slot,
-    const struct fjob *f, uint64_t off, int idw, int *first)
+    const struct jobstate *f, uint64_t off, int idw, int *first)
 {
 	json_t *ev = run_line(r, (enum stage)s, off);
 	const char *id = idx_id(r->ids, slot);
