@@ -2,6 +2,9 @@
 #include "base/hash.h"
 #include "base/util.h"
 
+#include <errno.h>
+#include <unistd.h>
+
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -140,4 +143,27 @@ hash64(const void *p, size_t n)
 		h *= 1099511628211ull;
 	}
 	return h;
+}
+
+int
+sha256_fd_hex(int fd, char out[65])
+{
+	struct sha256_ctx *c = sha256_new();
+	char b[65536];
+	for (;;) {
+		ssize_t r = read(fd, b, sizeof b);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			sha256_final(c, out);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		sha256_update(c, b, (size_t)r);
+	}
+	sha256_final(c, out);
+	return 0;
 }

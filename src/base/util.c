@@ -277,12 +277,9 @@ mkdir_p(const char *path, mode_t mode)
 }
 
 char *
-read_file(const char *path, size_t *len, size_t max)
+read_fd(int fd, size_t *len, size_t max)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct buf b = {0};
-	if (fd < 0)
-		return NULL;
 	for (;;) {
 		buf_grow(&b, 65536);
 		ssize_t r = read(fd, b.p + b.len, b.cap - b.len - 1);
@@ -290,7 +287,6 @@ read_file(const char *path, size_t *len, size_t max)
 			if (errno == EINTR)
 				continue;
 			int e = errno;
-			close(fd);
 			buf_free(&b);
 			errno = e;
 			return NULL;
@@ -299,17 +295,28 @@ read_file(const char *path, size_t *len, size_t max)
 			break;
 		b.len += (size_t)r;
 		if (max && b.len > max) {
-			close(fd);
 			buf_free(&b);
 			errno = EFBIG;
 			return NULL;
 		}
 	}
-	close(fd);
 	buf_grow(&b, 0);
 	b.p[b.len] = 0;
 	*len = b.len;
 	return b.p;
+}
+
+char *
+read_file(const char *path, size_t *len, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	char *p = read_fd(fd, len, max);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return p;
 }
 
 int

@@ -58,6 +58,7 @@ int fsync_dir(const char *dir);                  /* fsync the directory holding 
 int mkdir_p(const char *path, mode_t mode);
 /* Read a whole file; *len gets the size.  NULL with errno on failure. max 0 = no cap. */
 char *read_file(const char *path, size_t *len, size_t max);
+char *read_fd(int fd, size_t *len, size_t max);   /* the same from an open fd, left open */
 /* Write tmp + fsync + rename + fsync dir: never a half-written file under NAME. */
 int write_file_atomic(const char *path, const void *p, size_t n);
 

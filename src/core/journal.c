@@ -1,6 +1,7 @@
 /* journal: the append-only, self-checking stage logs (docs/journal.md). */
 #include "core/journal.h"
 #include "base/hash.h"
+#include "base/safefs.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -125,7 +126,7 @@ valid_line_after(int fd, uint64_t off)
 static int
 copy_range(int fd, uint64_t from, uint64_t to, const char *dst)
 {
-	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	char tmp[65536];
 	if (out < 0)
 		return -1;
@@ -229,13 +230,18 @@ journal_open(struct journal **jp, const char *run, const char *stage,
 	j->mode = mode;
 	j->path = xasprintf("%s/%s.log", dir, stage);
 	j->lockpath = xasprintf("%s/%s.lock", dir, stage);
-	if (mkdir_p(dir, 0755) < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+	/* The run and its journal/ must be real directories of ours, and the
+	 * lock and log real files: a planted symbolic link would otherwise get
+	 * its target truncated, "repaired" or appended to. */
+	if (mkdir_p(run, 0755) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", run, strerror(errno));
 		goto fatal;
 	}
-	j->lockfd = open(j->lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (safefs_mkdir(run, err, errlen) < 0 || safefs_mkdir(dir, err, errlen) < 0)
+		goto fatal;
+	j->lockfd = safefs_open(j->lockpath, O_RDWR | O_CREAT, 0644);
 	if (j->lockfd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", j->lockpath, strerror(errno));
+		snprintf(err, errlen, "cannot open %s: %s", j->lockpath, safefs_why(errno));
 		goto fatal;
 	}
 	if (flock(j->lockfd, LOCK_EX | LOCK_NB) < 0) {
@@ -256,9 +262,9 @@ journal_open(struct journal **jp, const char *run, const char *stage,
 		goto fatal;
 	}
 
-	j->fd = open(j->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	j->fd = safefs_open(j->path, O_RDWR | O_CREAT | O_APPEND, 0644);
 	if (j->fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", j->path, strerror(errno));
+		snprintf(err, errlen, "cannot open %s: %s", j->path, safefs_why(errno));
 		goto fatal;
 	}
 	rc = replay(j->fd, cb, ctx, &good, &size);
@@ -450,10 +456,10 @@ jreader_poll(struct jreader *r, jl_cb cb, void *ctx, char *err, size_t errlen)
 	int rc = 0;
 
 	if (r->fd < 0) {
-		r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+		r->fd = safefs_open(r->path, O_RDONLY, 0);
 		if (r->fd < 0)
 			return errno == ENOENT ? 0 : (snprintf(err, errlen, "cannot open %s: %s",
-			    r->path, strerror(errno)), -1);
+			    r->path, safefs_why(errno)), -1);
 	}
 	uint64_t rd = r->off;
 	for (;;) {

@@ -2,6 +2,7 @@
 #include "providers/fetch.h"
 #include "content/img.h"
 #include "core/store.h"
+#include "base/safefs.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -113,7 +114,7 @@ keep(struct fetch_ctx *c, const char *p, size_t n, json_t **result, struct eng_e
 	}
 	if (store_put(c->run, p, n, sha) < 0) {
 		/* a full disk or an I/O error is the run's problem, not the job's */
-		eng_seterr(e, EC_FATAL, "cannot store the image in %s/objects: %s", c->run, strerror(errno));
+		eng_seterr(e, EC_FATAL, "cannot store the image in %s/objects: %s", c->run, safefs_why(errno));
 		return -1;
 	}
 	*result = json_pack("{s:{s:s, s:s, s:s, s:I, s:i, s:i}}", "image", "sha256", sha,

@@ -158,7 +158,11 @@ ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, c
 static int
 ingest_start(struct stage_state *x)
 {
-	store_clean(stage_opts(x)->run);
+	char err[1024];
+	if (store_open(stage_opts(x)->run, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		return -1;
+	}
 	return 0;
 }
 
