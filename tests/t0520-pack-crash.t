@@ -42,7 +42,8 @@ test_expect_success 'kill -9 at random moments, then to the end: each record onc
 test_expect_success 'a shard renamed but not journaled is removed and packed again' '
 	vj-mkrun r2 30 >/dev/null &&
 	vj-pack -r r2 -o o2 --pending --shard-records 10 >/dev/null &&
-	head -n 2 r2/journal/pack.log >pl && mv pl r2/journal/pack.log &&
+	# keep the header line and the first two shards
+	head -n 3 r2/journal/pack.log >pl && mv pl r2/journal/pack.log &&
 	: >o2/.shard-000007.tmp.12345 &&
 	vj-pack -r r2 -o o2 --pending --shard-records 10 >again.txt 2>err.txt &&
 	test_grep "shard-000002.tar.zst: not in the pack journal" err.txt &&

@@ -1,6 +1,8 @@
 /* jscan: a top-level field scanner for compact JSON objects. */
 #include "base/jscan.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,7 +173,17 @@ jval_int(const struct jval *v, int64_t dflt)
 		return v->p[0] == '-' ? -x : x;
 	memcpy(tmp, v->p, v->len);
 	tmp[v->len] = 0;
-	return (int64_t)strtod(tmp, NULL);
+	/* A number from a file: 1e999, a 20-digit integer or garbage must not
+	 * reach the cast, whose overflow is undefined.  Clamp the finite, and a
+	 * value that is no number at all gives the default. */
+	double d = strtod(tmp, NULL);
+	if (isnan(d))
+		return dflt;
+	if (d >= 9.2e18)
+		return INT64_MAX;
+	if (d <= -9.2e18)
+		return INT64_MIN;
+	return (int64_t)d;
 }
 
 double
@@ -182,5 +194,144 @@ jval_num(const struct jval *v, double dflt)
 		return dflt;
 	memcpy(tmp, v->p, v->len);
 	tmp[v->len] = 0;
-	return strtod(tmp, NULL);
+	double d = strtod(tmp, NULL);
+	return isfinite(d) ? d : dflt;   /* 1e999 is no usable number */
+}
+
+/* The strict grammar of RFC 8259, without building anything: a journal line
+ * whose CRC is right but whose text is not JSON (a bug, or an edit by hand)
+ * must not count as a result.  Nesting is bounded as jansson bounds it. */
+#define JV_DEPTH 2048
+
+static const char *
+valid_str(const char *p, const char *e)
+{
+	for (p++; p < e; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"')
+			return p + 1;
+		if (c < 0x20)
+			return NULL;
+		if (c != '\\')
+			continue;
+		if (++p >= e)
+			return NULL;
+		switch (*p) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+			break;
+		case 'u':
+			for (int i = 0; i < 4; i++)
+				if (++p >= e || !strchr("0123456789abcdefABCDEF", *p) || !*p)
+					return NULL;
+			break;
+		default:
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+static const char *
+valid_num(const char *p, const char *e)
+{
+	const char *s;
+	if (p < e && *p == '-')
+		p++;
+	if (p < e && *p == '0')
+		p++;
+	else if (p < e && *p >= '1' && *p <= '9')
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+	else
+		return NULL;
+	if (p < e && *p == '.') {
+		s = ++p;
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+		if (p == s)
+			return NULL;
+	}
+	if (p < e && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < e && (*p == '+' || *p == '-'))
+			p++;
+		s = p;
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+		if (p == s)
+			return NULL;
+	}
+	return p;
+}
+
+static const char *
+valid_word(const char *p, const char *e, const char *w)
+{
+	size_t n = strlen(w);
+	return (size_t)(e - p) >= n && memcmp(p, w, n) == 0 ? p + n : NULL;
+}
+
+int
+jscan_valid(const char *js, size_t len)
+{
+	const char *p = js, *e = js + len;
+	char stack[JV_DEPTH];   /* '{' or '[' per open container */
+	int depth = 0;
+
+	for (;;) {
+		/* a value */
+		p = skip_ws(p, e);
+		if (p >= e)
+			return 0;
+		switch (*p) {
+		case '{': case '[':
+			if (depth == JV_DEPTH)
+				return 0;
+			stack[depth++] = *p++;
+			p = skip_ws(p, e);
+			if (p < e && *p == (stack[depth - 1] == '{' ? '}' : ']')) {
+				p++;
+				depth--;
+				goto after;
+			}
+			if (stack[depth - 1] == '{')
+				goto key;
+			continue;
+		case '"': p = valid_str(p, e); break;
+		case 't': p = valid_word(p, e, "true"); break;
+		case 'f': p = valid_word(p, e, "false"); break;
+		case 'n': p = valid_word(p, e, "null"); break;
+		default: p = valid_num(p, e); break;
+		}
+		if (!p)
+			return 0;
+after:
+		/* after a value: close containers, or a comma and the next one */
+		for (;;) {
+			p = skip_ws(p, e);
+			if (depth == 0)
+				return p == e;
+			if (p >= e)
+				return 0;
+			if (*p == ',') {
+				p++;
+				if (stack[depth - 1] == '{')
+					goto key;
+				break;
+			}
+			if (*p != (stack[depth - 1] == '{' ? '}' : ']'))
+				return 0;
+			p++;
+			depth--;
+		}
+		continue;
+key:
+		p = skip_ws(p, e);
+		if (p >= e || *p != '"' || !(p = valid_str(p, e)))
+			return 0;
+		p = skip_ws(p, e);
+		if (p >= e || *p != ':')
+			return 0;
+		p++;
+	}
 }

@@ -22,9 +22,12 @@ int jscan(const char *js, size_t len, const char *const *keys, struct jval *vals
 int jscan_until(const char *js, size_t len, const char *const *keys, struct jval *vals, int n,
     const char *const *stop);
 
+/* 1 when the text is exactly one well-formed JSON value (RFC 8259). */
+int jscan_valid(const char *js, size_t len);
+
 /* Convenience: a string value equal to s; a number as int64/double. */
 int jval_is(const struct jval *v, const char *s);
-int64_t jval_int(const struct jval *v, int64_t dflt);
-double jval_num(const struct jval *v, double dflt);
+int64_t jval_int(const struct jval *v, int64_t dflt);   /* clamped to int64; NaN: dflt */
+double jval_num(const struct jval *v, double dflt);     /* non-finite: dflt */
 
 #endif

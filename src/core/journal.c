@@ -556,3 +556,9 @@ journal_verify(const char *path, uint64_t *nlines, uint64_t *bad_off, char *err,
 	}
 	return 0;
 }
+
+uint64_t
+journal_size(const struct journal *j)
+{
+	return j->written + j->pend.len;
+}

@@ -37,6 +37,7 @@ int journal_append_json(struct journal *j, json_t *ev, uint64_t *off);
 int journal_commit(struct journal *j);
 size_t journal_pending(const struct journal *j);
 const char *journal_path(const struct journal *j);
+uint64_t journal_size(const struct journal *j);   /* bytes written, pending ones included */
 /* Read back a line this writer appended (pending or written). */
 json_t *journal_get(struct journal *j, uint64_t off);
 int journal_close(struct journal *j);   /* commits, unlocks; -1 if the commit failed */

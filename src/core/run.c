@@ -4,6 +4,8 @@
 #include "base/jscan.h"
 #include "base/util.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -220,16 +222,32 @@ void
 run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off)
 {
 	static const char *const keys[] = { "ev", "id", "key", "t", "ms", "attempt", "final",
-		"retry_at", "usage", "cost" };
+		"retry_at", "usage", "cost", "version" };
 	/* the payload comes after every field the fold reads (docs/journal.md):
 	 * not scanning it is most of the replay's time on a large run */
 	static const char *const payload[] = { "job", "image", "analysis", "content", "meta",
 		"ids", NULL };
-	struct jval v[10];
+	struct jval v[11];
 	struct stage_stats *st = &r->stats[s];
 
-	if (jscan_until(json, len, keys, v, 10, payload) < 0)
+	if (jscan_until(json, len, keys, v, 11, payload) < 0 ||
+	    (jval_is(&v[0], "job") && !jscan_valid(json, len)) ||
+	    (jval_is(&v[0], "done") && !jscan_valid(json, len))) {
+		/* Its CRC is right but its text is not JSON: a result that cannot
+		 * be read is no result, and the job stays pending. */
+		vj_warn("%s: byte offset %llu: a record that is not valid JSON (its checksum is right): "
+		    "ignored; 'vj-status --check' lists such records", run_journal_path(r, s),
+		    (unsigned long long)off);
 		return;
+	}
+	if (jval_is(&v[0], "journal")) {
+		/* the header a writer puts first: a newer format is refused by
+		 * run_own and run_refresh, never half-understood */
+		int64_t ver = jval_int(&v[10], 0);
+		if (ver > RUN_JOURNAL_VERSION || ver < 1)
+			r->newer[s] = ver < 1 ? INT32_MAX : (int32_t)ver;
+		return;
+	}
 	int64_t t = jval_int(&v[3], 0);
 	st->events++;
 	if (t > st->last_t)
@@ -294,6 +312,24 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 	}
 }
 
+const char *
+run_journal_path(const struct run *r, enum stage s)
+{
+	return r->own[s] ? journal_path(r->own[s]) : jreader_path(r->rd[s]);
+}
+
+/* A journal written by a newer vj: refuse it, naming both versions. */
+static int
+too_new(struct run *r, enum stage s, char *err, size_t errlen)
+{
+	if (!r->newer[s])
+		return 0;
+	snprintf(err, errlen, "%s: journal format version %ld, this vj reads version %d only: "
+	    "use the vj that wrote it (or a newer one)", run_journal_path(r, s),
+	    (long)r->newer[s], RUN_JOURNAL_VERSION);
+	return 1;
+}
+
 static int
 fold_cb(void *ctx, const char *json, size_t len, uint64_t off)
 {
@@ -306,7 +342,26 @@ int
 run_own(struct run *r, enum stage s, enum jl_fsync mode, int repair, char *err, size_t errlen)
 {
 	void *a[2] = { r, (void *)(intptr_t)s };
-	return journal_open(&r->own[s], r->dir, stage_name[s], mode, repair, fold_cb, a, err, errlen);
+	int rc = journal_open(&r->own[s], r->dir, stage_name[s], mode, repair, fold_cb, a, err, errlen);
+	if (rc != VJ_OK)
+		return rc;
+	if (too_new(r, s, err, errlen)) {
+		journal_abandon(r->own[s]);
+		r->own[s] = NULL;
+		return VJ_EFATAL;
+	}
+	if (journal_size(r->own[s]) == 0) {
+		/* a new journal starts with its format version */
+		char hdr[96];
+		int n = snprintf(hdr, sizeof hdr, "{\"ev\":\"journal\",\"version\":%d,\"t\":%lld}",
+		    RUN_JOURNAL_VERSION, (long long)now_ms());
+		uint64_t off;
+		if (journal_append(r->own[s], hdr, (size_t)n, &off) < 0) {
+			snprintf(err, errlen, "%s: %s", journal_path(r->own[s]), strerror(errno));
+			return VJ_EFATAL;
+		}
+	}
+	return VJ_OK;
 }
 
 int
@@ -316,7 +371,7 @@ run_refresh(struct run *r, unsigned mask, char *err, size_t errlen)
 		if (!(mask & (1u << s)) || r->own[s])
 			continue;
 		void *a[2] = { r, (void *)(intptr_t)s };
-		if (jreader_poll(r->rd[s], fold_cb, a, err, errlen) < 0)
+		if (jreader_poll(r->rd[s], fold_cb, a, err, errlen) < 0 || too_new(r, s, err, errlen))
 			return -1;
 	}
 	return 0;

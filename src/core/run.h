@@ -10,6 +10,10 @@
 #include "core/idx.h"
 #include "core/journal.h"
 
+/* The journal format this vj writes and reads (docs/journal.md, "Format
+ * version"): the first line of a new journal says it. */
+#define RUN_JOURNAL_VERSION 1
+
 enum stage { ST_INGEST, ST_ANALYZE, ST_GENERATE, ST_PACK, ST_N };
 extern const char *const stage_name[ST_N];
 
@@ -47,6 +51,7 @@ struct run {
 	struct jreader *rd[ST_N];
 	struct journal *own[ST_N];  /* the journal this process writes, if any */
 	int64_t today_start;        /* ms: midnight UTC today, for done_today */
+	int32_t newer[ST_N];        /* a journal's header named this newer format */
 };
 
 struct run *run_new(const char *dir);
@@ -55,6 +60,8 @@ void run_free(struct run *r);
 int run_own(struct run *r, enum stage s, enum jl_fsync mode, int repair, char *err, size_t errlen);
 /* Read what other processes appended to the stages in mask (1 << stage). */
 int run_refresh(struct run *r, unsigned mask, char *err, size_t errlen);
+/* The journal file of stage s, for messages. */
+const char *run_journal_path(const struct run *r, enum stage s);
 /* Fold one line of stage s at off (used for lines this process appends). */
 void run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off);
 /* Append an event to the owned journal of s and fold it. -1 on I/O error. */
