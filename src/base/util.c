@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,19 +24,96 @@ vj_setprog(const char *argv0)
 	vj_prog = s ? s + 1 : argv0;
 }
 
+/* A message is one line on a terminal: whatever came from outside (an id, a
+ * URL, a provider's error text) may hold ESC sequences, newlines or C1
+ * controls, so every control character is shown escaped, and a secret this
+ * process holds is never shown at all. */
 static void
 vmsg(const char *fmt, va_list ap, int witherr)
 {
 	int e = errno;
-	char line[4096];
+	char line[4096], clean[4096 * 4 + 1];
 	size_t n;
 
 	vsnprintf(line, sizeof line, fmt, ap);
 	n = strlen(line);
 	if (witherr && n > 0 && line[n - 1] == ':')
 		snprintf(line + n, sizeof line - n, " %s", strerror(e));
-	fprintf(stderr, "%s: %s\n", vj_prog, line);
+	secret_scrub(line);
+	text_escape(line, strlen(line), clean, sizeof clean);
+	fprintf(stderr, "%s: %s\n", vj_prog, clean);
 	errno = e;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), 0 if it is not one. */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	size_t k;
+	unsigned c = p[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		k = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		k = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		k = 4;
+	else
+		return 0;
+	if (k > n)
+		return 0;
+	for (size_t i = 1; i < k; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f) ||
+	    (c == 0xed && p[1] > 0x9f))
+		return 0;   /* overlong, beyond U+10FFFF, or a surrogate */
+	return k;
+}
+
+size_t
+text_escape(const char *in, size_t n, char *out, size_t outlen)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+	if (!outlen)
+		return 0;
+	for (size_t i = 0; i < n;) {
+		char tmp[8];
+		const char *add = tmp;
+		size_t k = utf8_len(p + i, n - i), alen;
+		if (k == 1 && p[i] >= 0x20 && p[i] != 0x7f) {
+			tmp[0] = (char)p[i];
+			alen = 1;
+		} else if (k == 1) {
+			switch (p[i]) {
+			case '\n': add = "\\n"; break;
+			case '\r': add = "\\r"; break;
+			case '\t': add = "\\t"; break;
+			default: snprintf(tmp, sizeof tmp, "\\x%02x", p[i]); break;
+			}
+			alen = strlen(add);
+		} else if (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0) {
+			/* U+0080..U+009F: C1 controls, CSI among them */
+			snprintf(tmp, sizeof tmp, "\\u%04x", p[i + 1]);
+			alen = strlen(tmp);
+		} else if (k == 0) {
+			snprintf(tmp, sizeof tmp, "\\x%02x", p[i]);
+			alen = 4;
+			k = 1;
+		} else {
+			add = in + i;
+			alen = k;
+		}
+		if (o + alen >= outlen)
+			break;
+		memcpy(out + o, add, alen);
+		o += alen;
+		i += k ? k : 1;
+	}
+	out[o] = 0;
+	return o;
 }
 
 void
@@ -379,7 +458,8 @@ parse_double(const char *s, double lo, double hi, double *out)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || v < lo || v > hi)
+	/* NaN compares false with everything, so it is refused by name */
+	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
 		return -1;
 	*out = v;
 	return 0;
@@ -405,6 +485,27 @@ secret_register(const char *value)
 {
 	if (value && *value && nsecrets < 8)
 		secrets[nsecrets++] = xstrdup(value);
+	/* a process that holds a key writes no core dump (and cannot be
+	 * attached to by other processes of the same user) */
+	if (value && *value)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+void
+secret_scrub(char *s)
+{
+	static const char mask[] = "[redacted]";
+	for (int i = 0; i < nsecrets; i++) {
+		size_t sl = strlen(secrets[i]);
+		char *p;
+		/* the mask is never longer than a key worth hiding: shrink in place */
+		while (sl >= sizeof mask - 1 && (p = strstr(s, secrets[i]))) {
+			memcpy(p, mask, sizeof mask - 1);
+			memmove(p + sizeof mask - 1, p + sl, strlen(p + sl) + 1);
+		}
+		while (sl < sizeof mask - 1 && (p = strstr(s, secrets[i])))
+			memset(p, '*', sl);
+	}
 }
 
 int

@@ -64,12 +64,18 @@ int write_file_atomic(const char *path, const void *p, size_t n);
 
 /* Parse "20M", "1.5G", "4096": bytes.  -1 on error. */
 int64_t parse_size(const char *s);
-/* Parse a non-negative double/int with a range; 0 ok, -1 bad. */
+/* Parse a finite double / an int within a range; 0 ok, -1 bad (NaN and inf too). */
 int parse_double(const char *s, double lo, double hi, double *out);
 int parse_long(const char *s, long lo, long hi, long *out);
 
 /* Redact anything that looks like a secret we hold (keys registered at start). */
 void secret_register(const char *value);
 int secret_in(const char *text, size_t len);  /* 1 if any registered secret occurs */
+void secret_scrub(char *s);                   /* each registered secret -> "[redacted]" */
+
+/* Text from outside made safe for one terminal line: control characters
+ * (C0, DEL, C1) and bytes that are not UTF-8 written as \n, \xHH, \u00HH.
+ * Writes at most outlen-1 bytes and a NUL; returns the length. */
+size_t text_escape(const char *in, size_t n, char *out, size_t outlen);
 
 #endif

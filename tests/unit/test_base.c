@@ -1,0 +1,84 @@
+/* test_base: what base/ does with text and numbers from outside: escaping
+ * for a terminal, scrubbing secrets, the strict JSON check, numbers that
+ * must not reach a cast, option numbers that are not finite. */
+#include "tap.h"
+#include "base/jscan.h"
+#include "base/util.h"
+
+#include <math.h>
+#include <stdint.h>
+
+static void
+esc(const char *in, const char *want)
+{
+	char out[256];
+	text_escape(in, strlen(in), out, sizeof out);
+	is_str(out, want, "escape %s", want);
+}
+
+static int
+valid(const char *s)
+{
+	return jscan_valid(s, strlen(s));
+}
+
+static int64_t
+num_int(const char *text)
+{
+	struct jval v = { text, strlen(text), 'n' };
+	return jval_int(&v, -7);
+}
+
+int
+main(void)
+{
+	esc("plain text, é and 漢字", "plain text, é and 漢字");
+	esc("a\nb\rc\td", "a\\nb\\rc\\td");
+	esc("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m");
+	esc("del\x7f", "del\\x7f");
+	esc("c1 \xc2\x9b" "2J", "c1 \\u009b2J");
+	esc("lone \x9b byte", "lone \\x9b byte");
+	esc("overlong \xc0\xaf", "overlong \\xc0\\xaf");
+	{
+		char small[6];
+		text_escape("\x1b\x1b\x1b", 3, small, sizeof small);
+		is_str(small, "\\x1b", "a full buffer cuts before an escape, never inside it");
+	}
+
+	secret_register("sk-test-0123456789abcdef");
+	secret_register("abc");
+	char s[128] = "key sk-test-0123456789abcdef and sk-test-0123456789abcdef, abc";
+	secret_scrub(s);
+	is_str(s, "key [redacted] and [redacted], ***", "secrets scrubbed, long and short");
+	ok(!secret_in(s, strlen(s)), "none left");
+
+	ok(valid("{\"a\":[1,2.5e3,-0,\"x\\u00e9\"],\"b\":{},\"c\":true,\"d\":null}"), "valid object");
+	ok(valid(" [ ] "), "empty array with spaces");
+	ok(!valid("{\"a\":[1,2}"), "mismatched bracket");
+	ok(!valid("{\"a\":1,}"), "trailing comma");
+	ok(!valid("{\"a\" 1}"), "missing colon");
+	ok(!valid("{\"a\":01}"), "leading zero");
+	ok(!valid("{\"a\":\"tab\there\"}"), "raw control character in a string");
+	ok(!valid("{\"a\":\"\\q\"}"), "bad escape");
+	ok(!valid("{\"a\":tru}"), "cut word");
+	ok(!valid("{\"a\":1} x"), "text after the value");
+	ok(!valid("{\"a\":1"), "unclosed");
+	ok(!valid("{\"a\":1.}"), "number without fraction digits");
+
+	is_int(num_int("12"), 12, "an integer");
+	is_int(num_int("1e999"), INT64_MAX, "1e999 clamps");
+	is_int(num_int("-1e999"), INT64_MIN, "-1e999 clamps");
+	is_int(num_int("99999999999999999999"), INT64_MAX, "20 digits clamp");
+	is_int(num_int("2.5"), 2, "a fraction truncates");
+	{
+		struct jval v = { "1e999", 5, 'n' };
+		ok(jval_num(&v, 3.0) == 3.0, "jval_num: inf is no number");
+	}
+
+	double d;
+	ok(parse_double("nan", 0, 100, &d) < 0, "nan refused");
+	ok(parse_double("inf", 0, INFINITY, &d) < 0, "inf refused");
+	ok(parse_double("1e308", 0, 1e9, &d) < 0, "out of range refused");
+	ok(parse_double("2.5", 0, 10, &d) == 0 && d == 2.5, "2.5 taken");
+	return done_testing();
+}
