@@ -80,7 +80,7 @@ test: check-deps all $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG) $(SHIM)
 # The same tests under the sanitizers, built in place after a clean.
 asan:
 	$(MAKE) clean
-	$(MAKE) test EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' CFLAGS='-O1 -g'
+	$(MAKE) test EXTRA_CFLAGS='-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all' CFLAGS='-O1 -g'
 	$(MAKE) clean
 
 # The demo first installs missing build dependencies (scripts/install-deps,
