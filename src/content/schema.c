@@ -136,10 +136,38 @@ schema_version(void)
 	return version;
 }
 
+/* An analysis is a prompt for the next stage and a record in every shard:
+ * a model that answers with a 10 MB string or a list of thousands must not
+ * make either.  Generous for what the fields ask (a few sentences, a few
+ * names). */
+#define ANALYSIS_STR_MAX 4000    /* bytes in one string */
+#define ANALYSIS_LIST_MAX 64     /* items in one list */
+
+struct limits {
+	size_t str_max, list_max;   /* 0: none */
+	int prune;                  /* drop keys the schema does not describe */
+};
+
+static int check(json_t *schema, json_t *v, struct buf *path, const struct limits *lim,
+    char *msg, size_t n);
+
+static int
+run_check(json_t *schema, json_t *v, const struct limits *lim, char *msg, size_t n)
+{
+	struct buf path = {0};
+	int r;
+
+	buf_adds(&path, "$");
+	r = check(schema, v, &path, lim, msg, n);
+	buf_free(&path);
+	return r;
+}
+
 int
 schema_validate(json_t *v, char *msg, size_t n)
 {
-	return schema_check(schema_analysis(), v, msg, n);
+	static const struct limits lim = { ANALYSIS_STR_MAX, ANALYSIS_LIST_MAX, 1 };
+	return run_check(schema_analysis(), v, &lim, msg, n);
 }
 
 /* ---- the validator ---- */
@@ -221,19 +249,41 @@ missing(const struct buf *path, const char *key, char *msg, size_t n)
  * Deeper structures are reported at the element.
  */
 static int
-check(json_t *schema, json_t *v, struct buf *path, char *msg, size_t n)
+check(json_t *schema, json_t *v, struct buf *path, const struct limits *lim, char *msg, size_t n)
 {
 	json_t *props, *req, *items, *sub, *x;
 	const char *key;
 	size_t i, mark = path->len;
+	void *it;
 
 	if (!type_ok(schema, v)) {
 		snprintf(msg, n, "%.*s: expected %s", (int)path->len, path->p, type_phrase(schema));
 		return -1;
 	}
+	if (lim->str_max && json_is_string(v) && json_string_length(v) > lim->str_max) {
+		snprintf(msg, n, "%.*s: a string of %zu bytes (at most %zu)", (int)path->len, path->p,
+		    json_string_length(v), lim->str_max);
+		return -1;
+	}
+	if (lim->list_max && json_is_array(v) && json_array_size(v) > lim->list_max) {
+		snprintf(msg, n, "%.*s: a list of %zu items (at most %zu)", (int)path->len, path->p,
+		    json_array_size(v), lim->list_max);
+		return -1;
+	}
 	if (json_is_object(v)) {
 		props = json_object_get(schema, "properties");
 		req = json_object_get(schema, "required");
+		/* Keys the schema does not have would ride along into the next
+		 * prompt and every shard: dropped, and said under -v. */
+		for (it = lim->prune && props ? json_object_iter(v) : NULL; it;) {
+			key = json_object_iter_key(it);
+			void *next = json_object_iter_next(v, it);
+			if (!json_object_get(props, key)) {
+				vj_debug("%.*s.%.200s: not in the analysis schema: dropped", (int)path->len, path->p, key);
+				json_object_del(v, key);
+			}
+			it = next;
+		}
 		/* Walk the properties in schema order so "first" is stable. */
 		json_object_foreach(props, key, sub) {
 			x = json_object_get(v, key);
@@ -243,7 +293,7 @@ check(json_t *schema, json_t *v, struct buf *path, char *msg, size_t n)
 				continue;
 			}
 			buf_addf(path, ".%s", key);
-			if (check(sub, x, path, msg, n) < 0)
+			if (check(sub, x, path, lim, msg, n) < 0)
 				return -1;
 			path->len = mark;
 		}
@@ -262,7 +312,7 @@ check(json_t *schema, json_t *v, struct buf *path, char *msg, size_t n)
 				return -1;
 			}
 			buf_addf(path, "[%zu]", i);
-			if (check(items, x, path, msg, n) < 0)
+			if (check(items, x, path, lim, msg, n) < 0)
 				return -1;
 			path->len = mark;
 		}
@@ -273,11 +323,6 @@ check(json_t *schema, json_t *v, struct buf *path, char *msg, size_t n)
 int
 schema_check(json_t *schema, json_t *v, char *msg, size_t n)
 {
-	struct buf path = {0};
-	int r;
-
-	buf_adds(&path, "$");
-	r = check(schema, v, &path, msg, n);
-	buf_free(&path);
-	return r;
+	static const struct limits none = { 0, 0, 0 };
+	return run_check(schema, v, &none, msg, n);
 }

@@ -16,11 +16,13 @@ const char *schema_version(void);
 
 /* Check v against the analysis schema: 0, or -1 with msg set to the first
  * offending path and what was wrong ("$.colors.primary: expected an array
- * of strings").  Extra keys are ignored. */
+ * of strings").  Strings and lists are bounded (docs/providers.md); keys
+ * the schema does not have are removed from v (said under -v). */
 int schema_validate(json_t *v, char *msg, size_t n);
 
 /* The same for any schema using type (object, array, string, number,
- * integer, boolean), properties, required and items. */
+ * integer, boolean), properties, required and items; extra keys are
+ * ignored and kept, sizes unbounded. */
 int schema_check(json_t *schema, json_t *v, char *msg, size_t n);
 
 #endif
