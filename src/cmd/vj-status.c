@@ -1,4 +1,5 @@
 /* vj-status: where a run stands, checked and repaired (docs/vj-status.1). */
+#include "stages/check.h"
 #include "stages/status.h"
 
 #include <getopt.h>
