@@ -229,7 +229,7 @@ check_images(struct check *c)
 }
 
 int
-status_check(const struct status_opt *o)
+check_run(const struct status_opt *o)
 {
 	struct check c = { o->run, o->verbose, 0, 0, 0, 0, 0 };
 	char b[32];
@@ -282,7 +282,7 @@ list_backups(const char *run, const char *stage, struct buf *seen, int print)
 }
 
 int
-status_repair(const struct status_opt *o, const char *stage)
+check_repair(const struct status_opt *o, const char *stage)
 {
 	int s = status_stage_parse(stage), rc;
 	char err[1024] = "", *path;

@@ -7,7 +7,7 @@
 #include "stages/status.h"
 
 /* Each returns the process exit status (enum vj_exit). */
-int status_check(const struct status_opt *o);
-int status_repair(const struct status_opt *o, const char *stage);
+int check_run(const struct status_opt *o);
+int check_repair(const struct status_opt *o, const char *stage);
 
 #endif
