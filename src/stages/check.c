@@ -8,14 +8,12 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* ---- --check ------------------------------------------------------- */
 
@@ -42,40 +40,6 @@ problem(struct check *c, const char *fmt, ...)
 	putchar('\n');
 }
 
-/* Valid lines after the bad one at off: tells corruption in the middle
- * (records follow) from a torn last write, and says what a cut would drop. */
-static uint64_t
-valid_after(const char *path, uint64_t off)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), skipped = 0;
-	struct buf b = {0};
-	uint64_t n = 0, at = off;
-	ssize_t r;
-	if (fd < 0)
-		return 0;
-	for (;;) {
-		buf_grow(&b, 65536);
-		if ((r = pread(fd, b.p + b.len, 65536, (off_t)at)) <= 0)
-			break;
-		at += (uint64_t)r;
-		b.len += (size_t)r;
-		size_t s = 0;
-		char *nl;
-		while ((nl = memchr(b.p + s, '\n', b.len - s))) {
-			size_t len = (size_t)(nl - (b.p + s));
-			if (skipped)   /* the first line is the bad one itself */
-				n += journal_check_line(b.p + s, len) == 0;
-			skipped = 1;
-			s += len + 1;
-		}
-		memmove(b.p, b.p + s, b.len - s);
-		b.len -= s;
-	}
-	close(fd);
-	buf_free(&b);
-	return n;
-}
-
 static int
 verify_stage(struct check *c, int s)
 {
@@ -86,7 +50,7 @@ verify_stage(struct check *c, int s)
 	int rc = journal_verify(path, &n, &bad, err, sizeof err);
 
 	/* a running stage may be caught mid-write: look again before blaming it */
-	if (rc < 0 && journal_holder(c->run, stage_name[s]) && valid_after(path, bad) == 0) {
+	if (rc < 0 && journal_holder(c->run, stage_name[s]) && journal_valid_after(path, bad) == 0) {
 		poll(NULL, 0, 300);
 		rc = journal_verify(path, &n, &bad, err, sizeof err);
 	}
@@ -97,7 +61,7 @@ verify_stage(struct check *c, int s)
 	} else if (!err[0] || stat(path, &st) < 0) {
 		problem(c, "%s", err);
 	} else {
-		uint64_t after = valid_after(path, bad);
+		uint64_t after = journal_valid_after(path, bad);
 		if (after)
 			problem(c, "%s:%llu: corrupt record (%llu valid records follow it); "
 			    "'vj-status --repair %s' cuts the journal there after a backup", path,
@@ -313,7 +277,7 @@ check_repair(const struct status_opt *o, const char *stage)
 		free(path);
 		return VJ_OK;
 	}
-	after = valid_after(path, bad);
+	after = journal_valid_after(path, bad);
 	list_backups(o->run, stage, &before, 0);
 	/* run_own takes the lock (so no stage can start meanwhile), saves the
 	 * original aside and cuts the journal at the first bad record */
