@@ -1,4 +1,5 @@
 /* vj-status: where a run stands, checked and repaired (docs/vj-status.1). */
+#include "stages/check.h"
 #include "stages/status.h"
 
 #include <getopt.h>
@@ -90,8 +91,8 @@ main(int argc, char **argv)
 
 	switch (mode) {
 	case O_FAILED: rc = status_failed(&o); break;
-	case O_CHECK:  rc = status_check(&o); break;
-	case O_REPAIR: rc = status_repair(&o, repair); break;
+	case O_CHECK:  rc = check_run(&o); break;
+	case O_REPAIR: rc = check_repair(&o, repair); break;
 	case O_WATCH:  rc = status_watch(&o, 2000); break;
 	default:       rc = status_show(&o); break;
 	}

@@ -37,9 +37,10 @@ hexval(int c)
 	return -1;
 }
 
-/* A line already cut at its newline: framing and crc only. */
-static int
-check_cut(const char *line, size_t len)
+/* The one check of a line (docs/journal.md, "Line format"): everything
+ * that reads a journal -- replay, readers, --check -- goes through it. */
+int
+journal_check_line(const char *line, size_t len)
 {
 	uint32_t want = 0;
 	/* "xxxxxxxx {...}" at the least */
@@ -52,14 +53,6 @@ check_cut(const char *line, size_t len)
 		want = want << 4 | (uint32_t)v;
 	}
 	return crc32c(0, line + 9, len - 9) == want ? 0 : -1;
-}
-
-int
-journal_check_line(const char *line, size_t len)
-{
-	if (memchr(line, '\n', len))
-		return -1;
-	return check_cut(line, len);
 }
 
 /* Scan a buffer of lines starting at file offset base.  Delivers valid
@@ -75,7 +68,7 @@ scan(const char *p, size_t n, uint64_t base, jl_cb cb, void *ctx, size_t *used)
 		if (!nl)
 			break;
 		size_t len = (size_t)(nl - (p + i));
-		if (check_cut(p + i, len) < 0) {
+		if (journal_check_line(p + i, len) < 0) {
 			*used = i;
 			return 1;
 		}
@@ -89,38 +82,49 @@ scan(const char *p, size_t n, uint64_t base, jl_cb cb, void *ctx, size_t *used)
 	return 0;
 }
 
-/* Is there any valid line in [off, EOF)?  Tells a torn tail (no) from
- * corruption in the middle (yes). */
-static int
-valid_line_after(int fd, uint64_t off)
+/* Valid lines after the bad line at off, counted up to max: none means a
+ * torn last write, some mean corruption in the middle (and are what a cut
+ * there would drop). */
+static uint64_t
+count_after(int fd, uint64_t off, uint64_t max)
 {
 	struct buf b = {0};
-	char tmp[65536];
+	uint64_t n = 0;
+	int skipped = 0;   /* the first line is the bad one itself */
 	ssize_t r;
-	int found = 0;
-	/* skip the bad line itself */
-	int skipped = 0;
-	while ((r = pread(fd, tmp, sizeof tmp, (off_t)off)) > 0) {
+
+	while (n < max) {
+		buf_grow(&b, 65536);
+		if ((r = pread(fd, b.p + b.len, 65536, (off_t)off)) <= 0)
+			break;
 		off += (uint64_t)r;
-		buf_add(&b, tmp, (size_t)r);
+		b.len += (size_t)r;
 		size_t s = 0;
 		char *nl;
-		while ((nl = memchr(b.p + s, '\n', b.len - s))) {
+		while (n < max && (nl = memchr(b.p + s, '\n', b.len - s))) {
 			size_t len = (size_t)(nl - (b.p + s));
-			if (skipped && journal_check_line(b.p + s, len) == 0) {
-				found = 1;
-				break;
-			}
+			if (skipped)
+				n += journal_check_line(b.p + s, len) == 0;
 			skipped = 1;
 			s += len + 1;
 		}
-		if (found)
-			break;
 		memmove(b.p, b.p + s, b.len - s);
 		b.len -= s;
 	}
 	buf_free(&b);
-	return found;
+	return n;
+}
+
+uint64_t
+journal_valid_after(const char *path, uint64_t off)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t n;
+	if (fd < 0)
+		return 0;
+	n = count_after(fd, off, UINT64_MAX);
+	close(fd);
+	return n;
 }
 
 static int
@@ -177,7 +181,7 @@ replay(int fd, jl_cb cb, void *ctx, uint64_t *good, uint64_t *size)
 		memmove(b.p, b.p + used, b.len - used);
 		b.len -= used;
 		if (s == 1) {
-			rc = valid_line_after(fd, base) ? 1 : 0;
+			rc = count_after(fd, base, 1) ? 1 : 0;
 			break;
 		}
 		if (r == 0)
@@ -486,7 +490,7 @@ jreader_poll(struct jreader *r, jl_cb cb, void *ctx, char *err, size_t errlen)
 		if (s == 1) {
 			/* A bad last line may be a write in progress; one with good
 			 * lines after it is corruption. */
-			if (valid_line_after(r->fd, r->off)) {
+			if (count_after(r->fd, r->off, 1)) {
 				snprintf(err, errlen, "%s: corrupt record at byte offset %llu",
 				    r->path, (unsigned long long)r->off);
 				rc = -1;

@@ -58,9 +58,13 @@ json_t *jreader_get(struct jreader *r, uint64_t off);
 const char *jreader_path(const struct jreader *r);
 void jreader_close(struct jreader *r);
 
-/* Check one line's framing and crc: 0 good, -1 bad. */
+/* Check one line (len bytes up to, not including, its newline): framing
+ * and crc.  0 good, -1 bad.  The only line check; replay and readers use it. */
 int journal_check_line(const char *line, size_t len);
 /* Verify every line of a journal file: 0 good; else -1, *bad_off set. */
 int journal_verify(const char *path, uint64_t *nlines, uint64_t *bad_off, char *err, size_t errlen);
+/* How many valid lines follow the bad line at off in path: 0 for a torn
+ * last write, else corruption in the middle (vj-status --check). */
+uint64_t journal_valid_after(const char *path, uint64_t off);
 
 #endif

@@ -1,6 +1,7 @@
 /* status: what a run is doing, for vj-status.  A presentation of the fold
- * in run.c (per-job state per stage, per-stage stats), plus the run's
- * integrity check and journal repair.  docs/vj-status.1, docs/status-json.md */
+ * in run.c (per-job state per stage, per-stage stats): the report, its
+ * JSON, --watch and --failed.  The integrity check and the journal repair
+ * are check.h's.  docs/vj-status.1, docs/status-json.md */
 #ifndef VJ_STATUS_H
 #define VJ_STATUS_H
 
@@ -46,14 +47,17 @@ void status_compute(struct run *r, struct status *s, int64_t now);
 void status_text(const struct status *s, int quiet, struct buf *out);
 void status_json(const struct status *s, struct buf *out);
 
-/* The modes; each returns the process exit status (enum vj_exit). */
+/* The modes; each returns the process exit status (enum vj_exit).
+ * --check and --repair are check.h's. */
 int status_show(const struct status_opt *o);
 int status_watch(const struct status_opt *o, int interval_ms);
 int status_failed(const struct status_opt *o);
-int status_check(const struct status_opt *o);
-int status_repair(const struct status_opt *o, const char *stage);
 
 /* "stage" -> enum stage, or -1. */
 int status_stage_parse(const char *name);
+/* Is dir a directory?  If not, says "no run at DIR" and returns 0. */
+int status_run_exists(const char *dir);
+/* "812 B", "96.2 KiB": a size for people. */
+void status_fmt_bytes(uint64_t b, char *out, size_t n);
 
 #endif
