@@ -28,6 +28,11 @@ test_expect_success 'a done record that is not JSON does not count as done' '
 	test_grep "r2/journal/analyze.log: byte offset [0-9]*: a record that is not valid JSON" e
 '
 
+test_expect_success 'vj-status --check names the line that is not JSON' '
+	test_must_fail vj-status -r r2 --check >c 2>&1 &&
+	test_grep "r2/journal/analyze.log:[0-9]*: a record that is not valid JSON" c
+'
+
 test_expect_success 'huge numbers in a journal line are clamped, not undefined' '
 	vj-mkrun r3 2 >/dev/null &&
 	plant "{\"ev\":\"fail\",\"id\":\"j0000001\",\"t\":1e999,\"key\":\"00000000000000000000000000000000\",\"attempt\":1e300,\"retry_at\":-1e999,\"error\":\"x\"}" \

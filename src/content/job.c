@@ -6,6 +6,8 @@
 #include "base/key.h"
 #include "base/util.h"
 
+#include <ctype.h>
+#include <curl/curl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,39 +71,137 @@ type_name(json_t *v)
 	}
 }
 
-/* http(s) URLs stay; file:// URLs and plain paths become file:///absolute. */
+/* The scheme of u ("http", "data", ...), if it has one, into out. */
+static int
+url_scheme(const char *u, char *out, size_t n)
+{
+	size_t i = 0;
+	if (!((u[0] >= 'a' && u[0] <= 'z') || (u[0] >= 'A' && u[0] <= 'Z')))
+		return 0;
+	while (u[i] && (isalnum((unsigned char)u[i]) || u[i] == '+' || u[i] == '-' || u[i] == '.'))
+		i++;
+	if (u[i] != ':' || i >= n)
+		return 0;
+	for (size_t k = 0; k < i; k++)
+		out[k] = (char)tolower((unsigned char)u[k]);
+	out[i] = 0;
+	return 1;
+}
+
+/* An http(s) URL, checked by libcurl's own parser (what the fetch will use):
+ * a host, no credentials (they would be kept in the journal, every record
+ * and every shard), no whitespace. */
+static char *
+http_url(const char *u, char *err, size_t errlen)
+{
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(err, errlen, "imageUrl: contains whitespace or control characters");
+			return NULL;
+		}
+	CURLU *h = curl_url();
+	char *host = NULL, *user = NULL, *pass = NULL, *r = NULL;
+	if (!h || curl_url_set(h, CURLUPART_URL, u, 0) != CURLUE_OK) {
+		snprintf(err, errlen, "imageUrl: not a valid URL");
+		goto out;
+	}
+	curl_url_get(h, CURLUPART_USER, &user, 0);
+	curl_url_get(h, CURLUPART_PASSWORD, &pass, 0);
+	if (user || pass) {
+		/* the URL itself is not repeated: it holds the password */
+		snprintf(err, errlen, "imageUrl: credentials in the URL (user:password@host) are not "
+		    "accepted: vj would keep them in its journal, records and shards");
+		goto out;
+	}
+	if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
+		snprintf(err, errlen, "imageUrl: '%.200s' has no host", u);
+		goto out;
+	}
+	r = xstrdup(u);   /* as written: the job's key is made from it */
+out:
+	curl_free(host);
+	curl_free(user);
+	curl_free(pass);
+	curl_url_cleanup(h);
+	return r;
+}
+
+/* %XX in a file URL's path; NULL when an escape is broken or makes a NUL. */
+static char *
+pct_decode(const char *s)
+{
+	char *o = xmalloc(strlen(s) + 1), *q = o;
+	for (; *s; s++) {
+		if (*s != '%') {
+			*q++ = *s;
+			continue;
+		}
+		if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2])) {
+			free(o);
+			return NULL;
+		}
+		char hx[3] = { s[1], s[2], 0 };
+		long c = strtol(hx, NULL, 16);
+		if (c == 0) {
+			free(o);
+			return NULL;
+		}
+		*q++ = (char)c;
+		s += 2;
+	}
+	*q = 0;
+	return o;
+}
+
+/* http(s) URLs stay as written; file:// URLs (percent-decoded) and plain
+ * paths become file:///absolute; any other scheme, or //host, is a bad line,
+ * never a local path (docs/manifest.md, "imageUrl"). */
 static char *
 norm_url(const char *u, const char *basedir, char *err, size_t errlen)
 {
-	if (!strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8)) {
-		const char *host = strstr(u, "://") + 3;
-		if (!*host || *host == '/') {
-			snprintf(err, errlen, "imageUrl: '%s' has no host", u);
+	char scheme[32];
+	if (url_scheme(u, scheme, sizeof scheme)) {
+		if (!strcmp(scheme, "http") || !strcmp(scheme, "https"))
+			return http_url(u, err, errlen);
+		if (strcmp(scheme, "file") != 0) {
+			snprintf(err, errlen, "imageUrl: scheme '%.20s' is not http, https or file", scheme);
 			return NULL;
 		}
-		for (const char *p = u; *p; p++)
-			if ((unsigned char)*p <= ' ') {
-				snprintf(err, errlen, "imageUrl: contains whitespace or control characters");
-				return NULL;
-			}
-		return xstrdup(u);
-	}
-	const char *path = u;
-	if (!strncasecmp(u, "file://", 7)) {
-		path = u + 7;
+		const char *path = u + 5;
+		if (strncmp(path, "//", 2) != 0) {
+			snprintf(err, errlen, "imageUrl: a file URL is file:///absolute/path");
+			return NULL;
+		}
+		path += 2;
 		if (strncasecmp(path, "localhost/", 10) == 0)
 			path += 9;
 		if (*path != '/') {
-			snprintf(err, errlen, "imageUrl: file URL '%s' must be absolute (file:///path)", u);
+			snprintf(err, errlen, "imageUrl: file URL '%.200s' must be absolute (file:///path); "
+			    "a host is not allowed", u);
 			return NULL;
 		}
-	} else if (strstr(u, "://")) {
-		snprintf(err, errlen, "imageUrl: scheme of '%.40s' is not http, https or file", u);
+		if (strpbrk(path, "?#")) {
+			snprintf(err, errlen, "imageUrl: a file URL carries no query or fragment "
+			    "(write '?' as %%3F and '#' as %%23)");
+			return NULL;
+		}
+		char *dec = pct_decode(path);
+		if (!dec) {
+			snprintf(err, errlen, "imageUrl: file URL '%.200s' has a broken %%-escape", u);
+			return NULL;
+		}
+		char *r = xasprintf("file://%s", dec);
+		free(dec);
+		return r;
+	}
+	if (u[0] == '/' && u[1] == '/') {
+		snprintf(err, errlen, "imageUrl: '%.200s' names a host without a scheme: write "
+		    "https:%.200s, or a local path with one leading slash", u, u);
 		return NULL;
 	}
-	if (*path == '/')
-		return xasprintf("file://%s", path);
-	return xasprintf("file://%s/%s", basedir, path);
+	if (*u == '/')
+		return xasprintf("file://%s", u);
+	return xasprintf("file://%s/%s", basedir, u);
 }
 
 int

@@ -1,6 +1,7 @@
 /* journal: the append-only, self-checking stage logs (docs/journal.md). */
 #include "core/journal.h"
 #include "base/hash.h"
+#include "base/jscan.h"
 #include "base/safefs.h"
 #include "base/util.h"
 
@@ -565,4 +566,33 @@ uint64_t
 journal_size(const struct journal *j)
 {
 	return j->written + j->pend.len;
+}
+
+struct notjson {
+	uint64_t n, first;
+};
+
+static int
+notjson_cb(void *ctx, const char *json, size_t len, uint64_t off)
+{
+	struct notjson *nj = ctx;
+	if (!jscan_valid(json, len) && nj->n++ == 0)
+		nj->first = off;
+	return 0;
+}
+
+int
+journal_notjson(const char *path, uint64_t *count, uint64_t *first)
+{
+	struct notjson nj = { 0, 0 };
+	uint64_t good, size;
+	int fd = safefs_open(path, O_RDONLY, 0);
+	*count = *first = 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	int rc = replay(fd, notjson_cb, &nj, &good, &size);
+	close(fd);
+	*count = nj.n;
+	*first = nj.first;
+	return rc < 0 ? -1 : 0;
 }

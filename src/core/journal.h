@@ -63,6 +63,9 @@ void jreader_close(struct jreader *r);
 int journal_check_line(const char *line, size_t len);
 /* Verify every line of a journal file: 0 good; else -1, *bad_off set. */
 int journal_verify(const char *path, uint64_t *nlines, uint64_t *bad_off, char *err, size_t errlen);
+/* Records whose checksum is right but whose text is not JSON: how many, and
+ * the byte offset of the first.  0, or -1 with errno. */
+int journal_notjson(const char *path, uint64_t *count, uint64_t *first);
 /* How many valid lines follow the bad line at off in path: 0 for a torn
  * last write, else corruption in the middle (vj-status --check). */
 uint64_t journal_valid_after(const char *path, uint64_t off);

@@ -55,7 +55,13 @@ verify_stage(struct check *c, int s)
 		rc = journal_verify(path, &n, &bad, err, sizeof err);
 	}
 	c->records += n;
-	if (rc == 0) {
+	uint64_t nj = 0, njoff = 0;
+	if (rc == 0 && journal_notjson(path, &nj, &njoff) == 0 && nj) {
+		problem(c, "%s:%llu: a record that is not valid JSON though its checksum is right "
+		    "(%llu such records); the fold ignores them, so their jobs stay pending",
+		    path, (unsigned long long)njoff, (unsigned long long)nj);
+		rc = -1;
+	} else if (rc == 0) {
 		if (c->verbose > 0 && stat(path, &st) == 0)
 			printf("%s: %llu records ok\n", path, (unsigned long long)n);
 	} else if (!err[0] || stat(path, &st) < 0) {
