@@ -1,7 +1,7 @@
 /* gemini: the Gemini API's generateContent (docs/providers.md).  The image
  * goes inline, streamed from the object store as base64; the analysis
  * comes back as JSON constrained by responseJsonSchema. */
-#include "providers/provutil.h"
+#include "providers/provshared.h"
 #include "content/schema.h"
 #include "base/util.h"
 
@@ -23,7 +23,7 @@ mime_ok(const char *m)
 }
 
 static json_t *
-gen_config(const struct pctx *c, const struct prompt_msg *m, double temp)
+gen_config(const struct prov_ctx *c, const struct prompt_msg *m, double temp)
 {
 	json_t *g = json_pack("{s:f, s:I}", "temperature", temp, "maxOutputTokens",
 	    (json_int_t)c->max_tokens);
@@ -43,7 +43,7 @@ static int
 gemini_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result,
     struct eng_err *e)
 {
-	struct pctx *c = pctx;
+	struct prov_ctx *c = pctx;
 	struct prompt_msg m;
 	char err[400], *img = NULL, *hdr;
 	const char *mime = NULL;
@@ -52,23 +52,23 @@ gemini_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result
 	int r = -1;
 
 	if (prompt_render(c->prompt, t->rec, &m, err, sizeof(err)) < 0) {
-		pu_err(c, e, EC_PERM, 0, "%s", err);
+		ps_err(c, e, EC_PERM, 0, "%s", err);
 		return -1;
 	}
-	if (pu_temperature(c, t->rec, &temp, e) < 0)
+	if (ps_temperature(c, t->rec, &temp, e) < 0)
 		goto out;
 	if (c->analyze) {
-		if (pu_image(c, t->rec, &img, &mime, e) < 0)
+		if (ps_image(c, t->rec, &img, &mime, e) < 0)
 			goto out;
 		if (!mime_ok(mime)) {
-			pu_err(c, e, EC_PERM, 0, "%s is not an image type Gemini takes inline", mime);
+			ps_err(c, e, EC_PERM, 0, "%s is not an image type Gemini takes inline", mime);
 			goto out;
 		}
 	}
 	parts = json_array();
 	if (img)
 		json_array_append_new(parts, json_pack("{s:{s:s, s:o}}", "inline_data",
-		    "mime_type", mime, "data", pu_image_slot()));
+		    "mime_type", mime, "data", ps_image_slot()));
 	json_array_append_new(parts, json_pack("{s:s}", "text", m.user));
 	doc = json_object();
 	if (*m.system)
@@ -79,8 +79,8 @@ gemini_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result
 	json_object_set_new(doc, "generationConfig", gen_config(c, &m, temp));
 
 	h->body = body_new();
-	if (pu_body_json(h->body, doc, NULL, img) < 0) {
-		pu_err(c, e, EC_PERM, 0, "cannot read the image from the object store");
+	if (ps_body_json(h->body, doc, NULL, img) < 0) {
+		ps_err(c, e, EC_PERM, 0, "cannot read the image from the object store");
 		json_decref(doc);
 		body_free(h->body);
 		h->body = NULL;
@@ -95,7 +95,7 @@ gemini_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result
 		h->headers = curl_slist_append(h->headers, hdr);
 		free(hdr);
 	}
-	t->tokens = pu_tokens(c, &m, img != NULL);
+	t->tokens = ps_tokens(c, &m, img != NULL);
 	r = 0;
 out:
 	free(img);
@@ -150,9 +150,9 @@ key_invalid(json_t *err)
 }
 
 static void
-gemini_error(const struct pctx *c, const struct eng_resp *r, struct eng_err *e)
+gemini_error(const struct prov_ctx *c, const struct eng_resp *r, struct eng_err *e)
 {
-	json_t *doc = pu_load(r->body, r->len), *err = json_object_get(doc, "error");
+	json_t *doc = ps_load(r->body, r->len), *err = json_object_get(doc, "error");
 	const char *status = json_string_value(json_object_get(err, "status"));
 	const char *m = json_string_value(json_object_get(err, "message"));
 	const char *q;
@@ -161,35 +161,35 @@ gemini_error(const struct pctx *c, const struct eng_resp *r, struct eng_err *e)
 	double delay;
 
 	if (m)
-		pu_clip(c, m, strlen(m), msg, sizeof(msg));
+		ps_clip(c, m, strlen(m), msg, sizeof(msg));
 	else
-		pu_clip(c, r->body, r->len, msg, sizeof(msg));
+		ps_clip(c, r->body, r->len, msg, sizeof(msg));
 	if (!*msg)
 		snprintf(msg, sizeof(msg), "no details");
 	/* "429 RESOURCE_EXHAUSTED", or just "502" from a proxy's HTML page */
 	snprintf(code, sizeof(code), "%ld%s%.60s", s, status ? " " : "", status ? status : "");
 	if (s == 400 && key_invalid(err))
-		pu_err(c, e, EC_FATAL, s, "invalid API key (%s)", c->key_env ? c->key_env : "no key");
+		ps_err(c, e, EC_FATAL, s, "invalid API key (%s)", c->key_env ? c->key_env : "no key");
 	else if (s == 401 || s == 403)
-		pu_err(c, e, EC_FATAL, s, "%s: %s", code, msg);
+		ps_err(c, e, EC_FATAL, s, "%s: %s", code, msg);
 	else if (s == 404)
-		pu_err(c, e, EC_FATAL, s, "unknown model %s (%s)", c->model, code);
+		ps_err(c, e, EC_FATAL, s, "unknown model %s (%s)", c->model, code);
 	else if (s == 429 && (q = daily_quota(err)))
-		pu_err(c, e, EC_FATAL, s, "daily quota exhausted (%s); it resets at midnight Pacific time", q);
+		ps_err(c, e, EC_FATAL, s, "daily quota exhausted (%s); it resets at midnight Pacific time", q);
 	else if (s == 429) {
 		delay = eng_parse_delay(json_string_value(json_object_get(
 		    detail(err, "google.rpc.RetryInfo"), "retryDelay")));
 		if (delay < 0)
 			delay = r->retry_after;
 		if (delay >= 0)
-			pu_err(c, e, EC_RATE, s, "%s", code);   /* the stage says when */
+			ps_err(c, e, EC_RATE, s, "%s", code);   /* the stage says when */
 		else
-			pu_err(c, e, EC_RATE, s, "%s: %s", code, msg);
+			ps_err(c, e, EC_RATE, s, "%s: %s", code, msg);
 		e->retry_after = delay;
 	} else if (s == 408 || s >= 500)
-		pu_err(c, e, EC_RETRY, s, "%s: %s", code, msg);
+		ps_err(c, e, EC_RETRY, s, "%s: %s", code, msg);
 	else
-		pu_err(c, e, EC_PERM, s, "%s: %s", code, msg);
+		ps_err(c, e, EC_PERM, s, "%s: %s", code, msg);
 	json_decref(doc);
 }
 
@@ -216,7 +216,7 @@ usage_of(json_t *doc)
 	if (!json_is_object(u))
 		return NULL;
 	/* Thinking tokens are billed as output. */
-	return pu_usage(json_integer_value(json_object_get(u, "promptTokenCount")),
+	return ps_usage(json_integer_value(json_object_get(u, "promptTokenCount")),
 	    json_integer_value(json_object_get(u, "candidatesTokenCount")) +
 	    json_integer_value(json_object_get(u, "thoughtsTokenCount")),
 	    json_integer_value(json_object_get(u, "cachedContentTokenCount")));
@@ -245,7 +245,7 @@ static int
 gemini_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **result,
     json_t **usage, struct eng_err *e)
 {
-	struct pctx *c = pctx;
+	struct prov_ctx *c = pctx;
 	json_t *doc, *cand;
 	const char *finish, *block;
 	char *text;
@@ -255,14 +255,14 @@ gemini_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **
 		gemini_error(c, r, e);
 		return -1;
 	}
-	if (pu_blank(r->body, r->len)) {
-		pu_err(c, e, EC_RETRY, r->status, "empty response body");
+	if (ps_blank(r->body, r->len)) {
+		ps_err(c, e, EC_RETRY, r->status, "empty response body");
 		return -1;
 	}
-	if (!(doc = pu_load(r->body, r->len))) {
+	if (!(doc = ps_load(r->body, r->len))) {
 		char clip[128];
-		pu_clip(c, r->body, r->len, clip, sizeof(clip));
-		pu_err(c, e, EC_RETRY, r->status, "response is not JSON: %s", clip);
+		ps_clip(c, r->body, r->len, clip, sizeof(clip));
+		ps_err(c, e, EC_RETRY, r->status, "response is not JSON: %s", clip);
 		return -1;
 	}
 	if (usage)
@@ -272,26 +272,26 @@ gemini_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **
 		block = json_string_value(json_object_get(json_object_get(doc, "promptFeedback"),
 		    "blockReason"));
 		if (block)
-			pu_err(c, e, EC_PERM, r->status, "blocked by safety filters (%s)", block);
+			ps_err(c, e, EC_PERM, r->status, "blocked by safety filters (%s)", block);
 		else
-			pu_err(c, e, EC_RETRY, r->status, "the answer has no candidates");
+			ps_err(c, e, EC_RETRY, r->status, "the answer has no candidates");
 		json_decref(doc);
 		return -1;
 	}
 	finish = json_string_value(json_object_get(cand, "finishReason"));
 	if (finish && strcmp(finish, "STOP") != 0) {
 		if (strcmp(finish, "MAX_TOKENS") == 0)
-			pu_err(c, e, EC_RETRY, r->status, "answer truncated at maxOutputTokens (%ld)",
+			ps_err(c, e, EC_RETRY, r->status, "answer truncated at maxOutputTokens (%ld)",
 			    c->max_tokens);
 		else if (withheld(finish))
-			pu_err(c, e, EC_PERM, r->status, "answer withheld (finishReason %s)", finish);
+			ps_err(c, e, EC_PERM, r->status, "answer withheld (finishReason %s)", finish);
 		else
-			pu_err(c, e, EC_RETRY, r->status, "answer incomplete (finishReason %s)", finish);
+			ps_err(c, e, EC_RETRY, r->status, "answer incomplete (finishReason %s)", finish);
 		json_decref(doc);
 		return -1;
 	}
 	text = cand_text(cand);
-	rc = pu_finish(c, t->rec, text, pu_meta(c, json_string_value(json_object_get(doc,
+	rc = ps_finish(c, t->rec, text, ps_meta(c, json_string_value(json_object_get(doc,
 	    "modelVersion")), finish ? finish : "STOP"), result, e);
 	free(text);
 	json_decref(doc);

@@ -1,7 +1,7 @@
 /* openai: chat completions, for DeepSeek and any OpenAI-compatible server
  * (vLLM, llama.cpp, Ollama, OpenAI).  Text for vj-generate; an image as a
  * data URL for vj-analyze (docs/providers.md). */
-#include "providers/provutil.h"
+#include "providers/provshared.h"
 #include "base/util.h"
 
 #include <stdio.h>
@@ -11,7 +11,7 @@
 /* {base}/chat/completions, as the OpenAI SDKs do: the base carries any
  * version path (http://localhost:8000/v1); a full endpoint is kept. */
 static char *
-endpoint(const struct pctx *c)
+endpoint(const struct prov_ctx *c)
 {
 	static const char tail[] = "/chat/completions";
 	size_t n = strlen(c->base_url);
@@ -28,14 +28,14 @@ user_message(const struct prompt_msg *m, int image)
 		return json_pack("{s:s, s:s}", "role", "user", "content", m->user);
 	return json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:{s:o}}]}", "role", "user", "content",
 	    "type", "text", "text", m->user,
-	    "type", "image_url", "image_url", "url", pu_image_slot());
+	    "type", "image_url", "image_url", "url", ps_image_slot());
 }
 
 static int
 openai_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result,
     struct eng_err *e)
 {
-	struct pctx *c = pctx;
+	struct prov_ctx *c = pctx;
 	struct prompt_msg m;
 	char err[400], *img = NULL, *hdr, *prefix = NULL;
 	const char *mime = NULL;
@@ -44,12 +44,12 @@ openai_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result
 	int r = -1;
 
 	if (prompt_render(c->prompt, t->rec, &m, err, sizeof(err)) < 0) {
-		pu_err(c, e, EC_PERM, 0, "%s", err);
+		ps_err(c, e, EC_PERM, 0, "%s", err);
 		return -1;
 	}
-	if (pu_temperature(c, t->rec, &temp, e) < 0)
+	if (ps_temperature(c, t->rec, &temp, e) < 0)
 		goto out;
-	if (c->analyze && pu_image(c, t->rec, &img, &mime, e) < 0)
+	if (c->analyze && ps_image(c, t->rec, &img, &mime, e) < 0)
 		goto out;
 	msgs = json_array();
 	if (*m.system)
@@ -69,8 +69,8 @@ openai_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result
 	h->body = body_new();
 	if (img)
 		prefix = xasprintf("data:%s;base64,", mime);
-	if (pu_body_json(h->body, doc, prefix, img) < 0) {
-		pu_err(c, e, EC_PERM, 0, "cannot read the image from the object store");
+	if (ps_body_json(h->body, doc, prefix, img) < 0) {
+		ps_err(c, e, EC_PERM, 0, "cannot read the image from the object store");
 		json_decref(doc);
 		body_free(h->body);
 		h->body = NULL;
@@ -84,7 +84,7 @@ openai_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result
 		h->headers = curl_slist_append(h->headers, hdr);
 		free(hdr);
 	}
-	t->tokens = pu_tokens(c, &m, img != NULL);
+	t->tokens = ps_tokens(c, &m, img != NULL);
 	r = 0;
 out:
 	free(prefix);
@@ -136,7 +136,7 @@ is(const char *s, const char *want)
 }
 
 static void
-openai_error(const struct pctx *c, long s, const struct eng_resp *r, json_t *doc,
+openai_error(const struct prov_ctx *c, long s, const struct eng_resp *r, json_t *doc,
     struct eng_err *e)
 {
 	struct oerr o;
@@ -146,47 +146,47 @@ openai_error(const struct pctx *c, long s, const struct eng_resp *r, json_t *doc
 
 	oerr_get(doc, &o);
 	if (o.message)
-		pu_clip(c, o.message, strlen(o.message), msg, sizeof(msg));
+		ps_clip(c, o.message, strlen(o.message), msg, sizeof(msg));
 	else
-		pu_clip(c, r->body, r->len, msg, sizeof(msg));
+		ps_clip(c, r->body, r->len, msg, sizeof(msg));
 	if (!*msg)
 		snprintf(msg, sizeof(msg), "no details");
 	snprintf(code, sizeof(code), "%ld%s%.80s", s, o.code || o.type ? " " : "",
 	    o.code ? o.code : o.type ? o.type : "");
 	if (s == 401) {
 		if (c->key)
-			pu_err(c, e, EC_FATAL, s, "invalid API key (%s)", env);
+			ps_err(c, e, EC_FATAL, s, "invalid API key (%s)", env);
 		else
-			pu_err(c, e, EC_FATAL, s, "the server wants an API key: name the variable "
+			ps_err(c, e, EC_FATAL, s, "the server wants an API key: name the variable "
 			    "that holds it with --api-key-env (%s is sent to DeepSeek only)",
 			    "DEEPSEEK_API_KEY");
 		return;
 	}
 	if (s == 402) {
-		pu_err(c, e, EC_FATAL, s, "insufficient balance: %s", msg);
+		ps_err(c, e, EC_FATAL, s, "insufficient balance: %s", msg);
 		return;
 	}
 	if (s == 429 && (is(o.code, "insufficient_quota") || is(o.type, "insufficient_quota"))) {
-		pu_err(c, e, EC_FATAL, s, "out of credit (insufficient_quota): %s", msg);
+		ps_err(c, e, EC_FATAL, s, "out of credit (insufficient_quota): %s", msg);
 		return;
 	}
 	if (s == 429) {
 		if (r->retry_after >= 0)
-			pu_err(c, e, EC_RATE, s, "%s", code);   /* the stage says when */
+			ps_err(c, e, EC_RATE, s, "%s", code);   /* the stage says when */
 		else
-			pu_err(c, e, EC_RATE, s, "%s: %s", code, msg);
+			ps_err(c, e, EC_RATE, s, "%s: %s", code, msg);
 		e->retry_after = r->retry_after;
 		return;
 	}
 	if (s == 404) {
 		if (is(o.code, "model_not_found") || (o.message && strstr(o.message, "model")))
-			pu_err(c, e, EC_FATAL, s, "unknown model %s (%s: %s)", c->model, code, msg);
+			ps_err(c, e, EC_FATAL, s, "unknown model %s (%s: %s)", c->model, code, msg);
 		else
-			pu_err(c, e, EC_FATAL, s, "%s at %s (check --base-url): %s", code, c->base_url, msg);
+			ps_err(c, e, EC_FATAL, s, "%s at %s (check --base-url): %s", code, c->base_url, msg);
 		return;
 	}
 	if (s == 403) {
-		pu_err(c, e, EC_FATAL, s, "%s: %s", code, msg);
+		ps_err(c, e, EC_FATAL, s, "%s: %s", code, msg);
 		return;
 	}
 	cls = s == 408 || s >= 500 ? EC_RETRY : EC_PERM;
@@ -195,7 +195,7 @@ openai_error(const struct pctx *c, long s, const struct eng_resp *r, json_t *doc
 		cls = EC_RETRY;
 	else if (r->should_retry == 0)
 		cls = EC_PERM;
-	pu_err(c, e, cls, s, "%s: %s", code, msg);
+	ps_err(c, e, cls, s, "%s: %s", code, msg);
 }
 
 /* ---- answers ---- */
@@ -211,7 +211,7 @@ usage_of(json_t *doc)
 	hit = json_object_get(u, "prompt_cache_hit_tokens");
 	if (!hit)
 		hit = json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens");
-	return pu_usage(json_integer_value(json_object_get(u, "prompt_tokens")),
+	return ps_usage(json_integer_value(json_object_get(u, "prompt_tokens")),
 	    json_integer_value(json_object_get(u, "completion_tokens")), json_integer_value(hit));
 }
 
@@ -236,7 +236,7 @@ content_text(json_t *msg)
 
 /* The answer must be a JSON object: a cut one is useless. */
 static int
-wants_json(const struct pctx *c, json_t *rec)
+wants_json(const struct prov_ctx *c, json_t *rec)
 {
 	const struct prompt_format *f = prompt_format(prompt_job_format(rec));
 	return c->analyze || (f && f->json);
@@ -246,18 +246,18 @@ static int
 openai_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **result,
     json_t **usage, struct eng_err *e)
 {
-	struct pctx *c = pctx;
+	struct prov_ctx *c = pctx;
 	json_t *doc, *choice;
 	const char *finish;
 	char *text;
 	int rc;
 
 	/* A held request gets blank lines before the body, or only them. */
-	if ((r->status >= 200 && r->status < 300) && pu_blank(r->body, r->len)) {
-		pu_err(c, e, EC_RETRY, r->status, "empty response body (the server held the request and gave up)");
+	if ((r->status >= 200 && r->status < 300) && ps_blank(r->body, r->len)) {
+		ps_err(c, e, EC_RETRY, r->status, "empty response body (the server held the request and gave up)");
 		return -1;
 	}
-	doc = pu_load(r->body, r->len);
+	doc = ps_load(r->body, r->len);
 	if (r->status < 200 || r->status > 299) {
 		openai_error(c, r->status, r, doc, e);
 		json_decref(doc);
@@ -265,8 +265,8 @@ openai_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **
 	}
 	if (!doc) {
 		char clip[128];
-		pu_clip(c, r->body, r->len, clip, sizeof(clip));
-		pu_err(c, e, EC_RETRY, r->status, "response is not JSON: %s", clip);
+		ps_clip(c, r->body, r->len, clip, sizeof(clip));
+		ps_err(c, e, EC_RETRY, r->status, "response is not JSON: %s", clip);
 		return -1;
 	}
 	if (usage)
@@ -279,7 +279,7 @@ openai_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **
 			oerr_get(doc, &o);
 			openai_error(c, o.ncode >= 400 && o.ncode < 600 ? o.ncode : 500, r, doc, e);
 		} else
-			pu_err(c, e, EC_RETRY, r->status, "the answer has no choices");
+			ps_err(c, e, EC_RETRY, r->status, "the answer has no choices");
 		json_decref(doc);
 		return -1;
 	}
@@ -287,18 +287,18 @@ openai_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **
 	if (is(finish, "insufficient_system_resource") || is(finish, "content_filter") ||
 	    (is(finish, "length") && wants_json(c, t->rec))) {
 		if (is(finish, "content_filter"))
-			pu_err(c, e, EC_PERM, r->status, "answer withheld by the content filter");
+			ps_err(c, e, EC_PERM, r->status, "answer withheld by the content filter");
 		else if (is(finish, "length"))
-			pu_err(c, e, EC_RETRY, r->status, "answer truncated at max_tokens (%ld)",
+			ps_err(c, e, EC_RETRY, r->status, "answer truncated at max_tokens (%ld)",
 			    c->max_tokens);
 		else
-			pu_err(c, e, EC_RETRY, r->status,
+			ps_err(c, e, EC_RETRY, r->status,
 			    "the server ran out of resources mid-answer (insufficient_system_resource)");
 		json_decref(doc);
 		return -1;
 	}
 	text = content_text(json_object_get(choice, "message"));
-	rc = pu_finish(c, t->rec, text, pu_meta(c, json_string_value(json_object_get(doc, "model")),
+	rc = ps_finish(c, t->rec, text, ps_meta(c, json_string_value(json_object_get(doc, "model")),
 	    finish ? finish : "stop"), result, e);
 	free(text);
 	json_decref(doc);

@@ -1,7 +1,7 @@
 /* provider: the one table of providers and their defaults
  * (docs/providers.md), and turning options into an opened provider. */
 #include "providers/provider.h"
-#include "providers/provutil.h"
+#include "providers/provshared.h"
 #include "content/prompt.h"
 #include "content/schema.h"
 #include "base/util.h"
@@ -124,7 +124,7 @@ clean_model(const struct def *d, const char *m, char *err, size_t n)
 }
 
 static int
-get_key(struct pctx *c, const struct def *d, const struct prov_config *cf, char *err, size_t n)
+get_key(struct prov_ctx *c, const struct def *d, const struct prov_config *cf, char *err, size_t n)
 {
 	const char *env = cf->api_key_env ? cf->api_key_env : d->key_env, *k;
 	size_t len;
@@ -157,7 +157,7 @@ get_key(struct pctx *c, const struct def *d, const struct prov_config *cf, char 
 
 /* Everything that shapes a result, never the key: part of every cache key. */
 static char *
-config_text(const struct pctx *c, const char *stage)
+config_text(const struct prov_ctx *c, const char *stage)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:I, s:s}", "stage", stage,
 	    "provider", c->name, "model", c->model, "base_url", c->base_url,
@@ -170,7 +170,7 @@ config_text(const struct pctx *c, const char *stage)
 }
 
 static void
-ctx_free(struct pctx *c)
+ctx_free(struct prov_ctx *c)
 {
 	if (!c)
 		return;
@@ -189,7 +189,7 @@ int
 prov_open(struct prov *p, const struct prov_config *cf, char *err, size_t n)
 {
 	const struct def *d;
-	struct pctx *c;
+	struct prov_ctx *c;
 	int st;
 
 	memset(p, 0, sizeof(*p));

@@ -1,8 +1,8 @@
-/* provutil: what the providers (gemini, openai, offline) share: their
+/* provshared: what the providers (gemini, openai, offline) share: their
  * context, the streamed JSON body with an image inside, error messages
  * that never carry the key, and the common end of parsing an answer. */
-#ifndef VJ_PROVUTIL_H
-#define VJ_PROVUTIL_H
+#ifndef VJ_PROVSHARED_H
+#define VJ_PROVSHARED_H
 
 #include <stddef.h>
 #include <jansson.h>
@@ -10,7 +10,7 @@
 #include "content/prompt.h"
 
 /* One opened provider (filled by prov_open, read by the tables). */
-struct pctx {
+struct prov_ctx {
 	const char *name;         /* gemini | openai | offline: meta.provider */
 	const char *label;        /* prefix of messages: gemini, deepseek, openai, offline */
 	int analyze;              /* stage analyze, else generate */
@@ -32,40 +32,40 @@ extern const struct provider offline_analyze_provider;
 extern const struct provider offline_generate_provider;
 
 /* Set every field of e; the message gets the label and loses the key. */
-void pu_err(const struct pctx *c, struct eng_err *e, enum eng_class cls, long status,
+void ps_err(const struct prov_ctx *c, struct eng_err *e, enum eng_class cls, long status,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The job's image: its object path (malloc'd) and MIME type, checked
  * against the size cap.  -1 with e set (EC_PERM). */
-int pu_image(const struct pctx *c, json_t *rec, char **path, const char **mime,
+int ps_image(const struct prov_ctx *c, json_t *rec, char **path, const char **mime,
     struct eng_err *e);
-/* A JSON string that pu_body_json replaces with the streamed image. */
-json_t *pu_image_slot(void);
+/* A JSON string that ps_body_json replaces with the streamed image. */
+json_t *ps_image_slot(void);
 /* Body = doc as JSON, its image slot (if any) replaced by PREFIX and the
  * base64 of the file at PATH.  -1 when the file cannot be read. */
-int pu_body_json(struct body *b, json_t *doc, const char *prefix, const char *path);
+int ps_body_json(struct body *b, json_t *doc, const char *prefix, const char *path);
 
 /* job.creativityLevel (default 1.0) as a temperature; -1 with e set. */
-int pu_temperature(const struct pctx *c, json_t *rec, double *temp, struct eng_err *e);
+int ps_temperature(const struct prov_ctx *c, json_t *rec, double *temp, struct eng_err *e);
 /* A rough token count of a request for the tokens-per-minute limiter. */
-long pu_tokens(const struct pctx *c, const struct prompt_msg *m, int image);
+long ps_tokens(const struct prov_ctx *c, const struct prompt_msg *m, int image);
 
 /* 1 when the body holds only whitespace. */
-int pu_blank(const char *p, size_t len);
+int ps_blank(const char *p, size_t len);
 /* Server text fit for a one-line message: printable, short, no key. */
-void pu_clip(const struct pctx *c, const char *s, size_t len, char *out, size_t n);
+void ps_clip(const struct prov_ctx *c, const char *s, size_t len, char *out, size_t n);
 /* Parse a response body, leading whitespace allowed.  NULL when not JSON. */
-json_t *pu_load(const char *p, size_t len);
+json_t *ps_load(const char *p, size_t len);
 
 /* meta of a result. */
-json_t *pu_meta(const struct pctx *c, const char *model_version, const char *finish);
+json_t *ps_meta(const struct prov_ctx *c, const char *model_version, const char *finish);
 /* usage of a result: {"prompt","completion","cached"}. */
-json_t *pu_usage(json_int_t prompt, json_int_t completion, json_int_t cached);
+json_t *ps_usage(json_int_t prompt, json_int_t completion, json_int_t cached);
 
 /* The common end: the model's TEXT becomes the result (analysis checked
  * against the schema, a JSON format against its own), or EC_RETRY naming
  * what was wrong.  meta is taken. */
-int pu_finish(const struct pctx *c, json_t *rec, const char *text, json_t *meta,
+int ps_finish(const struct prov_ctx *c, json_t *rec, const char *text, json_t *meta,
     json_t **result, struct eng_err *e);
 
 #endif

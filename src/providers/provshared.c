@@ -1,5 +1,5 @@
-/* provutil: the parts of a provider that do not depend on its wire format. */
-#include "providers/provutil.h"
+/* provshared: the parts of a provider that do not depend on its wire format. */
+#include "providers/provshared.h"
 #include "content/schema.h"
 #include "core/store.h"
 #include "base/util.h"
@@ -15,7 +15,7 @@
 
 /* Replace every occurrence of the key: a server may echo what it got. */
 static void
-redact(const struct pctx *c, char *s)
+redact(const struct prov_ctx *c, char *s)
 {
 	static const char mask[] = "[redacted]";
 	size_t klen;
@@ -35,7 +35,7 @@ redact(const struct pctx *c, char *s)
 }
 
 void
-pu_err(const struct pctx *c, struct eng_err *e, enum eng_class cls, long status,
+ps_err(const struct prov_ctx *c, struct eng_err *e, enum eng_class cls, long status,
     const char *fmt, ...)
 {
 	char msg[sizeof(e->msg)];
@@ -62,7 +62,7 @@ is_sha256(const char *s)
 }
 
 int
-pu_image(const struct pctx *c, json_t *rec, char **path, const char **mime, struct eng_err *e)
+ps_image(const struct prov_ctx *c, json_t *rec, char **path, const char **mime, struct eng_err *e)
 {
 	json_t *img = json_object_get(rec, "image");
 	const char *sha = json_string_value(json_object_get(img, "sha256"));
@@ -70,7 +70,7 @@ pu_image(const struct pctx *c, json_t *rec, char **path, const char **mime, stru
 
 	*path = NULL;
 	if (!sha || !is_sha256(sha)) {
-		pu_err(c, e, EC_PERM, 0, "the record has no stored image (run vj-ingest first)");
+		ps_err(c, e, EC_PERM, 0, "the record has no stored image (run vj-ingest first)");
 		return -1;
 	}
 	*mime = json_string_value(json_object_get(img, "mime"));
@@ -78,12 +78,12 @@ pu_image(const struct pctx *c, json_t *rec, char **path, const char **mime, stru
 		*mime = "image/jpeg";
 	*path = store_path(c->run, sha);
 	if (stat(*path, &st) < 0) {
-		pu_err(c, e, EC_PERM, 0, "image %.12s is not in the object store: %s", sha,
+		ps_err(c, e, EC_PERM, 0, "image %.12s is not in the object store: %s", sha,
 		    strerror(errno));
 		goto bad;
 	}
 	if (c->max_image_bytes && (size_t)st.st_size > c->max_image_bytes) {
-		pu_err(c, e, EC_PERM, 0, "image is %lld bytes, over the %zu-byte cap of an inline image",
+		ps_err(c, e, EC_PERM, 0, "image is %lld bytes, over the %zu-byte cap of an inline image",
 		    (long long)st.st_size, c->max_image_bytes);
 		goto bad;
 	}
@@ -100,13 +100,13 @@ static const char slot[] = "\0vj-image\0";
 static const char slot_json[] = "\"\\u0000vj-image\\u0000\"";
 
 json_t *
-pu_image_slot(void)
+ps_image_slot(void)
 {
 	return json_stringn(slot, sizeof(slot) - 1);
 }
 
 int
-pu_body_json(struct body *b, json_t *doc, const char *prefix, const char *path)
+ps_body_json(struct body *b, json_t *doc, const char *prefix, const char *path)
 {
 	char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	char *at;
@@ -128,7 +128,7 @@ pu_body_json(struct body *b, json_t *doc, const char *prefix, const char *path)
 }
 
 int
-pu_temperature(const struct pctx *c, json_t *rec, double *temp, struct eng_err *e)
+ps_temperature(const struct prov_ctx *c, json_t *rec, double *temp, struct eng_err *e)
 {
 	json_t *v = json_object_get(json_object_get(rec, "job"), "creativityLevel");
 
@@ -137,7 +137,7 @@ pu_temperature(const struct pctx *c, json_t *rec, double *temp, struct eng_err *
 		return 0;
 	if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 2 ||
 	    isnan(json_number_value(v))) {
-		pu_err(c, e, EC_PERM, 0, "job.creativityLevel must be a number from 0 to 2");
+		ps_err(c, e, EC_PERM, 0, "job.creativityLevel must be a number from 0 to 2");
 		return -1;
 	}
 	*temp = json_number_value(v);
@@ -145,7 +145,7 @@ pu_temperature(const struct pctx *c, json_t *rec, double *temp, struct eng_err *
 }
 
 long
-pu_tokens(const struct pctx *c, const struct prompt_msg *m, int image)
+ps_tokens(const struct prov_ctx *c, const struct prompt_msg *m, int image)
 {
 	/* About four characters a token; an image is some hundreds of tokens
 	 * (Gemini: 258 a tile); the answer is rarely near max_tokens. */
@@ -154,7 +154,7 @@ pu_tokens(const struct pctx *c, const struct prompt_msg *m, int image)
 }
 
 int
-pu_blank(const char *p, size_t len)
+ps_blank(const char *p, size_t len)
 {
 	for (size_t i = 0; p && i < len; i++)
 		if (!isspace((unsigned char)p[i]))
@@ -163,7 +163,7 @@ pu_blank(const char *p, size_t len)
 }
 
 void
-pu_clip(const struct pctx *c, const char *s, size_t len, char *out, size_t n)
+ps_clip(const struct prov_ctx *c, const char *s, size_t len, char *out, size_t n)
 {
 	size_t o = 0, i, max = n > 200 ? 200 : n;
 	int sp = 0;
@@ -195,7 +195,7 @@ pu_clip(const struct pctx *c, const char *s, size_t len, char *out, size_t n)
 }
 
 json_t *
-pu_load(const char *p, size_t len)
+ps_load(const char *p, size_t len)
 {
 	while (len && isspace((unsigned char)*p))
 		p++, len--;
@@ -203,7 +203,7 @@ pu_load(const char *p, size_t len)
 }
 
 json_t *
-pu_meta(const struct pctx *c, const char *model_version, const char *finish)
+ps_meta(const struct prov_ctx *c, const char *model_version, const char *finish)
 {
 	json_t *m = json_pack("{s:s, s:s}", "provider", c->name, "model", c->model);
 
@@ -215,7 +215,7 @@ pu_meta(const struct pctx *c, const char *model_version, const char *finish)
 }
 
 json_t *
-pu_usage(json_int_t prompt, json_int_t completion, json_int_t cached)
+ps_usage(json_int_t prompt, json_int_t completion, json_int_t cached)
 {
 	return json_pack("{s:I, s:I, s:I}", "prompt", prompt, "completion", completion,
 	    "cached", cached);
@@ -252,7 +252,7 @@ trim(const char *s)
 }
 
 int
-pu_finish(const struct pctx *c, json_t *rec, const char *text, json_t *meta, json_t **result,
+ps_finish(const struct prov_ctx *c, json_t *rec, const char *text, json_t *meta, json_t **result,
     struct eng_err *e)
 {
 	const char *format;
@@ -261,17 +261,17 @@ pu_finish(const struct pctx *c, json_t *rec, const char *text, json_t *meta, jso
 	json_t *v, *content;
 	char *s;
 
-	if (pu_blank(text, strlen(text))) {
-		pu_err(c, e, EC_RETRY, 200, "the answer is empty");
+	if (ps_blank(text, strlen(text))) {
+		ps_err(c, e, EC_RETRY, 200, "the answer is empty");
 		goto bad;
 	}
 	if (c->analyze) {
 		if (!(v = text_json(text, why, sizeof(why)))) {
-			pu_err(c, e, EC_RETRY, 200, "%s", why);
+			ps_err(c, e, EC_RETRY, 200, "%s", why);
 			goto bad;
 		}
 		if (schema_validate(v, why, sizeof(why)) < 0) {
-			pu_err(c, e, EC_RETRY, 200, "the answer violates the analysis schema: %s", why);
+			ps_err(c, e, EC_RETRY, 200, "the answer violates the analysis schema: %s", why);
 			json_decref(v);
 			goto bad;
 		}
@@ -284,7 +284,7 @@ pu_finish(const struct pctx *c, json_t *rec, const char *text, json_t *meta, jso
 	if (f && f->json) {
 		if (!(v = text_json(text, why, sizeof(why))) ||
 		    prompt_check_data(f, v, why, sizeof(why)) < 0) {
-			pu_err(c, e, EC_RETRY, 200, "%s answer: %s", format, why);
+			ps_err(c, e, EC_RETRY, 200, "%s answer: %s", format, why);
 			json_decref(v);
 			json_decref(content);
 			goto bad;
