@@ -22,6 +22,7 @@ enum { ANALYZE, GENERATE };
 static const struct def {
 	const char *name;
 	const struct provider *ops[2];      /* analyze, generate */
+	const struct ps_wire *wire;         /* NULL: no requests */
 	const char *model;
 	const char *base_url;
 	const char *key_env;
@@ -29,16 +30,18 @@ static const struct def {
 	long max_tokens[2];                 /* analyze, generate */
 	double timeout;                     /* seconds */
 } defs[] = {
-	{ "gemini", { &gemini_provider, &gemini_provider }, "gemini-2.5-flash",
+	{ "gemini", { &gemini_provider, &gemini_provider }, &gemini_wire,
+	  "gemini-2.5-flash",
 	  "https://generativelanguage.googleapis.com", "GEMINI_API_KEY", KEY_NEEDED,
 	  /* thinking tokens count against the cap: leave room */
 	  { 8192, 4096 }, 120 },
 	/* DeepSeek by default; any OpenAI-compatible server with --base-url.
 	 * DeepSeek holds a busy request open for minutes before it starts. */
-	{ "openai", { &openai_provider, &openai_provider }, "deepseek-flash",
+	{ "openai", { &openai_provider, &openai_provider }, &openai_wire,
+	  "deepseek-flash",
 	  "https://api.deepseek.com", "DEEPSEEK_API_KEY", KEY_UNLESS_BASE,
 	  { 4096, 2048 }, 300 },
-	{ "offline", { &offline_analyze_provider, &offline_generate_provider },
+	{ "offline", { &offline_analyze_provider, &offline_generate_provider }, NULL,
 	  "vj-offline-" VJ_VERSION, NULL, NULL, KEY_NONE, { 0, 0 }, 0 },
 };
 static const char *const stage_default[2] = { "gemini", "openai" };
@@ -209,6 +212,7 @@ prov_open(struct prov *p, const struct prov_config *cf, char *err, size_t n)
 	c = xcalloc(1, sizeof(*c));
 	c->name = d->name;
 	c->label = d->name;
+	c->wire = d->wire;
 	c->analyze = st == ANALYZE;
 	c->run = xstrdup(cf->run ? cf->run : ".");
 	c->max_tokens = cf->max_tokens > 0 ? cf->max_tokens : d->max_tokens[st];
