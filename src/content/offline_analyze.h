@@ -1,6 +1,6 @@
-/* offline: a deterministic, local image analyser that answers the analysis schema. */
-#ifndef VJ_OFFLINE_H
-#define VJ_OFFLINE_H
+/* offline_analyze: a deterministic, local image analyser that answers the analysis schema. */
+#ifndef VJ_OFFLINE_ANALYZE_H
+#define VJ_OFFLINE_ANALYZE_H
 
 #include <stddef.h>
 #include <jansson.h>

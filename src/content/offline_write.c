@@ -282,7 +282,7 @@ para_job(struct w *w)
 		    p[strlen(p) - 1] == '.' ? "" : ".");
 }
 
-static void
+static json_t *
 detailed_analysis(struct w *w)
 {
 	void (*const paras[])(struct w *) = { para_job, para_colours, para_elements,
@@ -292,9 +292,10 @@ detailed_analysis(struct w *w)
 		paragraph(w);
 		paras[i](w);
 	}
+	return NULL;
 }
 
-static void
+static json_t *
 product_description(struct w *w)
 {
 	char *subj = subject(w, "This piece"), *p = colour_list(w, "primary", 2);
@@ -325,9 +326,10 @@ product_description(struct w *w)
 	free(subj);
 	free(p);
 	free(s);
+	return NULL;
 }
 
-static void
+static json_t *
 alt_text(struct w *w)
 {
 	char *subj = subject(w, "An image"), *p = colour_list(w, "primary", 2);
@@ -351,6 +353,7 @@ alt_text(struct w *w)
 	sentence(w, "%s.", s);
 	free(subj);
 	free(p);
+	return NULL;
 }
 
 /* A hashtag from a phrase: letters and digits only, lower case. */
@@ -440,12 +443,36 @@ ad_copy(struct w *w)
 	return o;
 }
 
+/* The writers by format: each puts its text in w->b, and a JSON format
+ * returns its data too.  A format missing here is refused, never written
+ * as another. */
+static const struct writer {
+	const char *format;
+	json_t *(*write)(struct w *w);
+} writers[] = {
+	{ "detailed_analysis", detailed_analysis },
+	{ "social_post", social_post },
+	{ "product_description", product_description },
+	{ "ad_copy", ad_copy },
+	{ "alt_text", alt_text },
+};
+
+static const struct writer *
+writer(const char *format)
+{
+	for (size_t i = 0; i < sizeof(writers) / sizeof(writers[0]); i++)
+		if (strcmp(writers[i].format, format) == 0)
+			return &writers[i];
+	return NULL;
+}
+
 int
 offline_write(json_t *rec, const char *format, json_t **content, char *err, size_t n)
 {
 	const struct prompt_format *f = prompt_format(format);
+	const struct writer *wr = writer(format);
 	struct w w = { json_object_get(rec, "analysis"), rec, {0} };
-	json_t *data = NULL;
+	json_t *data;
 	char *text;
 
 	if (!f) {
@@ -453,21 +480,17 @@ offline_write(json_t *rec, const char *format, json_t **content, char *err, size
 		    prompt_format_names());
 		return -1;
 	}
+	if (!wr) {
+		snprintf(err, n, "outputFormat '%.64s' has no offline writer (give it a "
+		    "--prompt-file, or use a model provider)", format);
+		return -1;
+	}
 	if (!json_is_object(w.an)) {
 		snprintf(err, n, "the record has no analysis to write from (run vj-analyze first)");
 		return -1;
 	}
 	buf_adds(&w.b, "");
-	if (strcmp(format, "detailed_analysis") == 0)
-		detailed_analysis(&w);
-	else if (strcmp(format, "product_description") == 0)
-		product_description(&w);
-	else if (strcmp(format, "alt_text") == 0)
-		alt_text(&w);
-	else if (strcmp(format, "social_post") == 0)
-		data = social_post(&w);
-	else
-		data = ad_copy(&w);
+	data = wr->write(&w);
 	while (w.b.len && isspace((unsigned char)w.b.p[w.b.len - 1]))
 		w.b.p[--w.b.len] = '\0';
 	*content = json_pack("{s:s}", "format", format);

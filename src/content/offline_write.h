@@ -8,7 +8,8 @@
 #include <jansson.h>
 
 /* content = {"format", "text"} (+ "data" for a JSON format) for REC's
- * analysis and job.  -1 with err set for an unknown format or no analysis. */
+ * analysis and job.  -1 with err naming the format when it is unknown or
+ * has no writer, or when REC has no analysis. */
 int offline_write(json_t *rec, const char *format, json_t **content, char *err, size_t n);
 
 #endif

@@ -1,7 +1,7 @@
 /* gemini: the Gemini API's generateContent (docs/providers.md).  The image
  * goes inline, streamed from the object store as base64; the analysis
  * comes back as JSON constrained by responseJsonSchema. */
-#include "providers/provutil.h"
+#include "providers/provshared.h"
 #include "content/schema.h"
 #include "base/util.h"
 
@@ -23,7 +23,7 @@ mime_ok(const char *m)
 }
 
 static json_t *
-gen_config(const struct pctx *c, const struct prompt_msg *m, double temp)
+gen_config(const struct prov_ctx *c, const struct prompt_msg *m, double temp)
 {
 	json_t *g = json_pack("{s:f, s:I}", "temperature", temp, "maxOutputTokens",
 	    (json_int_t)c->max_tokens);
@@ -39,68 +39,35 @@ gen_config(const struct pctx *c, const struct prompt_msg *m, double temp)
 	return g;
 }
 
-static int
-gemini_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result,
-    struct eng_err *e)
+/* generateContent's body: the image first, then the text. */
+static json_t *
+request(const struct prov_ctx *c, const struct ps_req *q, struct eng_err *e)
 {
-	struct pctx *c = pctx;
-	struct prompt_msg m;
-	char err[400], *img = NULL, *hdr;
-	const char *mime = NULL;
 	json_t *doc, *parts;
-	double temp;
-	int r = -1;
 
-	if (prompt_render(c->prompt, t->rec, &m, err, sizeof(err)) < 0) {
-		pu_err(c, e, EC_PERM, 0, "%s", err);
-		return -1;
-	}
-	if (pu_temperature(c, t->rec, &temp, e) < 0)
-		goto out;
-	if (c->analyze) {
-		if (pu_image(c, t->rec, &img, &mime, e) < 0)
-			goto out;
-		if (!mime_ok(mime)) {
-			pu_err(c, e, EC_PERM, 0, "%s is not an image type Gemini takes inline", mime);
-			goto out;
-		}
+	if (q->mime && !mime_ok(q->mime)) {
+		ps_err(c, e, EC_PERM, 0, "%s is not an image type Gemini takes inline", q->mime);
+		return NULL;
 	}
 	parts = json_array();
-	if (img)
+	if (q->mime)
 		json_array_append_new(parts, json_pack("{s:{s:s, s:o}}", "inline_data",
-		    "mime_type", mime, "data", pu_image_slot()));
-	json_array_append_new(parts, json_pack("{s:s}", "text", m.user));
+		    "mime_type", q->mime, "data", ps_image_slot()));
+	json_array_append_new(parts, json_pack("{s:s}", "text", q->m->user));
 	doc = json_object();
-	if (*m.system)
+	if (*q->m->system)
 		json_object_set_new(doc, "systemInstruction", json_pack("{s:[{s:s}]}", "parts",
-		    "text", m.system));
+		    "text", q->m->system));
 	json_object_set_new(doc, "contents", json_pack("[{s:s, s:o}]", "role", "user",
 	    "parts", parts));
-	json_object_set_new(doc, "generationConfig", gen_config(c, &m, temp));
+	json_object_set_new(doc, "generationConfig", gen_config(c, q->m, q->temp));
+	return doc;
+}
 
-	h->body = body_new();
-	if (pu_body_json(h->body, doc, NULL, img) < 0) {
-		pu_err(c, e, EC_PERM, 0, "cannot read the image from the object store");
-		json_decref(doc);
-		body_free(h->body);
-		h->body = NULL;
-		goto out;
-	}
-	json_decref(doc);
-	/* The key goes in a header, never the URL: URLs end up in logs. */
-	h->url = xasprintf("%s/v1beta/models/%s:generateContent", c->base_url, c->model);
-	h->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (c->key) {
-		hdr = xasprintf("x-goog-api-key: %s", c->key);
-		h->headers = curl_slist_append(h->headers, hdr);
-		free(hdr);
-	}
-	t->tokens = pu_tokens(c, &m, img != NULL);
-	r = 0;
-out:
-	free(img);
-	prompt_msg_free(&m);
-	return r;
+static char *
+url(const struct prov_ctx *c)
+{
+	return xasprintf("%s/v1beta/models/%s:generateContent", c->base_url, c->model);
 }
 
 /* ---- errors ---- */
@@ -150,47 +117,31 @@ key_invalid(json_t *err)
 }
 
 static void
-gemini_error(const struct pctx *c, const struct eng_resp *r, struct eng_err *e)
+error(const struct prov_ctx *c, long s, const struct eng_resp *r, json_t *doc, struct eng_err *e)
 {
-	json_t *doc = pu_load(r->body, r->len), *err = json_object_get(doc, "error");
+	json_t *err = json_object_get(doc, "error");
 	const char *status = json_string_value(json_object_get(err, "status"));
-	const char *m = json_string_value(json_object_get(err, "message"));
 	const char *q;
 	char msg[256], code[80];
-	long s = r->status;
 	double delay;
 
-	if (m)
-		pu_clip(c, m, strlen(m), msg, sizeof(msg));
-	else
-		pu_clip(c, r->body, r->len, msg, sizeof(msg));
-	if (!*msg)
-		snprintf(msg, sizeof(msg), "no details");
+	ps_errtext(c, json_string_value(json_object_get(err, "message")), r, msg, sizeof(msg));
 	/* "429 RESOURCE_EXHAUSTED", or just "502" from a proxy's HTML page */
 	snprintf(code, sizeof(code), "%ld%s%.60s", s, status ? " " : "", status ? status : "");
 	if (s == 400 && key_invalid(err))
-		pu_err(c, e, EC_FATAL, s, "invalid API key (%s)", c->key_env ? c->key_env : "no key");
-	else if (s == 401 || s == 403)
-		pu_err(c, e, EC_FATAL, s, "%s: %s", code, msg);
+		ps_err(c, e, EC_FATAL, s, "invalid API key (%s)", c->key_env ? c->key_env : "no key");
 	else if (s == 404)
-		pu_err(c, e, EC_FATAL, s, "unknown model %s (%s)", c->model, code);
+		ps_err(c, e, EC_FATAL, s, "unknown model %s (%s)", c->model, code);
 	else if (s == 429 && (q = daily_quota(err)))
-		pu_err(c, e, EC_FATAL, s, "daily quota exhausted (%s); it resets at midnight Pacific time", q);
-	else if (s == 429) {
-		delay = eng_parse_delay(json_string_value(json_object_get(
+		ps_err(c, e, EC_FATAL, s, "daily quota exhausted (%s); it resets at midnight Pacific time", q);
+	else {
+		/* a 429 waits for RetryInfo, else Retry-After; Gemini sends no x-should-retry */
+		delay = s != 429 ? -1 : eng_parse_delay(json_string_value(json_object_get(
 		    detail(err, "google.rpc.RetryInfo"), "retryDelay")));
-		if (delay < 0)
+		if (s == 429 && delay < 0)
 			delay = r->retry_after;
-		if (delay >= 0)
-			pu_err(c, e, EC_RATE, s, "%s", code);   /* the stage says when */
-		else
-			pu_err(c, e, EC_RATE, s, "%s: %s", code, msg);
-		e->retry_after = delay;
-	} else if (s == 408 || s >= 500)
-		pu_err(c, e, EC_RETRY, s, "%s: %s", code, msg);
-	else
-		pu_err(c, e, EC_PERM, s, "%s: %s", code, msg);
-	json_decref(doc);
+		ps_http_err(c, e, s, code, msg, delay, -1);
+	}
 }
 
 /* ---- answers ---- */
@@ -216,7 +167,7 @@ usage_of(json_t *doc)
 	if (!json_is_object(u))
 		return NULL;
 	/* Thinking tokens are billed as output. */
-	return pu_usage(json_integer_value(json_object_get(u, "promptTokenCount")),
+	return ps_usage(json_integer_value(json_object_get(u, "promptTokenCount")),
 	    json_integer_value(json_object_get(u, "candidatesTokenCount")) +
 	    json_integer_value(json_object_get(u, "thoughtsTokenCount")),
 	    json_integer_value(json_object_get(u, "cachedContentTokenCount")));
@@ -241,63 +192,44 @@ cand_text(json_t *cand)
 	return b.p;
 }
 
-static int
-gemini_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **result,
-    json_t **usage, struct eng_err *e)
+/* The text of the first candidate, unless it was cut or withheld. */
+static char *
+answer(const struct prov_ctx *c, json_t *rec, const struct eng_resp *r, json_t *doc,
+    const char **finish, struct eng_err *e)
 {
-	struct pctx *c = pctx;
-	json_t *doc, *cand;
-	const char *finish, *block;
-	char *text;
-	int rc;
+	json_t *cand = json_array_get(json_object_get(doc, "candidates"), 0);
+	const char *block, *f;
 
-	if (r->status < 200 || r->status > 299) {
-		gemini_error(c, r, e);
-		return -1;
-	}
-	if (pu_blank(r->body, r->len)) {
-		pu_err(c, e, EC_RETRY, r->status, "empty response body");
-		return -1;
-	}
-	if (!(doc = pu_load(r->body, r->len))) {
-		char clip[128];
-		pu_clip(c, r->body, r->len, clip, sizeof(clip));
-		pu_err(c, e, EC_RETRY, r->status, "response is not JSON: %s", clip);
-		return -1;
-	}
-	if (usage)
-		*usage = usage_of(doc);
-	cand = json_array_get(json_object_get(doc, "candidates"), 0);
 	if (!cand) {
 		block = json_string_value(json_object_get(json_object_get(doc, "promptFeedback"),
 		    "blockReason"));
 		if (block)
-			pu_err(c, e, EC_PERM, r->status, "blocked by safety filters (%s)", block);
+			ps_err(c, e, EC_PERM, r->status, "blocked by safety filters (%s)", block);
 		else
-			pu_err(c, e, EC_RETRY, r->status, "the answer has no candidates");
-		json_decref(doc);
-		return -1;
+			ps_err(c, e, EC_RETRY, r->status, "the answer has no candidates");
+		return NULL;
 	}
-	finish = json_string_value(json_object_get(cand, "finishReason"));
-	if (finish && strcmp(finish, "STOP") != 0) {
-		if (strcmp(finish, "MAX_TOKENS") == 0)
-			pu_err(c, e, EC_RETRY, r->status, "answer truncated at maxOutputTokens (%ld)",
+	f = json_string_value(json_object_get(cand, "finishReason"));
+	if (f && strcmp(f, "STOP") != 0) {
+		if (strcmp(f, "MAX_TOKENS") == 0)
+			ps_err(c, e, EC_RETRY, r->status, "answer truncated at maxOutputTokens (%ld)",
 			    c->max_tokens);
-		else if (withheld(finish))
-			pu_err(c, e, EC_PERM, r->status, "answer withheld (finishReason %s)", finish);
+		else if (withheld(f))
+			ps_err(c, e, EC_PERM, r->status, "answer withheld (finishReason %s)", f);
 		else
-			pu_err(c, e, EC_RETRY, r->status, "answer incomplete (finishReason %s)", finish);
-		json_decref(doc);
-		return -1;
+			ps_err(c, e, EC_RETRY, r->status, "answer incomplete (finishReason %s)", f);
+		return NULL;
 	}
-	text = cand_text(cand);
-	rc = pu_finish(c, t->rec, text, pu_meta(c, json_string_value(json_object_get(doc,
-	    "modelVersion")), finish ? finish : "STOP"), result, e);
-	free(text);
-	json_decref(doc);
-	return rc;
+	*finish = f ? f : "STOP";
+	return cand_text(cand);
 }
 
+const struct ps_wire gemini_wire = {
+	.request = request, .data_url = 0, .url = url, .key_header = "x-goog-api-key: ",
+	.empty = "empty response body", .error = error, .usage = usage_of, .answer = answer,
+	.model_field = "modelVersion",
+};
+
 const struct provider gemini_provider = {
-	"gemini", gemini_build, gemini_parse,
+	"gemini", ps_build, ps_parse,
 };

@@ -1,6 +1,6 @@
 /* offline_prov: the providers that need no network.  Both do their work in
  * build() and return 1, so the engine never sends a request for them. */
-#include "providers/provutil.h"
+#include "providers/provshared.h"
 #include "content/offline_analyze.h"
 #include "content/offline_write.h"
 #include "content/schema.h"
@@ -15,34 +15,34 @@ static int
 analyze_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result,
     struct eng_err *e)
 {
-	struct pctx *c = pctx;
+	struct prov_ctx *c = pctx;
 	const char *mime;
 	char *path, *buf, err[256], why[256];
 	size_t len;
 	json_t *an;
 
-	if (pu_image(c, t->rec, &path, &mime, e) < 0)
+	if (ps_image(c, t->rec, &path, &mime, e) < 0)
 		return -1;
 	buf = read_file(path, &len, 0);
 	free(path);
 	if (!buf) {
-		pu_err(c, e, EC_PERM, 0, "cannot read the image: %s", strerror(errno));
+		ps_err(c, e, EC_PERM, 0, "cannot read the image: %s", strerror(errno));
 		return -1;
 	}
 	*err = '\0';
 	an = offline_analyze((const unsigned char *)buf, len, mime, err, sizeof(err));
 	free(buf);
 	if (!an) {
-		pu_err(c, e, EC_PERM, 0, "%s", *err ? err : "cannot decode the image");
+		ps_err(c, e, EC_PERM, 0, "%s", *err ? err : "cannot decode the image");
 		return -1;
 	}
 	/* Our own analyser must keep to the schema as much as a model must. */
 	if (schema_validate(an, why, sizeof(why)) < 0) {
-		pu_err(c, e, EC_PERM, 0, "the offline analysis violates the schema: %s", why);
+		ps_err(c, e, EC_PERM, 0, "the offline analysis violates the schema: %s", why);
 		json_decref(an);
 		return -1;
 	}
-	*result = json_pack("{s:o, s:o}", "analysis", an, "meta", pu_meta(c, NULL, "stop"));
+	*result = json_pack("{s:o, s:o}", "analysis", an, "meta", ps_meta(c, NULL, "stop"));
 	return 1;
 }
 
@@ -51,23 +51,23 @@ static int
 generate_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result,
     struct eng_err *e)
 {
-	struct pctx *c = pctx;
+	struct prov_ctx *c = pctx;
 	struct prompt_msg m;
 	char err[400];
 	json_t *content;
 
 	if (prompt_custom(c->prompt)) {
 		if (prompt_render(c->prompt, t->rec, &m, err, sizeof(err)) < 0) {
-			pu_err(c, e, EC_PERM, 0, "%s", err);
+			ps_err(c, e, EC_PERM, 0, "%s", err);
 			return -1;
 		}
 		content = json_pack("{s:s, s:s}", "format", m.format, "text", m.user);
 		prompt_msg_free(&m);
 	} else if (offline_write(t->rec, prompt_job_format(t->rec), &content, err, sizeof(err)) < 0) {
-		pu_err(c, e, EC_PERM, 0, "%s", err);
+		ps_err(c, e, EC_PERM, 0, "%s", err);
 		return -1;
 	}
-	*result = json_pack("{s:o, s:o}", "content", content, "meta", pu_meta(c, NULL, "stop"));
+	*result = json_pack("{s:o, s:o}", "content", content, "meta", ps_meta(c, NULL, "stop"));
 	return 1;
 }
 
@@ -75,7 +75,7 @@ static int
 offline_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **result,
     json_t **usage, struct eng_err *e)
 {
-	pu_err(pctx, e, EC_FATAL, r->status, "no request was sent, yet an answer came");
+	ps_err(pctx, e, EC_FATAL, r->status, "no request was sent, yet an answer came");
 	return -1;
 }
 

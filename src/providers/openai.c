@@ -1,7 +1,7 @@
 /* openai: chat completions, for DeepSeek and any OpenAI-compatible server
  * (vLLM, llama.cpp, Ollama, OpenAI).  Text for vj-generate; an image as a
  * data URL for vj-analyze (docs/providers.md). */
-#include "providers/provutil.h"
+#include "providers/provshared.h"
 #include "base/util.h"
 
 #include <stdio.h>
@@ -11,7 +11,7 @@
 /* {base}/chat/completions, as the OpenAI SDKs do: the base carries any
  * version path (http://localhost:8000/v1); a full endpoint is kept. */
 static char *
-endpoint(const struct pctx *c)
+endpoint(const struct prov_ctx *c)
 {
 	static const char tail[] = "/chat/completions";
 	size_t n = strlen(c->base_url);
@@ -28,69 +28,28 @@ user_message(const struct prompt_msg *m, int image)
 		return json_pack("{s:s, s:s}", "role", "user", "content", m->user);
 	return json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:{s:o}}]}", "role", "user", "content",
 	    "type", "text", "text", m->user,
-	    "type", "image_url", "image_url", "url", pu_image_slot());
+	    "type", "image_url", "image_url", "url", ps_image_slot());
 }
 
-static int
-openai_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result,
-    struct eng_err *e)
+static json_t *
+request(const struct prov_ctx *c, const struct ps_req *q, struct eng_err *e)
 {
-	struct pctx *c = pctx;
-	struct prompt_msg m;
-	char err[400], *img = NULL, *hdr, *prefix = NULL;
-	const char *mime = NULL;
-	json_t *doc, *msgs;
-	double temp;
-	int r = -1;
+	json_t *doc, *msgs = json_array();
 
-	if (prompt_render(c->prompt, t->rec, &m, err, sizeof(err)) < 0) {
-		pu_err(c, e, EC_PERM, 0, "%s", err);
-		return -1;
-	}
-	if (pu_temperature(c, t->rec, &temp, e) < 0)
-		goto out;
-	if (c->analyze && pu_image(c, t->rec, &img, &mime, e) < 0)
-		goto out;
-	msgs = json_array();
-	if (*m.system)
+	if (*q->m->system)
 		json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system",
-		    "content", m.system));
-	json_array_append_new(msgs, user_message(&m, img != NULL));
+		    "content", q->m->system));
+	json_array_append_new(msgs, user_message(q->m, q->mime != NULL));
 	doc = json_pack("{s:s, s:o, s:f, s:I, s:b}", "model", c->model, "messages", msgs,
-	    "temperature", temp, "max_tokens", (json_int_t)c->max_tokens, "stream", 0);
+	    "temperature", q->temp, "max_tokens", (json_int_t)c->max_tokens, "stream", 0);
 	/* JSON mode only when the prompt asks for JSON: DeepSeek refuses JSON
 	 * mode without the word "json" in the prompt. */
-	if (m.json)
+	if (q->m->json)
 		json_object_set_new(doc, "response_format", json_pack("{s:s}", "type", "json_object"));
 	/* Only DeepSeek knows this switch; other servers may reject it. */
 	if (c->deepseek)
 		json_object_set_new(doc, "thinking", json_pack("{s:s}", "type", "disabled"));
-
-	h->body = body_new();
-	if (img)
-		prefix = xasprintf("data:%s;base64,", mime);
-	if (pu_body_json(h->body, doc, prefix, img) < 0) {
-		pu_err(c, e, EC_PERM, 0, "cannot read the image from the object store");
-		json_decref(doc);
-		body_free(h->body);
-		h->body = NULL;
-		goto out;
-	}
-	json_decref(doc);
-	h->url = endpoint(c);
-	h->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (c->key) {
-		hdr = xasprintf("Authorization: Bearer %s", c->key);
-		h->headers = curl_slist_append(h->headers, hdr);
-		free(hdr);
-	}
-	t->tokens = pu_tokens(c, &m, img != NULL);
-	r = 0;
-out:
-	free(prefix);
-	free(img);
-	prompt_msg_free(&m);
-	return r;
+	return doc;
 }
 
 /* ---- errors ---- */
@@ -136,66 +95,32 @@ is(const char *s, const char *want)
 }
 
 static void
-openai_error(const struct pctx *c, long s, const struct eng_resp *r, json_t *doc,
-    struct eng_err *e)
+error(const struct prov_ctx *c, long s, const struct eng_resp *r, json_t *doc, struct eng_err *e)
 {
 	struct oerr o;
 	char msg[256], code[96];
 	const char *env = c->key_env ? c->key_env : "the key variable";
-	enum eng_class cls;
 
 	oerr_get(doc, &o);
-	if (o.message)
-		pu_clip(c, o.message, strlen(o.message), msg, sizeof(msg));
-	else
-		pu_clip(c, r->body, r->len, msg, sizeof(msg));
-	if (!*msg)
-		snprintf(msg, sizeof(msg), "no details");
+	ps_errtext(c, o.message, r, msg, sizeof(msg));
 	snprintf(code, sizeof(code), "%ld%s%.80s", s, o.code || o.type ? " " : "",
 	    o.code ? o.code : o.type ? o.type : "");
-	if (s == 401) {
-		if (c->key)
-			pu_err(c, e, EC_FATAL, s, "invalid API key (%s)", env);
-		else
-			pu_err(c, e, EC_FATAL, s, "the server wants an API key: name the variable "
-			    "that holds it with --api-key-env (%s is sent to DeepSeek only)",
-			    "DEEPSEEK_API_KEY");
-		return;
-	}
-	if (s == 402) {
-		pu_err(c, e, EC_FATAL, s, "insufficient balance: %s", msg);
-		return;
-	}
-	if (s == 429 && (is(o.code, "insufficient_quota") || is(o.type, "insufficient_quota"))) {
-		pu_err(c, e, EC_FATAL, s, "out of credit (insufficient_quota): %s", msg);
-		return;
-	}
-	if (s == 429) {
-		if (r->retry_after >= 0)
-			pu_err(c, e, EC_RATE, s, "%s", code);   /* the stage says when */
-		else
-			pu_err(c, e, EC_RATE, s, "%s: %s", code, msg);
-		e->retry_after = r->retry_after;
-		return;
-	}
-	if (s == 404) {
-		if (is(o.code, "model_not_found") || (o.message && strstr(o.message, "model")))
-			pu_err(c, e, EC_FATAL, s, "unknown model %s (%s: %s)", c->model, code, msg);
-		else
-			pu_err(c, e, EC_FATAL, s, "%s at %s (check --base-url): %s", code, c->base_url, msg);
-		return;
-	}
-	if (s == 403) {
-		pu_err(c, e, EC_FATAL, s, "%s: %s", code, msg);
-		return;
-	}
-	cls = s == 408 || s >= 500 ? EC_RETRY : EC_PERM;
-	/* x-should-retry is the server's word on this very answer. */
-	if (r->should_retry == 1)
-		cls = EC_RETRY;
-	else if (r->should_retry == 0)
-		cls = EC_PERM;
-	pu_err(c, e, cls, s, "%s: %s", code, msg);
+	if (s == 401 && c->key)
+		ps_err(c, e, EC_FATAL, s, "invalid API key (%s)", env);
+	else if (s == 401)
+		ps_err(c, e, EC_FATAL, s, "the server wants an API key: name the variable "
+		    "that holds it with --api-key-env (%s is sent to DeepSeek only)",
+		    "DEEPSEEK_API_KEY");
+	else if (s == 402)
+		ps_err(c, e, EC_FATAL, s, "insufficient balance: %s", msg);
+	else if (s == 429 && (is(o.code, "insufficient_quota") || is(o.type, "insufficient_quota")))
+		ps_err(c, e, EC_FATAL, s, "out of credit (insufficient_quota): %s", msg);
+	else if (s == 404 && (is(o.code, "model_not_found") || (o.message && strstr(o.message, "model"))))
+		ps_err(c, e, EC_FATAL, s, "unknown model %s (%s: %s)", c->model, code, msg);
+	else if (s == 404)
+		ps_err(c, e, EC_FATAL, s, "%s at %s (check --base-url): %s", code, c->base_url, msg);
+	else
+		ps_http_err(c, e, s, code, msg, s == 429 ? r->retry_after : -1, r->should_retry);
 }
 
 /* ---- answers ---- */
@@ -211,7 +136,7 @@ usage_of(json_t *doc)
 	hit = json_object_get(u, "prompt_cache_hit_tokens");
 	if (!hit)
 		hit = json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens");
-	return pu_usage(json_integer_value(json_object_get(u, "prompt_tokens")),
+	return ps_usage(json_integer_value(json_object_get(u, "prompt_tokens")),
 	    json_integer_value(json_object_get(u, "completion_tokens")), json_integer_value(hit));
 }
 
@@ -236,75 +161,55 @@ content_text(json_t *msg)
 
 /* The answer must be a JSON object: a cut one is useless. */
 static int
-wants_json(const struct pctx *c, json_t *rec)
+wants_json(const struct prov_ctx *c, json_t *rec)
 {
 	const struct prompt_format *f = prompt_format(prompt_job_format(rec));
 	return c->analyze || (f && f->json);
 }
 
-static int
-openai_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **result,
-    json_t **usage, struct eng_err *e)
+/* The first choice's text, unless it was cut or withheld. */
+static char *
+answer(const struct prov_ctx *c, json_t *rec, const struct eng_resp *r, json_t *doc,
+    const char **finish, struct eng_err *e)
 {
-	struct pctx *c = pctx;
-	json_t *doc, *choice;
-	const char *finish;
-	char *text;
-	int rc;
+	json_t *choice = json_array_get(json_object_get(doc, "choices"), 0);
+	const char *f;
+	struct oerr o;
 
-	/* A held request gets blank lines before the body, or only them. */
-	if ((r->status >= 200 && r->status < 300) && pu_blank(r->body, r->len)) {
-		pu_err(c, e, EC_RETRY, r->status, "empty response body (the server held the request and gave up)");
-		return -1;
-	}
-	doc = pu_load(r->body, r->len);
-	if (r->status < 200 || r->status > 299) {
-		openai_error(c, r->status, r, doc, e);
-		json_decref(doc);
-		return -1;
-	}
-	if (!doc) {
-		char clip[128];
-		pu_clip(c, r->body, r->len, clip, sizeof(clip));
-		pu_err(c, e, EC_RETRY, r->status, "response is not JSON: %s", clip);
-		return -1;
-	}
-	if (usage)
-		*usage = usage_of(doc);
-	choice = json_array_get(json_object_get(doc, "choices"), 0);
 	if (!choice) {
 		if (json_object_get(doc, "error")) {
 			/* an error inside a 200: trust its numeric code if it has one */
-			struct oerr o;
 			oerr_get(doc, &o);
-			openai_error(c, o.ncode >= 400 && o.ncode < 600 ? o.ncode : 500, r, doc, e);
+			error(c, o.ncode >= 400 && o.ncode < 600 ? o.ncode : 500, r, doc, e);
 		} else
-			pu_err(c, e, EC_RETRY, r->status, "the answer has no choices");
-		json_decref(doc);
-		return -1;
+			ps_err(c, e, EC_RETRY, r->status, "the answer has no choices");
+		return NULL;
 	}
-	finish = json_string_value(json_object_get(choice, "finish_reason"));
-	if (is(finish, "insufficient_system_resource") || is(finish, "content_filter") ||
-	    (is(finish, "length") && wants_json(c, t->rec))) {
-		if (is(finish, "content_filter"))
-			pu_err(c, e, EC_PERM, r->status, "answer withheld by the content filter");
-		else if (is(finish, "length"))
-			pu_err(c, e, EC_RETRY, r->status, "answer truncated at max_tokens (%ld)",
-			    c->max_tokens);
-		else
-			pu_err(c, e, EC_RETRY, r->status,
-			    "the server ran out of resources mid-answer (insufficient_system_resource)");
-		json_decref(doc);
-		return -1;
+	f = json_string_value(json_object_get(choice, "finish_reason"));
+	if (is(f, "content_filter")) {
+		ps_err(c, e, EC_PERM, r->status, "answer withheld by the content filter");
+		return NULL;
 	}
-	text = content_text(json_object_get(choice, "message"));
-	rc = pu_finish(c, t->rec, text, pu_meta(c, json_string_value(json_object_get(doc, "model")),
-	    finish ? finish : "stop"), result, e);
-	free(text);
-	json_decref(doc);
-	return rc;
+	if (is(f, "length") && wants_json(c, rec)) {
+		ps_err(c, e, EC_RETRY, r->status, "answer truncated at max_tokens (%ld)", c->max_tokens);
+		return NULL;
+	}
+	if (is(f, "insufficient_system_resource")) {
+		ps_err(c, e, EC_RETRY, r->status,
+		    "the server ran out of resources mid-answer (insufficient_system_resource)");
+		return NULL;
+	}
+	*finish = f ? f : "stop";
+	return content_text(json_object_get(choice, "message"));
 }
 
+const struct ps_wire openai_wire = {
+	.request = request, .data_url = 1, .url = endpoint, .key_header = "Authorization: Bearer ",
+	/* a held request gets blank lines before the body, or only them */
+	.empty = "empty response body (the server held the request and gave up)",
+	.error = error, .usage = usage_of, .answer = answer, .model_field = "model",
+};
+
 const struct provider openai_provider = {
-	"openai", openai_build, openai_parse,
+	"openai", ps_build, ps_parse,
 };

@@ -1,7 +1,7 @@
 /* provider: the one table of providers and their defaults
  * (docs/providers.md), and turning options into an opened provider. */
 #include "providers/provider.h"
-#include "providers/provutil.h"
+#include "providers/provshared.h"
 #include "content/prompt.h"
 #include "content/schema.h"
 #include "base/util.h"
@@ -22,6 +22,7 @@ enum { ANALYZE, GENERATE };
 static const struct def {
 	const char *name;
 	const struct provider *ops[2];      /* analyze, generate */
+	const struct ps_wire *wire;         /* NULL: no requests */
 	const char *model;
 	const char *base_url;
 	const char *key_env;
@@ -29,16 +30,18 @@ static const struct def {
 	long max_tokens[2];                 /* analyze, generate */
 	double timeout;                     /* seconds */
 } defs[] = {
-	{ "gemini", { &gemini_provider, &gemini_provider }, "gemini-2.5-flash",
+	{ "gemini", { &gemini_provider, &gemini_provider }, &gemini_wire,
+	  "gemini-2.5-flash",
 	  "https://generativelanguage.googleapis.com", "GEMINI_API_KEY", KEY_NEEDED,
 	  /* thinking tokens count against the cap: leave room */
 	  { 8192, 4096 }, 120 },
 	/* DeepSeek by default; any OpenAI-compatible server with --base-url.
 	 * DeepSeek holds a busy request open for minutes before it starts. */
-	{ "openai", { &openai_provider, &openai_provider }, "deepseek-flash",
+	{ "openai", { &openai_provider, &openai_provider }, &openai_wire,
+	  "deepseek-flash",
 	  "https://api.deepseek.com", "DEEPSEEK_API_KEY", KEY_UNLESS_BASE,
 	  { 4096, 2048 }, 300 },
-	{ "offline", { &offline_analyze_provider, &offline_generate_provider },
+	{ "offline", { &offline_analyze_provider, &offline_generate_provider }, NULL,
 	  "vj-offline-" VJ_VERSION, NULL, NULL, KEY_NONE, { 0, 0 }, 0 },
 };
 static const char *const stage_default[2] = { "gemini", "openai" };
@@ -124,7 +127,7 @@ clean_model(const struct def *d, const char *m, char *err, size_t n)
 }
 
 static int
-get_key(struct pctx *c, const struct def *d, const struct prov_config *cf, char *err, size_t n)
+get_key(struct prov_ctx *c, const struct def *d, const struct prov_config *cf, char *err, size_t n)
 {
 	const char *env = cf->api_key_env ? cf->api_key_env : d->key_env, *k;
 	size_t len;
@@ -157,7 +160,7 @@ get_key(struct pctx *c, const struct def *d, const struct prov_config *cf, char 
 
 /* Everything that shapes a result, never the key: part of every cache key. */
 static char *
-config_text(const struct pctx *c, const char *stage)
+config_text(const struct prov_ctx *c, const char *stage)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:I, s:s}", "stage", stage,
 	    "provider", c->name, "model", c->model, "base_url", c->base_url,
@@ -170,7 +173,7 @@ config_text(const struct pctx *c, const char *stage)
 }
 
 static void
-ctx_free(struct pctx *c)
+ctx_free(struct prov_ctx *c)
 {
 	if (!c)
 		return;
@@ -189,7 +192,7 @@ int
 prov_open(struct prov *p, const struct prov_config *cf, char *err, size_t n)
 {
 	const struct def *d;
-	struct pctx *c;
+	struct prov_ctx *c;
 	int st;
 
 	memset(p, 0, sizeof(*p));
@@ -209,6 +212,7 @@ prov_open(struct prov *p, const struct prov_config *cf, char *err, size_t n)
 	c = xcalloc(1, sizeof(*c));
 	c->name = d->name;
 	c->label = d->name;
+	c->wire = d->wire;
 	c->analyze = st == ANALYZE;
 	c->run = xstrdup(cf->run ? cf->run : ".");
 	c->max_tokens = cf->max_tokens > 0 ? cf->max_tokens : d->max_tokens[st];

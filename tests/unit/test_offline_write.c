@@ -1,6 +1,7 @@
 /* test_offline_write: the offline providers: the writer's text for every
- * format (real sentences, deterministic, JSON formats valid), a template
- * as the writer, and the analyser wrapped as a provider. */
+ * format (real sentences, deterministic, JSON formats valid), a writer for
+ * each built-in format and a refusal of any other, a template as the
+ * writer, and the analyser wrapped as a provider. */
 #include "content/offline_write.h"
 #include "content/prompt.h"
 #include "providers/provider.h"
@@ -97,6 +98,33 @@ test_formats(void)
 	json_decref(rec);
 }
 
+/* Every format vj-generate knows has a writer of its own; one without is
+ * refused by name, never written as another. */
+static void
+test_writers(void)
+{
+	char names[256], err[256], *name, *save;
+	json_t *c, *rec;
+	int rc;
+
+	snprintf(names, sizeof(names), "%s", prompt_format_names());
+	for (name = strtok_r(names, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
+		rec = record(name);
+		c = NULL;
+		*err = '\0';
+		rc = offline_write(rec, name, &c, err, sizeof(err));
+		ok(rc == 0 && strcmp(json_string_value(json_object_get(c, "format")), name) == 0,
+		    "built-in format %s has an offline writer %s", name, err);
+		json_decref(c);
+		json_decref(rec);
+	}
+	rec = record("limerick");
+	c = NULL;
+	ok(offline_write(rec, "limerick", &c, err, sizeof(err)) < 0 && c == NULL &&
+	    strstr(err, "'limerick'"), "a format with no writer is refused by name: %s", err);
+	json_decref(rec);
+}
+
 /* A 32x32 PNG, left half red, right half blue. */
 static int
 write_png(const char *path)
@@ -186,6 +214,11 @@ test_providers(void)
 	ok(json_object_get(json_object_get(res, "content"), "data") != NULL, "ad_copy data");
 	json_decref(res);
 	json_decref(rec);
+	rec = record("limerick");
+	build(&p, rec, &rc, &res, &e);
+	ok(rc < 0 && res == NULL && e.cls == EC_PERM && strncmp(e.msg, "offline: ", 9) == 0 &&
+	    strstr(e.msg, "outputFormat 'limerick'"), "no writer: that job fails for good: %s", e.msg);
+	json_decref(rec);
 	prov_close(&p);
 
 	snprintf(path, sizeof(path), "%s/t.prompt", dir);
@@ -212,6 +245,7 @@ main(void)
 		return done_testing();
 	}
 	test_formats();
+	test_writers();
 	test_providers();
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -1,5 +1,6 @@
-/* provutil: the parts of a provider that do not depend on its wire format. */
-#include "providers/provutil.h"
+/* provshared: the parts of a provider that do not depend on its wire
+ * format, and the frame of a request and its answer around one. */
+#include "providers/provshared.h"
 #include "content/schema.h"
 #include "core/store.h"
 #include "base/util.h"
@@ -15,7 +16,7 @@
 
 /* Replace every occurrence of the key: a server may echo what it got. */
 static void
-redact(const struct pctx *c, char *s)
+redact(const struct prov_ctx *c, char *s)
 {
 	static const char mask[] = "[redacted]";
 	size_t klen;
@@ -35,7 +36,7 @@ redact(const struct pctx *c, char *s)
 }
 
 void
-pu_err(const struct pctx *c, struct eng_err *e, enum eng_class cls, long status,
+ps_err(const struct prov_ctx *c, struct eng_err *e, enum eng_class cls, long status,
     const char *fmt, ...)
 {
 	char msg[sizeof(e->msg)];
@@ -62,7 +63,7 @@ is_sha256(const char *s)
 }
 
 int
-pu_image(const struct pctx *c, json_t *rec, char **path, const char **mime, struct eng_err *e)
+ps_image(const struct prov_ctx *c, json_t *rec, char **path, const char **mime, struct eng_err *e)
 {
 	json_t *img = json_object_get(rec, "image");
 	const char *sha = json_string_value(json_object_get(img, "sha256"));
@@ -70,7 +71,7 @@ pu_image(const struct pctx *c, json_t *rec, char **path, const char **mime, stru
 
 	*path = NULL;
 	if (!sha || !is_sha256(sha)) {
-		pu_err(c, e, EC_PERM, 0, "the record has no stored image (run vj-ingest first)");
+		ps_err(c, e, EC_PERM, 0, "the record has no stored image (run vj-ingest first)");
 		return -1;
 	}
 	*mime = json_string_value(json_object_get(img, "mime"));
@@ -78,12 +79,12 @@ pu_image(const struct pctx *c, json_t *rec, char **path, const char **mime, stru
 		*mime = "image/jpeg";
 	*path = store_path(c->run, sha);
 	if (stat(*path, &st) < 0) {
-		pu_err(c, e, EC_PERM, 0, "image %.12s is not in the object store: %s", sha,
+		ps_err(c, e, EC_PERM, 0, "image %.12s is not in the object store: %s", sha,
 		    strerror(errno));
 		goto bad;
 	}
 	if (c->max_image_bytes && (size_t)st.st_size > c->max_image_bytes) {
-		pu_err(c, e, EC_PERM, 0, "image is %lld bytes, over the %zu-byte cap of an inline image",
+		ps_err(c, e, EC_PERM, 0, "image is %lld bytes, over the %zu-byte cap of an inline image",
 		    (long long)st.st_size, c->max_image_bytes);
 		goto bad;
 	}
@@ -100,13 +101,15 @@ static const char slot[] = "\0vj-image\0";
 static const char slot_json[] = "\"\\u0000vj-image\\u0000\"";
 
 json_t *
-pu_image_slot(void)
+ps_image_slot(void)
 {
 	return json_stringn(slot, sizeof(slot) - 1);
 }
 
-int
-pu_body_json(struct body *b, json_t *doc, const char *prefix, const char *path)
+/* Body = doc as JSON, its image slot (if any) replaced by PREFIX and the
+ * base64 of the file at PATH.  -1 when the file cannot be read. */
+static int
+json_body(struct body *b, json_t *doc, const char *prefix, const char *path)
 {
 	char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	char *at;
@@ -127,8 +130,9 @@ pu_body_json(struct body *b, json_t *doc, const char *prefix, const char *path)
 	return r;
 }
 
-int
-pu_temperature(const struct pctx *c, json_t *rec, double *temp, struct eng_err *e)
+/* job.creativityLevel (default 1.0) as a temperature; -1 with e set. */
+static int
+temperature(const struct prov_ctx *c, json_t *rec, double *temp, struct eng_err *e)
 {
 	json_t *v = json_object_get(json_object_get(rec, "job"), "creativityLevel");
 
@@ -137,15 +141,16 @@ pu_temperature(const struct pctx *c, json_t *rec, double *temp, struct eng_err *
 		return 0;
 	if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 2 ||
 	    isnan(json_number_value(v))) {
-		pu_err(c, e, EC_PERM, 0, "job.creativityLevel must be a number from 0 to 2");
+		ps_err(c, e, EC_PERM, 0, "job.creativityLevel must be a number from 0 to 2");
 		return -1;
 	}
 	*temp = json_number_value(v);
 	return 0;
 }
 
-long
-pu_tokens(const struct pctx *c, const struct prompt_msg *m, int image)
+/* A rough token count of a request for the tokens-per-minute limiter. */
+static long
+tokens(const struct prov_ctx *c, const struct prompt_msg *m, int image)
 {
 	/* About four characters a token; an image is some hundreds of tokens
 	 * (Gemini: 258 a tile); the answer is rarely near max_tokens. */
@@ -153,8 +158,9 @@ pu_tokens(const struct pctx *c, const struct prompt_msg *m, int image)
 	return (long)(chars / 4) + (image ? 1100 : 0) + c->max_tokens / 4;
 }
 
-int
-pu_blank(const char *p, size_t len)
+/* 1 when the body holds only whitespace. */
+static int
+blank(const char *p, size_t len)
 {
 	for (size_t i = 0; p && i < len; i++)
 		if (!isspace((unsigned char)p[i]))
@@ -162,8 +168,9 @@ pu_blank(const char *p, size_t len)
 	return 1;
 }
 
-void
-pu_clip(const struct pctx *c, const char *s, size_t len, char *out, size_t n)
+/* Server text fit for a one-line message: printable, short, no key. */
+static void
+clip(const struct prov_ctx *c, const char *s, size_t len, char *out, size_t n)
 {
 	size_t o = 0, i, max = n > 200 ? 200 : n;
 	int sp = 0;
@@ -194,8 +201,9 @@ pu_clip(const struct pctx *c, const char *s, size_t len, char *out, size_t n)
 	redact(c, out);
 }
 
-json_t *
-pu_load(const char *p, size_t len)
+/* Parse a response body, leading whitespace allowed.  NULL when not JSON. */
+static json_t *
+load(const char *p, size_t len)
 {
 	while (len && isspace((unsigned char)*p))
 		p++, len--;
@@ -203,7 +211,7 @@ pu_load(const char *p, size_t len)
 }
 
 json_t *
-pu_meta(const struct pctx *c, const char *model_version, const char *finish)
+ps_meta(const struct prov_ctx *c, const char *model_version, const char *finish)
 {
 	json_t *m = json_pack("{s:s, s:s}", "provider", c->name, "model", c->model);
 
@@ -215,7 +223,7 @@ pu_meta(const struct pctx *c, const char *model_version, const char *finish)
 }
 
 json_t *
-pu_usage(json_int_t prompt, json_int_t completion, json_int_t cached)
+ps_usage(json_int_t prompt, json_int_t completion, json_int_t cached)
 {
 	return json_pack("{s:I, s:I, s:I}", "prompt", prompt, "completion", completion,
 	    "cached", cached);
@@ -251,8 +259,11 @@ trim(const char *s)
 	return xstrndup(s, (size_t)(e - s));
 }
 
-int
-pu_finish(const struct pctx *c, json_t *rec, const char *text, json_t *meta, json_t **result,
+/* The common end: the model's TEXT becomes the result (analysis checked
+ * against the schema, a JSON format against its own), or EC_RETRY naming
+ * what was wrong.  meta is taken. */
+static int
+finish_text(const struct prov_ctx *c, json_t *rec, const char *text, json_t *meta, json_t **result,
     struct eng_err *e)
 {
 	const char *format;
@@ -261,17 +272,17 @@ pu_finish(const struct pctx *c, json_t *rec, const char *text, json_t *meta, jso
 	json_t *v, *content;
 	char *s;
 
-	if (pu_blank(text, strlen(text))) {
-		pu_err(c, e, EC_RETRY, 200, "the answer is empty");
+	if (blank(text, strlen(text))) {
+		ps_err(c, e, EC_RETRY, 200, "the answer is empty");
 		goto bad;
 	}
 	if (c->analyze) {
 		if (!(v = text_json(text, why, sizeof(why)))) {
-			pu_err(c, e, EC_RETRY, 200, "%s", why);
+			ps_err(c, e, EC_RETRY, 200, "%s", why);
 			goto bad;
 		}
 		if (schema_validate(v, why, sizeof(why)) < 0) {
-			pu_err(c, e, EC_RETRY, 200, "the answer violates the analysis schema: %s", why);
+			ps_err(c, e, EC_RETRY, 200, "the answer violates the analysis schema: %s", why);
 			json_decref(v);
 			goto bad;
 		}
@@ -284,7 +295,7 @@ pu_finish(const struct pctx *c, json_t *rec, const char *text, json_t *meta, jso
 	if (f && f->json) {
 		if (!(v = text_json(text, why, sizeof(why))) ||
 		    prompt_check_data(f, v, why, sizeof(why)) < 0) {
-			pu_err(c, e, EC_RETRY, 200, "%s answer: %s", format, why);
+			ps_err(c, e, EC_RETRY, 200, "%s answer: %s", format, why);
 			json_decref(v);
 			json_decref(content);
 			goto bad;
@@ -299,4 +310,133 @@ pu_finish(const struct pctx *c, json_t *rec, const char *text, json_t *meta, jso
 bad:
 	json_decref(meta);
 	return -1;
+}
+
+void
+ps_errtext(const struct prov_ctx *c, const char *message, const struct eng_resp *r, char *out,
+    size_t n)
+{
+	if (message)
+		clip(c, message, strlen(message), out, n);
+	else
+		clip(c, r->body, r->len, out, n);
+	if (!*out)
+		snprintf(out, n, "no details");
+}
+
+void
+ps_http_err(const struct prov_ctx *c, struct eng_err *e, long s, const char *code,
+    const char *msg, double delay, int should_retry)
+{
+	enum eng_class cls;
+
+	if (s == 401 || s == 403) {
+		ps_err(c, e, EC_FATAL, s, "%s: %s", code, msg);
+		return;
+	}
+	if (s == 429) {
+		if (delay >= 0)
+			ps_err(c, e, EC_RATE, s, "%s", code);   /* the stage says when */
+		else
+			ps_err(c, e, EC_RATE, s, "%s: %s", code, msg);
+		e->retry_after = delay;
+		return;
+	}
+	cls = s == 408 || s >= 500 ? EC_RETRY : EC_PERM;
+	/* x-should-retry is the server's word on this very answer. */
+	if (should_retry == 1)
+		cls = EC_RETRY;
+	else if (should_retry == 0)
+		cls = EC_PERM;
+	ps_err(c, e, cls, s, "%s: %s", code, msg);
+}
+
+/* ---- the frame around a wire format ---- */
+
+int
+ps_build(void *ctx, struct eng_task *t, struct eng_http *h, json_t **result, struct eng_err *e)
+{
+	const struct prov_ctx *c = ctx;
+	const struct ps_wire *w = c->wire;
+	struct prompt_msg m;
+	struct ps_req q = { &m, 1.0, NULL };
+	char err[400], *img = NULL, *hdr, *prefix = NULL;
+	json_t *doc;
+	int r = -1;
+
+	if (prompt_render(c->prompt, t->rec, &m, err, sizeof(err)) < 0) {
+		ps_err(c, e, EC_PERM, 0, "%s", err);
+		return -1;
+	}
+	if (temperature(c, t->rec, &q.temp, e) < 0)
+		goto out;
+	if (c->analyze && ps_image(c, t->rec, &img, &q.mime, e) < 0)
+		goto out;
+	if (!(doc = w->request(c, &q, e)))
+		goto out;
+	h->body = body_new();
+	if (img && w->data_url)
+		prefix = xasprintf("data:%s;base64,", q.mime);
+	if (json_body(h->body, doc, prefix, img) < 0) {
+		ps_err(c, e, EC_PERM, 0, "cannot read the image from the object store");
+		json_decref(doc);
+		body_free(h->body);
+		h->body = NULL;
+		goto out;
+	}
+	json_decref(doc);
+	h->url = w->url(c);
+	h->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	/* The key goes in a header, never the URL: URLs end up in logs. */
+	if (c->key) {
+		hdr = xasprintf("%s%s", w->key_header, c->key);
+		h->headers = curl_slist_append(h->headers, hdr);
+		free(hdr);
+	}
+	t->tokens = tokens(c, &m, img != NULL);
+	r = 0;
+out:
+	free(prefix);
+	free(img);
+	prompt_msg_free(&m);
+	return r;
+}
+
+int
+ps_parse(void *ctx, struct eng_task *t, const struct eng_resp *r, json_t **result,
+    json_t **usage, struct eng_err *e)
+{
+	const struct prov_ctx *c = ctx;
+	const struct ps_wire *w = c->wire;
+	const char *finish;
+	json_t *doc;
+	char *text, why[128];
+	int rc;
+
+	if (r->status < 200 || r->status > 299) {
+		doc = load(r->body, r->len);
+		w->error(c, r->status, r, doc, e);
+		json_decref(doc);
+		return -1;
+	}
+	if (blank(r->body, r->len)) {
+		ps_err(c, e, EC_RETRY, r->status, "%s", w->empty);
+		return -1;
+	}
+	if (!(doc = load(r->body, r->len))) {
+		clip(c, r->body, r->len, why, sizeof(why));
+		ps_err(c, e, EC_RETRY, r->status, "response is not JSON: %s", why);
+		return -1;
+	}
+	if (usage)
+		*usage = w->usage(doc);
+	if (!(text = w->answer(c, t->rec, r, doc, &finish, e))) {
+		json_decref(doc);
+		return -1;
+	}
+	rc = finish_text(c, t->rec, text, ps_meta(c, json_string_value(json_object_get(doc,
+	    w->model_field)), finish), result, e);
+	free(text);
+	json_decref(doc);
+	return rc;
 }
