@@ -95,13 +95,39 @@ demo: deps
 	@$(MAKE) --no-print-directory all $(MKIMG)
 	sh scripts/demo
 
+# Fuzzers (tests/fuzz/fuzz_*.c, libFuzzer entry points) need clang; each is
+# linked with the library's sources built by clang with the sanitizers.
+# `make fuzz-run` runs each for FUZZ_TIME seconds on its seed corpus.
+CLANG     ?= clang
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   = $(FUZZ_SRC:.c=)
+FUZZ_TIME ?= 60
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 \
+	$(PKG_CFLAGS) -D_GNU_SOURCE -DVJ_VERSION='"$(VERSION)"' -Isrc
+
+tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
+	$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+fuzz: check-deps
+	@command -v $(CLANG) >/dev/null 2>&1 || { echo "make fuzz: $(CLANG) is not installed (scripts/install-deps installs it)" >&2; exit 1; }
+	$(MAKE) $(FUZZ_BIN)
+
+fuzz-run: fuzz
+	@for f in $(FUZZ_BIN); do \
+	  n=$${f##*/fuzz_}; mkdir -p tests/fuzz/work/$$n; \
+	  echo "fuzz: $$n for $(FUZZ_TIME) s"; \
+	  $$f -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=0 \
+	    -artifact_prefix=tests/fuzz/work/$$n- tests/fuzz/work/$$n tests/fuzz/corpus/$$n \
+	    2>tests/fuzz/work/$$n.log || { tail -n 40 tests/fuzz/work/$$n.log; exit 1; }; \
+	done; echo "fuzz: all ran clean"
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	for b in $(BINS); do install -m 755 $$b $(DESTDIR)$(BINDIR)/; done
 	for m in docs/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 
 clean:
-	rm -f src/*/*.o src/libvj.a $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG) $(SHIM)
+	rm -f src/*/*.o src/libvj.a $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG) $(SHIM) $(FUZZ_BIN)
 
-.PHONY: all test asan demo deps install clean check-deps
+.PHONY: all test asan demo deps install clean check-deps fuzz fuzz-run
 .SECONDARY: $(LIB_OBJ) $(CMD_SRC:.c=.o)
