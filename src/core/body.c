@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 
 struct seg {
 	char *mem;            /* owned bytes, or NULL for a file */
@@ -94,27 +95,19 @@ body_size(const struct body *b)
 	return b->total;
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* Base64 of n > 0 bytes into exactly 4 * ceil(n / 3) chars at out, padded
+ * when n is not a multiple of 3.  EVP_EncodeBlock writes a NUL after its
+ * output, and out (curl's buffer) has no room for one: the last group is
+ * encoded into tmp and copied over the NUL the full groups left. */
 static size_t
-b64_encode(const unsigned char *in, size_t n, char *out, int final)
+b64_encode(const unsigned char *in, size_t n, char *out)
 {
-	size_t o = 0, i = 0;
-	for (; i + 3 <= n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64[v >> 18];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = b64[(v >> 6) & 63];
-		out[o++] = b64[v & 63];
-	}
-	if (final && i < n) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-		out[o++] = b64[v >> 18];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		out[o++] = '=';
-	}
-	return o;
+	size_t head = (n - 1) / 3 * 3;
+	size_t o = head ? (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)head) : 0;
+	unsigned char tmp[5];
+	int k = EVP_EncodeBlock(tmp, in + head, (int)(n - head));
+	memcpy(out + o, tmp, (size_t)k);
+	return o + (size_t)k;
 }
 
 /* Encode up to want bytes of the file at b->foff into dst (a multiple of
@@ -141,7 +134,7 @@ b64_chunk(struct body *b, struct seg *s, char *dst, size_t groups)
 	if (use == 0)
 		return -1;
 	b->foff += use;
-	return (ssize_t)b64_encode(in, use, dst, last);
+	return (ssize_t)b64_encode(in, use, dst);
 }
 
 size_t
