@@ -3,7 +3,9 @@
  * that are frequent cut the rate, successes bring it back step by step
  * (docs/providers.md, "Rate limits").  It reads no clock: every call is
  * given the time, in ms of CLOCK_MONOTONIC (mono_ms) or a test's clock,
- * so it can be driven without curl or real time. */
+ * so it can be driven without curl or real time.  The clock must be far
+ * from 0, as CLOCK_MONOTONIC is: a limiter that never cut has its last
+ * cut at 0. */
 #ifndef VJ_LIMITER_H
 #define VJ_LIMITER_H
 
