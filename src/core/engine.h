@@ -1,7 +1,7 @@
 /* engine: the one request loop shared by every network stage (fetching an
  * image, analysing, generating).  libcurl multi with N transfers in flight,
  * an even-spacing limiter for requests and tokens per minute that backs off
- * on 429 and recovers step by step, retries with exponential backoff and
+ * on 429 and recovers step by step (core/limiter.h), retries with exponential backoff and
  * jitter that honour the server's delay, per-request and per-job timeouts,
  * and three kinds of failure (docs/design.md, "The engine"). */
 #ifndef VJ_ENGINE_H
