@@ -1,16 +1,17 @@
-/* engine: the request loop shared by every network stage. */
+/* engine: the request loop shared by every network stage: libcurl multi
+ * transfers, retries with backoff, per-request and per-job timeouts, the
+ * three kinds of failure.  When to start a request is the limiter's call
+ * (core/limiter.c); request bodies are core/body.c. */
 #include "core/engine.h"
 #include "base/util.h"
+#include "core/limiter.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 const char *const eng_class_name[] = { "ok", "retryable", "rate", "permanent", "fatal" };
@@ -27,248 +28,6 @@ eng_seterr(struct eng_err *e, enum eng_class cls, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- request bodies ---- */
-
-struct seg {
-	char *mem;            /* owned bytes, or NULL for a file */
-	size_t len;           /* bytes this segment contributes to the body */
-	char *path;           /* file streamed as base64 */
-	size_t flen;
-};
-
-struct body {
-	struct seg *s;
-	size_t n, cap, total;
-	/* read cursor */
-	size_t cur, off;      /* segment, offset in its output */
-	int fd;
-	char carry[4];
-	size_t ncarry, cpos;
-	size_t foff;          /* read offset in the file being encoded */
-};
-
-struct body *
-body_new(void)
-{
-	struct body *b = xcalloc(1, sizeof *b);
-	b->fd = -1;
-	return b;
-}
-
-static struct seg *
-body_seg(struct body *b)
-{
-	if (b->n == b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 8;
-		b->s = xrealloc(b->s, b->cap * sizeof *b->s);
-	}
-	memset(&b->s[b->n], 0, sizeof b->s[b->n]);
-	return &b->s[b->n++];
-}
-
-void
-body_add(struct body *b, const void *p, size_t n)
-{
-	/* coalesce with a preceding memory segment */
-	if (b->n && b->s[b->n - 1].mem) {
-		struct seg *s = &b->s[b->n - 1];
-		s->mem = xrealloc(s->mem, s->len + n);
-		memcpy(s->mem + s->len, p, n);
-		s->len += n;
-	} else {
-		struct seg *s = body_seg(b);
-		s->mem = xmalloc(n);
-		memcpy(s->mem, p, n);
-		s->len = n;
-	}
-	b->total += n;
-}
-
-void
-body_adds(struct body *b, const char *s)
-{
-	body_add(b, s, strlen(s));
-}
-
-int
-body_add_b64file(struct body *b, const char *path)
-{
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -1;
-	struct seg *s = body_seg(b);
-	s->path = xstrdup(path);
-	s->flen = (size_t)st.st_size;
-	s->len = (s->flen + 2) / 3 * 4;
-	b->total += s->len;
-	return 0;
-}
-
-size_t
-body_size(const struct body *b)
-{
-	return b->total;
-}
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static size_t
-b64_encode(const unsigned char *in, size_t n, char *out, int final)
-{
-	size_t o = 0, i = 0;
-	for (; i + 3 <= n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64[v >> 18];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = b64[(v >> 6) & 63];
-		out[o++] = b64[v & 63];
-	}
-	if (final && i < n) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-		out[o++] = b64[v >> 18];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		out[o++] = '=';
-	}
-	return o;
-}
-
-/* Encode up to want bytes of the file at b->foff into dst (a multiple of
- * 4 chars); the last group is padded only at the end of the file. */
-static ssize_t
-b64_chunk(struct body *b, struct seg *s, char *dst, size_t groups)
-{
-	unsigned char in[48 * 1024];
-	size_t want = groups * 3;
-	if (want > sizeof in)
-		want = sizeof in;
-	if (want > s->flen - b->foff)
-		want = s->flen - b->foff;
-	ssize_t r;
-	do
-		r = pread(b->fd, in, want, (off_t)b->foff);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0)
-		return -1;   /* an error, or the file shrank under us */
-	size_t use = (size_t)r;
-	int last = b->foff + use == s->flen;
-	if (!last)
-		use -= use % 3;    /* keep a partial group for the next read */
-	if (use == 0)
-		return -1;
-	b->foff += use;
-	return (ssize_t)b64_encode(in, use, dst, last);
-}
-
-/* Produce up to n bytes of the body; 0 at the end, (size_t)-1 on error. */
-static size_t
-body_read(struct body *b, char *dst, size_t n)
-{
-	size_t got = 0;
-	while (got < n && b->cur < b->n) {
-		struct seg *s = &b->s[b->cur];
-		if (s->mem) {
-			size_t k = s->len - b->off < n - got ? s->len - b->off : n - got;
-			memcpy(dst + got, s->mem + b->off, k);
-			got += k;
-			b->off += k;
-		} else if (b->cpos < b->ncarry) {
-			/* the rest of a group that did not fit last time */
-			size_t k = b->ncarry - b->cpos < n - got ? b->ncarry - b->cpos : n - got;
-			memcpy(dst + got, b->carry + b->cpos, k);
-			b->cpos += k;
-			got += k;
-			b->off += k;
-		} else {
-			if (b->fd < 0) {
-				b->fd = open(s->path, O_RDONLY | O_CLOEXEC);
-				if (b->fd < 0)
-					return (size_t)-1;
-				b->foff = 0;
-			}
-			if (b->off >= s->len)
-				goto next;
-			size_t groups = (n - got) / 4;
-			ssize_t o;
-			if (groups == 0) {
-				/* less room than a group: encode one into the carry */
-				char tmp[4];
-				o = b64_chunk(b, s, tmp, 1);
-				if (o < 0)
-					return (size_t)-1;
-				memcpy(b->carry, tmp, (size_t)o);
-				b->ncarry = (size_t)o;
-				b->cpos = 0;
-				continue;
-			}
-			o = b64_chunk(b, s, dst + got, groups);
-			if (o < 0)
-				return (size_t)-1;
-			got += (size_t)o;
-			b->off += (size_t)o;
-		}
-next:
-		if (b->off >= s->len) {
-			if (b->fd >= 0) {
-				close(b->fd);
-				b->fd = -1;
-			}
-			b->cur++;
-			b->off = 0;
-			b->ncarry = b->cpos = 0;
-		}
-	}
-	return got;
-}
-
-static void
-body_rewind(struct body *b)
-{
-	if (b->fd >= 0)
-		close(b->fd);
-	b->fd = -1;
-	b->cur = b->off = b->ncarry = b->cpos = 0;
-}
-
-char *
-body_flatten(struct body *b, size_t *len)
-{
-	char *p = xmalloc(b->total + 1);
-	size_t n = 0, r;
-	body_rewind(b);
-	while (n < b->total && (r = body_read(b, p + n, b->total - n)) != (size_t)-1 && r > 0)
-		n += r;
-	body_rewind(b);
-	p[n] = 0;
-	if (len)
-		*len = n;
-	return p;
-}
-
-void
-body_free(struct body *b)
-{
-	if (!b)
-		return;
-	for (size_t i = 0; i < b->n; i++) {
-		free(b->s[i].mem);
-		free(b->s[i].path);
-	}
-	if (b->fd >= 0)
-		close(b->fd);
-	free(b->s);
-	free(b);
-}
-
-static size_t
-read_cb(char *dst, size_t size, size_t nmemb, void *ud)
-{
-	size_t r = body_read(ud, dst, size * nmemb);
-	return r == (size_t)-1 ? CURL_READFUNC_ABORT : r;
-}
-
-/* ---- the engine ---- */
-
 struct engine {
 	struct eng_config c;
 	const struct provider *p;
@@ -283,19 +42,7 @@ struct engine {
 	int stopping, hard, fatal;
 	char fatal_msg[512];
 	int64_t stop_deadline;
-	/* limiter */
-	double rate;                           /* current requests per minute */
-	double rate_429;                       /* the rate at the last 429 */
-	int64_t next_start;                    /* mono ms */
-	int64_t hold_until;                    /* mono ms: global pause after a 429 */
-	int64_t last_cut;
-	int ok_since_cut;
-	uint64_t ok_at_cut;                    /* n_ok at the last cut */
-	int64_t starts[4096];                  /* mono ms of recent request starts (ring:
-	                                        * a minute of them up to 4096/min) */
-	unsigned nstarts;
-	double avg_ms;                         /* moving mean of answer times */
-	unsigned recent429;                    /* the last 8 answers, a bit set for each 429 */
+	struct limiter lim;
 	uint64_t n_sent, n_ok, n_failed, n_retried, n_rate;
 	unsigned seed;
 };
@@ -323,7 +70,7 @@ eng_new(const struct eng_config *c, const struct provider *p, void *pctx, const 
 	curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)e->c.concurrency);
 	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->c.concurrency);
 	curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-	e->rate = e->c.rpm;
+	limiter_init(&e->lim, e->c.rpm, e->c.tpm, e->c.concurrency);
 	e->seed = (unsigned)getpid() ^ (unsigned)mono_ms();
 	return e;
 }
@@ -359,7 +106,7 @@ eng_counts(const struct engine *e, struct eng_counts *c)
 	c->rate_limited = e->n_rate;
 	c->in_flight = (uint64_t)e->inflight;
 	c->queued = (uint64_t)(e->nready + e->nwaiting);
-	c->rate_now = e->rate;
+	c->rate_now = e->lim.rate;
 }
 
 static void
@@ -430,128 +177,11 @@ jitter(struct engine *e)
 	return (double)rand_r(&e->seed) / RAND_MAX;
 }
 
-/* Minimum gap between request starts, from the current rate and tokens. */
-static int64_t
-interval_ms(struct engine *e, long tokens)
+static size_t
+read_cb(char *dst, size_t size, size_t nmemb, void *ud)
 {
-	double ms = 0;
-	if (e->rate > 0)
-		ms = 60000.0 / e->rate;
-	if (e->c.tpm > 0 && tokens > 0) {
-		double t = 60000.0 * (double)tokens / e->c.tpm;
-		if (t > ms)
-			ms = t;
-	}
-	return (int64_t)ms;
-}
-
-/* Requests started in the minute before `sent` (not counting those at or
- * after it): what a per-minute window held when the request sent then was
- * refused.  -1 when the ring does not reach back a minute. */
-static double
-started_in_minute_before(const struct engine *e, int64_t sent)
-{
-	unsigned cap = sizeof e->starts / sizeof e->starts[0], n = 0, i;
-	for (i = 0; i < e->nstarts && i < cap; i++) {
-		int64_t st = e->starts[(e->nstarts - 1 - i) % cap];
-		if (st >= sent)
-			continue;
-		if (st < sent - 60000)
-			return n;
-		n++;
-	}
-	return i == e->nstarts ? (double)n : -1;   /* all since the start, or the ring is short */
-}
-
-/* A 429 on a request sent at mono ms `sent`: slow down at once, remember
- * where the wall was. */
-static void
-limiter_cut(struct engine *e, double retry_after, int64_t sent)
-{
-	int64_t now = mono_ms();
-	e->n_rate++;
-	/* Hold every start only when 429s are most of what comes back (a
-	 * quota wall: the others would be refused too).  A 429 among
-	 * successes delays its own job and slows the rate, no more: holding
-	 * all of -j for each would cut throughput many times over. */
-	if (retry_after > 0 && __builtin_popcount(e->recent429) >= 4) {
-		/* from when it was sent: the server counted it then, and an
-		 * answer that took a while to come must not stretch the pause */
-		int64_t hold = sent + (int64_t)(fmin(retry_after, 60) * 1000);
-		if (hold > e->hold_until)
-			e->hold_until = hold;
-	}
-	/* one cut per burst: answers to requests sent before the last cut
-	 * (already in flight at the old rate) are echoes */
-	if (now - e->last_cut < 1000 || sent < e->last_cut)
-		return;
-	/* A lone 429 among successes is noise (a busy replica, a shared
-	 * quota's blip): that job waits, the rate stays.  Cutting for each
-	 * would ratchet the rate down to nothing under a steady trickle of
-	 * them; a real wall answers most requests with 429 and passes this
-	 * at once. */
-	if (__builtin_popcount(e->recent429) < 3)
-		return;
-	e->last_cut = now;
-	e->ok_since_cut = 0;
-	if (e->rate <= 0) {
-		/* no limit was set: start from the rate just achieved, the
-		 * starts of the last 10 s (over at least 1 s, so a burst at
-		 * the start does not count as a rate) */
-		unsigned n = 0, cap = sizeof e->starts / sizeof e->starts[0];
-		int64_t oldest = now;
-		for (unsigned i = 0; i < e->nstarts && i < cap; i++) {
-			int64_t st = e->starts[(e->nstarts - 1 - i) % cap];
-			if (now - st > 10000)
-				break;
-			oldest = st;
-			n++;
-		}
-		double r = n * 60000.0 / fmax(1000, (double)(now - oldest));
-		/* ... or what -j requests in flight allow at the current answer
-		 * time, whichever is higher: too low a start recovers slowly */
-		if (e->avg_ms > 0)
-			r = fmax(r, e->c.concurrency * 60000.0 / fmax(1, e->avg_ms));
-		e->rate = fmax(6, r);
-	}
-	/* 429 after 429 with no success between is the same wall: keep
-	 * where it was first met, or recovery would stop short of it */
-	if (e->rate_429 <= 0 || e->n_ok > e->ok_at_cut)
-		e->rate_429 = e->rate;
-	e->ok_at_cut = e->n_ok;
-	/* The minute before the refused request tells where a per-minute wall
-	 * is: go just under it rather than only 20% down, so a --rpm set well
-	 * above the limit converges in one step instead of a 429 burst per
-	 * step.  Trusted only when not far below the rate (another client or
-	 * an earlier run may have used part of the quota). */
-	double wall = started_in_minute_before(e, sent);
-	if (wall >= e->rate * 0.45 && wall < e->rate) {
-		e->rate_429 = wall;
-		e->rate = fmax(1, fmin(e->rate * 0.8, wall * 0.97));
-	} else
-		e->rate = fmax(1, e->rate * 0.8);
-}
-
-/* After successes, recover step by step: quickly up to just under the rate
- * that last drew a 429, then slowly, so a limit set too high converges
- * without a storm of 429s. */
-static void
-limiter_ok(struct engine *e)
-{
-	if (e->rate_429 <= 0)
-		return;
-	e->ok_since_cut++;
-	double target = e->c.rpm > 0 ? e->c.rpm : 1e9;
-	/* no closer than 2% to the wall for two minutes after a cut: probing
-	 * it sooner costs a burst of 429s (a latency's worth of requests) */
-	if (mono_ms() - e->last_cut < 120000 && e->rate_429 * 0.98 < target)
-		target = e->rate_429 * 0.98;
-	double step = e->rate < e->rate_429 * 0.95 ? 0.05 : 0.005;
-	if (e->ok_since_cut >= 5) {
-		if (e->rate < target)
-			e->rate = fmin(target, e->rate * (1 + step));
-		e->ok_since_cut = 0;
-	}
+	size_t r = body_read(ud, dst, size * nmemb);
+	return r == (size_t)-1 ? CURL_READFUNC_ABORT : r;
 }
 
 static size_t
@@ -656,9 +286,10 @@ failed(struct engine *e, struct eng_task *t, struct eng_err *err, json_t *usage)
 		t->attempts++;    /* an attempt all the same: the journal counts it */
 		final = 1;
 	} else {
-		if (err->cls == EC_RATE)
-			limiter_cut(e, err->retry_after, t->sent);
-		else
+		if (err->cls == EC_RATE) {
+			e->n_rate++;
+			limiter_cut(&e->lim, mono_ms(), t->sent, err->retry_after, e->n_ok);
+		} else
 			t->attempts++;
 		double delay;
 		if (err->retry_after >= 0)
@@ -773,7 +404,6 @@ start(struct engine *e, struct eng_task *t)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_size(t->http.body));
 	}
 	t->sent = mono_ms();
-	e->starts[e->nstarts++ % (sizeof e->starts / sizeof e->starts[0])] = t->sent;
 	t->tries++;
 	e->n_sent++;
 	e->inflight++;
@@ -842,14 +472,13 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 		r.retry_after = eng_parse_delay(t->hdr_retry);
 	err.retry_after = r.retry_after;
 	err.status = status;
-	e->avg_ms = e->avg_ms > 0 ? 0.9 * e->avg_ms + 0.1 * (double)ms : (double)ms;
 	int ok = e->p->parse(e->pctx, t, &r, &result, &usage, &err) == 0;
-	e->recent429 = (e->recent429 << 1 | (!ok && err.cls == EC_RATE)) & 0xff;
+	limiter_answer(&e->lim, ms, !ok && err.cls == EC_RATE);
 	/* the hooks may free t: the transfer is cleaned up first */
 	task_cleanup(e, t);
 	if (ok) {
 		e->n_ok++;
-		limiter_ok(e);
+		limiter_ok(&e->lim, mono_ms());
 		e->h.done(e->h.ctx, t, result, usage, (long)(mono_ms() - t->started));
 	} else {
 		failed(e, t, &err, usage);
@@ -952,7 +581,7 @@ eng_run(struct engine *e)
 		 * a turn is bounded to let the stage commit and print */
 		int turn = 0;
 		while (!e->stopping && e->ready && e->inflight < e->c.concurrency && turn++ < 256) {
-			if (now < e->hold_until || now < e->next_start)
+			if (now < limiter_ready_at(&e->lim))
 				break;
 			struct eng_task *t = e->ready;
 			e->ready = t->next;
@@ -973,10 +602,8 @@ eng_run(struct engine *e)
 			}
 			/* the gap is taken after building: only then is the token
 			 * estimate known, and local work takes no slot at all */
-			if (start(e, t) == 1) {
-				int64_t gap = interval_ms(e, t->tokens);
-				e->next_start = (e->next_start > now - gap ? e->next_start : now) + gap;
-			}
+			if (start(e, t) == 1)
+				limiter_started(&e->lim, now, t->sent, t->tokens);
 			feed(e, 0);
 			now = mono_ms();
 		}
@@ -990,10 +617,8 @@ eng_run(struct engine *e)
 
 		/* wait for sockets, input, the limiter or a backoff */
 		int64_t wait = 1000;
-		if (e->ready && e->inflight < e->c.concurrency && !e->stopping) {
-			int64_t at = e->next_start > e->hold_until ? e->next_start : e->hold_until;
-			wait = at - now;
-		}
+		if (e->ready && e->inflight < e->c.concurrency && !e->stopping)
+			wait = limiter_ready_at(&e->lim) - now;
 		if (next_wake != INT64_MAX && next_wake - now < wait)
 			wait = next_wake - now;
 		/* more input may come now: look at once, unless the queue is at

@@ -1,7 +1,7 @@
 /* engine: the one request loop shared by every network stage (fetching an
  * image, analysing, generating).  libcurl multi with N transfers in flight,
  * an even-spacing limiter for requests and tokens per minute that backs off
- * on 429 and recovers step by step, retries with exponential backoff and
+ * on 429 and recovers step by step (core/limiter.h), retries with exponential backoff and
  * jitter that honour the server's delay, per-request and per-job timeouts,
  * and three kinds of failure (docs/design.md, "The engine"). */
 #ifndef VJ_ENGINE_H
@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "base/util.h"
+#include "core/body.h"   /* struct body, in struct eng_http; the providers build them */
 
 enum eng_class {
 	EC_OK = 0,
@@ -30,17 +31,6 @@ struct eng_err {
 };
 void eng_seterr(struct eng_err *e, enum eng_class cls, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* A request body made of pieces, so an image can be streamed from the
- * object store as base64 instead of being built in memory. */
-struct body;
-struct body *body_new(void);
-void body_add(struct body *b, const void *p, size_t n);        /* copied */
-void body_adds(struct body *b, const char *s);
-int body_add_b64file(struct body *b, const char *path);      /* -1 if unreadable */
-size_t body_size(const struct body *b);
-char *body_flatten(struct body *b, size_t *len);              /* for tests and logs */
-void body_free(struct body *b);
 
 /* What a provider builds for one attempt. */
 struct eng_http {

@@ -1,0 +1,20 @@
+/* body: a request body made of pieces, so an image can be streamed from the
+ * object store as base64 instead of being built in memory. */
+#ifndef VJ_BODY_H
+#define VJ_BODY_H
+
+#include <stddef.h>
+
+struct body;
+struct body *body_new(void);
+void body_add(struct body *b, const void *p, size_t n);        /* copied */
+void body_adds(struct body *b, const char *s);
+int body_add_b64file(struct body *b, const char *path);      /* -1 if unreadable */
+size_t body_size(const struct body *b);
+/* The next up to n bytes of the body (curl's read callback); 0 at the end,
+ * (size_t)-1 when a file cannot be opened or read, or shrank. */
+size_t body_read(struct body *b, char *dst, size_t n);
+char *body_flatten(struct body *b, size_t *len);              /* for tests and logs */
+void body_free(struct body *b);
+
+#endif
