@@ -2,10 +2,13 @@
 #include "base/hash.h"
 #include "base/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint32_t crc_tab[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
@@ -128,6 +131,27 @@ sha256_final(struct sha256_ctx *c, char out[65])
 	EVP_MD_CTX_free(c->md);
 	free(c);
 	tohex(d, 32, out);
+}
+
+int
+sha256_file(const char *path, char out[65], uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char buf[1 << 16];
+	ssize_t n;
+	if (fd < 0)
+		return -1;
+	struct sha256_ctx *c = sha256_new();
+	*size = 0;
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		sha256_update(c, buf, (size_t)n);
+		*size += (uint64_t)n;
+	}
+	int e = errno;
+	close(fd);
+	sha256_final(c, out);
+	errno = e;
+	return n < 0 ? -1 : 0;
 }
 
 uint64_t

@@ -221,8 +221,6 @@ load_journal(struct packer *p)
 	return r;
 }
 
-static int file_sha(const char *path, char out[65], uint64_t *size);
-
 /* Is our shard entry e still the file the journal recorded?  NULL when it
  * is; else why not, *code says it in a word ("missing", "size", "sha256",
  * "replaced"), and *changed is set when a different file has the name. */
@@ -273,7 +271,7 @@ lost_why(struct packer *p, json_t *e, json_t *foreign, char *buf, size_t buflen,
 		 * written after its event, so this is rare and cheap enough) */
 		char sha[65];
 		uint64_t size;
-		if (file_sha(path, sha, &size) < 0) {
+		if (sha256_file(path, sha, &size) < 0) {
 			vj_warn("cannot read %s:", path);
 		} else if (!want || strcmp(sha, want) != 0) {
 			why = "does not match its sha256 in the journal";
@@ -1232,96 +1230,4 @@ pack_run(const struct pack_cfg *c)
 		vj_msg("%d record%s left out", p.left_out, p.left_out == 1 ? "" : "s");
 	teardown(&p);
 	return rc;
-}
-
-/* ---- --verify ---- */
-
-static int
-file_sha(const char *path, char out[65], uint64_t *size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char buf[1 << 16];
-	ssize_t n;
-	if (fd < 0)
-		return -1;
-	struct sha256_ctx *c = sha256_new();
-	*size = 0;
-	while ((n = read(fd, buf, sizeof buf)) > 0) {
-		sha256_update(c, buf, (size_t)n);
-		*size += (uint64_t)n;
-	}
-	int e = errno;
-	close(fd);
-	sha256_final(c, out);
-	errno = e;
-	return n < 0 ? -1 : 0;
-}
-
-static int
-verify_one(const char *out, json_t *e)
-{
-	const char *name = json_string_value(json_object_get(e, "name"));
-	const char *want = json_string_value(json_object_get(e, "sha256"));
-	const char *fmt = json_string_value(json_object_get(e, "format"));
-	uint64_t wbytes = (uint64_t)json_integer_value(json_object_get(e, "bytes"));
-	uint64_t wrecs = (uint64_t)json_integer_value(json_object_get(e, "records"));
-	char sha[65], err[1024];
-	uint64_t size, recs;
-	int bad = 1;
-
-	if (!name || !want || !fmt) {
-		vj_msg("%s/index.json: an entry without name, sha256 or format", out);
-		return 1;
-	}
-	char *path = xasprintf("%s/%s", out, name);
-	if (file_sha(path, sha, &size) < 0)
-		vj_warn("%s: bad shard: cannot read it:", path);
-	else if (size != wbytes)
-		vj_msg("%s: bad shard: %llu bytes, the index says %llu (truncated?)", path,
-		    (unsigned long long)size, (unsigned long long)wbytes);
-	else if (strcmp(sha, want) != 0)
-		vj_msg("%s: bad shard: sha256 %s, the index says %s", path, sha, want);
-	else if (shard_read_check(path, strcmp(fmt, "jsonl") == 0 ? SF_JSONL : SF_WDS, &recs,
-	    err, sizeof err) < 0)
-		vj_msg("bad shard: %s", err);
-	else if (recs != wrecs)
-		vj_msg("%s: bad shard: %llu records, the index says %llu", path,
-		    (unsigned long long)recs, (unsigned long long)wrecs);
-	else
-		bad = 0;
-	if (!bad)
-		vj_debug("%s: good, %llu records", path, (unsigned long long)recs);
-	free(path);
-	return bad;
-}
-
-int
-pack_verify(const char *out)
-{
-	char *path = xasprintf("%s/index.json", out);
-	json_error_t je;
-	json_t *doc = json_load_file(path, 0, &je);
-	json_t *shards = json_object_get(doc, "shards");
-	size_t i, nbad = 0;
-	json_t *e;
-	uint64_t recs = 0;
-
-	if (!json_is_array(shards)) {
-		vj_msg("%s: %s", path, doc ? "no \"shards\" array" : je.text);
-		free(path);
-		json_decref(doc);
-		return VJ_EFAILED;
-	}
-	json_array_foreach(shards, i, e) {
-		nbad += (size_t)verify_one(out, e);
-		recs += (uint64_t)json_integer_value(json_object_get(e, "records"));
-	}
-	if (nbad)
-		vj_msg("%s: %zu of %zu shards bad", out, nbad, json_array_size(shards));
-	else
-		vj_msg("%s: %zu shards, %llu records, all good", out, json_array_size(shards),
-		    (unsigned long long)recs);
-	free(path);
-	json_decref(doc);
-	return nbad ? VJ_EFAILED : VJ_OK;
 }
