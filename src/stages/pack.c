@@ -12,9 +12,10 @@
  * unshard event first, and its jobs are packed again.
  *
  * While a shard is sealed, a reader thread reads the next images and
- * checks their sha256 (fetch_*), the main thread frames the tar and feeds
+ * checks their sha256 (prefetch.c), the main thread frames the tar and feeds
  * libzstd (shard.c), whose workers compress. */
 #include "stages/pack.h"
+#include "stages/prefetch.h"
 #include "base/hash.h"
 #include "core/run.h"
 #include "core/store.h"
@@ -24,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -701,201 +701,25 @@ base64(const unsigned char *s, size_t n)
 	return out;
 }
 
-/* ---- prefetch: the images of a batch are read and their hashes checked
- * on a thread of their own, a few samples ahead of the main thread, which
- * frames and compresses them meanwhile.  The reader touches no JSON and
- * reports nothing: a job's problem is reported by the main thread, in
- * order, when it takes that job's image. */
-
-#define FETCH_DEPTH 64               /* images read ahead */
-#define FETCH_KEEP (8u << 20)        /* a bigger buffer is not kept for reuse */
-
-struct fslot {
-	char *p;
-	size_t len, cap;
-	int err;                     /* 0, or errno (EILSEQ: bytes not matching the hash) */
-};
-
-struct fetcher {
-	const char *run;
-	char (*sha)[65];             /* the images to read, in order */
-	size_t n;
-	size_t nread;                /* images read (slots filled) */
-	size_t nfree;                /* images taken and released by the main thread */
-	int stop;
-	int rwait, mwait;            /* the reader / the main thread is waiting */
-	struct fslot slot[FETCH_DEPTH];
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-};
-
-/* Read an object into sl, checking it against its name. */
-static void
-fetch_one(const char *run, const char *sha, struct fslot *sl)
+static const char *
+item_sha(const struct item *it)
 {
-	char *path = store_path(run, sha);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	free(path);
-	sl->len = 0;
-	sl->err = 0;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		sl->err = errno;
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	size_t want = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
-	for (;;) {
-		if (sl->cap < want) {
-			free(sl->p);
-			sl->cap = want;
-			sl->p = xmalloc(sl->cap);
-		}
-		ssize_t r = read(fd, sl->p + sl->len, sl->cap - sl->len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			sl->err = errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		sl->len += (size_t)r;
-		if (sl->len == sl->cap) {   /* it grew since the fstat */
-			char *np = xmalloc(sl->cap * 2);
-			memcpy(np, sl->p, sl->len);
-			free(sl->p);
-			sl->p = np;
-			sl->cap *= 2;
-			want = sl->cap;
-		}
-	}
-	close(fd);
-	if (!sl->err) {
-		char got[65];
-		sha256_hex(sl->p, sl->len, got);
-		if (strcmp(got, sha) != 0)
-			sl->err = EILSEQ;
-	}
-}
-
-/* Wake-ups cost (a futex and, in a VM, an interrupt to the other CPU):
- * the reader, once the ring is full, sleeps until half of it is free, and
- * either side signals only when the other one sleeps. */
-static void *
-fetch_main(void *arg)
-{
-	struct fetcher *f = arg;
-	for (size_t i = 0; i < f->n; i++) {
-		pthread_mutex_lock(&f->mu);
-		if (i - f->nfree >= FETCH_DEPTH) {
-			f->rwait = 1;
-			while (i - f->nfree >= FETCH_DEPTH / 2 && !f->stop)
-				pthread_cond_wait(&f->cv, &f->mu);
-			f->rwait = 0;
-		}
-		int stop = f->stop;
-		pthread_mutex_unlock(&f->mu);
-		if (stop)
-			break;
-		/* slot i % FETCH_DEPTH is ours until nread passes i */
-		fetch_one(f->run, f->sha[i], &f->slot[i % FETCH_DEPTH]);
-		pthread_mutex_lock(&f->mu);
-		f->nread = i + 1;
-		if (f->mwait)
-			pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
-	}
-	return NULL;
+	const char *sha = json_string_value(json_object_get(json_object_get(it->rec, "image"), "sha256"));
+	return sha ? sha : "";
 }
 
 /* Start reading the batch's images; NULL when the format needs none. */
 static struct fetcher *
-fetch_start(struct packer *p)
+start_images(struct packer *p)
 {
 	if (p->c->so.format != SF_WDS && !p->c->embed_images)
 		return NULL;
-	struct fetcher *f = xcalloc(1, sizeof *f);
-	f->run = p->c->run;
-	f->n = p->nbatch;
-	f->sha = xcalloc(f->n ? f->n : 1, sizeof *f->sha);
-	for (size_t i = 0; i < f->n; i++) {
-		const char *sha = json_string_value(json_object_get(json_object_get(p->batch[i].rec,
-		    "image"), "sha256"));
-		snprintf(f->sha[i], sizeof f->sha[i], "%s", sha ? sha : "");
-	}
-	pthread_mutex_init(&f->mu, NULL);
-	pthread_cond_init(&f->cv, NULL);
-	int e = pthread_create(&f->th, NULL, fetch_main, f);
-	if (e) {
-		/* no thread: read each image when it is needed */
-		vj_debug("cannot start the reader thread (%s); reading in line", strerror(e));
-		f->stop = -1;
-	}
+	const char **sha = xcalloc(p->nbatch ? p->nbatch : 1, sizeof *sha);
+	for (size_t i = 0; i < p->nbatch; i++)
+		sha[i] = item_sha(&p->batch[i]);
+	struct fetcher *f = fetch_start(p->c->run, sha, p->nbatch);
+	free(sha);
 	return f;
-}
-
-/* Image i of the batch: 0 with *img set, or -1 with errno (the slot is
- * the caller's until fetch_release). */
-static int
-fetch_take(struct fetcher *f, size_t i, struct fslot **img)
-{
-	struct fslot *sl = &f->slot[i % FETCH_DEPTH];
-	if (f->stop < 0) {
-		fetch_one(f->run, f->sha[i], sl);
-	} else {
-		pthread_mutex_lock(&f->mu);
-		if (f->nread <= i) {
-			f->mwait = 1;
-			while (f->nread <= i)
-				pthread_cond_wait(&f->cv, &f->mu);
-			f->mwait = 0;
-		}
-		pthread_mutex_unlock(&f->mu);
-	}
-	*img = sl;
-	errno = sl->err;
-	return sl->err ? -1 : 0;
-}
-
-static void
-fetch_release(struct fetcher *f, size_t i)
-{
-	struct fslot *sl = &f->slot[i % FETCH_DEPTH];
-	if (sl->cap > FETCH_KEEP) {
-		free(sl->p);
-		sl->p = NULL;
-		sl->cap = 0;
-	}
-	if (f->stop < 0)
-		return;
-	pthread_mutex_lock(&f->mu);
-	f->nfree = i + 1;
-	if (f->rwait)
-		pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-}
-
-static void
-fetch_end(struct fetcher *f)
-{
-	if (!f)
-		return;
-	if (f->stop >= 0) {
-		pthread_mutex_lock(&f->mu);
-		f->stop = 1;
-		pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
-		pthread_join(f->th, NULL);
-	}
-	pthread_mutex_destroy(&f->mu);
-	pthread_cond_destroy(&f->cv);
-	for (int i = 0; i < FETCH_DEPTH; i++)
-		free(f->slot[i].p);
-	free(f->sha);
-	free(f);
 }
 
 /* A job's image, read and checked by the fetcher; NULL reported. */
@@ -907,11 +731,11 @@ get_image(struct packer *p, struct fetcher *f, size_t i)
 		return sl;
 	struct item *it = &p->batch[i];
 	if (sl->err == ENOENT) {
-		char *path = store_path(p->c->run, f->sha[i]);
+		char *path = store_path(p->c->run, item_sha(it));
 		left_out(p, "job %s: image object %s is missing", it->id, path);
 		free(path);
 	} else {
-		left_out(p, "job %s: image object %s: %s", it->id, f->sha[i],
+		left_out(p, "job %s: image object %s: %s", it->id, item_sha(it),
 		    sl->err == EILSEQ ? "its bytes do not match its hash" : strerror(sl->err));
 	}
 	return NULL;
@@ -1051,7 +875,7 @@ seal(struct packer *p)
 		r = fatal(p, VJ_EFATAL);
 		goto out;
 	}
-	f = fetch_start(p);
+	f = start_images(p);
 	for (size_t i = 0; i < p->nbatch && !interrupted; i++) {
 		int w = write_item(p, f, s, i, err, sizeof err);
 		if (f)
