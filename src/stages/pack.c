@@ -243,7 +243,7 @@ item_sha(const struct item *it)
 }
 
 /* Start reading the batch's images; NULL when the format needs none. */
-static struct fetcher *
+static struct prefetch *
 start_images(struct packer *p)
 {
 	if (p->c->so.format != SF_WDS && !p->c->embed_images)
@@ -251,17 +251,17 @@ start_images(struct packer *p)
 	const char **sha = xcalloc(p->nbatch ? p->nbatch : 1, sizeof *sha);
 	for (size_t i = 0; i < p->nbatch; i++)
 		sha[i] = item_sha(&p->batch[i]);
-	struct fetcher *f = fetch_start(p->c->run, sha, p->nbatch);
+	struct prefetch *f = prefetch_start(p->c->run, sha, p->nbatch);
 	free(sha);
 	return f;
 }
 
-/* A job's image, read and checked by the fetcher; NULL reported. */
-static struct fslot *
-get_image(struct packer *p, struct fetcher *f, size_t i)
+/* A job's image, read and checked by the prefetcher; NULL reported. */
+static struct prefetch_img *
+get_image(struct packer *p, struct prefetch *f, size_t i)
 {
-	struct fslot *sl;
-	if (fetch_take(f, i, &sl) == 0)
+	struct prefetch_img *sl;
+	if (prefetch_take(f, i, &sl) == 0)
 		return sl;
 	struct item *it = &p->batch[i];
 	if (sl->err == ENOENT) {
@@ -277,7 +277,7 @@ get_image(struct packer *p, struct fetcher *f, size_t i)
 
 /* jsonl: the record with image.url (and image.data with --embed-images). */
 static char *
-jsonl_line(struct packer *p, struct fetcher *f, size_t i, int *bad)
+jsonl_line(struct packer *p, struct prefetch *f, size_t i, int *bad)
 {
 	struct item *it = &p->batch[i];
 	json_t *img = json_object_get(it->rec, "image");
@@ -288,7 +288,7 @@ jsonl_line(struct packer *p, struct fetcher *f, size_t i, int *bad)
 	if (url)
 		json_object_set_new(img, "url", json_string(url));
 	if (p->c->embed_images) {
-		struct fslot *bytes = get_image(p, f, i);
+		struct prefetch_img *bytes = get_image(p, f, i);
 		if (!bytes) {
 			*bad = 1;
 			return NULL;
@@ -305,7 +305,8 @@ jsonl_line(struct packer *p, struct fetcher *f, size_t i, int *bad)
 /* Write sample i of the batch; 1 when the job had to be left out, -1 on a
  * write error. */
 static int
-write_item(struct packer *p, struct fetcher *f, struct shard *s, size_t i, char *err, size_t errlen)
+write_item(struct packer *p, struct prefetch *f, struct shard *s, size_t i, char *err,
+    size_t errlen)
 {
 	struct item *it = &p->batch[i];
 	int r;
@@ -319,7 +320,7 @@ write_item(struct packer *p, struct fetcher *f, struct shard *s, size_t i, char 
 		free(line);
 		return r;
 	}
-	struct fslot *img = get_image(p, f, i);
+	struct prefetch_img *img = get_image(p, f, i);
 	if (!img)
 		return 1;
 	const char *text = json_string_value(json_object_get(json_object_get(it->rec, "content"), "text"));
@@ -390,7 +391,7 @@ seal(struct packer *p)
 	char *tmp = outdir_temp_path(&p->od);
 	json_t *ids = json_array();
 	struct shard *s = shard_create(tmp, &p->c->so, err, sizeof err);
-	struct fetcher *f = NULL;
+	struct prefetch *f = NULL;
 	int r = 0;
 
 	if (!s) {
@@ -402,7 +403,7 @@ seal(struct packer *p)
 	for (size_t i = 0; i < p->nbatch && !interrupted; i++) {
 		int w = write_item(p, f, s, i, err, sizeof err);
 		if (f)
-			fetch_release(f, i);
+			prefetch_release(f, i);
 		if (w < 0) {
 			vj_msg("%s (sealing %s; the temp file is removed)", err, name);
 			shard_abort(s);
@@ -414,7 +415,7 @@ seal(struct packer *p)
 		else
 			*outdir_seen_id(&p->od, p->batch[i].id) = OUTDIR_UNPACKED;
 	}
-	fetch_end(f);
+	prefetch_end(f);
 	f = NULL;
 	if (interrupted || json_array_size(ids) == 0) {
 		shard_abort(s);
@@ -440,7 +441,7 @@ seal(struct packer *p)
 	else
 		vj_debug("sealed %s/%s: %zu records", p->c->out, name, json_array_size(ids));
 out:
-	fetch_end(f);
+	prefetch_end(f);
 	json_decref(ids);
 	free(name);
 	free(tmp);

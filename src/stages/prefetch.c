@@ -17,10 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FETCH_DEPTH 64               /* images read ahead */
-#define FETCH_KEEP (8u << 20)        /* a bigger buffer is not kept for reuse */
+#define PREFETCH_DEPTH 64               /* images read ahead */
+#define PREFETCH_KEEP (8u << 20)        /* a bigger buffer is not kept for reuse */
 
-struct fetcher {
+struct prefetch {
 	const char *run;
 	char (*sha)[65];             /* the images to read, in order */
 	size_t n;
@@ -28,7 +28,7 @@ struct fetcher {
 	size_t nfree;                /* images taken and released by the main thread */
 	int stop;
 	int rwait, mwait;            /* the reader / the main thread is waiting */
-	struct fslot slot[FETCH_DEPTH];
+	struct prefetch_img slot[PREFETCH_DEPTH];
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -36,7 +36,7 @@ struct fetcher {
 
 /* Read an object into sl, checking it against its name. */
 static void
-fetch_one(const char *run, const char *sha, struct fslot *sl)
+prefetch_one(const char *run, const char *sha, struct prefetch_img *sl)
 {
 	char *path = store_path(run, sha);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -89,14 +89,14 @@ fetch_one(const char *run, const char *sha, struct fslot *sl)
  * the reader, once the ring is full, sleeps until half of it is free, and
  * either side signals only when the other one sleeps. */
 static void *
-fetch_main(void *arg)
+prefetch_main(void *arg)
 {
-	struct fetcher *f = arg;
+	struct prefetch *f = arg;
 	for (size_t i = 0; i < f->n; i++) {
 		pthread_mutex_lock(&f->mu);
-		if (i - f->nfree >= FETCH_DEPTH) {
+		if (i - f->nfree >= PREFETCH_DEPTH) {
 			f->rwait = 1;
-			while (i - f->nfree >= FETCH_DEPTH / 2 && !f->stop)
+			while (i - f->nfree >= PREFETCH_DEPTH / 2 && !f->stop)
 				pthread_cond_wait(&f->cv, &f->mu);
 			f->rwait = 0;
 		}
@@ -104,8 +104,8 @@ fetch_main(void *arg)
 		pthread_mutex_unlock(&f->mu);
 		if (stop)
 			break;
-		/* slot i % FETCH_DEPTH is ours until nread passes i */
-		fetch_one(f->run, f->sha[i], &f->slot[i % FETCH_DEPTH]);
+		/* slot i % PREFETCH_DEPTH is ours until nread passes i */
+		prefetch_one(f->run, f->sha[i], &f->slot[i % PREFETCH_DEPTH]);
 		pthread_mutex_lock(&f->mu);
 		f->nread = i + 1;
 		if (f->mwait)
@@ -116,10 +116,10 @@ fetch_main(void *arg)
 }
 
 /* Start reading these n images of run's object store, in order. */
-struct fetcher *
-fetch_start(const char *run, const char *const *sha, size_t n)
+struct prefetch *
+prefetch_start(const char *run, const char *const *sha, size_t n)
 {
-	struct fetcher *f = xcalloc(1, sizeof *f);
+	struct prefetch *f = xcalloc(1, sizeof *f);
 	f->run = run;
 	f->n = n;
 	f->sha = xcalloc(f->n ? f->n : 1, sizeof *f->sha);
@@ -127,7 +127,7 @@ fetch_start(const char *run, const char *const *sha, size_t n)
 		snprintf(f->sha[i], sizeof f->sha[i], "%s", sha[i]);
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
-	int e = pthread_create(&f->th, NULL, fetch_main, f);
+	int e = pthread_create(&f->th, NULL, prefetch_main, f);
 	if (e) {
 		/* no thread: read each image when it is needed */
 		vj_debug("cannot start the reader thread (%s); reading in line", strerror(e));
@@ -137,11 +137,11 @@ fetch_start(const char *run, const char *const *sha, size_t n)
 }
 
 int
-fetch_take(struct fetcher *f, size_t i, struct fslot **img)
+prefetch_take(struct prefetch *f, size_t i, struct prefetch_img **img)
 {
-	struct fslot *sl = &f->slot[i % FETCH_DEPTH];
+	struct prefetch_img *sl = &f->slot[i % PREFETCH_DEPTH];
 	if (f->stop < 0) {
-		fetch_one(f->run, f->sha[i], sl);
+		prefetch_one(f->run, f->sha[i], sl);
 	} else {
 		pthread_mutex_lock(&f->mu);
 		if (f->nread <= i) {
@@ -158,10 +158,10 @@ fetch_take(struct fetcher *f, size_t i, struct fslot **img)
 }
 
 void
-fetch_release(struct fetcher *f, size_t i)
+prefetch_release(struct prefetch *f, size_t i)
 {
-	struct fslot *sl = &f->slot[i % FETCH_DEPTH];
-	if (sl->cap > FETCH_KEEP) {
+	struct prefetch_img *sl = &f->slot[i % PREFETCH_DEPTH];
+	if (sl->cap > PREFETCH_KEEP) {
 		free(sl->p);
 		sl->p = NULL;
 		sl->cap = 0;
@@ -176,7 +176,7 @@ fetch_release(struct fetcher *f, size_t i)
 }
 
 void
-fetch_end(struct fetcher *f)
+prefetch_end(struct prefetch *f)
 {
 	if (!f)
 		return;
@@ -189,7 +189,7 @@ fetch_end(struct fetcher *f)
 	}
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
-	for (int i = 0; i < FETCH_DEPTH; i++)
+	for (int i = 0; i < PREFETCH_DEPTH; i++)
 		free(f->slot[i].p);
 	free(f->sha);
 	free(f);

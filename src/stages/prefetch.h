@@ -7,23 +7,23 @@
 #include <stddef.h>
 
 /* One image read: its bytes, or why not. */
-struct fslot {
+struct prefetch_img {
 	char *p;
 	size_t len, cap;
 	int err;                     /* 0, or errno (EILSEQ: bytes not matching the hash) */
 };
 
-struct fetcher;
+struct prefetch;
 
 /* Start reading the n images named sha[0..n-1] (store objects of the run
  * directory run, which must outlive f), in order; the names are copied. */
-struct fetcher *fetch_start(const char *run, const char *const *sha, size_t n);
+struct prefetch *prefetch_start(const char *run, const char *const *sha, size_t n);
 /* Image i: 0 with *img set, or -1 with errno set (EILSEQ: the bytes do not
- * match the hash); *img is the caller's until fetch_release(f, i).  Take them in
- * order, releasing each when done with it. */
-int fetch_take(struct fetcher *f, size_t i, struct fslot **img);
-void fetch_release(struct fetcher *f, size_t i);
+ * match the hash); *img is the caller's until prefetch_release(f, i).
+ * Take them in order, releasing each when done with it. */
+int prefetch_take(struct prefetch *f, size_t i, struct prefetch_img **img);
+void prefetch_release(struct prefetch *f, size_t i);
 /* Stop the reader and free everything; f may be NULL. */
-void fetch_end(struct fetcher *f);
+void prefetch_end(struct prefetch *f);
 
 #endif
