@@ -19,6 +19,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,21 +216,16 @@ free_batch(struct packer *p)
 	p->batch_bytes = 0;
 }
 
+/* Base64 with padding, by libcrypto.  Its lengths are ints: a long input
+ * goes in pieces a multiple of 3 bytes long, whose outputs simply join. */
 static char *
 base64(const unsigned char *s, size_t n)
 {
-	static const char tb[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = xmalloc(n / 3 * 4 + 5), *o = out;
-	size_t i;
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-		*o++ = tb[v >> 18]; *o++ = tb[v >> 12 & 63]; *o++ = tb[v >> 6 & 63]; *o++ = tb[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
-		*o++ = tb[v >> 18]; *o++ = tb[v >> 12 & 63];
-		*o++ = i + 1 < n ? tb[v >> 6 & 63] : '=';
-		*o++ = '=';
+	enum { PIECE = 3 << 20 };
+	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+	for (size_t i = 0; i < n; i += PIECE) {
+		size_t k = n - i < PIECE ? n - i : PIECE;
+		o += EVP_EncodeBlock((unsigned char *)o, s + i, (int)k);
 	}
 	*o = 0;
 	return out;
