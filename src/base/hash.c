@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint32_t crc_tab[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
@@ -133,6 +135,25 @@ sha256_final(struct sha256_ctx *c, char out[65])
 	tohex(d, 32, out);
 }
 
+int
+sha256_file(const char *path, char out[65], uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = sha256_fd_hex(fd, out, size);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+	int e = errno;
+	close(fd);
+	sha256_final(c, out);
+	errno = e;
+	return n < 0 ? -1 : 0;
+}
+
 uint64_t
 hash64(const void *p, size_t n)
 {
@@ -146,10 +167,11 @@ hash64(const void *p, size_t n)
 }
 
 int
-sha256_fd_hex(int fd, char out[65])
+sha256_fd_hex(int fd, char out[65], uint64_t *size)
 {
 	struct sha256_ctx *c = sha256_new();
 	char b[65536];
+	uint64_t n = 0;
 	for (;;) {
 		ssize_t r = read(fd, b, sizeof b);
 		if (r < 0 && errno == EINTR)
@@ -163,7 +185,10 @@ sha256_fd_hex(int fd, char out[65])
 		if (r == 0)
 			break;
 		sha256_update(c, b, (size_t)r);
+		n += (uint64_t)r;
 	}
 	sha256_final(c, out);
+	if (size)
+		*size = n;
 	return 0;
 }

@@ -15,8 +15,11 @@ struct sha256_ctx;
 struct sha256_ctx *sha256_new(void);
 void sha256_update(struct sha256_ctx *c, const void *p, size_t n);
 void sha256_final(struct sha256_ctx *c, char out[65]);  /* frees c */
-/* sha256 of what is left to read on fd.  0 ok, -1 with errno. */
-int sha256_fd_hex(int fd, char out[65]);
+/* sha256 of what is left to read on fd, *size (if not NULL) its length.
+ * 0 ok, -1 with errno. */
+int sha256_fd_hex(int fd, char out[65], uint64_t *size);
+/* sha256 of the file at path, *size its length: 0, or -1 with errno. */
+int sha256_file(const char *path, char out[65], uint64_t *size);
 
 /* 64-bit FNV-1a, for hash tables and partitions (not for security). */
 uint64_t hash64(const void *p, size_t n);

@@ -41,7 +41,7 @@ object_good(const char *path, const char *sha)
 	if (fd < 0)
 		return 0;
 	char got[65];
-	int r = sha256_fd_hex(fd, got) == 0 && strcmp(got, sha) == 0;
+	int r = sha256_fd_hex(fd, got, NULL) == 0 && strcmp(got, sha) == 0;
 	close(fd);
 	return r;
 }

@@ -5,36 +5,26 @@
  *   2. rename it to OUT/shard-N.EXT and fsync OUT;
  *   3. journal the shard event (with its ids) and commit;
  *   4. rewrite OUT/index.json atomically.
- * At start, a temp file is debris of 1, a shard file without a journaled
- * event is debris of 2 (removed: its jobs are still unpacked, so they are
- * packed again), and index.json is rebuilt from the journal (4).  A
- * journaled shard whose file is gone or changed since (OUT deleted) gets an
- * unshard event first, and its jobs are packed again.
+ * This file does 1; outdir.c does 2 to 4, and at start it cleans up after
+ * a crash in any of them (and after a deleted or damaged OUT).
  *
  * While a shard is sealed, a reader thread reads the next images and
- * checks their sha256 (fetch_*), the main thread frames the tar and feeds
+ * checks their sha256 (prefetch.c), the main thread frames the tar and feeds
  * libzstd (shard.c), whose workers compress. */
 #include "stages/pack.h"
-#include "base/hash.h"
+#include "stages/outdir.h"
+#include "stages/prefetch.h"
 #include "core/run.h"
 #include "core/store.h"
 #include "base/util.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-/* Per-slot state, this OUT only: packing into another OUT is independent. */
-enum { SEEN_NONE, SEEN_QUEUED, SEEN_PACKED };
 
 struct item {
 	char *id;
@@ -46,14 +36,7 @@ struct item {
 struct packer {
 	const struct pack_cfg *c;
 	struct run *r;
-	char *out_real, *run_real;
-	int lockfd;
-	uint8_t *seen;
-	size_t nseen;
-	json_t *index;       /* array of index entries, by name */
-	json_t *where;       /* name -> [offset, t] of the shard event of each of our entries */
-	struct jreader *jr;  /* the pack journal, read at start */
-	unsigned next;       /* number of the next shard */
+	struct outdir od;
 	struct item *batch;
 	size_t nbatch, capbatch;
 	uint64_t batch_bytes;
@@ -79,456 +62,6 @@ catch_signals(void)
 	/* no SA_RESTART: a read of stdin must return so we can stop */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-}
-
-static uint8_t *
-seen_at(struct packer *p, int64_t slot)
-{
-	if ((size_t)slot >= p->nseen) {
-		size_t n = p->nseen ? p->nseen : 1024;
-		while (n <= (size_t)slot)
-			n *= 2;
-		p->seen = xrealloc(p->seen, n);
-		memset(p->seen + p->nseen, 0, n - p->nseen);
-		p->nseen = n;
-	}
-	return &p->seen[slot];
-}
-
-static uint8_t *
-seen_id(struct packer *p, const char *id)
-{
-	return seen_at(p, idx_get(p->r->ids, id, strlen(id), 1));
-}
-
-/* "shard-000012.tar.zst" -> 12; -1 when it is not one of our names. */
-static long
-shard_number(const char *name)
-{
-	if (strncmp(name, "shard-", 6) != 0)
-		return -1;
-	const char *d = name + 6;
-	for (int i = 0; i < 6; i++)
-		if (d[i] < '0' || d[i] > '9')
-			return -1;
-	if (d[6] != '.')
-		return -1;
-	return strtol(d, NULL, 10);
-}
-
-static void
-note_number(struct packer *p, const char *name)
-{
-	long n = shard_number(name);
-	if (n >= 0 && (unsigned long)n + 1 > p->next)
-		p->next = (unsigned)n + 1;
-}
-
-static long
-index_pos(json_t *index, const char *name)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach(index, i, e)
-		if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0)
-			return (long)i;
-	return -1;
-}
-
-static int
-index_has(json_t *index, const char *name)
-{
-	return index_pos(index, name) >= 0;
-}
-
-static json_t *
-index_entry(json_t *ev, const char *run_real)
-{
-	static const char *const keep[] = { "name", "records", "bytes", "sha256", "first",
-		"last", "format", "compress" };
-	json_t *e = json_object();
-	for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
-		json_t *v = json_object_get(ev, keep[i]);
-		if (v)
-			json_object_set(e, keep[i], v);
-	}
-	json_object_set_new(e, "run", json_string(run_real));
-	return e;
-}
-
-/* Is a journaled "out" this OUT?  The real path decides when it was
- * recorded; the name as given is the fallback. */
-static int
-same_out(struct packer *p, json_t *ev)
-{
-	const char *real = json_string_value(json_object_get(ev, "out_path"));
-	const char *given = json_string_value(json_object_get(ev, "out"));
-	if (real)
-		return strcmp(real, p->out_real) == 0;
-	return given && strcmp(given, p->c->out) == 0;
-}
-
-static void
-mark_ids(struct packer *p, json_t *ids, uint8_t state)
-{
-	size_t i;
-	json_t *v;
-	json_array_foreach(ids, i, v)
-		if (json_string_value(v))
-			*seen_id(p, json_string_value(v)) = state;
-}
-
-static int
-journal_cb(void *ctx, const char *js, size_t len, uint64_t off)
-{
-	struct packer *p = ctx;
-	json_t *ev = json_loadb(js, len, 0, NULL);
-	const char *name = json_string_value(json_object_get(ev, "name"));
-	const char *type = json_string_value(json_object_get(ev, "ev"));
-
-	if (!name || !type || shard_number(name) < 0 || !same_out(p, ev)) {
-		json_decref(ev);
-		return 0;
-	}
-	long old = index_pos(p->index, name);
-	if (strcmp(type, "shard") == 0) {
-		if (old >= 0)   /* a later event for the same name wins */
-			json_array_remove(p->index, (size_t)old);
-		json_array_append_new(p->index, index_entry(ev, p->run_real));
-		json_object_set_new(p->where, name, json_pack("[I,I]", (json_int_t)off,
-		    json_integer_value(json_object_get(ev, "t"))));
-		mark_ids(p, json_object_get(ev, "ids"), SEEN_PACKED);
-	} else if (strcmp(type, "unshard") == 0) {
-		/* the shard was found lost: its jobs are not packed here */
-		if (old >= 0)
-			json_array_remove(p->index, (size_t)old);
-		json_object_del(p->where, name);
-		mark_ids(p, json_object_get(ev, "ids"), SEEN_NONE);
-	}
-	json_decref(ev);
-	return 0;
-}
-
-/* Shards of OUT recorded in our pack journal. */
-static int
-load_journal(struct packer *p)
-{
-	char err[512];
-	p->jr = jreader_open(p->c->run, stage_name[ST_PACK]);
-	int r = jreader_poll(p->jr, journal_cb, p, err, sizeof err);
-	if (r < 0)
-		vj_warn("%s", err);
-	return r;
-}
-
-static int file_sha(const char *path, char out[65], uint64_t *size);
-
-/* Is our shard entry e still the file the journal recorded?  NULL when it
- * is; else why not, *code says it in a word ("missing", "size", "sha256",
- * "replaced"), and *changed is set when a different file has the name. */
-static const char *
-lost_why(struct packer *p, json_t *e, json_t *foreign, char *buf, size_t buflen,
-    const char **code, int *changed)
-{
-	const char *name = json_string_value(json_object_get(e, "name"));
-	const char *want = json_string_value(json_object_get(e, "sha256"));
-	uint64_t bytes = (uint64_t)json_integer_value(json_object_get(e, "bytes"));
-	json_t *w = json_object_get(p->where, name);
-	int64_t t = json_integer_value(json_array_get(w, 1));
-	char *path = xasprintf("%s/%s", p->c->out, name);
-	const char *why = NULL;
-	struct stat st;
-	size_t i;
-	json_t *f;
-
-	*changed = 0;
-	json_array_foreach(foreign, i, f) {
-		const char *fname = json_string_value(json_object_get(f, "name"));
-		const char *fsha = json_string_value(json_object_get(f, "sha256"));
-		if (fname && strcmp(fname, name) == 0 && (!fsha || !want || strcmp(fsha, want) != 0)) {
-			/* another run's shard took the name (after OUT was
-			 * deleted): ours is gone, theirs stays */
-			snprintf(buf, buflen, "was replaced by a shard of %s",
-			    json_string_value(json_object_get(f, "run")));
-			*code = "replaced";
-			free(path);
-			return buf;
-		}
-	}
-	if (stat(path, &st) < 0) {
-		if (errno == ENOENT) {
-			why = "is missing";
-			*code = "missing";
-		}
-		else   /* cannot tell: keep it */
-			vj_warn("cannot check %s:", path);
-	} else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != bytes) {
-		snprintf(buf, buflen, "has %llu bytes, the journal says %llu",
-		    (unsigned long long)st.st_size, (unsigned long long)bytes);
-		why = buf;
-		*code = "size";
-		*changed = 1;
-	} else if ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 > t) {
-		/* written after it was journaled: hash it (a shard is never
-		 * written after its event, so this is rare and cheap enough) */
-		char sha[65];
-		uint64_t size;
-		if (file_sha(path, sha, &size) < 0) {
-			vj_warn("cannot read %s:", path);
-		} else if (!want || strcmp(sha, want) != 0) {
-			why = "does not match its sha256 in the journal";
-			*code = "sha256";
-			*changed = 1;
-		}
-	}
-	free(path);
-	return why;
-}
-
-/* Shards the journal records in OUT whose files are missing or changed
- * (OUT deleted or damaged since): journal an unshard event for each, so
- * the journal, the fold and index.json agree that their jobs are not
- * packed there, and pack them again.  A changed file is removed.  -1 on a
- * journal error. */
-static int
-forget_lost(struct packer *p, json_t *foreign)
-{
-	struct buf rm = { 0 };
-	size_t i = 0, nrm = 0;
-	int r = 0, n = 0;
-	while (i < json_array_size(p->index)) {
-		json_t *e = json_array_get(p->index, i);
-		const char *name = json_string_value(json_object_get(e, "name"));
-		char buf[512];
-		const char *code = NULL;
-		int changed;
-		const char *why = lost_why(p, e, foreign, buf, sizeof buf, &code, &changed);
-		if (!why) {
-			i++;
-			continue;
-		}
-		json_t *w = json_object_get(p->where, name);
-		json_t *old = jreader_get(p->jr, (uint64_t)json_integer_value(json_array_get(w, 0)));
-		json_t *ids = json_object_get(old, "ids");
-		size_t nids = json_array_size(ids);
-		vj_msg("%s/%s %s: its %zu job%s will be packed again%s", p->c->out, name, why, nids,
-		    nids == 1 ? "" : "s", p->c->pending ? "" : " when given again");
-		json_t *ev = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:O, s:O, s:O}",
-		    "ev", "unshard", "t", (json_int_t)now_ms(), "name", name, "out", p->c->out,
-		    "out_path", p->out_real, "reason", code, "records", (json_int_t)nids,
-		    "bytes", json_object_get(e, "bytes"), "sha256", json_object_get(e, "sha256"),
-		    "ids", ids ? ids : json_array());
-		if (!ev || run_append(p->r, ST_PACK, ev) < 0) {
-			vj_warn("cannot write %s:", journal_path(p->r->own[ST_PACK]));
-			json_decref(ev);
-			json_decref(old);
-			r = -1;
-			break;
-		}
-		json_decref(ev);
-		mark_ids(p, ids, SEEN_NONE);
-		json_decref(old);
-		if (changed) {
-			buf_addf(&rm, "%s/%s", p->c->out, name);
-			buf_add(&rm, "", 1);
-			nrm++;
-		}
-		json_object_del(p->where, name);
-		json_array_remove(p->index, i);
-		n++;
-	}
-	if (n && r == 0 && journal_commit(p->r->own[ST_PACK]) < 0) {
-		vj_warn("cannot write %s:", journal_path(p->r->own[ST_PACK]));
-		r = -1;
-	}
-	/* only once the journal forgot them: a crash before leaves them
-	 * journaled and changed, found again by the next vj-pack */
-	for (const char *f = rm.p; r == 0 && nrm > 0; f += strlen(f) + 1, nrm--)
-		if (unlink(f) < 0 && errno != ENOENT)
-			vj_warn("cannot remove %s:", f);
-	buf_free(&rm);
-	return r;
-}
-
-/* Entries of the old index.json that another run wrote: kept as they are,
- * so several runs can pack into one OUT (unless their file is gone). */
-static json_t *
-foreign_entries(struct packer *p)
-{
-	char *path = xasprintf("%s/index.json", p->c->out);
-	json_t *old = json_load_file(path, 0, NULL);
-	json_t *keep = json_array();
-	size_t i;
-	json_t *e;
-	json_array_foreach(json_object_get(old, "shards"), i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *run = json_string_value(json_object_get(e, "run"));
-		if (name && run && shard_number(name) >= 0 && strcmp(run, p->run_real) != 0)
-			json_array_append(keep, e);
-	}
-	json_decref(old);
-	free(path);
-	return keep;
-}
-
-static void
-keep_foreign(struct packer *p, json_t *foreign)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach(foreign, i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
-		if (index_has(p->index, name))
-			continue;
-		char *path = xasprintf("%s/%s", p->c->out, name);
-		if (access(path, F_OK) < 0 && errno == ENOENT)
-			vj_msg("%s is missing: dropped from the index (it was packed from %s, whose "
-			    "next vj-pack -o %s packs its jobs again)", path,
-			    json_string_value(json_object_get(e, "run")), p->c->out);
-		else
-			json_array_append(p->index, e);
-		free(path);
-	}
-}
-
-static int
-by_name(const void *a, const void *b)
-{
-	json_t *const *x = a, *const *y = b;
-	return strcmp(json_string_value(json_object_get(*x, "name")),
-	    json_string_value(json_object_get(*y, "name")));
-}
-
-static int
-write_index(struct packer *p)
-{
-	size_t n = json_array_size(p->index);
-	json_t **v = xcalloc(n, sizeof *v);
-	json_t *sorted = json_array();
-	for (size_t i = 0; i < n; i++)
-		v[i] = json_array_get(p->index, i);
-	qsort(v, n, sizeof *v, by_name);
-	for (size_t i = 0; i < n; i++)
-		json_array_append(sorted, v[i]);
-	free(v);
-	json_t *doc = json_pack("{s:i, s:o}", "version", 1, "shards", sorted);
-	char *js = json_dumps(doc, JSON_INDENT(1));
-	char *path = xasprintf("%s/index.json", p->c->out);
-	size_t len = strlen(js);
-	js = xrealloc(js, len + 2);
-	memcpy(js + len, "\n", 2);
-	int r = write_file_atomic(path, js, len + 1);
-	if (r < 0)
-		vj_warn("cannot write %s (the shards stay sealed and journaled; the index is "
-		    "rebuilt by the next vj-pack):", path);
-	free(path);
-	free(js);
-	json_decref(doc);
-	return r;
-}
-
-/* Remove what an interrupted seal left: temp files, and shard files whose
- * event never reached the journal. */
-static void
-clean_out(struct packer *p)
-{
-	DIR *d = opendir(p->c->out);
-	struct dirent *de;
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		const char *n = de->d_name;
-		char *path;
-		if (strncmp(n, ".shard-", 7) == 0 || strncmp(n, "index.json.tmp.", 15) == 0) {
-			path = xasprintf("%s/%s", p->c->out, n);
-			vj_debug("removing %s, left by an interrupted vj-pack", path);
-		} else if (shard_number(n) >= 0 && !index_has(p->index, n)) {
-			path = xasprintf("%s/%s", p->c->out, n);
-			vj_msg("%s: not in the pack journal (vj-pack stopped while sealing it): "
-			    "removed, its records are packed again", path);
-		} else {
-			continue;
-		}
-		if (unlink(path) < 0)
-			vj_warn("cannot remove %s:", path);
-		free(path);
-	}
-	closedir(d);
-}
-
-/* OUT has one writer at a time, whichever run it packs. */
-static int
-lock_out(struct packer *p)
-{
-	char *path = xasprintf("%s/.vj-pack.lock", p->c->out);
-	char pid[32] = {0};
-	int r = VJ_OK;
-	p->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (p->lockfd < 0) {
-		vj_warn("cannot open %s:", path);
-		r = VJ_EFATAL;
-	} else if (flock(p->lockfd, LOCK_EX | LOCK_NB) < 0) {
-		if (pread(p->lockfd, pid, sizeof pid - 1, 0) < 0)
-			pid[0] = 0;
-		vj_msg("%s is locked by pid %ld (another vj-pack is packing into it)",
-		    p->c->out, strtol(pid, NULL, 10));
-		r = VJ_ETEMP;
-	} else {
-		int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-		if (ftruncate(p->lockfd, 0) < 0 || pwrite(p->lockfd, pid, (size_t)n, 0) != n)
-			vj_warn("cannot write %s:", path);
-	}
-	free(path);
-	return r;
-}
-
-static int
-setup(struct packer *p)
-{
-	char err[1024];
-	char rp[PATH_MAX];
-	int rc;
-
-	if (mkdir_p(p->c->out, 0755) < 0 || !realpath(p->c->out, rp)) {
-		vj_warn("cannot create %s:", p->c->out);
-		return VJ_EFATAL;
-	}
-	p->out_real = xstrdup(rp);
-	p->r = run_new(p->c->run);
-	rc = run_own(p->r, ST_PACK, p->c->fsync, 0, err, sizeof err);
-	if (rc != VJ_OK) {
-		vj_msg("%s", err);
-		return rc;
-	}
-	p->run_real = xstrdup(realpath(p->c->run, rp) ? rp : p->c->run);
-	if ((rc = lock_out(p)) != VJ_OK)
-		return rc;
-	p->index = json_array();
-	p->where = json_object();
-	if (load_journal(p) < 0)
-		return VJ_EFATAL;
-	json_t *foreign = foreign_entries(p);
-	if (forget_lost(p, foreign) < 0) {
-		json_decref(foreign);
-		return VJ_EFATAL;
-	}
-	keep_foreign(p, foreign);
-	json_decref(foreign);
-	/* numbers continue after the largest listed: after a loss (OUT
-	 * deleted) the same jobs get the same names again */
-	size_t i;
-	json_t *e;
-	json_array_foreach(p->index, i, e)
-		note_number(p, json_string_value(json_object_get(e, "name")));
-	clean_out(p);
-	if (write_index(p) < 0)
-		return VJ_EFATAL;
-	if (p->c->pending && run_refresh(p->r, 1u << ST_INGEST | 1u << ST_ANALYZE | 1u << ST_GENERATE,
-	    err, sizeof err) < 0) {
-		vj_msg("%s", err);
-		return VJ_EFATAL;
-	}
-	return VJ_OK;
 }
 
 /* WebDataset keys end at the first dot, and a key is also a file name:
@@ -628,9 +161,9 @@ add_record(struct packer *p, json_t *rec)
 		json_decref(rec);
 		return 0;
 	}
-	uint8_t *st = seen_id(p, id);
-	if (*st != SEEN_NONE) {
-		vj_debug("job %s: %s, skipped", id, *st == SEEN_PACKED ?
+	uint8_t *st = outdir_seen_id(&p->od, id);
+	if (*st != OUTDIR_UNPACKED) {
+		vj_debug("job %s: %s, skipped", id, *st == OUTDIR_PACKED ?
 		    "already packed into this OUT" : "given twice, packed once");
 		json_decref(rec);
 		return 0;
@@ -639,7 +172,7 @@ add_record(struct packer *p, json_t *rec)
 		json_decref(rec);
 		return 0;
 	}
-	*st = SEEN_QUEUED;
+	*st = OUTDIR_QUEUED;
 	json_object_del(json_object_get(rec, "image"), "data");
 
 	struct item it = { xstrdup(id), json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15)), rec, 0 };
@@ -683,237 +216,56 @@ free_batch(struct packer *p)
 	p->batch_bytes = 0;
 }
 
+/* Base64 with padding, by libcrypto.  Its lengths are ints: a long input
+ * goes in pieces a multiple of 3 bytes long, whose outputs simply join. */
 static char *
 base64(const unsigned char *s, size_t n)
 {
-	static const char tb[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = xmalloc(n / 3 * 4 + 5), *o = out;
-	size_t i;
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-		*o++ = tb[v >> 18]; *o++ = tb[v >> 12 & 63]; *o++ = tb[v >> 6 & 63]; *o++ = tb[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
-		*o++ = tb[v >> 18]; *o++ = tb[v >> 12 & 63];
-		*o++ = i + 1 < n ? tb[v >> 6 & 63] : '=';
-		*o++ = '=';
+	enum { PIECE = 3 << 20 };
+	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+	for (size_t i = 0; i < n; i += PIECE) {
+		size_t k = n - i < PIECE ? n - i : PIECE;
+		o += EVP_EncodeBlock((unsigned char *)o, s + i, (int)k);
 	}
 	*o = 0;
 	return out;
 }
 
-/* ---- prefetch: the images of a batch are read and their hashes checked
- * on a thread of their own, a few samples ahead of the main thread, which
- * frames and compresses them meanwhile.  The reader touches no JSON and
- * reports nothing: a job's problem is reported by the main thread, in
- * order, when it takes that job's image. */
-
-#define FETCH_DEPTH 64               /* images read ahead */
-#define FETCH_KEEP (8u << 20)        /* a bigger buffer is not kept for reuse */
-
-struct fslot {
-	char *p;
-	size_t len, cap;
-	int err;                     /* 0, or errno (EILSEQ: bytes not matching the hash) */
-};
-
-struct fetcher {
-	const char *run;
-	char (*sha)[65];             /* the images to read, in order */
-	size_t n;
-	size_t nread;                /* images read (slots filled) */
-	size_t nfree;                /* images taken and released by the main thread */
-	int stop;
-	int rwait, mwait;            /* the reader / the main thread is waiting */
-	struct fslot slot[FETCH_DEPTH];
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-};
-
-/* Read an object into sl, checking it against its name. */
-static void
-fetch_one(const char *run, const char *sha, struct fslot *sl)
+static const char *
+item_sha(const struct item *it)
 {
-	char *path = store_path(run, sha);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	free(path);
-	sl->len = 0;
-	sl->err = 0;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		sl->err = errno;
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	size_t want = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
-	for (;;) {
-		if (sl->cap < want) {
-			free(sl->p);
-			sl->cap = want;
-			sl->p = xmalloc(sl->cap);
-		}
-		ssize_t r = read(fd, sl->p + sl->len, sl->cap - sl->len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			sl->err = errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		sl->len += (size_t)r;
-		if (sl->len == sl->cap) {   /* it grew since the fstat */
-			char *np = xmalloc(sl->cap * 2);
-			memcpy(np, sl->p, sl->len);
-			free(sl->p);
-			sl->p = np;
-			sl->cap *= 2;
-			want = sl->cap;
-		}
-	}
-	close(fd);
-	if (!sl->err) {
-		char got[65];
-		sha256_hex(sl->p, sl->len, got);
-		if (strcmp(got, sha) != 0)
-			sl->err = EILSEQ;
-	}
-}
-
-/* Wake-ups cost (a futex and, in a VM, an interrupt to the other CPU):
- * the reader, once the ring is full, sleeps until half of it is free, and
- * either side signals only when the other one sleeps. */
-static void *
-fetch_main(void *arg)
-{
-	struct fetcher *f = arg;
-	for (size_t i = 0; i < f->n; i++) {
-		pthread_mutex_lock(&f->mu);
-		if (i - f->nfree >= FETCH_DEPTH) {
-			f->rwait = 1;
-			while (i - f->nfree >= FETCH_DEPTH / 2 && !f->stop)
-				pthread_cond_wait(&f->cv, &f->mu);
-			f->rwait = 0;
-		}
-		int stop = f->stop;
-		pthread_mutex_unlock(&f->mu);
-		if (stop)
-			break;
-		/* slot i % FETCH_DEPTH is ours until nread passes i */
-		fetch_one(f->run, f->sha[i], &f->slot[i % FETCH_DEPTH]);
-		pthread_mutex_lock(&f->mu);
-		f->nread = i + 1;
-		if (f->mwait)
-			pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
-	}
-	return NULL;
+	const char *sha = json_string_value(json_object_get(json_object_get(it->rec, "image"), "sha256"));
+	return sha ? sha : "";
 }
 
 /* Start reading the batch's images; NULL when the format needs none. */
-static struct fetcher *
-fetch_start(struct packer *p)
+static struct prefetch *
+start_images(struct packer *p)
 {
 	if (p->c->so.format != SF_WDS && !p->c->embed_images)
 		return NULL;
-	struct fetcher *f = xcalloc(1, sizeof *f);
-	f->run = p->c->run;
-	f->n = p->nbatch;
-	f->sha = xcalloc(f->n ? f->n : 1, sizeof *f->sha);
-	for (size_t i = 0; i < f->n; i++) {
-		const char *sha = json_string_value(json_object_get(json_object_get(p->batch[i].rec,
-		    "image"), "sha256"));
-		snprintf(f->sha[i], sizeof f->sha[i], "%s", sha ? sha : "");
-	}
-	pthread_mutex_init(&f->mu, NULL);
-	pthread_cond_init(&f->cv, NULL);
-	int e = pthread_create(&f->th, NULL, fetch_main, f);
-	if (e) {
-		/* no thread: read each image when it is needed */
-		vj_debug("cannot start the reader thread (%s); reading in line", strerror(e));
-		f->stop = -1;
-	}
+	const char **sha = xcalloc(p->nbatch ? p->nbatch : 1, sizeof *sha);
+	for (size_t i = 0; i < p->nbatch; i++)
+		sha[i] = item_sha(&p->batch[i]);
+	struct prefetch *f = prefetch_start(p->c->run, sha, p->nbatch);
+	free(sha);
 	return f;
 }
 
-/* Image i of the batch: 0 with *img set, or -1 with errno (the slot is
- * the caller's until fetch_release). */
-static int
-fetch_take(struct fetcher *f, size_t i, struct fslot **img)
+/* A job's image, read and checked by the prefetcher; NULL reported. */
+static struct prefetch_img *
+get_image(struct packer *p, struct prefetch *f, size_t i)
 {
-	struct fslot *sl = &f->slot[i % FETCH_DEPTH];
-	if (f->stop < 0) {
-		fetch_one(f->run, f->sha[i], sl);
-	} else {
-		pthread_mutex_lock(&f->mu);
-		if (f->nread <= i) {
-			f->mwait = 1;
-			while (f->nread <= i)
-				pthread_cond_wait(&f->cv, &f->mu);
-			f->mwait = 0;
-		}
-		pthread_mutex_unlock(&f->mu);
-	}
-	*img = sl;
-	errno = sl->err;
-	return sl->err ? -1 : 0;
-}
-
-static void
-fetch_release(struct fetcher *f, size_t i)
-{
-	struct fslot *sl = &f->slot[i % FETCH_DEPTH];
-	if (sl->cap > FETCH_KEEP) {
-		free(sl->p);
-		sl->p = NULL;
-		sl->cap = 0;
-	}
-	if (f->stop < 0)
-		return;
-	pthread_mutex_lock(&f->mu);
-	f->nfree = i + 1;
-	if (f->rwait)
-		pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-}
-
-static void
-fetch_end(struct fetcher *f)
-{
-	if (!f)
-		return;
-	if (f->stop >= 0) {
-		pthread_mutex_lock(&f->mu);
-		f->stop = 1;
-		pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
-		pthread_join(f->th, NULL);
-	}
-	pthread_mutex_destroy(&f->mu);
-	pthread_cond_destroy(&f->cv);
-	for (int i = 0; i < FETCH_DEPTH; i++)
-		free(f->slot[i].p);
-	free(f->sha);
-	free(f);
-}
-
-/* A job's image, read and checked by the fetcher; NULL reported. */
-static struct fslot *
-get_image(struct packer *p, struct fetcher *f, size_t i)
-{
-	struct fslot *sl;
-	if (fetch_take(f, i, &sl) == 0)
+	struct prefetch_img *sl;
+	if (prefetch_take(f, i, &sl) == 0)
 		return sl;
 	struct item *it = &p->batch[i];
 	if (sl->err == ENOENT) {
-		char *path = store_path(p->c->run, f->sha[i]);
+		char *path = store_path(p->c->run, item_sha(it));
 		left_out(p, "job %s: image object %s is missing", it->id, path);
 		free(path);
 	} else {
-		left_out(p, "job %s: image object %s: %s", it->id, f->sha[i],
+		left_out(p, "job %s: image object %s: %s", it->id, item_sha(it),
 		    sl->err == EILSEQ ? "its bytes do not match its hash" : strerror(sl->err));
 	}
 	return NULL;
@@ -921,7 +273,7 @@ get_image(struct packer *p, struct fetcher *f, size_t i)
 
 /* jsonl: the record with image.url (and image.data with --embed-images). */
 static char *
-jsonl_line(struct packer *p, struct fetcher *f, size_t i, int *bad)
+jsonl_line(struct packer *p, struct prefetch *f, size_t i, int *bad)
 {
 	struct item *it = &p->batch[i];
 	json_t *img = json_object_get(it->rec, "image");
@@ -932,7 +284,7 @@ jsonl_line(struct packer *p, struct fetcher *f, size_t i, int *bad)
 	if (url)
 		json_object_set_new(img, "url", json_string(url));
 	if (p->c->embed_images) {
-		struct fslot *bytes = get_image(p, f, i);
+		struct prefetch_img *bytes = get_image(p, f, i);
 		if (!bytes) {
 			*bad = 1;
 			return NULL;
@@ -949,7 +301,8 @@ jsonl_line(struct packer *p, struct fetcher *f, size_t i, int *bad)
 /* Write sample i of the batch; 1 when the job had to be left out, -1 on a
  * write error. */
 static int
-write_item(struct packer *p, struct fetcher *f, struct shard *s, size_t i, char *err, size_t errlen)
+write_item(struct packer *p, struct prefetch *f, struct shard *s, size_t i, char *err,
+    size_t errlen)
 {
 	struct item *it = &p->batch[i];
 	int r;
@@ -963,7 +316,7 @@ write_item(struct packer *p, struct fetcher *f, struct shard *s, size_t i, char 
 		free(line);
 		return r;
 	}
-	struct fslot *img = get_image(p, f, i);
+	struct prefetch_img *img = get_image(p, f, i);
 	if (!img)
 		return 1;
 	const char *text = json_string_value(json_object_get(json_object_get(it->rec, "content"), "text"));
@@ -976,51 +329,28 @@ write_item(struct packer *p, struct fetcher *f, struct shard *s, size_t i, char 
 	return r;
 }
 
-static json_t *
-shard_event(struct packer *p, const char *name, json_t *ids, uint64_t bytes, const char *sha)
-{
-	size_t n = json_array_size(ids);
-	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:O, s:O, s:s, s:s, s:O}",
-	    "ev", "shard", "t", (json_int_t)now_ms(), "name", name, "out", p->c->out,
-	    "out_path", p->out_real, "records", (json_int_t)n, "bytes", (json_int_t)bytes,
-	    "sha256", sha, "first", json_array_get(ids, 0), "last", json_array_get(ids, n - 1),
-	    "format", shard_format_name[p->c->so.format],
-	    "compress", shard_compress_name[p->c->so.compress], "ids", ids);
-}
-
-/* After the rename: journal it, then index it.  Returns -1 (fatal). */
 static int
-commit_shard(struct packer *p, const char *final, const char *name, json_t *ids,
-    uint64_t bytes, const char *sha)
+setup(struct packer *p)
 {
-	if (p->c->fsync != JL_FSYNC_NEVER && fsync_dir(p->c->out) < 0) {
-		vj_warn("cannot sync %s (the shard %s is removed):", p->c->out, final);
-		unlink(final);
-		return -1;
+	char err[1024];
+	int rc;
+
+	if ((rc = outdir_init(&p->od, p->c->out)) != VJ_OK)
+		return rc;
+	p->r = run_new(p->c->run);
+	rc = run_own(p->r, ST_PACK, p->c->fsync, 0, err, sizeof err);
+	if (rc != VJ_OK) {
+		vj_msg("%s", err);
+		return rc;
 	}
-	json_t *ev = shard_event(p, name, ids, bytes, sha);
-	if (run_append(p->r, ST_PACK, ev) < 0 || journal_commit(p->r->own[ST_PACK]) < 0) {
-		vj_warn("cannot write %s (the shard %s is removed, its records stay unpacked):",
-		    journal_path(p->r->own[ST_PACK]), final);
-		unlink(final);
-		json_decref(ev);
-		return -1;
+	if ((rc = outdir_open(&p->od, p->r, p->c->run, p->c->fsync, p->c->pending)) != VJ_OK)
+		return rc;
+	if (p->c->pending && run_refresh(p->r, 1u << ST_INGEST | 1u << ST_ANALYZE | 1u << ST_GENERATE,
+	    err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		return VJ_EFATAL;
 	}
-	size_t i;
-	json_t *v;
-	json_array_foreach(ids, i, v)
-		*seen_id(p, json_string_value(v)) = SEEN_PACKED;
-	json_t *entry = index_entry(ev, p->run_real);
-	json_array_append(p->index, entry);
-	json_decref(ev);
-	p->next++;
-	int r = write_index(p);
-	char *line = json_dumps(entry, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	printf("%s\n", line);
-	fflush(stdout);
-	free(line);
-	json_decref(entry);
-	return r;
+	return VJ_OK;
 }
 
 static int
@@ -1028,6 +358,19 @@ fatal(struct packer *p, int status)
 {
 	p->status = status;
 	return -1;
+}
+
+/* A shard's index entry, one line on stdout: what a pipeline reads. */
+static void
+print_entry(json_t *entry)
+{
+	if (!entry)
+		return;
+	char *line = json_dumps(entry, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	printf("%s\n", line);
+	fflush(stdout);
+	free(line);
+	json_decref(entry);
 }
 
 /* Seal the current batch as the next shard.  -1 when the run must stop. */
@@ -1040,12 +383,11 @@ seal(struct packer *p)
 	if (p->nbatch == 0)
 		return 0;
 	qsort(p->batch, p->nbatch, sizeof *p->batch, by_id);
-	char *name = xasprintf("shard-%06u.%s", p->next, shard_suffix(&p->c->so));
-	char *tmp = xasprintf("%s/.shard-%06u.tmp.%ld", p->c->out, p->next, (long)getpid());
-	char *final = xasprintf("%s/%s", p->c->out, name);
+	char *name = outdir_shard_name(&p->od, &p->c->so);
+	char *tmp = outdir_temp_path(&p->od);
 	json_t *ids = json_array();
 	struct shard *s = shard_create(tmp, &p->c->so, err, sizeof err);
-	struct fetcher *f = NULL;
+	struct prefetch *f = NULL;
 	int r = 0;
 
 	if (!s) {
@@ -1053,11 +395,11 @@ seal(struct packer *p)
 		r = fatal(p, VJ_EFATAL);
 		goto out;
 	}
-	f = fetch_start(p);
+	f = start_images(p);
 	for (size_t i = 0; i < p->nbatch && !interrupted; i++) {
 		int w = write_item(p, f, s, i, err, sizeof err);
 		if (f)
-			fetch_release(f, i);
+			prefetch_release(f, i);
 		if (w < 0) {
 			vj_msg("%s (sealing %s; the temp file is removed)", err, name);
 			shard_abort(s);
@@ -1067,9 +409,9 @@ seal(struct packer *p)
 		if (w == 0)
 			json_array_append_new(ids, json_string(p->batch[i].id));
 		else
-			*seen_id(p, p->batch[i].id) = SEEN_NONE;
+			*outdir_seen_id(&p->od, p->batch[i].id) = OUTDIR_UNPACKED;
 	}
-	fetch_end(f);
+	prefetch_end(f);
 	f = NULL;
 	if (interrupted || json_array_size(ids) == 0) {
 		shard_abort(s);
@@ -1087,22 +429,18 @@ seal(struct packer *p)
 		r = fatal(p, VJ_ETEMP);
 		goto out;
 	}
-	if (rename(tmp, final) < 0) {
-		vj_warn("cannot rename %s to %s:", tmp, final);
-		unlink(tmp);
-		r = fatal(p, VJ_EFATAL);
-		goto out;
-	}
-	if (commit_shard(p, final, name, ids, bytes, sha) < 0)
+	json_t *entry;
+	int c = outdir_commit(&p->od, tmp, name, ids, bytes, sha, &p->c->so, &entry);
+	print_entry(entry);
+	if (c < 0)
 		r = fatal(p, VJ_EFATAL);
 	else
-		vj_debug("sealed %s: %zu records", final, json_array_size(ids));
+		vj_debug("sealed %s/%s: %zu records", p->c->out, name, json_array_size(ids));
 out:
-	fetch_end(f);
+	prefetch_end(f);
 	json_decref(ids);
 	free(name);
 	free(tmp);
-	free(final);
 	free_batch(p);
 	return r;
 }
@@ -1166,7 +504,7 @@ feed_pending(struct packer *p)
 	int r = 0;
 	for (uint32_t s = 0; s < n; s++) {
 		struct jobstate *g = run_job(p->r, ST_GENERATE, s);
-		if (g && g->state == JS_DONE && *seen_at(p, s) == SEEN_NONE)
+		if (g && g->state == JS_DONE && *outdir_seen(&p->od, s) == OUTDIR_UNPACKED)
 			slots[k++] = s;
 	}
 	pend_idx = p->r->ids;
@@ -1190,21 +528,13 @@ teardown(struct packer *p)
 	free_batch(p);
 	free(p->batch);
 	run_free(p->r);
-	if (p->lockfd > 0)
-		close(p->lockfd);
-	json_decref(p->index);
-	json_decref(p->where);
-	if (p->jr)
-		jreader_close(p->jr);
-	free(p->seen);
-	free(p->out_real);
-	free(p->run_real);
+	outdir_close(&p->od);
 }
 
 int
 pack_run(const struct pack_cfg *c)
 {
-	struct packer p = { .c = c, .lockfd = -1 };
+	struct packer p = { .c = c };
 	int rc = setup(&p);
 	if (rc != VJ_OK) {
 		teardown(&p);
@@ -1232,96 +562,4 @@ pack_run(const struct pack_cfg *c)
 		vj_msg("%d record%s left out", p.left_out, p.left_out == 1 ? "" : "s");
 	teardown(&p);
 	return rc;
-}
-
-/* ---- --verify ---- */
-
-static int
-file_sha(const char *path, char out[65], uint64_t *size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char buf[1 << 16];
-	ssize_t n;
-	if (fd < 0)
-		return -1;
-	struct sha256_ctx *c = sha256_new();
-	*size = 0;
-	while ((n = read(fd, buf, sizeof buf)) > 0) {
-		sha256_update(c, buf, (size_t)n);
-		*size += (uint64_t)n;
-	}
-	int e = errno;
-	close(fd);
-	sha256_final(c, out);
-	errno = e;
-	return n < 0 ? -1 : 0;
-}
-
-static int
-verify_one(const char *out, json_t *e)
-{
-	const char *name = json_string_value(json_object_get(e, "name"));
-	const char *want = json_string_value(json_object_get(e, "sha256"));
-	const char *fmt = json_string_value(json_object_get(e, "format"));
-	uint64_t wbytes = (uint64_t)json_integer_value(json_object_get(e, "bytes"));
-	uint64_t wrecs = (uint64_t)json_integer_value(json_object_get(e, "records"));
-	char sha[65], err[1024];
-	uint64_t size, recs;
-	int bad = 1;
-
-	if (!name || !want || !fmt) {
-		vj_msg("%s/index.json: an entry without name, sha256 or format", out);
-		return 1;
-	}
-	char *path = xasprintf("%s/%s", out, name);
-	if (file_sha(path, sha, &size) < 0)
-		vj_warn("%s: bad shard: cannot read it:", path);
-	else if (size != wbytes)
-		vj_msg("%s: bad shard: %llu bytes, the index says %llu (truncated?)", path,
-		    (unsigned long long)size, (unsigned long long)wbytes);
-	else if (strcmp(sha, want) != 0)
-		vj_msg("%s: bad shard: sha256 %s, the index says %s", path, sha, want);
-	else if (shard_read_check(path, strcmp(fmt, "jsonl") == 0 ? SF_JSONL : SF_WDS, &recs,
-	    err, sizeof err) < 0)
-		vj_msg("bad shard: %s", err);
-	else if (recs != wrecs)
-		vj_msg("%s: bad shard: %llu records, the index says %llu", path,
-		    (unsigned long long)recs, (unsigned long long)wrecs);
-	else
-		bad = 0;
-	if (!bad)
-		vj_debug("%s: good, %llu records", path, (unsigned long long)recs);
-	free(path);
-	return bad;
-}
-
-int
-pack_verify(const char *out)
-{
-	char *path = xasprintf("%s/index.json", out);
-	json_error_t je;
-	json_t *doc = json_load_file(path, 0, &je);
-	json_t *shards = json_object_get(doc, "shards");
-	size_t i, nbad = 0;
-	json_t *e;
-	uint64_t recs = 0;
-
-	if (!json_is_array(shards)) {
-		vj_msg("%s: %s", path, doc ? "no \"shards\" array" : je.text);
-		free(path);
-		json_decref(doc);
-		return VJ_EFAILED;
-	}
-	json_array_foreach(shards, i, e) {
-		nbad += (size_t)verify_one(out, e);
-		recs += (uint64_t)json_integer_value(json_object_get(e, "records"));
-	}
-	if (nbad)
-		vj_msg("%s: %zu of %zu shards bad", out, nbad, json_array_size(shards));
-	else
-		vj_msg("%s: %zu shards, %llu records, all good", out, json_array_size(shards),
-		    (unsigned long long)recs);
-	free(path);
-	json_decref(doc);
-	return nbad ? VJ_EFAILED : VJ_OK;
 }

@@ -24,7 +24,8 @@ struct pack_cfg {
 
 /* Pack; returns an exit status (enum vj_exit). */
 int pack_run(const struct pack_cfg *c);
-/* Check every shard listed in OUT/index.json; 0 all good, 1 some bad. */
+/* vj-pack --verify (packverify.c): check every shard listed in
+ * OUT/index.json; 0 all good, 1 some bad. */
 int pack_verify(const char *out);
 
 #endif

@@ -1,0 +1,196 @@
+/* prefetch: the images of a batch are read and their hashes checked on a
+ * thread of their own, a few samples ahead of the main thread, which frames
+ * and compresses them meanwhile.  The reader touches no JSON and reports
+ * nothing: a job's problem is reported by the main thread, in order, when
+ * it takes that job's image. */
+#include "stages/prefetch.h"
+#include "base/hash.h"
+#include "base/util.h"
+#include "core/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PREFETCH_DEPTH 64               /* images read ahead */
+#define PREFETCH_KEEP (8u << 20)        /* a bigger buffer is not kept for reuse */
+
+struct prefetch {
+	const char *run;
+	char (*sha)[65];             /* the images to read, in order */
+	size_t n;
+	size_t nread;                /* images read (slots filled) */
+	size_t nfree;                /* images taken and released by the main thread */
+	int stop;
+	int rwait, mwait;            /* the reader / the main thread is waiting */
+	struct prefetch_img slot[PREFETCH_DEPTH];
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+/* Read an object into sl, checking it against its name. */
+static void
+prefetch_one(const char *run, const char *sha, struct prefetch_img *sl)
+{
+	char *path = store_path(run, sha);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	free(path);
+	sl->len = 0;
+	sl->err = 0;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		sl->err = errno;
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	size_t want = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+	for (;;) {
+		if (sl->cap < want) {
+			free(sl->p);
+			sl->cap = want;
+			sl->p = xmalloc(sl->cap);
+		}
+		ssize_t r = read(fd, sl->p + sl->len, sl->cap - sl->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			sl->err = errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		sl->len += (size_t)r;
+		if (sl->len == sl->cap) {   /* it grew since the fstat */
+			char *np = xmalloc(sl->cap * 2);
+			memcpy(np, sl->p, sl->len);
+			free(sl->p);
+			sl->p = np;
+			sl->cap *= 2;
+			want = sl->cap;
+		}
+	}
+	close(fd);
+	if (!sl->err) {
+		char got[65];
+		sha256_hex(sl->p, sl->len, got);
+		if (strcmp(got, sha) != 0)
+			sl->err = EILSEQ;
+	}
+}
+
+/* Wake-ups cost (a futex and, in a VM, an interrupt to the other CPU):
+ * the reader, once the ring is full, sleeps until half of it is free, and
+ * either side signals only when the other one sleeps. */
+static void *
+prefetch_main(void *arg)
+{
+	struct prefetch *f = arg;
+	for (size_t i = 0; i < f->n; i++) {
+		pthread_mutex_lock(&f->mu);
+		if (i - f->nfree >= PREFETCH_DEPTH) {
+			f->rwait = 1;
+			while (i - f->nfree >= PREFETCH_DEPTH / 2 && !f->stop)
+				pthread_cond_wait(&f->cv, &f->mu);
+			f->rwait = 0;
+		}
+		int stop = f->stop;
+		pthread_mutex_unlock(&f->mu);
+		if (stop)
+			break;
+		/* slot i % PREFETCH_DEPTH is ours until nread passes i */
+		prefetch_one(f->run, f->sha[i], &f->slot[i % PREFETCH_DEPTH]);
+		pthread_mutex_lock(&f->mu);
+		f->nread = i + 1;
+		if (f->mwait)
+			pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+	}
+	return NULL;
+}
+
+/* Start reading these n images of run's object store, in order. */
+struct prefetch *
+prefetch_start(const char *run, const char *const *sha, size_t n)
+{
+	struct prefetch *f = xcalloc(1, sizeof *f);
+	f->run = run;
+	f->n = n;
+	f->sha = xcalloc(f->n ? f->n : 1, sizeof *f->sha);
+	for (size_t i = 0; i < f->n; i++)
+		snprintf(f->sha[i], sizeof f->sha[i], "%s", sha[i]);
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	int e = pthread_create(&f->th, NULL, prefetch_main, f);
+	if (e) {
+		/* no thread: read each image when it is needed */
+		vj_debug("cannot start the reader thread (%s); reading in line", strerror(e));
+		f->stop = -1;
+	}
+	return f;
+}
+
+int
+prefetch_take(struct prefetch *f, size_t i, struct prefetch_img **img)
+{
+	struct prefetch_img *sl = &f->slot[i % PREFETCH_DEPTH];
+	if (f->stop < 0) {
+		prefetch_one(f->run, f->sha[i], sl);
+	} else {
+		pthread_mutex_lock(&f->mu);
+		if (f->nread <= i) {
+			f->mwait = 1;
+			while (f->nread <= i)
+				pthread_cond_wait(&f->cv, &f->mu);
+			f->mwait = 0;
+		}
+		pthread_mutex_unlock(&f->mu);
+	}
+	*img = sl;
+	errno = sl->err;
+	return sl->err ? -1 : 0;
+}
+
+void
+prefetch_release(struct prefetch *f, size_t i)
+{
+	struct prefetch_img *sl = &f->slot[i % PREFETCH_DEPTH];
+	if (sl->cap > PREFETCH_KEEP) {
+		free(sl->p);
+		sl->p = NULL;
+		sl->cap = 0;
+	}
+	if (f->stop < 0)
+		return;
+	pthread_mutex_lock(&f->mu);
+	f->nfree = i + 1;
+	if (f->rwait)
+		pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+void
+prefetch_end(struct prefetch *f)
+{
+	if (!f)
+		return;
+	if (f->stop >= 0) {
+		pthread_mutex_lock(&f->mu);
+		f->stop = 1;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+		pthread_join(f->th, NULL);
+	}
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	for (int i = 0; i < PREFETCH_DEPTH; i++)
+		free(f->slot[i].p);
+	free(f->sha);
+	free(f);
+}

@@ -1,0 +1,29 @@
+/* prefetch: reads the images of a batch from the run's object store on a
+ * thread of their own, a few ahead of the caller, checking each against its
+ * sha256 name (used by pack.c while it seals a shard). */
+#ifndef VJ_PREFETCH_H
+#define VJ_PREFETCH_H
+
+#include <stddef.h>
+
+/* One image read: its bytes, or why not. */
+struct prefetch_img {
+	char *p;
+	size_t len, cap;
+	int err;                     /* 0, or errno (EILSEQ: bytes not matching the hash) */
+};
+
+struct prefetch;
+
+/* Start reading the n images named sha[0..n-1] (store objects of the run
+ * directory run, which must outlive f), in order; the names are copied. */
+struct prefetch *prefetch_start(const char *run, const char *const *sha, size_t n);
+/* Image i: 0 with *img set, or -1 with errno set (EILSEQ: the bytes do not
+ * match the hash); *img is the caller's until prefetch_release(f, i).
+ * Take them in order, releasing each when done with it. */
+int prefetch_take(struct prefetch *f, size_t i, struct prefetch_img **img);
+void prefetch_release(struct prefetch *f, size_t i);
+/* Stop the reader and free everything; f may be NULL. */
+void prefetch_end(struct prefetch *f);
+
+#endif
