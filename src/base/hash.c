@@ -147,12 +147,6 @@ sha256_file(const char *path, char out[65], uint64_t *size)
 	errno = e;
 	return r;
 }
-	int e = errno;
-	close(fd);
-	sha256_final(c, out);
-	errno = e;
-	return n < 0 ? -1 : 0;
-}
 
 uint64_t
 hash64(const void *p, size_t n)
