@@ -23,7 +23,11 @@ setup(void)
 	setenv("DEEPSEEK_API_KEY", "fuzz-key-0123456789", 1);
 	setenv("OPENAI_API_KEY", "fuzz-key-0123456789", 1);
 	for (int i = 0; i < 4; i++) {
-		struct prov_config c = { .stage = stages[i / 2], .name = names[i % 2], .run = "/tmp" };
+		/* an OpenAI-compatible vision server for analyze (DeepSeek takes no
+		 * images); its key variable named, as a user would */
+		struct prov_config c = { .stage = stages[i / 2], .name = names[i % 2], .run = "/tmp",
+			.base_url = i == 1 ? "http://127.0.0.1:9/v1" : NULL,
+			.api_key_env = i == 1 ? "OPENAI_API_KEY" : NULL };
 		char err[512];
 		if (prov_open(&provs[i], &c, err, sizeof err) != VJ_OK) {
 			fprintf(stderr, "fuzz_answer: %s\n", err);
