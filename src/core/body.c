@@ -3,6 +3,7 @@
  * reads the body, so an image goes from the object store to the wire in
  * 48 KB steps and never sits whole in memory. */
 #include "core/body.h"
+#include "base/hash.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@ struct seg {
 	size_t len;           /* bytes this segment contributes to the body */
 	char *path;           /* file streamed as base64 */
 	size_t flen;
+	char sha[65];         /* what the file's bytes must hash to; "" no check */
 };
 
 struct body {
@@ -30,6 +32,8 @@ struct body {
 	char carry[4];
 	size_t ncarry, cpos;
 	size_t foff;          /* read offset in the file being encoded */
+	struct sha256_ctx *h; /* hashing the file as it is encoded */
+	char *damage;         /* set when a file's bytes did not match its hash */
 };
 
 struct body *
@@ -76,13 +80,15 @@ body_adds(struct body *b, const char *s)
 }
 
 int
-body_add_b64file(struct body *b, const char *path)
+body_add_b64file(struct body *b, const char *path, const char *sha)
 {
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return -1;
 	struct seg *s = body_seg(b);
 	s->path = xstrdup(path);
+	if (sha && strlen(sha) == 64)
+		memcpy(s->sha, sha, 65);
 	s->flen = (size_t)st.st_size;
 	s->len = (s->flen + 2) / 3 * 4;
 	b->total += s->len;
@@ -134,6 +140,22 @@ b64_chunk(struct body *b, struct seg *s, char *dst, size_t groups)
 	if (use == 0)
 		return -1;
 	b->foff += use;
+	if (b->h) {
+		/* the object's name is its hash: the bytes sent must be those,
+		 * or the wrong image would be paid for and journaled as done */
+		sha256_update(b->h, in, use);
+		if (last) {
+			char got[65];
+			sha256_final(b->h, got);
+			b->h = NULL;
+			if (strcmp(got, s->sha) != 0) {
+				free(b->damage);
+				b->damage = xasprintf("object store damaged: %s does not hold the bytes "
+				    "its name says (re-ingest the job's image to replace it)", s->path);
+				return -1;
+			}
+		}
+	}
 	return (ssize_t)b64_encode(in, use, dst);
 }
 
@@ -157,10 +179,12 @@ body_read(struct body *b, char *dst, size_t n)
 			b->off += k;
 		} else {
 			if (b->fd < 0) {
-				b->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+				b->fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 				if (b->fd < 0)
 					return (size_t)-1;
 				b->foff = 0;
+				if (s->sha[0])
+					b->h = sha256_new();
 			}
 			if (b->off >= s->len)
 				goto next;
@@ -198,11 +222,27 @@ next:
 }
 
 static void
+drop_hash(struct body *b)
+{
+	char dummy[65];
+	if (b->h)
+		sha256_final(b->h, dummy);
+	b->h = NULL;
+}
+
+const char *
+body_damage(const struct body *b)
+{
+	return b->damage;
+}
+
+static void
 body_rewind(struct body *b)
 {
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = -1;
+	drop_hash(b);
 	b->cur = b->off = b->ncarry = b->cpos = 0;
 }
 
@@ -232,6 +272,8 @@ body_free(struct body *b)
 	}
 	if (b->fd >= 0)
 		close(b->fd);
+	drop_hash(b);
+	free(b->damage);
 	free(b->s);
 	free(b);
 }

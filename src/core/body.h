@@ -9,7 +9,12 @@ struct body;
 struct body *body_new(void);
 void body_add(struct body *b, const void *p, size_t n);        /* copied */
 void body_adds(struct body *b, const char *s);
-int body_add_b64file(struct body *b, const char *path);      /* -1 if unreadable */
+/* The file at path as base64, read when the body is sent.  With sha (64 hex
+ * digits), the bytes are hashed as they go and a mismatch fails the read
+ * (body_damage says so).  -1 if unreadable. */
+int body_add_b64file(struct body *b, const char *path, const char *sha);
+/* Why a read failed because a file was not what its hash says, or NULL. */
+const char *body_damage(const struct body *b);
 size_t body_size(const struct body *b);
 /* The next up to n bytes of the body (curl's read callback); 0 at the end,
  * (size_t)-1 when a file cannot be opened or read, or shrank. */

@@ -428,7 +428,19 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK) {
 		const char *why = t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc);
+		const char *damage = t->http.body ? body_damage(t->http.body) : NULL;
+		if (damage)
+			cc = CURLE_ABORTED_BY_CALLBACK;
 		switch (cc) {
+		case CURLE_ABORTED_BY_CALLBACK:
+			/* a stored image whose bytes are not its hash: the store is
+			 * damaged, and every job may be sending the wrong image */
+			if (damage) {
+				eng_seterr(&err, EC_FATAL, "%s", damage);
+				break;
+			}
+			eng_seterr(&err, EC_RETRY, "%s: connection failed: %s", e->p->name, why);
+			break;
 		case CURLE_OPERATION_TIMEDOUT:
 			/* the limit it was given, not the time it took to notice */
 			eng_seterr(&err, EC_RETRY, "%s: no answer within %gs (timeout)", e->p->name,

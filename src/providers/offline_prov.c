@@ -1,6 +1,7 @@
 /* offline_prov: the providers that need no network.  Both do their work in
  * build() and return 1, so the engine never sends a request for them. */
 #include "providers/provshared.h"
+#include "core/store.h"
 #include "content/offline_analyze.h"
 #include "content/offline_write.h"
 #include "content/schema.h"
@@ -23,12 +24,19 @@ analyze_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **resul
 
 	if (ps_image(c, t->rec, &path, &mime, e) < 0)
 		return -1;
-	buf = read_file(path, &len, 0);
-	free(path);
+	/* read through the store, which checks the bytes against their name */
+	const char *sha = json_string_value(json_object_get(json_object_get(t->rec, "image"), "sha256"));
+	buf = store_get(c->run, sha, &len);
 	if (!buf) {
-		ps_err(c, e, EC_PERM, 0, "cannot read the image: %s", strerror(errno));
+		if (errno == EILSEQ)
+			ps_err(c, e, EC_FATAL, 0, "object store damaged: %s does not hold the bytes its "
+			    "name says (re-ingest the job's image to replace it)", path);
+		else
+			ps_err(c, e, EC_PERM, 0, "cannot read the image: %s", strerror(errno));
+		free(path);
 		return -1;
 	}
+	free(path);
 	*err = '\0';
 	an = offline_analyze((const unsigned char *)buf, len, mime, err, sizeof(err));
 	free(buf);

@@ -109,7 +109,7 @@ ps_image_slot(void)
 /* Body = doc as JSON, its image slot (if any) replaced by PREFIX and the
  * base64 of the file at PATH.  -1 when the file cannot be read. */
 static int
-json_body(struct body *b, json_t *doc, const char *prefix, const char *path)
+json_body(struct body *b, json_t *doc, const char *prefix, const char *path, const char *sha)
 {
 	char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	char *at;
@@ -121,7 +121,7 @@ json_body(struct body *b, json_t *doc, const char *prefix, const char *path)
 		body_add(b, s, (size_t)(at - s));
 		body_adds(b, "\"");
 		body_adds(b, prefix ? prefix : "");
-		r = body_add_b64file(b, path);
+		r = body_add_b64file(b, path, sha);
 		body_adds(b, "\"");
 		body_adds(b, at + sizeof(slot_json) - 1);
 	} else
@@ -377,7 +377,8 @@ ps_build(void *ctx, struct eng_task *t, struct eng_http *h, json_t **result, str
 	h->body = body_new();
 	if (img && w->data_url)
 		prefix = xasprintf("data:%s;base64,", q.mime);
-	if (json_body(h->body, doc, prefix, img) < 0) {
+	if (json_body(h->body, doc, prefix, img,
+	    json_string_value(json_object_get(json_object_get(t->rec, "image"), "sha256"))) < 0) {
 		ps_err(c, e, EC_PERM, 0, "cannot read the image from the object store");
 		json_decref(doc);
 		body_free(h->body);

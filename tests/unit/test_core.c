@@ -72,7 +72,7 @@ test_body(void)
 			okk = 0;
 		struct body *b = body_new();
 		body_adds(b, "<");
-		body_add_b64file(b, path);
+		body_add_b64file(b, path, NULL);
 		body_adds(b, ">");
 		size_t len;
 		char *got = body_flatten(b, &len);
@@ -105,7 +105,7 @@ test_body(void)
 		d[i] = (unsigned char)(i * 131);
 	ok(ftruncate(fd, 0) == 0 && pwrite(fd, d, big, 0) == (ssize_t)big, "write 3 MB");
 	struct body *b = body_new();
-	body_add_b64file(b, path);
+	body_add_b64file(b, path, NULL);
 	size_t len;
 	char *got = body_flatten(b, &len);
 	is_int(len, (big + 2) / 3 * 4, "3 MB streams to the right length");
