@@ -4,7 +4,7 @@
  *   vj-mkimages DIR                          the standard set, into DIR
  *   vj-mkimages --one WxH KIND FORMAT OUT [--orientation N]
  *                                            one image, for benchmarks and tests
- *                                            KIND: noise gradient shapes left grey
+ *                                            KIND: noise gradient shapes left grey corner
  *                                            FORMAT: jpg png png16 webp gif
  *
  * png16 is 16 bits per sample with no gAMA, sRGB or iCCP chunk (as many
@@ -564,6 +564,16 @@ grey(struct canvas *c)
 	fill(c, (struct rgb){ 128, 128, 128 });
 }
 
+/* A white disc in the top-left quarter on black: where it lands shows how the image was turned. */
+static void
+corner(struct canvas *c)
+{
+	double u = c->w < c->h ? c->w : c->h;
+
+	fill(c, BLACK);
+	disc(c, c->w / 4.0, c->h / 4.0, u / 6, WHITE);
+}
+
 static void
 write_one(const char *size, const char *kind, const char *fmt, const char *out, int orientation)
 {
@@ -587,8 +597,10 @@ write_one(const char *size, const char *kind, const char *fmt, const char *out, 
 		subject_left(&c);
 	else if (strcmp(kind, "grey") == 0)
 		grey(&c);
+	else if (strcmp(kind, "corner") == 0)
+		corner(&c);
 	else
-		die("unknown kind '%s' (noise, gradient, shapes, left, grey)", kind);
+		die("unknown kind '%s' (noise, gradient, shapes, left, grey, corner)", kind);
 	write_any(&c, fmt, out, orientation);
 	free(c.p);
 }
@@ -597,7 +609,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: vj-mkimages DIR\n"
-	    "       vj-mkimages --one WxH noise|gradient|shapes|left|grey "
+	    "       vj-mkimages --one WxH noise|gradient|shapes|left|grey|corner "
 	    "jpg|png|png16|webp|gif OUT [--orientation 1-8]\n");
 	exit(2);
 }
