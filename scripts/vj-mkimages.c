@@ -2,15 +2,21 @@
  * vj-mkimages: draw test images with known properties.
  *
  *   vj-mkimages DIR                          the standard set, into DIR
- *   vj-mkimages --one WxH KIND FORMAT OUT    one image for benchmarks
- *                                            KIND: noise gradient shapes
- *                                            FORMAT: jpg png webp gif
+ *   vj-mkimages --one WxH KIND FORMAT OUT [--orientation N]
+ *                                            one image, for benchmarks and tests
+ *                                            KIND: noise gradient shapes left grey corner
+ *                                            FORMAT: jpg png png16 webp gif
+ *
+ * png16 is 16 bits per sample with no gAMA, sRGB or iCCP chunk (as many
+ * scanners write them); --orientation N (jpg only) adds an Exif APP1 whose
+ * orientation tag is N, and WxH is the size as stored.
  *
  * Everything is drawn here from code; the noise comes from a fixed LCG, so
  * the same invocation writes the same bytes every time.
  */
 #include <errno.h>
 #include <math.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,8 +178,28 @@ write_bytes(const char *path, const void *p, size_t n)
 		die("%s: write failed", path);
 }
 
+/*
+ * An Exif APP1 payload holding only IFD0 with the orientation tag:
+ * "Exif\0\0", a big-endian TIFF header, one entry (0x0112, SHORT, 1, N),
+ * no next IFD.
+ */
+static const unsigned char *
+exif_orientation(int n, unsigned *len)
+{
+	static unsigned char e[] = {
+		'E', 'x', 'i', 'f', 0, 0,
+		'M', 'M', 0, 42, 0, 0, 0, 8,
+		0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0,
+		0, 0, 0, 0,
+	};
+
+	e[6 + 8 + 2 + 8 + 1] = (unsigned char)n;
+	*len = sizeof e;
+	return e;
+}
+
 static unsigned char *
-jpeg_encode(const struct canvas *c, int quality, unsigned long *len)
+jpeg_encode(const struct canvas *c, int quality, int orientation, unsigned long *len)
 {
 	struct jpeg_compress_struct j;
 	struct jpeg_error_mgr je;
@@ -189,7 +215,15 @@ jpeg_encode(const struct canvas *c, int quality, unsigned long *len)
 	j.in_color_space = JCS_RGB;
 	jpeg_set_defaults(&j);
 	jpeg_set_quality(&j, quality, TRUE);
+	/* an Exif file has its APP1 first, instead of JFIF's APP0 */
+	if (orientation > 0)
+		j.write_JFIF_header = FALSE;
 	jpeg_start_compress(&j, TRUE);
+	if (orientation > 0) {
+		unsigned n;
+		const unsigned char *e = exif_orientation(orientation, &n);
+		jpeg_write_marker(&j, JPEG_APP0 + 1, e, n);
+	}
 	while (j.next_scanline < j.image_height) {
 		row = c->p + (size_t)j.next_scanline * c->w * 3;
 		jpeg_write_scanlines(&j, &row, 1);
@@ -200,10 +234,10 @@ jpeg_encode(const struct canvas *c, int quality, unsigned long *len)
 }
 
 static void
-write_jpeg(const struct canvas *c, const char *path)
+write_jpeg(const struct canvas *c, const char *path, int orientation)
 {
 	unsigned long len = 0;
-	unsigned char *b = jpeg_encode(c, 90, &len);
+	unsigned char *b = jpeg_encode(c, 90, orientation, &len);
 
 	write_bytes(path, b, len);
 	free(b);
@@ -221,6 +255,42 @@ write_png(const struct canvas *c, const char *path)
 	img.format = PNG_FORMAT_RGB;
 	if (!png_image_write_to_file(&img, path, 0, c->p, 0, NULL))
 		die("%s: %s", path, img.message);
+}
+
+/* 16-bit RGB through libpng's own writer: the simplified API always adds gAMA. */
+static void
+write_png16(const struct canvas *c, const char *path)
+{
+	png_structp png;
+	png_infop info;
+	unsigned char *row = emalloc((size_t)c->w * 6);
+	FILE *f = fopen(path, "wb");
+	int x, y;
+
+	if (f == NULL)
+		die("%s: %s", path, strerror(errno));
+	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+	info = png != NULL ? png_create_info_struct(png) : NULL;
+	if (info == NULL)
+		die("%s: libpng could not start", path);
+	if (setjmp(png_jmpbuf(png)))
+		die("%s: PNG write failed", path);
+	png_init_io(png, f);
+	png_set_IHDR(png, info, (png_uint_32)c->w, (png_uint_32)c->h, 16, PNG_COLOR_TYPE_RGB,
+	    PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_write_info(png, info);
+	for (y = 0; y < c->h; y++) {
+		const unsigned char *p = c->p + (size_t)y * c->w * 3;
+		/* v * 257: the 8-bit value scaled to 16 bits, big-endian */
+		for (x = 0; x < c->w * 3; x++)
+			row[2 * x] = row[2 * x + 1] = p[x];
+		png_write_row(png, row);
+	}
+	png_write_end(png, NULL);
+	png_destroy_write_struct(&png, &info);
+	free(row);
+	if (fclose(f) != 0)
+		die("%s: write failed", path);
 }
 
 static void
@@ -275,18 +345,22 @@ write_gif(const struct canvas *c, const char *path)
 }
 
 static void
-write_any(const struct canvas *c, const char *fmt, const char *path)
+write_any(const struct canvas *c, const char *fmt, const char *path, int orientation)
 {
+	if (orientation > 0 && strcmp(fmt, "jpg") != 0 && strcmp(fmt, "jpeg") != 0)
+		die("--orientation is for jpg only");
 	if (strcmp(fmt, "jpg") == 0 || strcmp(fmt, "jpeg") == 0)
-		write_jpeg(c, path);
+		write_jpeg(c, path, orientation);
 	else if (strcmp(fmt, "png") == 0)
 		write_png(c, path);
+	else if (strcmp(fmt, "png16") == 0)
+		write_png16(c, path);
 	else if (strcmp(fmt, "webp") == 0)
 		write_webp(c, path);
 	else if (strcmp(fmt, "gif") == 0)
 		write_gif(c, path);
 	else
-		die("unknown format '%s' (jpg, png, webp, gif)", fmt);
+		die("unknown format '%s' (jpg, png, png16, webp, gif)", fmt);
 }
 
 /* ---- the pictures ---- */
@@ -459,17 +533,23 @@ write_standard(const char *dir)
 		memset(c.p, 0, (size_t)s->w * s->h * 3);
 		s->draw(&c);
 		snprintf(path, sizeof path, "%s/%s", dir, s->name);
-		write_any(&c, strrchr(s->name, '.') + 1, path);
+		write_any(&c, strrchr(s->name, '.') + 1, path, 0);
 		printf("%s\n", path);
 		free(c.p);
 	}
-	/* a valid JPEG cut in half, and an empty file */
+	/*
+	 * A valid JPEG cut in half and closed again with an end-of-image
+	 * marker: whole to the structural check at ingest, truncated to the
+	 * decoder (the analysis fails).  And an empty file.
+	 */
 	rng_state = 1;
 	c = canvas_new(640, 480);
 	shapes(&c);
-	b = jpeg_encode(&c, 90, &len);
+	b = jpeg_encode(&c, 90, 0, &len);
+	b[len / 2] = 0xff;
+	b[len / 2 + 1] = 0xd9;
 	snprintf(path, sizeof path, "%s/truncated.jpg", dir);
-	write_bytes(path, b, len / 2);
+	write_bytes(path, b, len / 2 + 2);
 	printf("%s\n", path);
 	free(b);
 	free(c.p);
@@ -479,7 +559,23 @@ write_standard(const char *dir)
 }
 
 static void
-write_one(const char *size, const char *kind, const char *fmt, const char *out)
+grey(struct canvas *c)
+{
+	fill(c, (struct rgb){ 128, 128, 128 });
+}
+
+/* A white disc in the top-left quarter on black: where it lands shows how the image was turned. */
+static void
+corner(struct canvas *c)
+{
+	double u = c->w < c->h ? c->w : c->h;
+
+	fill(c, BLACK);
+	disc(c, c->w / 4.0, c->h / 4.0, u / 6, WHITE);
+}
+
+static void
+write_one(const char *size, const char *kind, const char *fmt, const char *out, int orientation)
 {
 	struct canvas c;
 	int w, h;
@@ -497,9 +593,15 @@ write_one(const char *size, const char *kind, const char *fmt, const char *out)
 		gradient(&c);
 	else if (strcmp(kind, "shapes") == 0)
 		shapes(&c);
+	else if (strcmp(kind, "left") == 0)
+		subject_left(&c);
+	else if (strcmp(kind, "grey") == 0)
+		grey(&c);
+	else if (strcmp(kind, "corner") == 0)
+		corner(&c);
 	else
-		die("unknown kind '%s' (noise, gradient, shapes)", kind);
-	write_any(&c, fmt, out);
+		die("unknown kind '%s' (noise, gradient, shapes, left, grey, corner)", kind);
+	write_any(&c, fmt, out, orientation);
 	free(c.p);
 }
 
@@ -507,17 +609,27 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: vj-mkimages DIR\n"
-	    "       vj-mkimages --one WxH noise|gradient|shapes jpg|png|webp|gif OUT\n");
+	    "       vj-mkimages --one WxH noise|gradient|shapes|left|grey|corner "
+	    "jpg|png|png16|webp|gif OUT [--orientation 1-8]\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
+	int orientation = 0;
+	char *end;
+
+	if (argc == 8 && strcmp(argv[6], "--orientation") == 0) {
+		orientation = (int)strtol(argv[7], &end, 10);
+		if (*end != '\0' || orientation < 1 || orientation > 8)
+			die("bad orientation '%s' (want 1 to 8)", argv[7]);
+		argc = 6;
+	}
 	if (argc == 2 && argv[1][0] != '-')
 		write_standard(argv[1]);
 	else if (argc == 6 && strcmp(argv[1], "--one") == 0)
-		write_one(argv[2], argv[3], argv[4], argv[5]);
+		write_one(argv[2], argv[3], argv[4], argv[5], orientation);
 	else
 		usage();
 	return 0;

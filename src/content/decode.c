@@ -141,12 +141,17 @@ j_error_exit(j_common_ptr c)
 /*
  * Warnings are level -1.  "Premature end of JPEG file" means the decoder
  * made up the missing data (grey blocks): for a dataset that is a broken
- * image, so it becomes an error.  Other warnings are recoverable and pass.
+ * image, so it becomes an error.  So does scan data ended by the EOI marker
+ * before the last row of MCUs: a file cut short and closed again, which the
+ * structural check at ingest cannot tell from a whole one.  A few bits
+ * missing in the last row are common and harmless, and other warnings are
+ * recoverable: they pass.
  */
 static void
 j_emit(j_common_ptr c, int level)
 {
 	struct jerr *je = (struct jerr *)c->err;
+	j_decompress_ptr d = (j_decompress_ptr)c;
 	char msg[JMSG_LENGTH_MAX];
 
 	if (level != -1)
@@ -155,6 +160,12 @@ j_emit(j_common_ptr c, int level)
 	if (c->err->msg_code == JWRN_JPEG_EOF && !je->finishing) {
 		c->err->format_message(c, msg);
 		errf(je->err, je->errlen, "truncated JPEG: %s", msg);
+		longjmp(je->jb, 1);
+	}
+	if (c->err->msg_code == JWRN_HIT_MARKER && c->is_decompressor &&
+	    d->unread_marker == JPEG_EOI && d->input_iMCU_row + 1 < d->total_iMCU_rows) {
+		errf(je->err, je->errlen, "truncated JPEG: the scan data ends at MCU row %u of %u",
+		    (unsigned)d->input_iMCU_row + 1, (unsigned)d->total_iMCU_rows);
 		longjmp(je->jb, 1);
 	}
 }
@@ -265,6 +276,10 @@ decode_png(const unsigned char *buf, size_t len, struct pixmap *out, char *err, 
 	img.version = PNG_IMAGE_VERSION;
 	if (!png_image_begin_read_from_memory(&img, buf, len))
 		return errf(err, errlen, "corrupt PNG: %s", img.message);
+	/* 16-bit samples with no gAMA or sRGB chunk are sRGB, like 8-bit ones:
+	 * libpng would take them as linear light (mid-grey out as #bababa).
+	 * A file that says gAMA 1.0 is still linear. */
+	img.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
 	if (too_big(img.width, img.height, err, errlen) != 0) {
 		png_image_free(&img);
 		return -1;
@@ -509,9 +524,47 @@ decode_gif(const unsigned char *buf, size_t len, struct pixmap *out, char *err, 
 	return 0;
 }
 
+/* ---- EXIF orientation ---- */
+
+/*
+ * Turn the stored pixels into the displayed ones for EXIF orientation O
+ * (2..8; 1 is as stored).  For each displayed pixel (x, y) the stored one
+ * it shows: 2 mirrors left-right, 3 turns half, 4 mirrors top-bottom, 5
+ * transposes, 6 turns a quarter clockwise, 7 transposes the other way, 8
+ * turns a quarter anticlockwise.
+ */
+static void
+orient(struct pixmap *pm, int o)
+{
+	int w = pm->w, h = pm->h, dw = o >= 5 ? h : w, dh = o >= 5 ? w : h, x, y, sx, sy;
+	unsigned char *dst, *d;
+
+	if (o < 2 || o > 8)
+		return;
+	d = dst = xmalloc((size_t)w * h * 3);
+	for (y = 0; y < dh; y++)
+		for (x = 0; x < dw; x++, d += 3) {
+			switch (o) {
+			case 2: sx = w - 1 - x; sy = y; break;
+			case 3: sx = w - 1 - x; sy = h - 1 - y; break;
+			case 4: sx = x; sy = h - 1 - y; break;
+			case 5: sx = y; sy = x; break;
+			case 6: sx = y; sy = h - 1 - x; break;
+			case 7: sx = w - 1 - y; sy = h - 1 - x; break;
+			default: sx = w - 1 - y; sy = x; break;
+			}
+			memcpy(d, pm->rgb + ((size_t)sy * w + sx) * 3, 3);
+		}
+	free(pm->rgb);
+	pm->rgb = dst;
+	pm->w = dw;
+	pm->h = dh;
+}
+
 /*
  * The bytes decide the format: a MIME that disagrees with them (a server
  * calling a PNG image/jpeg) is ignored rather than fed to the wrong codec.
+ * The result is the image as displayed: turned by its EXIF orientation.
  */
 int
 decode_image(const unsigned char *buf, size_t len, const char *mime, int max_side,
@@ -541,5 +594,6 @@ decode_image(const unsigned char *buf, size_t len, const char *mime, int max_sid
 		return -1;
 	}
 	shrink(out, max_side);
+	orient(out, info.orientation);
 	return 0;
 }

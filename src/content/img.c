@@ -4,6 +4,10 @@
  * The bytes come from the network, so every read is bounds-checked against
  * LEN before it happens: a helper never looks at b[i] unless i < len was
  * established first.  Nothing is decoded here; decode.c does that.
+ *
+ * img_sniff reads the headers; img_check (below the sniffers) then walks
+ * the whole structure, so that a file cut short or holding no pixels is
+ * refused at ingest rather than found out by a decoder much later.
  */
 #include "content/img.h"
 
@@ -64,6 +68,7 @@ set(struct img_info *out, const char *mime, const char *ext, uint64_t w, uint64_
 	snprintf(out->ext, sizeof out->ext, "%s", ext);
 	out->width = (int)w;
 	out->height = (int)h;
+	out->orientation = 1;
 	return 0;
 }
 
@@ -88,15 +93,63 @@ is_sof(int m)
 }
 
 /*
+ * The orientation tag (0x0112, a SHORT) of IFD0 in an Exif APP1 payload:
+ * "Exif\0\0", then a TIFF header ("II" or "MM", 42, IFD0 offset).  1 when
+ * there is none or it is out of range.
+ */
+static int
+exif_orientation(const unsigned char *t, size_t n)
+{
+	unsigned (*u16)(const unsigned char *);
+	uint32_t (*u32)(const unsigned char *);
+	uint64_t ifd, e;
+	unsigned i, count, v;
+
+	if (n < 6 + 8 || memcmp(t, "Exif\0\0", 6) != 0)
+		return 1;
+	t += 6;
+	n -= 6;
+	if (t[0] == 'I' && t[1] == 'I') {
+		u16 = le16;
+		u32 = le32;
+	} else if (t[0] == 'M' && t[1] == 'M') {
+		u16 = be16;
+		u32 = be32;
+	} else
+		return 1;
+	if (u16(t + 2) != 42)
+		return 1;
+	ifd = u32(t + 4);
+	if (ifd + 2 > n)
+		return 1;
+	count = u16(t + ifd);
+	for (i = 0; i < count; i++) {
+		e = ifd + 2 + 12 * (uint64_t)i;
+		if (e + 12 > n)
+			break;
+		if (u16(t + e) != 0x0112)
+			continue;
+		/* type 3 (SHORT), count 1: the value sits in the first 2 bytes */
+		if (u16(t + e + 2) != 3 || u32(t + e + 4) != 1)
+			return 1;
+		v = u16(t + e + 8);
+		return v >= 1 && v <= 8 ? (int)v : 1;
+	}
+	return 1;
+}
+
+/*
  * Walk the marker segments after SOI to the first SOFn.  APPn, COM, DQT and
  * friends are skipped by their length; any number of 0xFF fill bytes may
  * precede a marker; SOS or EOI before a frame header means there is none.
+ * An Exif APP1 on the way gives the orientation: 5..8 display the frame
+ * turned a quarter, so its width and height are swapped.
  */
 static int
 sniff_jpeg(const unsigned char *b, size_t len, struct img_info *out, char *err, size_t errlen)
 {
 	size_t p = 2, seglen;
-	int m;
+	int m, orient = 0, rc;
 
 	for (;;) {
 		if (p >= len)
@@ -122,19 +175,28 @@ sniff_jpeg(const unsigned char *b, size_t len, struct img_info *out, char *err, 
 			return errf(err, errlen, "corrupt JPEG: segment length %zu at offset %zu",
 			    seglen, p);
 		if (is_sof(m)) {
+			unsigned w, h;
 			/* length(2) precision(1) height(2) width(2) */
 			if (seglen < 7)
 				return errf(err, errlen, "corrupt JPEG: short frame header");
 			if (len - p < 7)
 				return errf(err, errlen, "truncated JPEG header");
-			if (be16(b + p + 5) == 0 || be16(b + p + 3) == 0)
-				return errf(err, errlen, "JPEG frame header gives no size (%ux%u)",
-				    be16(b + p + 5), be16(b + p + 3));
-			return set(out, "image/jpeg", "jpg", be16(b + p + 5), be16(b + p + 3),
-			    err, errlen);
+			w = be16(b + p + 5);
+			h = be16(b + p + 3);
+			if (w == 0 || h == 0)
+				return errf(err, errlen, "JPEG frame header gives no size (%ux%u)", w, h);
+			if (orient == 0)
+				orient = 1;
+			rc = orient >= 5 ? set(out, "image/jpeg", "jpg", h, w, err, errlen) :
+			    set(out, "image/jpeg", "jpg", w, h, err, errlen);
+			out->orientation = orient;
+			return rc;
 		}
 		if (len - p < seglen)
 			return errf(err, errlen, "truncated JPEG header");
+		/* the first Exif APP1 counts; XMP and others also use APP1 */
+		if (m == 0xe1 && orient == 0 && seglen >= 8 && memcmp(b + p + 2, "Exif", 4) == 0)
+			orient = exif_orientation(b + p + 2, seglen - 2);
 		p += seglen;
 	}
 }
@@ -414,4 +476,369 @@ img_sniff(const unsigned char *b, size_t len, struct img_info *out, char *err, s
 	} else if (b[0] == 0xff)
 		return errf(err, errlen, "truncated JPEG header");
 	return not_image(b, len, err, errlen);
+}
+
+/* ---- whole-file checks ---- */
+
+/*
+ * Each checker returns IMG_WHOLE, or IMG_CUT / IMG_BROKEN with the reason
+ * in WHY.  Reasons name structure (markers, chunk types the format
+ * defines, offsets), never bytes of the file.
+ */
+static int
+why(int rc, char *w, size_t wl, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+why(int rc, char *w, size_t wl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(w, wl, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/*
+ * From P, just after an SOS header, to the 0xFF of the marker that ends
+ * the entropy-coded data (LEN when the bytes end first).  Inside the data
+ * 0xFF is followed by 00 (a stuffed byte), D0..D7 (a restart marker) or
+ * more 0xFF (fill); anything else is a marker.
+ */
+static size_t
+scan_end(const unsigned char *b, size_t len, size_t p)
+{
+	const unsigned char *q;
+	size_t i;
+
+	while (p < len && (q = memchr(b + p, 0xff, len - p)) != NULL) {
+		i = (size_t)(q - b);
+		if (i + 1 >= len)
+			return len;
+		if (b[i + 1] == 0x00 || (b[i + 1] >= 0xd0 && b[i + 1] <= 0xd7))
+			p = i + 2;
+		else if (b[i + 1] == 0xff)
+			p = i + 1;
+		else
+			return i;
+	}
+	return len;
+}
+
+/* Segments, then scans and the tables between them (progressive), to EOI. */
+static int
+check_jpeg(const unsigned char *b, size_t len, char *w, size_t wl)
+{
+	size_t p = 2, seglen;
+	unsigned scans = 0;
+	int m;
+
+	for (;;) {
+		if (p >= len)
+			return why(IMG_CUT, w, wl, scans ? "ends after the scan data, before the "
+			    "end-of-image marker" : "ends before the scan data");
+		if (b[p] != 0xff)
+			return why(IMG_BROKEN, w, wl, "no marker at offset %zu", p);
+		while (p < len && b[p] == 0xff)
+			p++;
+		if (p >= len)
+			continue;
+		m = b[p++];
+		if (m == 0x00)
+			return why(IMG_BROKEN, w, wl, "stuffed byte outside the scan data at offset %zu",
+			    p - 2);
+		if (m == 0x01 || (m >= 0xd0 && m <= 0xd8))
+			continue;
+		if (m == 0xd9) {
+			if (scans == 0)
+				return why(IMG_BROKEN, w, wl, "end-of-image marker before any scan data");
+			return IMG_WHOLE;       /* what follows EOI (maker data) is not ours */
+		}
+		if (len - p < 2)
+			return why(IMG_CUT, w, wl, "ends inside a marker segment at offset %zu", p - 2);
+		seglen = be16(b + p);
+		if (seglen < 2)
+			return why(IMG_BROKEN, w, wl, "segment length %zu at offset %zu", seglen, p);
+		if (len - p < seglen)
+			return why(IMG_CUT, w, wl, "ends inside a marker segment at offset %zu", p - 2);
+		p += seglen;
+		if (m == 0xda) {
+			scans++;
+			p = scan_end(b, len, p);
+			if (p >= len)
+				return why(IMG_CUT, w, wl, "ends inside the scan data, before the "
+				    "end-of-image marker");
+		}
+	}
+}
+
+/* The channels of a valid PNG bit depth and colour type; 0 for an invalid pair. */
+static unsigned
+png_channels(unsigned depth, unsigned type)
+{
+	int d8 = depth == 8 || depth == 16, any = d8 || depth == 1 || depth == 2 || depth == 4;
+
+	switch (type) {
+	case 0: return any ? 1 : 0;
+	case 2: return d8 ? 3 : 0;
+	case 3: return any && depth != 16 ? 1 : 0;
+	case 4: return d8 ? 2 : 0;
+	case 6: return d8 ? 4 : 0;
+	default: return 0;
+	}
+}
+
+/*
+ * Deflate cannot expand data more than 1032 times (a 258-byte match in two
+ * one-bit codes); 1100 leaves room for the stream's own overhead.
+ */
+#define PNG_MAX_INFLATE 1100
+
+static int
+is_letter(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/*
+ * Chunks are length(4) type(4) data crc(4): IHDR (13 bytes) first, one or
+ * more IDAT, IEND (empty).  The IDAT data must be able to inflate to the
+ * rows IHDR promises, so a 45-byte file claiming 100000x100000 is refused.
+ */
+static int
+check_png(const unsigned char *b, size_t len, char *w, size_t wl)
+{
+	size_t p = 8;
+	uint64_t idat = 0, rowbytes, w_px, h_px;
+	unsigned nidat = 0, ch, i;
+	uint32_t clen;
+	const unsigned char *type;
+
+	if (len < 33)
+		return why(IMG_CUT, w, wl, "ends inside the IHDR chunk");
+	if (be32(b + 8) != 13 || memcmp(b + 12, "IHDR", 4) != 0)
+		return why(IMG_BROKEN, w, wl, "no IHDR chunk of 13 bytes first");
+	w_px = be32(b + 16);
+	h_px = be32(b + 20);
+	if (w_px == 0 || h_px == 0)
+		return why(IMG_BROKEN, w, wl, "no pixels in IHDR");
+	if ((ch = png_channels(b[24], b[25])) == 0)
+		return why(IMG_BROKEN, w, wl, "bit depth %u with colour type %u", b[24], b[25]);
+	if (b[26] != 0 || b[27] != 0 || b[28] > 1)
+		return why(IMG_BROKEN, w, wl, "unknown compression, filter or interlace method");
+	/* filter bytes left out: a lower bound for interlaced images too */
+	rowbytes = (w_px * ch * b[24] + 7) / 8;
+	for (;;) {
+		if (p == len)
+			return why(IMG_CUT, w, wl, "ends before the IEND chunk");
+		if (len - p < 12)
+			return why(IMG_CUT, w, wl, "ends inside a chunk at offset %zu", p);
+		clen = be32(b + p);
+		type = b + p + 4;
+		if (clen > 0x7fffffffu)
+			return why(IMG_BROKEN, w, wl, "chunk length over 2^31-1 at offset %zu", p);
+		for (i = 0; i < 4; i++)
+			if (!is_letter(type[i]))
+				return why(IMG_BROKEN, w, wl, "chunk type not made of letters at offset %zu",
+				    p);
+		if (len - p - 12 < clen)
+			return why(IMG_CUT, w, wl, "ends inside %s chunk at offset %zu",
+			    memcmp(type, "IDAT", 4) == 0 ? "an IDAT" : "a", p);
+		if (p > 8 && memcmp(type, "IHDR", 4) == 0)
+			return why(IMG_BROKEN, w, wl, "a second IHDR chunk at offset %zu", p);
+		if (memcmp(type, "IDAT", 4) == 0) {
+			nidat++;
+			idat += clen;
+		}
+		if (memcmp(type, "IEND", 4) == 0) {
+			if (clen != 0)
+				return why(IMG_BROKEN, w, wl, "IEND chunk of length %u", (unsigned)clen);
+			if (nidat == 0)
+				return why(IMG_BROKEN, w, wl, "no pixel data (no IDAT chunk)");
+			if (idat * PNG_MAX_INFLATE / rowbytes < h_px)
+				return why(IMG_BROKEN, w, wl, "%llu bytes of compressed pixel data "
+				    "cannot hold the rows its size needs", (unsigned long long)idat);
+			return IMG_WHOLE;
+		}
+		p += 12 + (size_t)clen;
+	}
+}
+
+/*
+ * Data sub-blocks from P: size(1) data, ended by a zero size.  The offset
+ * after the terminator, or 0 when the bytes end first.
+ */
+static size_t
+gif_blocks(const unsigned char *b, size_t len, size_t p)
+{
+	while (p < len) {
+		unsigned n = b[p];
+		if (n == 0)
+			return p + 1;
+		if (len - p - 1 < n)
+			return 0;
+		p += 1 + n;
+	}
+	return 0;
+}
+
+/*
+ * Header(6), logical screen(7), global colour table, then blocks:
+ * extensions (0x21), images (0x2C: descriptor(10), local colour table,
+ * LZW code size(1), data sub-blocks), and the trailer (0x3B).  At least
+ * one image must be there.  Some encoders leave the trailer out: a file
+ * that ends right after a complete image block is taken as whole.
+ */
+static int
+check_gif(const unsigned char *b, size_t len, char *w, size_t wl)
+{
+	size_t p = 13, q;
+	unsigned images = 0, lzw;
+
+	if (len < 13)
+		return why(IMG_CUT, w, wl, "ends inside the logical screen descriptor");
+	if (b[10] & 0x80)
+		p += (size_t)3 << ((b[10] & 7) + 1);
+	for (;;) {
+		if (p >= len) {
+			if (images > 0 && p == len && b[len - 1] == 0)
+				return IMG_WHOLE;
+			return why(IMG_CUT, w, wl, images ? "ends before the trailer" :
+			    "ends before the first image");
+		}
+		switch (b[p]) {
+		case 0x3b:
+			if (images == 0)
+				return why(IMG_BROKEN, w, wl, "no image (no image descriptor) before the "
+				    "trailer");
+			return IMG_WHOLE;
+		case 0x21:
+			if (len - p < 2 || (q = gif_blocks(b, len, p + 2)) == 0)
+				return why(IMG_CUT, w, wl, "ends inside an extension at offset %zu", p);
+			p = q;
+			break;
+		case 0x2c:
+			if (len - p < 11)
+				return why(IMG_CUT, w, wl, "ends inside an image descriptor at offset %zu",
+				    p);
+			q = p + 10;
+			if (b[p + 9] & 0x80)
+				q += (size_t)3 << ((b[p + 9] & 7) + 1);
+			if (q >= len)
+				return why(IMG_CUT, w, wl, "ends inside a colour table at offset %zu", p);
+			lzw = b[q];
+			if (lzw < 1 || lzw > 11)
+				return why(IMG_BROKEN, w, wl, "LZW code size %u at offset %zu", lzw, q);
+			if ((q = gif_blocks(b, len, q + 1)) == 0)
+				return why(IMG_CUT, w, wl, "ends inside the image data at offset %zu", p);
+			images++;
+			p = q;
+			break;
+		default:
+			return why(IMG_BROKEN, w, wl, "unknown block at offset %zu", p);
+		}
+	}
+}
+
+/*
+ * The RIFF size is the file's size less 8.  Its chunks, fourcc(4) size(4)
+ * data and a pad byte to an even size, fill it, and one of them holds an
+ * image (VP8, VP8L, or ANMF frames).
+ */
+static int
+check_webp(const unsigned char *b, size_t len, char *w, size_t wl)
+{
+	uint64_t total = (uint64_t)le32(b + 4) + 8, p = 12, csize;
+	unsigned images = 0;
+
+	if (total > len)
+		return why(IMG_CUT, w, wl, "the RIFF header says %llu bytes",
+		    (unsigned long long)total);
+	if (total < len)
+		return why(IMG_BROKEN, w, wl, "%llu bytes past the end that the RIFF header gives",
+		    (unsigned long long)(len - total));
+	while (p < total) {
+		if (total - p < 8)
+			return why(IMG_BROKEN, w, wl, "a chunk header runs past the RIFF data at "
+			    "offset %llu", (unsigned long long)p);
+		csize = le32(b + p + 4);
+		if (csize > total - p - 8)
+			return why(IMG_BROKEN, w, wl, "a chunk runs past the RIFF data at offset %llu",
+			    (unsigned long long)p);
+		if (memcmp(b + p, "VP8 ", 4) == 0 || memcmp(b + p, "VP8L", 4) == 0 ||
+		    memcmp(b + p, "ANMF", 4) == 0)
+			images++;
+		/* a writer may leave out the last chunk's pad byte */
+		p += 8 + csize + (csize & 1);
+	}
+	if (images == 0)
+		return why(IMG_BROKEN, w, wl, "no image data (no VP8, VP8L or ANMF chunk)");
+	return IMG_WHOLE;
+}
+
+/* Top-level boxes: each within the file, a 'meta' among them. */
+static int
+check_heif(const unsigned char *b, size_t len, char *w, size_t wl)
+{
+	size_t p = 0;
+	uint64_t size, hdr;
+	int meta = 0;
+
+	while (p < len) {
+		if (len - p < 8)
+			return why(IMG_CUT, w, wl, "ends inside a box header at offset %zu", p);
+		size = be32(b + p);
+		hdr = 8;
+		if (size == 1) {
+			if (len - p < 16)
+				return why(IMG_CUT, w, wl, "ends inside a box header at offset %zu", p);
+			size = be64(b + p + 8);
+			hdr = 16;
+		} else if (size == 0)
+			size = len - p;
+		if (size < hdr)
+			return why(IMG_BROKEN, w, wl, "box size %llu at offset %zu",
+			    (unsigned long long)size, p);
+		if (size > len - p)
+			return why(IMG_CUT, w, wl, "a box at offset %zu runs past the end", p);
+		if (memcmp(b + p + 4, "meta", 4) == 0)
+			meta = 1;
+		p += (size_t)size;
+	}
+	if (!meta)
+		return why(IMG_BROKEN, w, wl, "no 'meta' box");
+	return IMG_WHOLE;
+}
+
+int
+img_check(const unsigned char *b, size_t len, const struct img_info *ii, char *err, size_t errlen)
+{
+	char w[160] = "", dims[40];
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (b == NULL || ii == NULL || len < 12)
+		rc = why(IMG_CUT, w, sizeof w, "too short to hold an image");
+	else if (strcmp(ii->ext, "jpg") == 0)
+		rc = check_jpeg(b, len, w, sizeof w);
+	else if (strcmp(ii->ext, "png") == 0)
+		rc = check_png(b, len, w, sizeof w);
+	else if (strcmp(ii->ext, "gif") == 0)
+		rc = check_gif(b, len, w, sizeof w);
+	else if (strcmp(ii->ext, "webp") == 0)
+		rc = check_webp(b, len, w, sizeof w);
+	else if (strcmp(ii->ext, "heic") == 0 || strcmp(ii->ext, "heif") == 0)
+		rc = check_heif(b, len, w, sizeof w);
+	else
+		rc = why(IMG_BROKEN, w, sizeof w, "unknown type");
+	if (rc == IMG_WHOLE)
+		return IMG_WHOLE;
+	if (ii != NULL && ii->width > 0)
+		snprintf(dims, sizeof dims, "%dx%d, ", ii->width, ii->height);
+	else
+		dims[0] = '\0';
+	errf(err, errlen, "%s %s (%s%zu bytes): %s", rc == IMG_CUT ? "truncated" : "corrupt",
+	    ii != NULL ? ii->mime : "image", dims, len, w);
+	return rc;
 }

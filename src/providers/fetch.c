@@ -101,15 +101,22 @@ fetch_free(struct fetch_ctx *c)
 }
 
 /* Check the bytes, store them, describe them.  The caller says where they
- * came from in messages. */
+ * came from in messages.  An image cut short is retried when it came over
+ * HTTP (REMOTE): a connection closed early, with no Content-Length to
+ * tell, looks just like that.  A local file is what it is. */
 static int
-keep(struct fetch_ctx *c, const char *p, size_t n, json_t **result, struct eng_err *e)
+keep(struct fetch_ctx *c, const char *p, size_t n, int remote, json_t **result, struct eng_err *e)
 {
 	struct img_info ii;
 	char why[256], sha[65];
+	int whole;
 
 	if (img_sniff((const unsigned char *)p, n, &ii, why, sizeof why) < 0) {
 		eng_seterr(e, EC_PERM, "%s", why);
+		return -1;
+	}
+	if ((whole = img_check((const unsigned char *)p, n, &ii, why, sizeof why)) != IMG_WHOLE) {
+		eng_seterr(e, whole == IMG_CUT && remote ? EC_RETRY : EC_PERM, "%s", why);
 		return -1;
 	}
 	if (store_put(c->run, p, n, sha) < 0) {
@@ -117,9 +124,14 @@ keep(struct fetch_ctx *c, const char *p, size_t n, json_t **result, struct eng_e
 		eng_seterr(e, EC_FATAL, "cannot store the image in %s/objects: %s", c->run, safefs_why(errno));
 		return -1;
 	}
+	/* width and height as displayed; orientation only when the file turns
+	 * or mirrors its pixels for display (docs/journal.md) */
 	*result = json_pack("{s:{s:s, s:s, s:s, s:I, s:i, s:i}}", "image", "sha256", sha,
 	    "mime", ii.mime, "ext", ii.ext, "bytes", (json_int_t)n, "width", ii.width,
 	    "height", ii.height);
+	if (ii.orientation != 1)
+		json_object_set_new(json_object_get(*result, "image"), "orientation",
+		    json_integer(ii.orientation));
 	return 0;
 }
 
@@ -150,7 +162,7 @@ fetch_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result,
 				eng_seterr(e, errno == EIO ? EC_RETRY : EC_PERM, "cannot read %s: %s", path, strerror(errno));
 			return -1;
 		}
-		int r = keep(c, p, n, result, e);
+		int r = keep(c, p, n, 0, result, e);
 		if (r == 0 && fstat_ok(path, &st, n))
 			memo_put(c, path, &st, json_object_get(*result, "image"));
 		if (r < 0 && e->cls == EC_PERM) {
@@ -174,7 +186,7 @@ fetch_parse(void *pctx, struct eng_task *t, const struct eng_resp *r, json_t **r
 	struct fetch_ctx *c = pctx;
 	long s = r->status;
 	if (s == 200 || s == 203) {
-		if (keep(c, r->body, r->len, result, e) < 0) {
+		if (keep(c, r->body, r->len, 1, result, e) < 0) {
 			if (e->cls == EC_PERM && r->content_type) {
 				size_t l = strlen(e->msg);
 				snprintf(e->msg + l, sizeof e->msg - l, " (served as %s)", r->content_type);

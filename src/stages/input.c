@@ -177,6 +177,11 @@ read_one(struct input *in, int fd, const char *src)
 		lno++;
 		if (n && s[n - 1] == '\r')
 			n--;
+		/* a UTF-8 byte-order mark, as some editors write, is not part of the job */
+		if (lno == 1 && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) {
+			s += 3;
+			n -= 3;
+		}
 		size_t i = 0;
 		while (i < n && (s[i] == ' ' || s[i] == '\t'))
 			i++;
