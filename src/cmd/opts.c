@@ -1,5 +1,7 @@
 /* opts: GNU long options shared by the commands. */
 #include "cmd/opts.h"
+#include "core/journal.h"
+#include "stages/stage.h"
 #include "base/util.h"
 
 #include <getopt.h>
@@ -166,4 +168,17 @@ opts_parse(struct opts *o, int argc, char **argv, unsigned which, const char *us
 	o->nfiles = argc - optind;
 	if (o->pending && o->nfiles)
 		bad(usage, "--pending reads the run, not files (%s)", o->files[0]);
+}
+
+void
+opts_stage_config(const struct opts *o, struct stage_config *c)
+{
+	*c = (struct stage_config){
+		.run = o->run, .fsync = (enum jl_fsync)o->fsync, .repair = o->repair,
+		.pending = o->pending, .follow = o->follow, .retry_failed = o->retry_failed,
+		.progress = o->progress, .max_cost = o->max_cost,
+		.jobs = o->jobs, .rpm = o->rpm, .tpm = o->tpm, .retries = o->retries,
+		.timeout = o->timeout, .job_timeout = o->job_timeout, .grace = o->grace,
+		.files = o->files, .nfiles = o->nfiles,
+	};
 }

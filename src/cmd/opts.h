@@ -4,7 +4,8 @@
 #define VJ_OPTS_H
 
 #include <stddef.h>
-#include "core/journal.h"
+
+struct stage_config;
 
 struct opts {
 	const char *run;
@@ -14,7 +15,7 @@ struct opts {
 	double timeout, job_timeout, grace;
 	int timeout_set;          /* --timeout given: the provider's default does not apply */
 	const char *provider, *model, *base_url, *api_key_env, *prompt_file, *prices;
-	enum jl_fsync fsync;
+	int fsync;                /* enum jl_fsync, from --fsync's name */
 	int pending, follow, retry_failed, strict, repair;
 	double max_cost;          /* < 0: none */
 	const char *rejects;
@@ -38,5 +39,7 @@ enum {
 /* Parse argv.  On --help prints usage and exits 0; --version exits 0; a bad
  * option prints usage to stderr and exits 2. */
 void opts_parse(struct opts *o, int argc, char **argv, unsigned which, const char *usage);
+/* The part of the command line every stage driver takes. */
+void opts_stage_config(const struct opts *o, struct stage_config *c);
 
 #endif

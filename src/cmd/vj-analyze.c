@@ -19,6 +19,16 @@ int
 main(int argc, char **argv)
 {
 	struct opts o;
+	struct model_config c;
 	opts_parse(&o, argc, argv, OPT_NET | OPT_PROVIDER | OPT_QUEUE, usage);
-	return modelstage_main(&o, ST_ANALYZE);
+	opts_stage_config(&o, &c.stage);
+	c.provider = o.provider;
+	c.model = o.model;
+	c.base_url = o.base_url;
+	c.api_key_env = o.api_key_env;
+	c.prompt_file = o.prompt_file;
+	c.prices = o.prices;
+	c.max_tokens = o.max_tokens;
+	c.timeout_set = o.timeout_set;
+	return modelstage_main(&c, ST_ANALYZE);
 }

@@ -18,6 +18,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o;
+	struct ingest_config c;
 	opts_parse(&o, argc, argv, OPT_NET | OPT_QUEUE | OPT_INGEST, usage);
 	if (o.follow) {
 		/* vj-ingest holds the ingest lock: nothing else could add jobs */
@@ -25,5 +26,11 @@ main(int argc, char **argv)
 		    vj_prog, usage);
 		return VJ_EUSAGE;
 	}
-	return ingest_main(&o);
+	opts_stage_config(&o, &c.stage);
+	c.rejects = o.rejects;
+	c.strict = o.strict;
+	c.part_k = o.part_k;
+	c.part_n = o.part_n;
+	c.max_bytes = (size_t)o.max_bytes;
+	return ingest_main(&c);
 }

@@ -21,7 +21,7 @@ struct job {
 };
 
 struct stage_state {
-	const struct opts *o;
+	const struct stage_config *conf;   /* from the command line, by the command */
 	struct stage_def *d;
 	struct run *run;
 	struct engine *eng;
@@ -52,7 +52,6 @@ on_signal(int sig)
 }
 
 struct run *stage_run(struct stage_state *x) { return x->run; }
-const struct opts *stage_opts(struct stage_state *x) { return x->o; }
 struct journal *stage_journal(struct stage_state *x) { return x->run->own[x->d->s]; }
 void *stage_ctx(struct stage_state *x) { return x->d->ctx; }
 
@@ -211,14 +210,14 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 		free(raw_job);
 		return;
 	}
-	if (f->state == JS_DEAD && !x->o->retry_failed && f->fkey == (uint32_t)k[1]) {
+	if (f->state == JS_DEAD && !x->conf->retry_failed && f->fkey == (uint32_t)k[1]) {
 		x->n_skipped_dead++;
 		vj_debug("job %s: failed for good earlier; --retry-failed tries it again", id);
 		json_decref(rec);
 		free(raw_job);
 		return;
 	}
-	if (f->state == JS_DEAD && x->o->retry_failed) {
+	if (f->state == JS_DEAD && x->conf->retry_failed) {
 		json_t *ev = json_pack("{s:s, s:s, s:I}", "ev", "retry", "id", id, "t", (json_int_t)now_ms());
 		run_append(x->run, x->d->s, ev);
 		json_decref(ev);
@@ -307,7 +306,7 @@ pending_check(struct stage_state *x, uint32_t slot, char key[KEY_HEX + 1], uint6
 	key_parse(key, k);
 	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1])
 		return 1;
-	if (f->state == JS_DEAD && !x->o->retry_failed && (s == ST_INGEST || f->fkey == (uint32_t)k[1]))
+	if (f->state == JS_DEAD && !x->conf->retry_failed && (s == ST_INGEST || f->fkey == (uint32_t)k[1]))
 		return 1;
 	if (f->state == JS_RETRY && (s == ST_INGEST || f->fkey == (uint32_t)k[1]) &&
 	    (int64_t)f->retry_at * 1000 > now_ms()) {
@@ -372,7 +371,7 @@ feed_pending(struct stage_state *x, int room)
 	scan_some(x, &room);
 	if (room == 0)
 		return 0;
-	if (!x->o->follow)
+	if (!x->conf->follow)
 		return 2;
 	/* --follow: look at the run again every 2 s, reading only what was
 	 * appended since the last look */
@@ -401,7 +400,7 @@ feed_pending(struct stage_state *x, int room)
 static int
 over_budget(struct stage_state *x, int count_queued)
 {
-	if (x->o->max_cost < 0)
+	if (x->conf->max_cost < 0)
 		return 0;
 	if (x->budget_stop)
 		return 1;
@@ -409,10 +408,10 @@ over_budget(struct stage_state *x, int count_queued)
 	eng_counts(x->eng, &c);
 	double avg = x->n_done ? x->cost / (double)x->n_done : 0;
 	double ahead = (double)(c.in_flight + (count_queued ? c.queued : 0) + 1);
-	if (x->cost + avg * ahead <= x->o->max_cost)
+	if (x->cost + avg * ahead <= x->conf->max_cost)
 		return 0;
 	vj_msg("budget of $%.4f reached ($%.4f spent): taking no new work; run again with a higher --max-cost to continue",
-	    x->o->max_cost, x->cost);
+	    x->conf->max_cost, x->cost);
 	x->budget_stop = 1;
 	/* start nothing more: what is in flight finishes and is journaled,
 	 * what is queued stays pending for the next run */
@@ -428,7 +427,7 @@ hook_feed(void *ctx, int room)
 		return 2;
 	if (over_budget(x, 1))
 		return 2;
-	return x->o->pending ? feed_pending(x, room) : feed_lines(x, room);
+	return x->conf->pending ? feed_pending(x, room) : feed_lines(x, room);
 }
 
 static double
@@ -535,7 +534,7 @@ hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage,
 			/* a rate limit does not use up an attempt: the one refused is tried again */
 			vj_debug("job %s: %s, retry in %.1fs (attempt %d/%d)", t->id, e->msg,
 			    (double)(retry_at - now_ms()) / 1000, t->attempts + (e->cls == EC_RATE),
-			    x->o->retries + 1);
+			    x->conf->retries + 1);
 	}
 }
 
@@ -632,9 +631,9 @@ exit_status(struct stage_state *x, int rc)
 }
 
 int
-stage_main(const struct opts *o, struct stage_def *d)
+stage_main(const struct stage_config *c, struct stage_def *d)
 {
-	struct stage_state x = { .o = o, .d = d };
+	struct stage_state x = { .conf = c, .d = d };
 	char err[1024];
 	int rc;
 
@@ -644,8 +643,8 @@ stage_main(const struct opts *o, struct stage_def *d)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	x.run = run_new(o->run);
-	rc = run_own(x.run, d->s, o->fsync, o->repair, err, sizeof err);
+	x.run = run_new(c->run);
+	rc = run_own(x.run, d->s, c->fsync, c->repair, err, sizeof err);
 	if (rc != VJ_OK) {
 		vj_msg("%s", err);
 		run_free(x.run);
@@ -661,25 +660,25 @@ stage_main(const struct opts *o, struct stage_def *d)
 		return VJ_EFATAL;
 	}
 	struct eng_config ec = {
-		.concurrency = o->jobs, .rpm = o->rpm, .tpm = o->tpm, .retries = o->retries,
-		.timeout = o->timeout, .job_timeout = o->job_timeout, .grace = o->grace,
+		.concurrency = c->jobs, .rpm = c->rpm, .tpm = c->tpm, .retries = c->retries,
+		.timeout = c->timeout, .job_timeout = c->job_timeout, .grace = c->grace,
 		.verbose = vj_verbose,
 	};
 	struct eng_hooks h = {
 		.ctx = &x, .feed = hook_feed, .input_fd = -1, .done = hook_done,
 		.fail = hook_fail, .drop = hook_drop, .tick = hook_tick,
-		.poll_ms = o->follow ? 2000 : 0,
+		.poll_ms = c->follow ? 2000 : 0,
 	};
-	if (!o->pending) {
+	if (!c->pending) {
 		json_object_seed(0);   /* before a second thread makes objects */
 		jarena_install();
-		x.inq = input_start(o->files, o->nfiles, d->prepare, d->ctx, d->keep_lines);
+		x.inq = input_start(c->files, c->nfiles, d->prepare, d->ctx, d->keep_lines);
 		h.input_fd = input_fd(x.inq);
 	}
 	x.eng = eng_new(&ec, d->ops, d->pctx, &h);
 	x.t0 = x.last_progress = mono_ms();
-	x.progress = o->progress < 0 ? (isatty(2) && vj_verbose >= 0) : o->progress;
-	if (x.progress && o->pending && !o->follow)
+	x.progress = c->progress < 0 ? (isatty(2) && vj_verbose >= 0) : c->progress;
+	if (x.progress && c->pending && !c->follow)
 		x.total = count_pending(&x);
 	rc = eng_run(x.eng);
 	if (eng_fatal(x.eng) && eng_fatal_msg(x.eng)[0])
