@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 
-struct job {
+/* One job handed to the engine: its task (and record), where it is in
+ * the run, the key its result is journaled under. */
+struct job_task {
 	struct eng_task t;
-	uint32_t slot;
-	char key[KEY_HEX + 1];
+	uint32_t slot;                /* the job's slot in the run */
+	char key[KEY_HEX + 1];        /* this stage's key for it */
 	char *raw_job;                /* rec.job as text, when the input gave it */
 };
 
@@ -222,25 +224,25 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 		run_append(x->run, x->d->s, ev);
 		json_decref(ev);
 	}
-	struct job *j = xcalloc(1, sizeof *j);
-	j->raw_job = raw_job;
-	j->slot = (uint32_t)slot;
-	memcpy(j->key, key, KEY_HEX + 1);
-	j->t.ud = j;
-	j->t.rec = rec;
-	j->t.id = json_string_value(json_object_get(rec, "id"));
-	j->t.attempts = (f->fkey == (uint32_t)k[1] && f->state == JS_RETRY) ? f->attempts : 0;
+	struct job_task *jt = xcalloc(1, sizeof *jt);
+	jt->raw_job = raw_job;
+	jt->slot = (uint32_t)slot;
+	memcpy(jt->key, key, KEY_HEX + 1);
+	jt->t.ud = jt;
+	jt->t.rec = rec;
+	jt->t.id = json_string_value(json_object_get(rec, "id"));
+	jt->t.attempts = (f->fkey == (uint32_t)k[1] && f->state == JS_RETRY) ? f->attempts : 0;
 	set_busy(x, (uint32_t)slot, 1);
-	eng_submit(x->eng, &j->t);
+	eng_submit(x->eng, &jt->t);
 }
 
 static void
-free_job(struct stage_state *x, struct job *j)
+free_task(struct stage_state *x, struct job_task *jt)
 {
-	set_busy(x, j->slot, 0);
-	json_decref(j->t.rec);
-	free(j->raw_job);
-	free(j);
+	set_busy(x, jt->slot, 0);
+	json_decref(jt->t.rec);
+	free(jt->raw_job);
+	free(jt);
 }
 
 /* ---- input: lines from files or stdin, prepared on the input thread ---- */
@@ -444,12 +446,12 @@ static void
 hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 {
 	struct stage_state *x = ctx;
-	struct job *j = t->ud;
+	struct job_task *jt = t->ud;
 	double c = cost_of(x, usage);
 	struct emit_cache ec = { .n = 0 };
 	struct buf *ev = &x->evbuf;
 
-	struct fold_hint h = { .ev = 'd', .slot = j->slot, .key = j->key, .t = now_ms(), .ms = ms,
+	struct fold_hint h = { .ev = 'd', .slot = jt->slot, .key = jt->key, .t = now_ms(), .ms = ms,
 		.cost = c };
 	if (usage) {
 		h.tok[0] = (uint64_t)json_integer_value(json_object_get(usage, "prompt"));
@@ -458,7 +460,7 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 	}
 	ev->len = 0;
 	buf_addf(ev, "{\"ev\":\"done\",\"id\":\"%s\",\"t\":%lld,\"key\":\"%s\",\"ms\":%ld,\"attempt\":%d",
-	    t->id, (long long)h.t, j->key, ms, t->attempts + 1);
+	    t->id, (long long)h.t, jt->key, ms, t->attempts + 1);
 	/* usage and cost first: a replay reads them without scanning the payload */
 	if (usage) {
 		char *s = json_dumps(usage, JSON_COMPACT | JSON_REAL_PRECISION(15));
@@ -487,14 +489,14 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 			keys = json_object();
 			json_object_set_new(t->rec, "keys", keys);
 		}
-		json_object_set_new(keys, stage_name[x->d->s], json_string(j->key));
-		emit_raw(x, t->rec, j->raw_job, &ec);
+		json_object_set_new(keys, stage_name[x->d->s], json_string(jt->key));
+		emit_raw(x, t->rec, jt->raw_job, &ec);
 		x->n_done++;
 		vj_debug("job %s: done in %ld ms (attempt %d)", t->id, ms, t->attempts + 1);
 	}
 	for (int i = 0; i < ec.n; i++)
 		free(ec.text[i]);
-	free_job(x, j);
+	free_task(x, jt);
 	if (c > 0)
 		over_budget(x, 0);
 }
@@ -503,12 +505,12 @@ static void
 hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage, int final, int64_t retry_at)
 {
 	struct stage_state *x = ctx;
-	struct job *j = t->ud;
+	struct job_task *jt = t->ud;
 	double c = cost_of(x, usage);
 	const char *kind = e->cls == EC_RETRY ? "retryable" : e->cls == EC_RATE ? "rate" :
 	    e->cls == EC_PERM ? "permanent" : "fatal";
 	json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:i, s:s, s:b, s:s}", "ev", "fail", "id", t->id,
-	    "t", (json_int_t)now_ms(), "key", j->key, "attempt", t->attempts, "kind", kind,
+	    "t", (json_int_t)now_ms(), "key", jt->key, "attempt", t->attempts, "kind", kind,
 	    "final", final, "error", e->msg);
 	if (e->status)
 		json_object_set_new(ev, "status", json_integer(e->status));
@@ -526,9 +528,9 @@ hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage,
 	if (final) {
 		vj_msg("job %s: %s", t->id, e->msg);
 		x->n_dead++;
-		free_job(x, j);
+		free_task(x, jt);
 	} else if (e->cls == EC_FATAL) {
-		free_job(x, j);
+		free_task(x, jt);
 	} else if (retry_at) {
 		if (vj_verbose > 0 || e->cls != EC_RATE)
 			/* a rate limit does not use up an attempt: the one refused is tried again */
@@ -543,7 +545,7 @@ hook_drop(void *ctx, struct eng_task *t)
 {
 	struct stage_state *x = ctx;
 	x->n_retry_left++;
-	free_job(x, t->ud);
+	free_task(x, t->ud);
 }
 
 static void
