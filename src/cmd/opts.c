@@ -162,7 +162,7 @@ static const struct opt table[] = {
 	  .help = "how shards, OUT and the journal are synced", .def = "batch",
 	  .flags = INIT },
 	{ 0, "verify", NULL, CMD_PACK, K_STR, AT(verify), "OUT",
-	  .help = "check every shard of OUT against its index.json" },
+	  .help = "check every shard of OUT against its index.json", .def = "off" },
 	{ 0, "json", NULL, CMD_STATUS, K_FLAG, AT(json),
 	  .help = "one JSON object (docs/status-json.md)" },
 	{ 0, "watch", NULL, CMD_STATUS, K_FLAG, AT(watch),
@@ -172,7 +172,7 @@ static const struct opt table[] = {
 	{ 0, "check", NULL, CMD_STATUS, K_FLAG, AT(check),
 	  .help = "verify journals and objects; exit 3 if anything is bad" },
 	{ 0, "repair", NULL, CMD_STATUS, K_STR, AT(repair_stage), "STAGE",
-	  .help = "cut STAGE's journal at its first bad record" },
+	  .help = "cut STAGE's journal at its first bad record", .def = "off" },
 	{ 'q', "quiet", NULL, STAGES | CMD_PACK, K_QUIET, 0,
 	  .help = "errors and warnings only" },
 	{ 'q', "quiet", NULL, CMD_STATUS, K_QUIET, 0,
@@ -309,8 +309,8 @@ help_line(const struct opt *d, struct buf *b)
 		buf_adds(b, " (required)");
 	else if (d->def)
 		buf_addf(b, " (default: %s)", d->def);
-	else if (d->kind != K_HELP && d->kind != K_VERSION)
-		buf_adds(b, " (default: off)");
+	else if (!takes_arg(d) && d->kind != K_HELP && d->kind != K_VERSION)
+		buf_adds(b, " (default: off)");   /* a flag not given */
 	buf_adds(b, "\n");
 }
 
