@@ -1,169 +1,486 @@
-/* opts: GNU long options shared by the commands. */
+/* opts: one table of every option of the five commands.  From it come the
+ * getopt_long array, the --help text (each option on one line with its
+ * default), the check of each value, and the defaults themselves: where a
+ * default is a value, it is parsed from the table's text, so --help cannot
+ * say one thing while the command does another. */
 #include "cmd/opts.h"
+#include "core/journal.h"
+#include "core/shard.h"
+#include "stages/modelstage.h"
+#include "stages/stage.h"
 #include "base/util.h"
 
 #include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum {
-	O_RPM = 256, O_TPM, O_RETRIES, O_TIMEOUT, O_JOBTIMEOUT, O_GRACE, O_PROVIDER, O_MODEL,
-	O_BASEURL, O_KEYENV, O_PROMPT, O_PRICES, O_FSYNC, O_PENDING, O_FOLLOW, O_RETRYFAILED,
-	O_STRICT, O_REJECTS, O_PARTITION, O_MAXBYTES, O_MAXCOST, O_MAXTOKENS, O_PROGRESS,
-	O_NOPROGRESS, O_REPAIR, O_VERSION, O_HELP
+	STAGES = CMD_INGEST | CMD_ANALYZE | CMD_GENERATE,
+	MODEL = CMD_ANALYZE | CMD_GENERATE,
+	ALL = STAGES | CMD_PACK | CMD_STATUS,
 };
 
-static const struct option longopts[] = {
-	{ "run", required_argument, NULL, 'r' },
-	{ "concurrency", required_argument, NULL, 'j' },
-	{ "jobs", required_argument, NULL, 'j' },
-	{ "rpm", required_argument, NULL, O_RPM },
-	{ "tpm", required_argument, NULL, O_TPM },
-	{ "retries", required_argument, NULL, O_RETRIES },
-	{ "timeout", required_argument, NULL, O_TIMEOUT },
-	{ "job-timeout", required_argument, NULL, O_JOBTIMEOUT },
-	{ "grace", required_argument, NULL, O_GRACE },
-	{ "provider", required_argument, NULL, O_PROVIDER },
-	{ "model", required_argument, NULL, O_MODEL },
-	{ "base-url", required_argument, NULL, O_BASEURL },
-	{ "api-key-env", required_argument, NULL, O_KEYENV },
-	{ "prompt-file", required_argument, NULL, O_PROMPT },
-	{ "prices", required_argument, NULL, O_PRICES },
-	{ "max-cost", required_argument, NULL, O_MAXCOST },
-	{ "max-tokens", required_argument, NULL, O_MAXTOKENS },
-	{ "fsync", required_argument, NULL, O_FSYNC },
-	{ "pending", no_argument, NULL, O_PENDING },
-	{ "follow", no_argument, NULL, O_FOLLOW },
-	{ "retry-failed", no_argument, NULL, O_RETRYFAILED },
-	{ "strict", no_argument, NULL, O_STRICT },
-	{ "rejects", required_argument, NULL, O_REJECTS },
-	{ "partition", required_argument, NULL, O_PARTITION },
-	{ "max-bytes", required_argument, NULL, O_MAXBYTES },
-	{ "progress", no_argument, NULL, O_PROGRESS },
-	{ "no-progress", no_argument, NULL, O_NOPROGRESS },
-	{ "repair", no_argument, NULL, O_REPAIR },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, O_VERSION },
-	{ "help", no_argument, NULL, O_HELP },
-	{ NULL, 0, NULL, 0 }
+/* By bit number of CMD_*. */
+static const char *const cmd_names[] = {
+	"vj-ingest", "vj-analyze", "vj-generate", "vj-pack", "vj-status"
 };
 
-static unsigned
-needs(int c)
-{
-	switch (c) {
-	case 'j': case O_RPM: case O_TPM: case O_RETRIES: case O_TIMEOUT: case O_JOBTIMEOUT:
-	case O_GRACE:
-		return OPT_NET;
-	case O_PROVIDER: case O_MODEL: case O_BASEURL: case O_KEYENV: case O_PRICES:
-	case O_MAXCOST: case O_MAXTOKENS:
-		return OPT_PROVIDER;
-	case O_PENDING: case O_FOLLOW: case O_RETRYFAILED:
-		return OPT_QUEUE;
-	case O_STRICT: case O_REJECTS: case O_PARTITION: case O_MAXBYTES:
-		return OPT_INGEST;
-	case O_PROMPT:
-		return OPT_PROMPT;
-	}
-	return 0;
-}
+enum kind {
+	K_FLAG,       /* int = 1 */
+	K_CONST,      /* int = .value */
+	K_STR,        /* const char * */
+	K_INT,        /* long, lo..hi */
+	K_NUM,        /* double, lo..hi */
+	K_SIZE,       /* long long > 0: 512K, 20M, 1G */
+	K_CHOICE,     /* int: the value of the name given */
+	K_PART,       /* int[2]: K/N with 1 <= K <= N */
+	K_QUIET, K_VERBOSE, K_HELP, K_VERSION
+};
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+/* Choices are parsed by name: their order here is only the order --help
+ * shows them in. */
+static const struct choice fsyncs[] = {
+	{ "always", JL_FSYNC_ALWAYS }, { "batch", JL_FSYNC_BATCH }, { "never", JL_FSYNC_NEVER },
+	{ NULL, 0 }
+};
+static const struct choice formats[] = { { "wds", SF_WDS }, { "jsonl", SF_JSONL }, { NULL, 0 } };
+static const struct choice compressors[] = {
+	{ "zstd", SC_ZSTD }, { "gzip", SC_GZIP }, { "none", SC_NONE }, { NULL, 0 }
+};
+
+#define INIT 1        /* .def is also the initial value, parsed as if given */
+#define REQUIRED 2    /* no default: the command needs it (--help says so) */
+
+struct opt {
+	char shortc;                  /* 0: none */
+	const char *name, *alias;     /* long names */
+	unsigned cmds;                /* the CMD_* it is for */
+	enum kind kind;
+	size_t off;                   /* the field of struct opts it sets (not -q -v -h -V) */
+	const char *arg;              /* its argument in --help; NULL: none (choices: their names) */
+	double lo, hi;                /* K_INT, K_NUM */
+	const struct choice *choices; /* K_CHOICE */
+	int value;                    /* K_CONST */
+	const char *help;             /* one line */
+	const char *def;              /* the default, as --help says it; NULL for a flag: off */
+	int flags;                    /* INIT, REQUIRED */
+};
+
+#define AT(field) offsetof(struct opts, field)
+
+/* An option may appear twice for different commands (--repair is a flag
+ * for the stages and takes a STAGE for vj-status), never twice for one.
+ * The order is --help's. */
+static const struct opt table[] = {
+	{ 'r', "run", NULL, ALL, K_STR, AT(run), "DIR", .help = "the run directory",
+	  .def = "$VJ_RUN, else " OPTS_RUN_DEFAULT },
+	{ 'o', "out", NULL, CMD_PACK, K_STR, AT(out), "DIR",
+	  .help = "the output directory, created if needed", .flags = REQUIRED },
+	{ 'j', "concurrency", "jobs", STAGES, K_INT, AT(jobs), "N", .lo = 1, .hi = 4096,
+	  .help = "requests in flight at once", .def = "8", .flags = INIT },
+	{ 0, "rpm", NULL, STAGES, K_NUM, AT(rpm), "N", .lo = 0, .hi = 1e7,
+	  .help = "at most N requests a minute, spaced evenly; 0: no limit", .def = "0", .flags = INIT },
+	{ 0, "tpm", NULL, MODEL, K_NUM, AT(tpm), "N", .lo = 0, .hi = 1e12,
+	  .help = "at most about N tokens a minute; 0: no limit", .def = "0", .flags = INIT },
+	{ 0, "tpm", NULL, CMD_INGEST, K_NUM, AT(tpm), "N", .lo = 0, .hi = 1e12,
+	  .help = "no effect: fetches carry no token estimate", .def = "0", .flags = INIT },
+	{ 0, "retries", NULL, STAGES, K_INT, AT(retries), "N", .lo = 0, .hi = 1000,
+	  .help = "retries after the first attempt, counted across runs", .def = "3", .flags = INIT },
+	{ 0, "timeout", NULL, STAGES, K_NUM, AT(timeout), "SEC", .lo = 0.001, .hi = 86400,
+	  .help = "longest time for one request", .def = "60", .flags = INIT },
+	{ 0, "job-timeout", NULL, STAGES, K_NUM, AT(job_timeout), "SEC", .lo = 0.001, .hi = 864000,
+	  .help = "longest time for one job in this run, retries included", .def = "600",
+	  .flags = INIT },
+	{ 0, "grace", NULL, STAGES, K_NUM, AT(grace), "SEC", .lo = 0, .hi = 86400,
+	  .help = "after SIGINT or SIGTERM, time for requests in flight", .def = "30", .flags = INIT },
+	{ 0, "provider", NULL, CMD_ANALYZE, K_STR, AT(provider), "NAME",
+	  .help = "gemini, openai or offline", .def = "gemini" },
+	{ 0, "provider", NULL, CMD_GENERATE, K_STR, AT(provider), "NAME",
+	  .help = "openai (DeepSeek or --base-url), gemini or offline", .def = "openai" },
+	{ 0, "model", NULL, MODEL, K_STR, AT(model), "NAME", .help = "the model",
+	  .def = "the provider's" },
+	{ 0, "base-url", NULL, MODEL, K_STR, AT(base_url), "URL", .help = "the server, http or https",
+	  .def = "the provider's" },
+	{ 0, "api-key-env", NULL, MODEL, K_STR, AT(api_key_env), "NAME",
+	  .help = "the environment variable that holds the key", .def = "the provider's" },
+	{ 0, "max-tokens", NULL, MODEL, K_INT, AT(max_tokens), "N", .lo = 1, .hi = 1e7,
+	  .help = "output token cap (part of the cache key)", .def = "the provider's" },
+	{ 0, "prices", NULL, MODEL, K_STR, AT(prices), "FILE",
+	  .help = "a JSON price table merged over the built-in one", .def = "$VJ_PRICES" },
+	{ 0, "max-cost", NULL, MODEL, K_NUM, AT(max_cost), "USD", .lo = 0, .hi = 1e9,
+	  .help = "take no new work before the estimated spend passes USD", .def = "none" },
+	{ 0, "prompt-file", NULL, CMD_GENERATE, K_STR, AT(prompt_file), "FILE",
+	  .help = "prompt templates of your own", .def = "the built-in ones" },
+	{ 0, "rejects", NULL, CMD_INGEST, K_STR, AT(rejects), "FILE",
+	  .help = "append every rejected line to FILE", .def = "none" },
+	{ 0, "strict", NULL, CMD_INGEST, K_FLAG, AT(strict),
+	  .help = "reject lines with fields vj does not know" },
+	{ 0, "partition", NULL, CMD_INGEST, K_PART, AT(part), "K/N",
+	  .help = "take only the jobs of part K of N, by id", .def = "every job" },
+	{ 0, "max-bytes", NULL, CMD_INGEST, K_SIZE, AT(max_bytes), "SIZE",
+	  .help = "largest image accepted, such as 512K, 20M or 1G", .def = "20M", .flags = INIT },
+	{ 0, "pending", NULL, STAGES, K_FLAG, AT(pending),
+	  .help = "take the work from the run, not from input" },
+	{ 0, "pending", NULL, CMD_PACK, K_FLAG, AT(pending),
+	  .help = "pack what the run has generated and OUT lacks" },
+	{ 0, "follow", NULL, MODEL, K_FLAG, AT(follow),
+	  .help = "with --pending: look at the run every 2 s until stopped" },
+	{ 0, "retry-failed", NULL, STAGES, K_FLAG, AT(retry_failed),
+	  .help = "give jobs failed for good another chance" },
+	{ 0, "repair", NULL, STAGES, K_FLAG, AT(repair),
+	  .help = "cut a corrupt journal at its first bad record" },
+	{ 0, "progress", NULL, STAGES, K_CONST, AT(progress), .value = 1,
+	  .help = "a progress line on stderr", .def = "on a terminal, without -q" },
+	{ 0, "no-progress", NULL, STAGES, K_CONST, AT(progress), .value = 0,
+	  .help = "no progress line" },
+	{ 0, "format", NULL, CMD_PACK, K_CHOICE, AT(format), .choices = formats,
+	  .help = "wds (tar: KEY.json, KEY.<ext>, KEY.txt) or jsonl", .def = "wds", .flags = INIT },
+	{ 0, "compress", NULL, CMD_PACK, K_CHOICE, AT(compress), .choices = compressors,
+	  .help = "shard compression", .def = "zstd", .flags = INIT },
+	{ 0, "level", NULL, CMD_PACK, K_INT, AT(level), "N", .lo = 1, .hi = 19,
+	  .help = "compression level: zstd 1-19, gzip 1-9", .def = "zstd 3, gzip 6" },
+	{ 0, "threads", NULL, CMD_PACK, K_INT, AT(threads), "N", .lo = 1, .hi = 256,
+	  .help = "zstd workers; the output is the same for any N", .def = "one per CPU" },
+	{ 0, "shard-records", NULL, CMD_PACK, K_INT, AT(shard_records), "N", .lo = 1, .hi = 1e8,
+	  .help = "seal a shard at N records", .def = "10000", .flags = INIT },
+	{ 0, "shard-bytes", NULL, CMD_PACK, K_SIZE, AT(shard_bytes), "SIZE",
+	  .help = "... or at SIZE uncompressed bytes", .def = "1G", .flags = INIT },
+	{ 0, "embed-images", NULL, CMD_PACK, K_FLAG, AT(embed_images),
+	  .help = "with --format jsonl: the image bytes inline, base64" },
+	{ 0, "fsync", NULL, STAGES, K_CHOICE, AT(fsync), .choices = fsyncs,
+	  .help = "how the journal is made durable", .def = "batch", .flags = INIT },
+	{ 0, "fsync", NULL, CMD_PACK, K_CHOICE, AT(fsync), .choices = fsyncs,
+	  .help = "how shards, OUT and the journal are synced", .def = "batch",
+	  .flags = INIT },
+	{ 0, "verify", NULL, CMD_PACK, K_STR, AT(verify), "OUT",
+	  .help = "check every shard of OUT against its index.json", .def = "off" },
+	{ 0, "json", NULL, CMD_STATUS, K_FLAG, AT(json),
+	  .help = "one JSON object (docs/status-json.md)" },
+	{ 0, "watch", NULL, CMD_STATUS, K_FLAG, AT(watch),
+	  .help = "redraw the report every 2 s until interrupted" },
+	{ 0, "failed", NULL, CMD_STATUS, K_FLAG, AT(failed),
+	  .help = "list the jobs failed for good (-v: retryable ones too)" },
+	{ 0, "check", NULL, CMD_STATUS, K_FLAG, AT(check),
+	  .help = "verify journals and objects; exit 3 if anything is bad" },
+	{ 0, "repair", NULL, CMD_STATUS, K_STR, AT(repair_stage), "STAGE",
+	  .help = "cut STAGE's journal at its first bad record", .def = "off" },
+	{ 'q', "quiet", NULL, STAGES | CMD_PACK, K_QUIET, 0,
+	  .help = "errors and warnings only" },
+	{ 'q', "quiet", NULL, CMD_STATUS, K_QUIET, 0,
+	  .help = "no hints; with --check, only the problems" },
+	{ 'v', "verbose", NULL, ALL, K_VERBOSE, 0, .help = "more messages; repeat for more" },
+	{ 'h', "help", NULL, ALL, K_HELP, 0, .help = "print this help and exit" },
+	{ 'V', "version", NULL, ALL, K_VERSION, 0, .help = "print the version and exit" },
+};
+
+#define NOPT (sizeof table / sizeof table[0])
+
+static const struct opts_cmd *cur;    /* the command being parsed */
 
 static _Noreturn void
-bad(const char *usage, const char *fmt, const char *arg)
+synopsis_exit(void)
 {
-	fprintf(stderr, "%s: ", vj_prog);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n%s", usage);
+	if (cur)
+		fputs(cur->synopsis, stderr);
 	exit(VJ_EUSAGE);
 }
 
-static double
-num(const char *usage, const char *name, const char *s, double lo, double hi)
+void
+opts_usage(const char *fmt, ...)
 {
-	double v;
-	if (parse_double(s, lo, hi, &v) < 0) {
-		fprintf(stderr, "%s: %s: '%s' is not a number in %g..%g\n", vj_prog, name, s, lo, hi);
-		exit(VJ_EUSAGE);
+	va_list ap;
+	fprintf(stderr, "%s: ", vj_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	synopsis_exit();
+}
+
+static int
+takes_arg(const struct opt *d)
+{
+	return d->kind == K_STR || d->kind == K_INT || d->kind == K_NUM || d->kind == K_SIZE ||
+	    d->kind == K_CHOICE || d->kind == K_PART;
+}
+
+/* "a|b|c" for --help, or with last "a, b or c" for a message. */
+static void
+choice_names(const struct opt *d, const char *sep, const char *last, struct buf *b)
+{
+	for (const struct choice *c = d->choices; c->name; c++)
+		buf_addf(b, "%s%s", c == d->choices ? "" : c[1].name ? sep : last, c->name);
+}
+
+/* Set the field d is for from arg; as is the option as given, for messages. */
+static void
+apply(struct opts *o, const struct opt *d, const char *arg, const char *as)
+{
+	char *p = (char *)o + d->off;
+
+	switch (d->kind) {
+	case K_FLAG: *(int *)p = 1; break;
+	case K_CONST: *(int *)p = d->value; break;
+	case K_STR: *(const char **)p = arg; break;
+	case K_INT: {
+		long v;
+		if (parse_long(arg, (long)d->lo, (long)d->hi, &v) < 0)
+			opts_usage("%s: '%s' is not a whole number in %.0f..%.0f", as, arg, d->lo, d->hi);
+		*(long *)p = v;
+		break;
 	}
-	(void)usage;
-	return v;
+	case K_NUM: {
+		double v;
+		if (parse_double(arg, d->lo, d->hi, &v) < 0 || v != v)
+			opts_usage("%s: '%s' is not a number in %g..%g", as, arg, d->lo, d->hi);
+		*(double *)p = v;
+		break;
+	}
+	case K_SIZE: {
+		long long v = parse_size(arg);
+		if (v < 1)
+			opts_usage("%s: '%s' is not a size (such as 512K, 20M or 1G)", as, arg);
+		*(long long *)p = v;
+		break;
+	}
+	case K_CHOICE: {
+		const struct choice *c = d->choices;
+		while (c->name && strcmp(c->name, arg) != 0)
+			c++;
+		if (!c->name) {
+			static struct buf b;    /* until exit */
+			choice_names(d, ", ", " or ", &b);
+			opts_usage("%s takes %s, not '%s'", as, b.p, arg);
+		}
+		*(int *)p = c->value;
+		break;
+	}
+	case K_PART: {
+		char k[24];
+		const char *slash = strchr(arg, '/');
+		long vk, vn;
+		size_t n = slash ? (size_t)(slash - arg) : 0;
+		if (n && n < sizeof k)
+			memcpy(k, arg, n);
+		k[n < sizeof k ? n : 0] = 0;
+		if (!slash || parse_long(k, 1, INT_MAX, &vk) < 0 ||
+		    parse_long(slash + 1, 1, INT_MAX, &vn) < 0 || vk > vn)
+			opts_usage("%s takes K/N with 1 <= K <= N, not '%s'", as, arg);
+		((int *)p)[0] = (int)vk;
+		((int *)p)[1] = (int)vn;
+		break;
+	}
+	/* -q and -v act in the order given: "-v -q" is quiet */
+	case K_QUIET: o->quiet = 1; vj_verbose = -1; break;
+	case K_VERBOSE: o->verbose++; vj_verbose++; break;
+	case K_HELP: case K_VERSION: break;   /* opts_parse's */
+	}
+}
+
+/* "  -r, --run DIR           the run directory (default: ...)" */
+static void
+help_line(const struct opt *d, struct buf *b)
+{
+	size_t start = b->len;
+	if (d->shortc)
+		buf_addf(b, "  -%c, --%s", d->shortc, d->name);
+	else
+		buf_addf(b, "      --%s", d->name);
+	if (d->alias)
+		buf_addf(b, ", --%s", d->alias);
+	if (d->kind == K_CHOICE) {
+		buf_adds(b, " ");
+		choice_names(d, "|", "|", b);
+	} else if (d->arg) {
+		buf_addf(b, " %s", d->arg);
+	}
+	size_t w = b->len - start;
+	buf_addf(b, "%*s%s", w < 30 ? (int)(30 - w) : 2, "", d->help);
+	if (d->flags & REQUIRED)
+		buf_adds(b, " (required)");
+	else if (d->def)
+		buf_addf(b, " (default: %s)", d->def);
+	else if (!takes_arg(d) && d->kind != K_HELP && d->kind != K_VERSION)
+		buf_adds(b, " (default: off)");   /* a flag not given */
+	buf_adds(b, "\n");
+}
+
+/* Help and version go to stdout, and a failed write is an error. */
+static _Noreturn void
+print_exit(const struct buf *b)
+{
+	if (fwrite(b->p, 1, b->len, stdout) != b->len || fflush(stdout) != 0 || ferror(stdout)) {
+		vj_warn("error writing output:");
+		exit(VJ_EFATAL);
+	}
+	exit(VJ_OK);
+}
+
+static _Noreturn void
+help(const struct opts_cmd *cmd)
+{
+	static struct buf b;            /* until exit */
+	buf_addf(&b, "%s\n%s\nOptions:\n", cmd->synopsis, cmd->about);
+	for (size_t i = 0; i < NOPT; i++)
+		if (table[i].cmds & cmd->bit)
+			help_line(&table[i], &b);
+	buf_addf(&b, "\n%s", cmd->exits);
+	print_exit(&b);
+}
+
+static _Noreturn void
+version(const struct opts_cmd *cmd)
+{
+	static struct buf b;            /* until exit */
+	buf_addf(&b, "%s %s\n", cmd->name, VJ_VERSION);
+	print_exit(&b);
+}
+
+/* An option of other commands: say which. */
+static _Noreturn void
+not_here(const struct opt *d, const char *as, const struct opts_cmd *cmd)
+{
+	unsigned bits = 0;
+	int n = 0, k = 0;
+	static struct buf b;            /* until exit */
+
+	for (size_t i = 0; i < NOPT; i++)
+		if (!strcmp(table[i].name, d->name))
+			bits |= table[i].cmds;
+	for (int i = 0; i < 5; i++)
+		n += (bits >> i) & 1;
+	for (int i = 0; i < 5; i++)
+		if ((bits >> i) & 1)
+			buf_addf(&b, "%s%s", k++ == 0 ? "" : k == n ? " and " : ", ", cmd_names[i]);
+	opts_usage("option '%s' does not apply to %s (it is for %s)", as, cmd->name, b.p);
+}
+
+/* The getopt_long array: the command's own options, then the others'
+ * under the names still free, so that an option of another command is
+ * taken with its argument and reported by its name.  An option's val is
+ * 256 + its index in the table; by_short maps a short option to it. */
+static void
+build(unsigned bit, struct option *lo, char *shorts, int *by_short)
+{
+	int n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < NOPT; i++) {
+			const struct opt *d = &table[i];
+			int own = (d->cmds & bit) != 0;
+			if (own != (pass == 0))
+				continue;
+			int has = takes_arg(d) ? required_argument : no_argument;
+			const char *names[2] = { d->name, d->alias };
+			for (int k = 0; k < 2 && names[k]; k++) {
+				int dup = 0;
+				for (int m = 0; m < n; m++)
+					dup |= !strcmp(lo[m].name, names[k]);
+				if (!dup)
+					lo[n++] = (struct option){ names[k], has, NULL, 256 + (int)i };
+			}
+			if (d->shortc && by_short[(unsigned char)d->shortc] < 0) {
+				by_short[(unsigned char)d->shortc] = (int)i;
+				*shorts++ = d->shortc;
+				if (has)
+					*shorts++ = ':';
+			}
+		}
+	}
+	lo[n] = (struct option){ NULL, 0, NULL, 0 };
+	*shorts = 0;
+}
+
+/* What is not in the table's text: read from the environment, or "none". */
+static void
+defaults(struct opts *o, unsigned bit)
+{
+	const char *run = getenv("VJ_RUN");
+	memset(o, 0, sizeof *o);
+	o->run = run && *run ? run : OPTS_RUN_DEFAULT;
+	o->prices = getenv("VJ_PRICES");
+	o->max_cost = -1;
+	o->progress = -1;
+	for (size_t i = 0; i < NOPT; i++)
+		if ((table[i].flags & INIT) && (table[i].cmds & bit))
+			apply(o, &table[i], table[i].def, table[i].name);
 }
 
 void
-opts_parse(struct opts *o, int argc, char **argv, unsigned which, const char *usage)
+opts_parse(struct opts *o, int argc, char **argv, const struct opts_cmd *cmd)
 {
-	int c;
-	memset(o, 0, sizeof *o);
-	o->run = getenv("VJ_RUN");
-	if (!o->run || !*o->run)
-		o->run = "vj-run";
-	o->jobs = 8;
-	o->retries = 3;
-	o->timeout = 60;
-	o->job_timeout = 600;
-	o->grace = 30;
-	o->max_cost = -1;
-	o->max_bytes = 20LL << 20;
-	o->progress = -1;
-	o->prices = getenv("VJ_PRICES");
+	struct option lo[2 * NOPT + 1];
+	char shorts[2 * NOPT + 1];
+	int by_short[128];
+	int c, li;
+
+	cur = cmd;
 	vj_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "r:j:qv", longopts, NULL)) != -1) {
-		if (needs(c) && !(needs(c) & which))
-			bad(usage, "option '%s' does not apply to this command", argv[optind - 1]);
-		switch (c) {
-		case 'r': o->run = optarg; break;
-		case 'j': o->jobs = (int)num(usage, "-j", optarg, 1, 4096); break;
-		case O_RPM: o->rpm = num(usage, "--rpm", optarg, 0, 1e7); break;
-		case O_TPM: o->tpm = num(usage, "--tpm", optarg, 0, 1e12); break;
-		case O_RETRIES: o->retries = (int)num(usage, "--retries", optarg, 0, 1000); break;
-		case O_TIMEOUT: o->timeout = num(usage, "--timeout", optarg, 0.001, 86400); o->timeout_set = 1; break;
-		case O_JOBTIMEOUT: o->job_timeout = num(usage, "--job-timeout", optarg, 0.001, 864000); break;
-		case O_GRACE: o->grace = num(usage, "--grace", optarg, 0, 86400); break;
-		case O_PROVIDER: o->provider = optarg; break;
-		case O_MODEL: o->model = optarg; break;
-		case O_BASEURL: o->base_url = optarg; break;
-		case O_KEYENV: o->api_key_env = optarg; break;
-		case O_PROMPT: o->prompt_file = optarg; break;
-		case O_PRICES: o->prices = optarg; break;
-		case O_MAXCOST: o->max_cost = num(usage, "--max-cost", optarg, 0, 1e9); break;
-		case O_MAXTOKENS: o->max_tokens = (long)num(usage, "--max-tokens", optarg, 1, 1e7); break;
-		case O_FSYNC:
-			if (!strcmp(optarg, "always")) o->fsync = JL_FSYNC_ALWAYS;
-			else if (!strcmp(optarg, "batch")) o->fsync = JL_FSYNC_BATCH;
-			else if (!strcmp(optarg, "never")) o->fsync = JL_FSYNC_NEVER;
-			else bad(usage, "--fsync takes always, batch or never, not '%s'", optarg);
-			break;
-		case O_PENDING: o->pending = 1; break;
-		case O_FOLLOW: o->follow = 1; break;
-		case O_RETRYFAILED: o->retry_failed = 1; break;
-		case O_STRICT: o->strict = 1; break;
-		case O_REJECTS: o->rejects = optarg; break;
-		case O_PARTITION:
-			if (sscanf(optarg, "%d/%d", &o->part_k, &o->part_n) != 2 || o->part_n < 1 ||
-			    o->part_k < 1 || o->part_k > o->part_n)
-				bad(usage, "--partition takes K/N with 1 <= K <= N, not '%s'", optarg);
-			break;
-		case O_MAXBYTES:
-			o->max_bytes = parse_size(optarg);
-			if (o->max_bytes <= 0)
-				bad(usage, "--max-bytes: '%s' is not a size", optarg);
-			break;
-		case O_PROGRESS: o->progress = 1; break;
-		case O_NOPROGRESS: o->progress = 0; break;
-		case O_REPAIR: o->repair = 1; break;
-		case 'q': vj_verbose = -1; break;
-		case 'v': vj_verbose++; break;
-		case O_VERSION: printf("%s %s\n", vj_prog, VJ_VERSION); exit(0);
-		case O_HELP: fputs(usage, stdout); exit(0);
-		default: fputs(usage, stderr); exit(VJ_EUSAGE);
-		}
+	defaults(o, cmd->bit);
+	for (int i = 0; i < 128; i++)
+		by_short[i] = -1;
+	build(cmd->bit, lo, shorts, by_short);
+	while (li = -1, (c = getopt_long(argc, argv, shorts, lo, &li)) != -1) {
+		int i = c >= 256 ? c - 256 : c > 0 && c < 128 ? by_short[c] : -1;
+		if (i < 0)
+			synopsis_exit();    /* getopt said what is wrong */
+		const struct opt *d = &table[i];
+		char as[64];
+		if (li >= 0)
+			snprintf(as, sizeof as, "--%s", lo[li].name);
+		else
+			snprintf(as, sizeof as, "-%c", c);
+		if (!(d->cmds & cmd->bit))
+			not_here(d, as, cmd);
+		if (d->kind == K_HELP)
+			help(cmd);
+		if (d->kind == K_VERSION)
+			version(cmd);
+		if (d->kind == K_NUM && d->off == AT(timeout))
+			o->timeout_set = 1;   /* a provider's advice is only for the default */
+		apply(o, d, optarg, as);
 	}
 	if (o->follow && !o->pending)
-		bad(usage, "%s needs --pending", "--follow");
+		opts_usage("--follow needs --pending");
 	o->files = argv + optind;
 	o->nfiles = argc - optind;
-	if (o->pending && o->nfiles)
-		bad(usage, "--pending reads the run, not files (%s)", o->files[0]);
+	if (o->nfiles && !cmd->operands)
+		opts_usage("takes no arguments ('%s')", o->files[0]);
+	if (o->nfiles && o->pending)
+		opts_usage("--pending takes the work from the run, not from files ('%s')", o->files[0]);
+}
+
+void
+opts_stage_config(const struct opts *o, struct stage_config *c)
+{
+	*c = (struct stage_config){
+		.run = o->run, .fsync = (enum jl_fsync)o->fsync, .repair = o->repair,
+		.pending = o->pending, .follow = o->follow, .retry_failed = o->retry_failed,
+		.progress = o->progress, .max_cost = o->max_cost,
+		.jobs = (int)o->jobs, .rpm = o->rpm, .tpm = o->tpm, .retries = (int)o->retries,
+		.timeout = o->timeout, .job_timeout = o->job_timeout, .grace = o->grace,
+		.files = o->files, .nfiles = o->nfiles,
+	};
+}
+
+void
+opts_model_config(const struct opts *o, struct model_config *c)
+{
+	opts_stage_config(o, &c->stage);
+	c->provider = o->provider;
+	c->model = o->model;
+	c->base_url = o->base_url;
+	c->api_key_env = o->api_key_env;
+	c->prompt_file = o->prompt_file;
+	c->prices = o->prices;
+	c->max_tokens = o->max_tokens;
+	c->timeout_set = o->timeout_set;
 }

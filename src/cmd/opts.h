@@ -1,42 +1,78 @@
-/* opts: the command line shared by the vj commands.  Parsing only fills a
- * struct; each command's main checks what applies to it (docs/vj-*.1). */
+/* opts: the command line of the five vj commands.  One table of options
+ * (opts.c) gives getopt_long its array, --help its text and every option
+ * its check and its default.  Parsing only fills a struct opts; each
+ * command's main turns it into the configuration of its stage, and checks
+ * what only it knows (docs/vj-*.1 say the same). */
 #ifndef VJ_OPTS_H
 #define VJ_OPTS_H
 
-#include <stddef.h>
-#include "core/journal.h"
+struct stage_config;
+struct model_config;
 
+/* The run directory when neither -r nor VJ_RUN names one. */
+#define OPTS_RUN_DEFAULT "./vj-run"
+
+/* The commands, as bits: the ones an option is for. */
+enum {
+	CMD_INGEST = 1, CMD_ANALYZE = 2, CMD_GENERATE = 4, CMD_PACK = 8, CMD_STATUS = 16
+};
+
+/* What a command says of itself in --help, around its options. */
+struct opts_cmd {
+	const char *name;             /* "vj-ingest" */
+	unsigned bit;                 /* CMD_* */
+	const char *synopsis;         /* the "usage: ..." lines, as in its man page */
+	const char *about;            /* what it does, in a few lines */
+	const char *exits;            /* its exit statuses */
+	int operands;                 /* takes FILE arguments */
+};
+
+/* The command line, as given or defaulted.  A choice (--fsync, --format,
+ * --compress) is kept as the value of its enum (opts.c names them). */
 struct opts {
 	const char *run;
-	int jobs;                 /* -j */
-	double rpm, tpm;
-	int retries;
-	double timeout, job_timeout, grace;
-	int timeout_set;          /* --timeout given: the provider's default does not apply */
+	int quiet, verbose;           /* -q given; -v count */
+	/* the stages: vj-ingest, vj-analyze, vj-generate */
+	long jobs, retries;
+	double rpm, tpm, timeout, job_timeout, grace;
+	int timeout_set;              /* --timeout given */
+	int fsync;                    /* enum jl_fsync (vj-pack too) */
+	int pending;                  /* (vj-pack too) */
+	int follow, retry_failed, repair;
+	int progress;                 /* -1 auto, 0 off, 1 on */
+	/* the model stages */
 	const char *provider, *model, *base_url, *api_key_env, *prompt_file, *prices;
-	enum jl_fsync fsync;
-	int pending, follow, retry_failed, strict, repair;
-	double max_cost;          /* < 0: none */
+	long max_tokens;              /* 0: the provider's */
+	double max_cost;              /* < 0: none */
+	/* vj-ingest */
 	const char *rejects;
-	int part_k, part_n;       /* --partition K/N, 0/0 none */
-	long long max_bytes;      /* --max-bytes image cap */
-	long max_tokens;
-	int progress;             /* -1 auto, 0 off, 1 on */
+	int strict;
+	int part[2];                  /* --partition K/N; 0/0: none */
+	long long max_bytes;
+	/* vj-pack */
+	const char *out, *verify;
+	int format, compress;         /* enum shard_format, enum shard_compress */
+	long level;                   /* 0: the compressor's default */
+	long threads;                 /* 0: the number of CPUs */
+	long shard_records;
+	long long shard_bytes;
+	int embed_images;
+	/* vj-status */
+	int json, watch, failed, check;
+	const char *repair_stage;
+	/* the operands */
 	char **files;
 	int nfiles;
 };
 
-/* Which options a command takes. */
-enum {
-	OPT_NET = 1,       /* -j --rpm --tpm --retries --timeout --job-timeout --grace */
-	OPT_PROVIDER = 2,  /* --provider --model --base-url --api-key-env --max-tokens --prices --max-cost */
-	OPT_QUEUE = 4,     /* --pending --follow --retry-failed */
-	OPT_INGEST = 8,    /* --rejects --strict --partition --max-bytes */
-	OPT_PROMPT = 16    /* --prompt-file */
-};
-
-/* Parse argv.  On --help prints usage and exits 0; --version exits 0; a bad
- * option prints usage to stderr and exits 2. */
-void opts_parse(struct opts *o, int argc, char **argv, unsigned which, const char *usage);
+/* Parse argv for cmd.  -h/--help prints the help and -V/--version the
+ * version (exit 0); anything wrong is a usage error (exit 2). */
+void opts_parse(struct opts *o, int argc, char **argv, const struct opts_cmd *cmd);
+/* A usage error the command found: "PROG: why", the synopsis, exit 2. */
+_Noreturn void opts_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The part of the command line the stage driver takes. */
+void opts_stage_config(const struct opts *o, struct stage_config *c);
+/* ... and what the model stages add to it. */
+void opts_model_config(const struct opts *o, struct model_config *c);
 
 #endif

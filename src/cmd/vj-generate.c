@@ -1,24 +1,30 @@
 /* vj-generate: records in, records with content out (docs/vj-generate.1). */
 #include "cmd/opts.h"
 #include "stages/modelstage.h"
-#include "base/util.h"
 
-static const char usage[] =
+static const struct opts_cmd cmd = {
+	.name = "vj-generate", .bit = CMD_GENERATE, .operands = 1,
+	.synopsis =
 "usage: vj-generate [-qv] [-r RUN] [-j N] [--rpm N] [--tpm N] [--retries N] [--timeout SEC]\n"
-"                 [--job-timeout SEC] [--grace SEC] [--provider NAME] [--model NAME]\n"
-"                 [--base-url URL] [--api-key-env NAME] [--max-tokens N] [--prices FILE]\n"
-"                 [--max-cost USD] [--prompt-file FILE] [--fsync always|batch|never]\n"
-"                 [--repair] [--progress | --no-progress]\n"
-"                 [--pending [--follow] [--retry-failed]] [FILE...]\n"
-"Write content from each record's analysis with a chat model (default openai:\n"
-"DeepSeek); journal it in RUN; print the record with it.\n"
-"Keys come from the environment only (GEMINI_API_KEY, DEEPSEEK_API_KEY, --api-key-env).\n"
-"Exit: 0 all done, 1 some jobs failed for good, 2 usage, 3 fatal, 75 try again.\n";
+"                   [--job-timeout SEC] [--grace SEC] [--provider NAME] [--model NAME]\n"
+"                   [--base-url URL] [--api-key-env NAME] [--max-tokens N] [--prices FILE]\n"
+"                   [--max-cost USD] [--prompt-file FILE] [--fsync always|batch|never]\n"
+"                   [--repair] [--progress | --no-progress]\n"
+"                   [--pending [--follow] [--retry-failed]] [FILE...]\n"
+"       vj-generate -h | -V\n",
+	.about =
+"Write content from each record's analysis with a chat model; journal it in\n"
+"RUN; print the record with it.\n"
+"Keys come from the environment only (GEMINI_API_KEY, DEEPSEEK_API_KEY, --api-key-env).\n",
+	.exits = "Exit status: 0 all done, 1 some jobs failed for good, 2 usage, 3 fatal, 75 try again.\n",
+};
 
 int
 main(int argc, char **argv)
 {
 	struct opts o;
-	opts_parse(&o, argc, argv, OPT_NET | OPT_PROVIDER | OPT_QUEUE | OPT_PROMPT, usage);
-	return modelstage_main(&o, ST_GENERATE);
+	struct model_config c;
+	opts_parse(&o, argc, argv, &cmd);
+	opts_model_config(&o, &c);
+	return modelstage_main(&c, ST_GENERATE);
 }

@@ -1,29 +1,30 @@
 /* vj-ingest: job manifests in, job records out (docs/vj-ingest.1). */
-#include "stages/ingest.h"
 #include "cmd/opts.h"
-#include "base/util.h"
+#include "stages/ingest.h"
 
-#include <stdio.h>
-
-static const char usage[] =
+static const struct opts_cmd cmd = {
+	.name = "vj-ingest", .bit = CMD_INGEST, .operands = 1,
+	.synopsis =
 "usage: vj-ingest [-qv] [-r RUN] [-j N] [--rpm N] [--tpm N] [--rejects FILE] [--strict]\n"
 "                 [--partition K/N] [--max-bytes SIZE] [--retries N] [--timeout SEC]\n"
 "                 [--job-timeout SEC] [--grace SEC] [--fsync always|batch|never] [--repair]\n"
 "                 [--progress | --no-progress] [--pending [--retry-failed]] [FILE...]\n"
+"       vj-ingest -h | -V\n",
+	.about =
 "Read job manifests (JSONL) from FILEs or stdin ('-'), journal each job in RUN,\n"
-"fetch and check its image into RUN/objects, and print one record per job.\n"
-"Exit: 0 all done, 1 some lines or jobs failed, 2 usage, 3 fatal, 75 try again.\n";
+"fetch and check its image into RUN/objects, and print one record per job.\n",
+	.exits = "Exit status: 0 all done, 1 some lines or jobs failed, 2 usage, 3 fatal, 75 try again.\n",
+};
 
 int
 main(int argc, char **argv)
 {
 	struct opts o;
-	opts_parse(&o, argc, argv, OPT_NET | OPT_QUEUE | OPT_INGEST, usage);
-	if (o.follow) {
-		/* vj-ingest holds the ingest lock: nothing else could add jobs */
-		fprintf(stderr, "%s: --follow does not apply to vj-ingest (it is the only writer of new jobs)\n%s",
-		    vj_prog, usage);
-		return VJ_EUSAGE;
-	}
-	return ingest_main(&o);
+	opts_parse(&o, argc, argv, &cmd);
+	struct ingest_config c = {
+		.rejects = o.rejects, .strict = o.strict, .part_k = o.part[0], .part_n = o.part[1],
+		.max_bytes = (size_t)o.max_bytes,
+	};
+	opts_stage_config(&o, &c.stage);
+	return ingest_main(&c);
 }

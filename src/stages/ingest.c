@@ -18,12 +18,12 @@
 #include <unistd.h>
 
 struct ingest {
+	const struct ingest_config *conf;
 	FILE *rejects;
 	char cwd[PATH_MAX];
 	char basedir[PATH_MAX];
 	const char *basedir_for;     /* the source basedir was computed for */
 	struct buf ev;
-	int strict;
 };
 
 static const char *
@@ -91,7 +91,7 @@ ingest_prepare(void *ctx, const char *line, size_t len, const char *src, char *e
 	/* the parse tree lives and dies here: its nodes come from an arena
 	 * emptied after the line, and only copies leave */
 	jarena_begin();
-	if (job_normalize(line, len, basedir_of(g, src), g->strict, &job, &canon, pr->id,
+	if (job_normalize(line, len, basedir_of(g, src), g->conf->strict, &job, &canon, pr->id,
 	    pr->key, err, errlen) < 0) {
 		jarena_end();
 		free(pr);
@@ -110,14 +110,14 @@ static int
 ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, const char *src, long lno,
     json_t **rec, char key[KEY_HEX + 1], char **raw_job)
 {
-	const struct opts *o = stage_opts(x);
 	struct run *r = stage_run(x);
 	struct ingest *g = stage_ctx(x);
+	const struct ingest_config *c = g->conf;
 	struct prepared *pr = prep;
 	const char *id = pr->id;
 
 	memcpy(key, pr->key, KEY_HEX + 1);
-	if (o->part_n > 0 && hash64(id, strlen(id)) % (uint64_t)o->part_n != (uint64_t)(o->part_k - 1)) {
+	if (c->part_n > 0 && hash64(id, strlen(id)) % (uint64_t)c->part_n != (uint64_t)(c->part_k - 1)) {
 		prep_free(pr);
 		return 1;   /* another machine's part */
 	}
@@ -158,8 +158,9 @@ ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, c
 static int
 ingest_start(struct stage_state *x)
 {
+	struct ingest *g = stage_ctx(x);
 	char err[1024];
-	if (store_open(stage_opts(x)->run, err, sizeof err) < 0) {
+	if (store_open(g->conf->stage.run, err, sizeof err) < 0) {
 		vj_msg("%s", err);
 		return -1;
 	}
@@ -169,33 +170,32 @@ ingest_start(struct stage_state *x)
 static const char *const ev_fields[] = { "image", NULL };
 
 int
-ingest_main(const struct opts *o)
+ingest_main(const struct ingest_config *c)
 {
-	struct ingest g = {0};
-	struct fetch_ctx fc = { .run = o->run, .max_bytes = (size_t)o->max_bytes, .max_redirects = 5 };
+	struct ingest g = { .conf = c };
+	struct fetch_ctx fc = { .run = c->stage.run, .max_bytes = c->max_bytes, .max_redirects = 5 };
 	struct stage_def d = {
 		.s = ST_INGEST, .ops = &fetch_provider, .pctx = &fc, .cfg = "fetch/v1",
 		.prepare = ingest_prepare, .free_prep = prep_free, .reject = ingest_reject,
-		.keep_lines = o->rejects != NULL,
+		.keep_lines = c->rejects != NULL,
 		.accept = ingest_accept, .ev_fields = ev_fields, .rec_fields = ev_fields, .ctx = &g, .start = ingest_start,
 	};
-	g.strict = o->strict;
 	if (!getcwd(g.cwd, sizeof g.cwd)) {
 		vj_warn("cannot get the working directory:");
 		return VJ_EUSAGE;
 	}
-	if (o->rejects) {
-		g.rejects = fopen(o->rejects, "a");
+	if (c->rejects) {
+		g.rejects = fopen(c->rejects, "a");
 		if (!g.rejects) {
-			vj_warn("%s:", o->rejects);
+			vj_warn("%s:", c->rejects);
 			return VJ_EUSAGE;
 		}
 	}
-	int st = stage_main(o, &d);
+	int st = stage_main(&c->stage, &d);
 	fetch_free(&fc);
 	buf_free(&g.ev);
 	if (g.rejects && fclose(g.rejects) != 0) {
-		vj_warn("%s:", o->rejects);
+		vj_warn("%s:", c->rejects);
 		if (st == VJ_OK)
 			st = VJ_EFATAL;
 	}

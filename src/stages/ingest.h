@@ -2,8 +2,17 @@
 #ifndef VJ_INGEST_H
 #define VJ_INGEST_H
 
-#include "cmd/opts.h"
+#include <stddef.h>
+#include "stages/stage.h"
 
-int ingest_main(const struct opts *o);
+struct ingest_config {
+	struct stage_config stage;
+	const char *rejects;          /* append bad lines to this file; NULL: none */
+	int strict;                   /* fields vj does not know are errors */
+	int part_k, part_n;           /* take only part K of N (by id hash); 0/0: every job */
+	size_t max_bytes;             /* largest image accepted */
+};
+
+int ingest_main(const struct ingest_config *c);
 
 #endif

@@ -75,17 +75,17 @@ static const char *const ge_ev[] = { "content", "meta", NULL };
 static const char *const ge_rec[] = { "content", "content_meta", NULL };
 
 int
-modelstage_main(const struct opts *o, enum stage s)
+modelstage_main(const struct model_config *c, enum stage s)
 {
 	struct prov p;
 	char err[1024];
 	struct pctx ctx = { .s = s };
 	struct prov_config pc = {
-		.stage = stage_name[s], .name = o->provider, .model = o->model, .base_url = o->base_url,
-		.api_key_env = o->api_key_env, .run = o->run, .prompt_file = o->prompt_file,
-		.max_tokens = o->max_tokens,
+		.stage = stage_name[s], .name = c->provider, .model = c->model, .base_url = c->base_url,
+		.api_key_env = c->api_key_env, .run = c->stage.run, .prompt_file = c->prompt_file,
+		.max_tokens = c->max_tokens,
 	};
-	if (prices_load(o->prices, err, sizeof err) < 0) {
+	if (prices_load(c->prices, err, sizeof err) < 0) {
 		vj_msg("%s", err);
 		return VJ_EUSAGE;
 	}
@@ -104,10 +104,10 @@ modelstage_main(const struct opts *o, enum stage s)
 	vj_debug("%s with %s, model %s", stage_name[s], p.name, p.model ? p.model : "-");
 	/* --timeout defaults to 60 s for every provider, as documented; the
 	 * provider table's advice (docs/providers.md) is for the user to take */
-	if (!o->timeout_set && p.timeout > o->timeout)
+	if (!c->timeout_set && p.timeout > c->stage.timeout)
 		vj_debug("%s: its answers can take up to %.0f s under load; --timeout %.0f applies",
-		    p.name, p.timeout, o->timeout);
-	int st = stage_main(o, &d);
+		    p.name, p.timeout, c->stage.timeout);
+	int st = stage_main(&c->stage, &d);
 	prov_close(&p);
 	return st;
 }

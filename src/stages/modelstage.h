@@ -3,9 +3,19 @@
 #ifndef VJ_MODELSTAGE_H
 #define VJ_MODELSTAGE_H
 
-#include "cmd/opts.h"
 #include "core/run.h"
+#include "stages/stage.h"
 
-int modelstage_main(const struct opts *o, enum stage s);
+/* NULL (0 for max_tokens) is the provider's default (providers/provider.h). */
+struct model_config {
+	struct stage_config stage;
+	const char *provider, *model, *base_url, *api_key_env;
+	const char *prompt_file;      /* vj-generate: templates of the user's own */
+	const char *prices;           /* a price table merged over the built-in one */
+	long max_tokens;              /* output token cap */
+	int timeout_set;              /* stage.timeout was given, not defaulted */
+};
+
+int modelstage_main(const struct model_config *c, enum stage s);
 
 #endif

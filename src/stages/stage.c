@@ -13,15 +13,17 @@
 #include <unistd.h>
 
 
-struct job {
+/* One job handed to the engine: its task (and record), where it is in
+ * the run, the key its result is journaled under. */
+struct job_task {
 	struct eng_task t;
-	uint32_t slot;
-	char key[KEY_HEX + 1];
+	uint32_t slot;                /* the job's slot in the run */
+	char key[KEY_HEX + 1];        /* this stage's key for it */
 	char *raw_job;                /* rec.job as text, when the input gave it */
 };
 
 struct stage_state {
-	const struct opts *o;
+	const struct stage_config *conf;   /* from the command line, by the command */
 	struct stage_def *d;
 	struct run *run;
 	struct engine *eng;
@@ -52,7 +54,6 @@ on_signal(int sig)
 }
 
 struct run *stage_run(struct stage_state *x) { return x->run; }
-const struct opts *stage_opts(struct stage_state *x) { return x->o; }
 struct journal *stage_journal(struct stage_state *x) { return x->run->own[x->d->s]; }
 void *stage_ctx(struct stage_state *x) { return x->d->ctx; }
 
@@ -211,37 +212,37 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 		free(raw_job);
 		return;
 	}
-	if (f->state == JS_DEAD && !x->o->retry_failed && f->fkey == (uint32_t)k[1]) {
+	if (f->state == JS_DEAD && !x->conf->retry_failed && f->fkey == (uint32_t)k[1]) {
 		x->n_skipped_dead++;
 		vj_debug("job %s: failed for good earlier; --retry-failed tries it again", id);
 		json_decref(rec);
 		free(raw_job);
 		return;
 	}
-	if (f->state == JS_DEAD && x->o->retry_failed) {
+	if (f->state == JS_DEAD && x->conf->retry_failed) {
 		json_t *ev = json_pack("{s:s, s:s, s:I}", "ev", "retry", "id", id, "t", (json_int_t)now_ms());
 		run_append(x->run, x->d->s, ev);
 		json_decref(ev);
 	}
-	struct job *j = xcalloc(1, sizeof *j);
-	j->raw_job = raw_job;
-	j->slot = (uint32_t)slot;
-	memcpy(j->key, key, KEY_HEX + 1);
-	j->t.ud = j;
-	j->t.rec = rec;
-	j->t.id = json_string_value(json_object_get(rec, "id"));
-	j->t.attempts = (f->fkey == (uint32_t)k[1] && f->state == JS_RETRY) ? f->attempts : 0;
+	struct job_task *jt = xcalloc(1, sizeof *jt);
+	jt->raw_job = raw_job;
+	jt->slot = (uint32_t)slot;
+	memcpy(jt->key, key, KEY_HEX + 1);
+	jt->t.ud = jt;
+	jt->t.rec = rec;
+	jt->t.id = json_string_value(json_object_get(rec, "id"));
+	jt->t.attempts = (f->fkey == (uint32_t)k[1] && f->state == JS_RETRY) ? f->attempts : 0;
 	set_busy(x, (uint32_t)slot, 1);
-	eng_submit(x->eng, &j->t);
+	eng_submit(x->eng, &jt->t);
 }
 
 static void
-free_job(struct stage_state *x, struct job *j)
+free_task(struct stage_state *x, struct job_task *jt)
 {
-	set_busy(x, j->slot, 0);
-	json_decref(j->t.rec);
-	free(j->raw_job);
-	free(j);
+	set_busy(x, jt->slot, 0);
+	json_decref(jt->t.rec);
+	free(jt->raw_job);
+	free(jt);
 }
 
 /* ---- input: lines from files or stdin, prepared on the input thread ---- */
@@ -307,7 +308,7 @@ pending_check(struct stage_state *x, uint32_t slot, char key[KEY_HEX + 1], uint6
 	key_parse(key, k);
 	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1])
 		return 1;
-	if (f->state == JS_DEAD && !x->o->retry_failed && (s == ST_INGEST || f->fkey == (uint32_t)k[1]))
+	if (f->state == JS_DEAD && !x->conf->retry_failed && (s == ST_INGEST || f->fkey == (uint32_t)k[1]))
 		return 1;
 	if (f->state == JS_RETRY && (s == ST_INGEST || f->fkey == (uint32_t)k[1]) &&
 	    (int64_t)f->retry_at * 1000 > now_ms()) {
@@ -372,7 +373,7 @@ feed_pending(struct stage_state *x, int room)
 	scan_some(x, &room);
 	if (room == 0)
 		return 0;
-	if (!x->o->follow)
+	if (!x->conf->follow)
 		return 2;
 	/* --follow: look at the run again every 2 s, reading only what was
 	 * appended since the last look */
@@ -401,7 +402,7 @@ feed_pending(struct stage_state *x, int room)
 static int
 over_budget(struct stage_state *x, int count_queued)
 {
-	if (x->o->max_cost < 0)
+	if (x->conf->max_cost < 0)
 		return 0;
 	if (x->budget_stop)
 		return 1;
@@ -409,10 +410,10 @@ over_budget(struct stage_state *x, int count_queued)
 	eng_counts(x->eng, &c);
 	double avg = x->n_done ? x->cost / (double)x->n_done : 0;
 	double ahead = (double)(c.in_flight + (count_queued ? c.queued : 0) + 1);
-	if (x->cost + avg * ahead <= x->o->max_cost)
+	if (x->cost + avg * ahead <= x->conf->max_cost)
 		return 0;
 	vj_msg("budget of $%.4f reached ($%.4f spent): taking no new work; run again with a higher --max-cost to continue",
-	    x->o->max_cost, x->cost);
+	    x->conf->max_cost, x->cost);
 	x->budget_stop = 1;
 	/* start nothing more: what is in flight finishes and is journaled,
 	 * what is queued stays pending for the next run */
@@ -428,7 +429,7 @@ hook_feed(void *ctx, int room)
 		return 2;
 	if (over_budget(x, 1))
 		return 2;
-	return x->o->pending ? feed_pending(x, room) : feed_lines(x, room);
+	return x->conf->pending ? feed_pending(x, room) : feed_lines(x, room);
 }
 
 static double
@@ -445,12 +446,12 @@ static void
 hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 {
 	struct stage_state *x = ctx;
-	struct job *j = t->ud;
+	struct job_task *jt = t->ud;
 	double c = cost_of(x, usage);
 	struct emit_cache ec = { .n = 0 };
 	struct buf *ev = &x->evbuf;
 
-	struct fold_hint h = { .ev = 'd', .slot = j->slot, .key = j->key, .t = now_ms(), .ms = ms,
+	struct fold_hint h = { .ev = 'd', .slot = jt->slot, .key = jt->key, .t = now_ms(), .ms = ms,
 		.cost = c };
 	if (usage) {
 		h.tok[0] = (uint64_t)json_integer_value(json_object_get(usage, "prompt"));
@@ -459,7 +460,7 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 	}
 	ev->len = 0;
 	buf_addf(ev, "{\"ev\":\"done\",\"id\":\"%s\",\"t\":%lld,\"key\":\"%s\",\"ms\":%ld,\"attempt\":%d",
-	    t->id, (long long)h.t, j->key, ms, t->attempts + 1);
+	    t->id, (long long)h.t, jt->key, ms, t->attempts + 1);
 	/* usage and cost first: a replay reads them without scanning the payload */
 	if (usage) {
 		char *s = json_dumps(usage, JSON_COMPACT | JSON_REAL_PRECISION(15));
@@ -488,14 +489,14 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 			keys = json_object();
 			json_object_set_new(t->rec, "keys", keys);
 		}
-		json_object_set_new(keys, stage_name[x->d->s], json_string(j->key));
-		emit_raw(x, t->rec, j->raw_job, &ec);
+		json_object_set_new(keys, stage_name[x->d->s], json_string(jt->key));
+		emit_raw(x, t->rec, jt->raw_job, &ec);
 		x->n_done++;
 		vj_debug("job %s: done in %ld ms (attempt %d)", t->id, ms, t->attempts + 1);
 	}
 	for (int i = 0; i < ec.n; i++)
 		free(ec.text[i]);
-	free_job(x, j);
+	free_task(x, jt);
 	if (c > 0)
 		over_budget(x, 0);
 }
@@ -504,12 +505,12 @@ static void
 hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage, int final, int64_t retry_at)
 {
 	struct stage_state *x = ctx;
-	struct job *j = t->ud;
+	struct job_task *jt = t->ud;
 	double c = cost_of(x, usage);
 	const char *kind = e->cls == EC_RETRY ? "retryable" : e->cls == EC_RATE ? "rate" :
 	    e->cls == EC_PERM ? "permanent" : "fatal";
 	json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:i, s:s, s:b, s:s}", "ev", "fail", "id", t->id,
-	    "t", (json_int_t)now_ms(), "key", j->key, "attempt", t->attempts, "kind", kind,
+	    "t", (json_int_t)now_ms(), "key", jt->key, "attempt", t->attempts, "kind", kind,
 	    "final", final, "error", e->msg);
 	if (e->status)
 		json_object_set_new(ev, "status", json_integer(e->status));
@@ -527,15 +528,15 @@ hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage,
 	if (final) {
 		vj_msg("job %s: %s", t->id, e->msg);
 		x->n_dead++;
-		free_job(x, j);
+		free_task(x, jt);
 	} else if (e->cls == EC_FATAL) {
-		free_job(x, j);
+		free_task(x, jt);
 	} else if (retry_at) {
 		if (vj_verbose > 0 || e->cls != EC_RATE)
 			/* a rate limit does not use up an attempt: the one refused is tried again */
 			vj_debug("job %s: %s, retry in %.1fs (attempt %d/%d)", t->id, e->msg,
 			    (double)(retry_at - now_ms()) / 1000, t->attempts + (e->cls == EC_RATE),
-			    x->o->retries + 1);
+			    x->conf->retries + 1);
 	}
 }
 
@@ -544,7 +545,7 @@ hook_drop(void *ctx, struct eng_task *t)
 {
 	struct stage_state *x = ctx;
 	x->n_retry_left++;
-	free_job(x, t->ud);
+	free_task(x, t->ud);
 }
 
 static void
@@ -632,9 +633,9 @@ exit_status(struct stage_state *x, int rc)
 }
 
 int
-stage_main(const struct opts *o, struct stage_def *d)
+stage_main(const struct stage_config *c, struct stage_def *d)
 {
-	struct stage_state x = { .o = o, .d = d };
+	struct stage_state x = { .conf = c, .d = d };
 	char err[1024];
 	int rc;
 
@@ -644,8 +645,8 @@ stage_main(const struct opts *o, struct stage_def *d)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	x.run = run_new(o->run);
-	rc = run_own(x.run, d->s, o->fsync, o->repair, err, sizeof err);
+	x.run = run_new(c->run);
+	rc = run_own(x.run, d->s, c->fsync, c->repair, err, sizeof err);
 	if (rc != VJ_OK) {
 		vj_msg("%s", err);
 		run_free(x.run);
@@ -661,25 +662,25 @@ stage_main(const struct opts *o, struct stage_def *d)
 		return VJ_EFATAL;
 	}
 	struct eng_config ec = {
-		.concurrency = o->jobs, .rpm = o->rpm, .tpm = o->tpm, .retries = o->retries,
-		.timeout = o->timeout, .job_timeout = o->job_timeout, .grace = o->grace,
+		.concurrency = c->jobs, .rpm = c->rpm, .tpm = c->tpm, .retries = c->retries,
+		.timeout = c->timeout, .job_timeout = c->job_timeout, .grace = c->grace,
 		.verbose = vj_verbose,
 	};
 	struct eng_hooks h = {
 		.ctx = &x, .feed = hook_feed, .input_fd = -1, .done = hook_done,
 		.fail = hook_fail, .drop = hook_drop, .tick = hook_tick,
-		.poll_ms = o->follow ? 2000 : 0,
+		.poll_ms = c->follow ? 2000 : 0,
 	};
-	if (!o->pending) {
+	if (!c->pending) {
 		json_object_seed(0);   /* before a second thread makes objects */
 		jarena_install();
-		x.inq = input_start(o->files, o->nfiles, d->prepare, d->ctx, d->keep_lines);
+		x.inq = input_start(c->files, c->nfiles, d->prepare, d->ctx, d->keep_lines);
 		h.input_fd = input_fd(x.inq);
 	}
 	x.eng = eng_new(&ec, d->ops, d->pctx, &h);
 	x.t0 = x.last_progress = mono_ms();
-	x.progress = o->progress < 0 ? (isatty(2) && vj_verbose >= 0) : o->progress;
-	if (x.progress && o->pending && !o->follow)
+	x.progress = c->progress < 0 ? (isatty(2) && vj_verbose >= 0) : c->progress;
+	if (x.progress && c->pending && !c->follow)
 		x.total = count_pending(&x);
 	rc = eng_run(x.eng);
 	if (eng_fatal(x.eng) && eng_fatal_msg(x.eng)[0])

@@ -8,10 +8,30 @@
 
 #include <jansson.h>
 #include "core/engine.h"
-#include "cmd/opts.h"
+#include "core/journal.h"
 #include "core/run.h"
 
 struct stage_state;
+
+/* How a stage runs.  The command fills it from its command line (src/cmd);
+ * the driver knows nothing of options. */
+struct stage_config {
+	const char *run;              /* the run directory */
+	enum jl_fsync fsync;          /* how the stage's journal is made durable */
+	int repair;                   /* cut a corrupt journal at its first bad record */
+	int pending;                  /* take the work from the run, not from input */
+	int follow;                   /* with pending: look at the run again until stopped */
+	int retry_failed;             /* jobs failed for good get another chance */
+	int progress;                 /* progress line: 1 on, 0 off, -1 when stderr is a terminal */
+	double max_cost;              /* budget in USD for this run; < 0: none */
+	/* for the engine */
+	int jobs;                     /* requests in flight at once */
+	double rpm, tpm;              /* requests, tokens a minute; 0: no limit */
+	int retries;                  /* retries after the first attempt */
+	double timeout, job_timeout, grace;   /* seconds: a request, a job, after a signal */
+	char **files;                 /* input ("-" stdin); none: stdin */
+	int nfiles;
+};
 
 struct stage_def {
 	enum stage s;
@@ -40,11 +60,10 @@ struct stage_def {
 };
 
 /* Run a stage to the end; returns the exit status. */
-int stage_main(const struct opts *o, struct stage_def *d);
+int stage_main(const struct stage_config *c, struct stage_def *d);
 
 /* For accept functions. */
 struct run *stage_run(struct stage_state *x);
-const struct opts *stage_opts(struct stage_state *x);
 struct journal *stage_journal(struct stage_state *x);
 void *stage_ctx(struct stage_state *x);             /* the stage_def's ctx */
 void stage_io_error(struct stage_state *x, const char *id);  /* the journal failed: stop, exit 3 */
