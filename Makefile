@@ -52,7 +52,7 @@ bin/%: src/cmd/%.o src/libvj.a
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< src/libvj.a $(LDLIBS)
 
-tests/unit/%: tests/unit/%.c tests/unit/tap.h src/libvj.a
+tests/unit/%: tests/unit/%.c tests/unit/tap.h tests/unit/util.h src/libvj.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< src/libvj.a $(LDLIBS)
 
 tests/tools/%: tests/tools/%.c src/libvj.a

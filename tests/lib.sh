@@ -82,6 +82,50 @@ start_fake() {
 	export FAKE_PORT FAKE_URL
 }
 
+# What the fake has seen and what it is to do, through its control endpoints.
+# fake_count ID: requests for job ID (or for a path, for static files)
+fake_count() { curl -s "$FAKE_URL/_stats" | jq ".by_job[\"$1\"] // 0"; }
+# fake_total: all requests
+fake_total() { curl -s "$FAKE_URL/_stats" | jq ".requests"; }
+# fake_script 'ID ANSWER,...\n...': more script lines (printf escapes work)
+fake_script() { printf "$1" | curl -s -X POST --data-binary @- "$FAKE_URL/_script" >/dev/null; }
+# fake_reset: zero the counters
+fake_reset() { curl -s -X POST "$FAKE_URL/_reset" >/dev/null; }
+
+# fake_job PATH ID: an input line for the image at PATH on the fake
+fake_job() { job_lines "$FAKE_URL$1" "$2"; }
+# job_lines IMAGE ID...: an input line of IMAGE for each id
+job_lines() {
+	img=$1; shift
+	for id in "$@"; do printf '{"imageUrl": "%s", "id": "%s"}\n' "$img" "$id"; done
+}
+# mk_ingested IMAGE FILE ID...: ingested records of IMAGE for these ids, in FILE
+mk_ingested() { img=$1 f=$2; shift 2; job_lines "$img" "$@" | vj-ingest -q >"$f"; }
+# mk_analysed IMAGE FILE ID...: the same, analysed offline
+mk_analysed() { img=$1 f=$2; shift 2; job_lines "$img" "$@" | vj-ingest -q | vj-analyze -q --provider offline >"$f"; }
+
+# now_ms: the wall clock in milliseconds
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# shard_sums OUT: the checksums of OUT's shards
+shard_sums() { (cd "$1" && sha256sum shard-*); }
+
+# check_shards OUT N: N records in OUT, each in exactly one shard, the index
+# matching the files, and vj-pack --verify agrees.  Leaves names.idx,
+# names.ls, members and ids in the working directory.
+check_shards() {
+	out=$1 want=$2
+	test "$(jq "[.shards[].records] | add" $out/index.json)" = "$want" || return 1
+	jq -r ".shards[].name" $out/index.json >names.idx
+	(cd $out && ls shard-*) >names.ls
+	test_cmp names.idx names.ls || return 1
+	for f in $(cat names.idx); do bsdtar -tf $out/$f || return 1; done >members
+	grep "\.json$" members | sort >ids
+	test $(wc -l <ids) -eq "$want" || { echo "$(wc -l <ids) samples" >&2; return 1; }
+	test -z "$(uniq -d ids)" || { echo "duplicates: $(uniq -d ids | head)" >&2; return 1; }
+	vj-pack --verify $out
+}
+
 stop_bg() {
 	for p in $t_bg; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	t_bg=

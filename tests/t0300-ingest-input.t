@@ -70,6 +70,15 @@ test_expect_success 'an id of 200 characters' '
 '
 test_expect_success 'a scheme that is not http, https or file' 'bad_line scheme "{\"imageUrl\": \"ftp://x/a.png\"}" "imageUrl: scheme"'
 test_expect_success 'name and alias disagree' 'bad_line alias "{\"imageUrl\": \"a.png\", \"image_url\": \"b.png\"}" "imageUrl and image_url disagree"'
+
+# first_line_bad NAME MESSAGE: NAME.jsonl's first line is refused, naming
+# NAME.jsonl:1 and MESSAGE; its next line, id "after", is still ingested
+first_line_bad() {
+	test_status 1 vj-ingest -r $1 $1.jsonl >o 2>e &&
+	test_grep "$1.jsonl:1: $2" e &&
+	jq -se "any(.[]; .id==\"after\")" o
+}
+
 test_expect_success 'unknown fields are rejected with --strict only' '
 	printf "{\"imageUrl\": \"img/dark.jpg\", \"id\": \"u1\", \"colour\": 1}\n" >unk.jsonl &&
 	vj-ingest -r strict1 unk.jsonl >o &&
@@ -79,25 +88,19 @@ test_expect_success 'unknown fields are rejected with --strict only' '
 
 test_expect_success 'invalid UTF-8' '
 	printf "{\"imageUrl\": \"img/dark.jpg\", \"imageContext\": \"\377\376\"}\n{\"imageUrl\": \"img/dark.jpg\", \"id\": \"after\"}\n" >utf.jsonl &&
-	test_status 1 vj-ingest -r utf utf.jsonl >o 2>e &&
-	test_grep "utf.jsonl:1: invalid UTF-8 at column 46" e &&
-	jq -se "any(.[]; .id==\"after\")" o
+	first_line_bad utf "invalid UTF-8 at column 46"
 '
 
 test_expect_success 'a NUL byte' '
 	printf "{\"imageUrl\": \"img/dark.jpg\", \"id\": \"n\000ul\"}\n{\"imageUrl\": \"img/dark.jpg\", \"id\": \"after\"}\n" >nul.jsonl &&
-	test_status 1 vj-ingest -r nul nul.jsonl >o 2>e &&
-	test_grep "nul.jsonl:1: NUL byte" e &&
-	jq -se "any(.[]; .id==\"after\")" o
+	first_line_bad nul "NUL byte"
 '
 
 test_expect_success 'a 2 MB line is skipped, the next line is read' '
 	{ printf "{\"imageUrl\": \"img/dark.jpg\", \"imageContext\": \"" &&
 	  head -c 2097152 /dev/zero | tr "\0" a &&
 	  printf "\"}\n{\"imageUrl\": \"img/dark.jpg\", \"id\": \"after\"}\n"; } >big.jsonl &&
-	test_status 1 vj-ingest -r big big.jsonl >o 2>e &&
-	test_grep "big.jsonl:1: line longer than" e &&
-	jq -se "any(.[]; .id==\"after\")" o
+	first_line_bad big "line longer than"
 '
 
 test_expect_success 'the same id with different content is an error for that line' '

@@ -13,72 +13,69 @@ cp img/dark.jpg img/down.jpg
 echo '<!DOCTYPE html><html><body>hello</body></html>' >img/page.jpg
 start_fake --static img --script script
 
-job() { printf '{"imageUrl": "%s", "id": "%s"}\n' "$FAKE_URL$1" "$2"; }
-count() { curl -s "$FAKE_URL/_stats" | jq ".by_job[\"$1\"] // 0"; }
-
 test_expect_success 'an image over http' '
-	job /img/bright.jpg b1 | vj-ingest >o &&
+	fake_job /img/bright.jpg b1 | vj-ingest >o &&
 	jq -e ".image.mime == \"image/jpeg\" and .image.width == 640" o
 '
 
 test_expect_success 'HTTP 404 fails the job for good, once' '
-	job /img/none.jpg nf | test_status 1 vj-ingest 2>e &&
+	fake_job /img/none.jpg nf | test_status 1 vj-ingest 2>e &&
 	test_grep "job nf: HTTP 404" e &&
-	test $(count /img/none.jpg) -eq 1
+	test $(fake_count /img/none.jpg) -eq 1
 '
 
 test_expect_success '500 then 200 succeeds after a retry' '
-	job /img/flaky.jpg fl | vj-ingest -v >o 2>e &&
+	fake_job /img/flaky.jpg fl | vj-ingest -v >o 2>e &&
 	jq -e ".id == \"fl\"" o &&
-	test $(count /img/flaky.jpg) -eq 2 &&
+	test $(fake_count /img/flaky.jpg) -eq 2 &&
 	grep "\"ev\":\"fail\"" vj-run/journal/ingest.log | grep -q "\"kind\":\"retryable\""
 '
 
 test_expect_success 'retries exhausted: failed for good with the reason, not asked again' '
-	job /img/down.jpg dn | test_status 1 vj-ingest --retries 2 2>e &&
+	fake_job /img/down.jpg dn | test_status 1 vj-ingest --retries 2 2>e &&
 	test_grep "job dn: HTTP 503 .*attempt 3/3, giving up" e &&
-	test $(count /img/down.jpg) -eq 3 &&
-	job /img/down.jpg dn | test_status 1 vj-ingest --retries 2 2>e &&
-	test $(count /img/down.jpg) -eq 3
+	test $(fake_count /img/down.jpg) -eq 3 &&
+	fake_job /img/down.jpg dn | test_status 1 vj-ingest --retries 2 2>e &&
+	test $(fake_count /img/down.jpg) -eq 3
 '
 
 test_expect_success '--retry-failed gives it another chance' '
-	curl -s -X POST --data-binary "/img/down.jpg 503" "$FAKE_URL/_script" >/dev/null &&
-	job /img/down.jpg dn | vj-ingest --retries 2 --retry-failed >o &&
+	fake_script "/img/down.jpg 503" &&
+	fake_job /img/down.jpg dn | vj-ingest --retries 2 --retry-failed >o &&
 	jq -e ".id == \"dn\"" o
 '
 
 test_expect_success 'a redirect loop' '
-	job /loop lp | test_status 1 vj-ingest 2>e &&
+	fake_job /loop lp | test_status 1 vj-ingest 2>e &&
 	test_grep "job lp: too many redirects" e
 '
 
 test_expect_success 'redirects are followed up to 5' '
-	job /redirect/4/bright.jpg r4 | vj-ingest >o &&
+	fake_job /redirect/4/bright.jpg r4 | vj-ingest >o &&
 	jq -e ".id == \"r4\"" o &&
-	job /redirect/7/bright.jpg r7 | test_status 1 vj-ingest 2>e &&
+	fake_job /redirect/7/bright.jpg r7 | test_status 1 vj-ingest 2>e &&
 	test_grep "job r7: too many redirects" e
 '
 
 test_expect_success 'a redirect to file:// is refused' '
-	job /to-file tf | test_status 1 vj-ingest 2>e &&
+	fake_job /to-file tf | test_status 1 vj-ingest 2>e &&
 	test_grep "job tf: refused: .*other than http" e
 '
 
 test_expect_success 'an HTML page served with 200' '
-	job /html ht | test_status 1 vj-ingest 2>e &&
+	fake_job /html ht | test_status 1 vj-ingest 2>e &&
 	test_grep "job ht: not an image: starts with .<!DOCTYPE html>" e &&
-	job /img/page.jpg hj | test_status 1 vj-ingest 2>e &&
+	fake_job /img/page.jpg hj | test_status 1 vj-ingest 2>e &&
 	test_grep "job hj: not an image" e
 '
 
 test_expect_success 'an image over the size cap' '
-	job /img/noise.png big | test_status 1 vj-ingest --max-bytes 10K 2>e &&
+	fake_job /img/noise.png big | test_status 1 vj-ingest --max-bytes 10K 2>e &&
 	test_grep "job big: answer larger than the cap of 10240 bytes" e
 '
 
 test_expect_success 'a server slower than the timeout' '
-	job /hang slow | test_status 1 vj-ingest --timeout 0.5 --retries 1 2>e &&
+	fake_job /hang slow | test_status 1 vj-ingest --timeout 0.5 --retries 1 2>e &&
 	test_grep "job slow: .*timeout.*attempt 2/2" e
 '
 
@@ -89,7 +86,7 @@ test_expect_success 'a dead server: connection refused is retried, then fails' '
 '
 
 test_expect_success 'many jobs in flight at once' '
-	for i in $(seq 1 200); do job /img/gradient.jpg m$i; done >many.jsonl &&
+	for i in $(seq 1 200); do fake_job /img/gradient.jpg m$i; done >many.jsonl &&
 	vj-ingest -r many -j 32 many.jsonl >o &&
 	test $(wc -l <o) -eq 200 &&
 	test $(ls many/objects/*/* | wc -l) -eq 1

@@ -5,15 +5,13 @@
 vj-mkimages img >/dev/null
 start_fake --static img --latency-ms 20 --latency-dist uniform
 
-job() { printf '{"imageUrl": "%s", "id": "%s"}\n' "$FAKE_URL$1" "$2"; }
-
 test_expect_success 'a second vj-ingest on the same run exits 75 naming the holder' '
-	job /hang h1 >hang.jsonl &&
+	fake_job /hang h1 >hang.jsonl &&
 	{ vj-ingest --timeout 30 --grace 0.5 hang.jsonl >/dev/null 2>&1 || echo $? >st; } &
 	i=0; while ! test -s vj-run/journal/ingest.lock && test $i -lt 50; do sleep 0.1; i=$((i+1)); done &&
 	sleep 0.3 &&
 	pid=$(cat vj-run/journal/ingest.lock) &&
-	job /img/dark.jpg other | test_status 75 vj-ingest 2>e &&
+	fake_job /img/dark.jpg other | test_status 75 vj-ingest 2>e &&
 	test_grep "stage ingest is locked by pid $pid" e &&
 	kill $pid &&
 	i=0; while ! test -s st && test $i -lt 100; do sleep 0.1; i=$((i+1)); done &&
@@ -26,7 +24,7 @@ test_expect_success 'SIGTERM left the job journaled and pending, not failed' '
 	! grep -q "\"ev\":\"fail\"" vj-run/journal/ingest.log
 '
 
-for i in 1 2 3 4 5 6; do job /img/bright.jpg t$i; done >six.jsonl
+for i in 1 2 3 4 5 6; do fake_job /img/bright.jpg t$i; done >six.jsonl
 
 test_expect_success 'a torn last line is cut off with a warning, saved aside, and redone' '
 	vj-ingest -r torn six.jsonl >/dev/null &&
@@ -57,7 +55,7 @@ test_expect_success '--repair cuts there after a backup, and the run goes on' '
 '
 
 test_expect_success 'kill -9 at random moments, then the same command: every job once, every object whole' '
-	for i in $(seq 1 600); do job /img/$(echo "dark bright gradient stripes sunset palette" | cut -d" " -f$((i % 6 + 1))).$(echo "jpg jpg jpg png jpg gif" | cut -d" " -f$((i % 6 + 1))) k$i; done >k.jsonl &&
+	for i in $(seq 1 600); do fake_job /img/$(echo "dark bright gradient stripes sunset palette" | cut -d" " -f$((i % 6 + 1))).$(echo "jpg jpg jpg png jpg gif" | cut -d" " -f$((i % 6 + 1))) k$i; done >k.jsonl &&
 	n=0 &&
 	while [ $n -lt 8 ]; do
 		vj-ingest -r crash -j 16 k.jsonl >/dev/null 2>&1 &

@@ -21,11 +21,10 @@ no_key() {
 }
 
 test_expect_success 'analyze, generate and pack with faults, -v -v: no key anywhere' '
-	for id in s1 s2 s3 s4; do printf "{\"imageUrl\": \"img/bright.jpg\", \"id\": \"%s\"}\n" $id; done |
-		vj-ingest -v -v >ing 2>ing.err &&
+	job_lines img/bright.jpg s1 s2 s3 s4 | vj-ingest -v -v >ing 2>ing.err &&
 	vj-analyze -v -v --base-url "$FAKE_URL" --timeout 5 ing >an 2>an.err &&
 	test $(wc -l <an) -eq 4 &&
-	curl -s -X POST --data-binary "s1 429,503,spaces,ok" "$FAKE_URL/_script" >/dev/null &&
+	fake_script "s1 429,503,spaces,ok" &&
 	vj-generate -v -v --base-url "$FAKE_URL" --api-key-env DEEPSEEK_API_KEY --timeout 5 an >ge 2>ge.err &&
 	test $(wc -l <ge) -eq 4 &&
 	vj-pack -v -v -o shards --format jsonl --compress none ge >pk 2>pk.err &&
@@ -42,18 +41,18 @@ test_expect_success 'DEEPSEEK_API_KEY is not sent to another --base-url unless n
 '
 
 test_expect_success 'a wrong key is not echoed either' '
-	printf "{\"imageUrl\": \"img/dark.jpg\", \"id\": \"w1\"}\n" | vj-ingest -q >w &&
+	mk_ingested img/dark.jpg w w1 &&
 	GEMINI_API_KEY=$KEY-WRONG test_status 3 vj-analyze -v -v --base-url "$FAKE_URL" w >o 2>e &&
 	test_grep "invalid API key (GEMINI_API_KEY)" e &&
 	no_key o e vj-run
 '
 
 test_expect_success 'the key is not in argv (/proc/PID/cmdline) while a request is in flight' '
-	printf "{\"imageUrl\": \"img/dark.jpg\", \"id\": \"slow\"}\n" | vj-ingest -q >sl &&
-	curl -s -X POST --data-binary "slow slow" "$FAKE_URL/_script" >/dev/null
+	mk_ingested img/dark.jpg sl slow &&
+	fake_script "slow slow"
 	vj-analyze --base-url "$FAKE_URL" --timeout 20 sl >o 2>e &
 	pid=$! &&
-	i=0 && while [ $i -lt 50 ] && [ "$(curl -s "$FAKE_URL/_stats" | jq ".by_job.slow // 0")" -eq 0 ]; do sleep 0.1; i=$((i + 1)); done &&
+	i=0 && while [ $i -lt 50 ] && [ "$(fake_count slow)" -eq 0 ]; do sleep 0.1; i=$((i + 1)); done &&
 	test -r /proc/$pid/cmdline &&
 	tr "\0" " " </proc/$pid/cmdline >cmdline &&
 	test_grep "vj-analyze" cmdline &&

@@ -7,29 +7,22 @@ vj-mkimages img >/dev/null
 export VJ_FAKE_KEY=k0430 GEMINI_API_KEY=k0430
 start_fake
 
-total() { curl -s "$FAKE_URL/_stats" | jq ".requests"; }
 n429() { curl -s "$FAKE_URL/_stats" | jq ".by_status[\"429\"] // 0"; }
-script() { printf "$1" | curl -s -X POST --data-binary @- "$FAKE_URL/_script" >/dev/null; }
-reset() { curl -s -X POST "$FAKE_URL/_reset" >/dev/null; }
-mk() {
-	f=$1; shift
-	for id in "$@"; do printf '{"imageUrl": "img/stripes.png", "id": "%s"}\n' "$id"; done |
-		vj-ingest -q >"$f"
-}
+# mk FILE ID...: ingested records for these ids
+mk() { mk_ingested img/stripes.png "$@"; }
 an() { vj-analyze --base-url "$FAKE_URL" --timeout 10 "$@"; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # span RUN: ms between the first and the last done event
 span() { grep "\"ev\":\"done\"" "$1"/journal/analyze.log | sed "s/^[^ ]* //" | jq -s "map(.t) | max - min"; }
 
 test_expect_success '--rpm 120 spreads 6 requests over >= 2.5 s' '
 	mk six $(seq -f a%g 1 6) &&
-	t0=$(ms) &&
+	t0=$(now_ms) &&
 	an -j 6 --rpm 120 six >o &&
-	t1=$(ms) &&
+	t1=$(now_ms) &&
 	test $(wc -l <o) -eq 6 &&
 	test $((t1 - t0)) -ge 2400 &&
 	test $(span vj-run) -ge 2400 &&
-	test $(total) -eq 6
+	test $(fake_total) -eq 6
 '
 
 test_expect_success '--tpm spaces requests by their estimated tokens' '
@@ -41,23 +34,23 @@ test_expect_success '--tpm spaces requests by their estimated tokens' '
 '
 
 test_expect_success 'without --rpm the same 6 go at once' '
-	reset &&
+	fake_reset &&
 	mk six2 $(seq -f e%g 1 6) &&
-	t0=$(ms) &&
+	t0=$(now_ms) &&
 	an -j 6 six2 >o &&
-	t1=$(ms) &&
+	t1=$(now_ms) &&
 	test $(wc -l <o) -eq 6 &&
 	test $((t1 - t0)) -lt 1500
 '
 
 test_expect_success 'after 429s with --rpm: slowed, then back up to the limit; 429s not counted as attempts' '
-	reset &&
+	fake_reset &&
 	mk m80 $(seq -f b%g 1 80) &&
-	script "b1 429\nb2 429\nb3 429\n" &&
+	fake_script "b1 429\nb2 429\nb3 429\n" &&
 	an -j 4 --rpm 1200 --retries 0 m80 >o 2>e &&
 	test $(wc -l <o) -eq 80 &&
 	test $(n429) -eq 3 &&
-	test $(total) -eq 83 &&
+	test $(fake_total) -eq 83 &&
 	grep "\"ev\":\"done\"" vj-run/journal/analyze.log | tail -n 10 | sed "s/^[^ ]* //" |
 		jq -s "map(.t) | max - min" >last10 &&
 	echo "last 10 spaced over $(cat last10) ms (9 x 50 ms at the limit)" &&
@@ -65,25 +58,25 @@ test_expect_success 'after 429s with --rpm: slowed, then back up to the limit; 4
 '
 
 test_expect_success 'after a 429 without --rpm the run does not crawl' '
-	reset &&
+	fake_reset &&
 	mk m60 $(seq -f c%g 1 60) &&
-	script "c1 429\n" &&
-	t0=$(ms) &&
+	fake_script "c1 429\n" &&
+	t0=$(now_ms) &&
 	an -j 8 m60 >o 2>e &&
-	t1=$(ms) &&
+	t1=$(now_ms) &&
 	test $(wc -l <o) -eq 60 &&
-	test $(total) -eq 61 &&
+	test $(fake_total) -eq 61 &&
 	test $((t1 - t0)) -lt 15000
 '
 
 test_expect_success 'a burst of 429s on every job: all done, each 429 retried after its delay' '
-	reset &&
+	fake_reset &&
 	mk m12 $(seq -f d%g 1 12) &&
-	script "* 429,429,429,429,429,429,429,429,429,429,429,429\n" &&
+	fake_script "* 429,429,429,429,429,429,429,429,429,429,429,429\n" &&
 	an -j 12 --retries 0 m12 >o 2>e &&
 	test $(wc -l <o) -eq 12 &&
 	test $(n429) -eq 12 &&
-	test $(total) -eq 24
+	test $(fake_total) -eq 24
 '
 
 test_done

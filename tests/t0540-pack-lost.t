@@ -5,34 +5,19 @@
 . "$(dirname "$0")/lib.sh"
 PATH="$TOP/tests/tools:$PATH"
 
-sums() { (cd "$1" && sha256sum shard-*); }
-
-# Every record in exactly one shard, the index matching the files.
-check_out() {
-	out=$1 want=$2
-	test "$(jq "[.shards[].records] | add" $out/index.json)" = "$want" || return 1
-	jq -r ".shards[].name" $out/index.json >names.idx
-	(cd $out && ls shard-*) >names.ls
-	test_cmp names.idx names.ls || return 1
-	for f in $(cat names.idx); do bsdtar -tf $out/$f || return 1; done | grep "\.json$" | sort >ids
-	test $(wc -l <ids) -eq "$want" || { echo "$(wc -l <ids) samples" >&2; return 1; }
-	test -z "$(uniq -d ids)" || { echo "duplicates: $(uniq -d ids | head)" >&2; return 1; }
-	vj-pack --verify $out
-}
-
 events() { cut -d" " -f2- run/journal/pack.log | jq -c "$1"; }
 
 test_expect_success 'OUT deleted: the same shards again, named, the index true' '
 	vj-mkrun run 25 >/dev/null &&
 	vj-pack -r run -o out --pending --shard-records 10 >first.txt &&
-	sums out >first.sum &&
+	shard_sums out >first.sum &&
 	rm -rf out &&
 	vj-pack -r run -o out --pending --shard-records 10 >again.txt 2>again.err &&
 	test_grep "vj-pack: out/shard-000000.tar.zst is missing: its 10 jobs will be packed again" again.err &&
 	test_grep "out/shard-000002.tar.zst is missing: its 5 jobs will be packed again" again.err &&
 	test $(wc -l <again.txt) -eq 3 &&
-	sums out >again.sum && test_cmp first.sum again.sum &&
-	check_out out 25
+	shard_sums out >again.sum && test_cmp first.sum again.sum &&
+	check_shards out 25
 '
 
 test_expect_success 'the journal records the loss: unshard events with ids' '
@@ -61,7 +46,7 @@ test_expect_success 'one shard removed: only its jobs, into the next number' '
 	test_grep "out/shard-000001.tar.zst is missing: its 10 jobs" one.err &&
 	test "$(jq -r "[.name, .records, .first, .last] | join(\" \")" one.txt)" = \
 		"shard-000003.tar.zst 10 j0000010 j0000019" &&
-	check_out out 25
+	check_shards out 25
 '
 
 test_expect_success 'a truncated shard: removed and packed again' '
@@ -69,7 +54,7 @@ test_expect_success 'a truncated shard: removed and packed again' '
 	vj-pack -r run -o out --pending --shard-records 10 >tr.txt 2>tr.err &&
 	test_grep "out/shard-000002.tar.zst has [0-9]* bytes, the journal says [0-9]*: its 5 jobs" tr.err &&
 	test "$(jq -r .name tr.txt)" = shard-000004.tar.zst &&
-	check_out out 25
+	check_shards out 25
 '
 
 test_expect_success 'a shard overwritten with other bytes of the same size: found by its sha256' '
@@ -79,7 +64,7 @@ test_expect_success 'a shard overwritten with other bytes of the same size: foun
 	vj-pack -r run -o out --pending --shard-records 10 >ov.txt 2>ov.err &&
 	test_grep "out/shard-000000.tar.zst does not match its sha256 in the journal: its 10 jobs" ov.err &&
 	test "$(jq -r .name ov.txt)" = shard-000005.tar.zst &&
-	check_out out 25
+	check_shards out 25
 '
 
 test_expect_success 'pipe mode: the index is corrected; the records are packed when given' '
@@ -92,7 +77,7 @@ test_expect_success 'pipe mode: the index is corrected; the records are packed w
 	test "$(jq ".shards | length" p/index.json)" = 0 &&
 	vj-pack -r run2 -o p recs.jsonl >p2.txt &&
 	test $(jq .records p2.txt) -eq 6 &&
-	check_out p 6
+	check_shards p 6
 '
 
 test_expect_success 'another run in the same OUT: its missing shard leaves the index' '
@@ -106,7 +91,7 @@ test_expect_success 'another run in the same OUT: its missing shard leaves the i
 	vj-pack -r run3 -o out --pending >k2.txt 2>k2.err &&
 	test_grep "out/$k is missing: its 4 jobs will be packed again" k2.err &&
 	test $(jq .records k2.txt) -eq 4 &&
-	check_out out 29
+	check_shards out 29
 '
 
 test_done

@@ -24,46 +24,40 @@ kq quota
 EOT
 start_fake --script script
 
-count() { curl -s "$FAKE_URL/_stats" | jq ".by_job[\"$1\"] // 0"; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # mk FILE ID...: analysed records (offline analysis) for these ids
-mk() {
-	f=$1; shift
-	for id in "$@"; do printf '{"imageUrl": "img/gradient.jpg", "id": "%s"}\n' "$id"; done |
-		vj-ingest -q | vj-analyze -q --provider offline >"$f"
-}
+mk() { mk_analysed img/gradient.jpg "$@"; }
 ge() { vj-generate --base-url "$FAKE_URL" --api-key-env DEEPSEEK_API_KEY --timeout 5 "$@"; }
 ev() { grep "\"ev\":\"$1\",\"id\":\"$2\"" vj-run/journal/generate.log; }
 ok1() { jq -e ".id == \"$1\" and .content != null" o >/dev/null; }
 
 test_expect_success 'blank lines before the body: success at once' '
-	mk in bl && ge in >o 2>e && ok1 bl && test $(count bl) -eq 1
+	mk in bl && ge in >o 2>e && ok1 bl && test $(fake_count bl) -eq 1
 '
 
 test_expect_success 'an empty body is retried' '
-	mk in em && ge -v in >o 2>e && ok1 em && test $(count em) -eq 2 &&
+	mk in em && ge -v in >o 2>e && ok1 em && test $(fake_count em) -eq 2 &&
 	test_grep "job em: openai: empty response body.*(attempt 1/4)" e
 '
 
 test_expect_success 'whitespace-only content is retried' '
-	mk in sp && ge -v in >o 2>e && ok1 sp && test $(count sp) -eq 2 &&
+	mk in sp && ge -v in >o 2>e && ok1 sp && test $(fake_count sp) -eq 2 &&
 	ev fail sp | grep -q "\"kind\":\"retryable\""
 '
 
 test_expect_success 'finish_reason insufficient_system_resource is retried' '
-	mk in rs && ge -v in >o 2>e && ok1 rs && test $(count rs) -eq 2 &&
+	mk in rs && ge -v in >o 2>e && ok1 rs && test $(fake_count rs) -eq 2 &&
 	test_grep "job rs: openai: .*insufficient_system_resource" e
 '
 
 test_expect_success 'finish_reason length on plain text: kept, marked in meta (docs/providers.md)' '
-	mk in mt && ge -v in >o 2>e && ok1 mt && test $(count mt) -eq 1 &&
+	mk in mt && ge -v in >o 2>e && ok1 mt && test $(fake_count mt) -eq 1 &&
 	jq -e ".content_meta.finish_reason == \"length\"" o
 '
 
 test_expect_success '429 with retry-after: waited for, not counted as an attempt' '
 	mk in r429 &&
-	t0=$(ms) && ge -v in >o 2>e && t1=$(ms) &&
-	ok1 r429 && test $(count r429) -eq 2 &&
+	t0=$(now_ms) && ge -v in >o 2>e && t1=$(now_ms) &&
+	ok1 r429 && test $(fake_count r429) -eq 2 &&
 	test $((t1 - t0)) -ge 950 &&
 	ev fail r429 | grep -q "\"kind\":\"rate\",\"final\":false" &&
 	ev done r429 | grep -q "\"attempt\":1,"
@@ -71,25 +65,25 @@ test_expect_success '429 with retry-after: waited for, not counted as an attempt
 
 test_expect_success '500 and 503 are retried' '
 	mk in r500 r503 && ge -v in >o 2>e &&
-	test $(wc -l <o) -eq 2 && test $(count r500) -eq 2 && test $(count r503) -eq 2
+	test $(wc -l <o) -eq 2 && test $(fake_count r500) -eq 2 && test $(fake_count r503) -eq 2
 '
 
 test_expect_success 'x-should-retry: false makes a 500 permanent: one request' '
 	mk in srf && test_status 1 ge in >o 2>e &&
-	test_grep "job srf: openai: 500" e && test $(count srf) -eq 1 &&
+	test_grep "job srf: openai: 500" e && test $(fake_count srf) -eq 1 &&
 	ev fail srf | grep -q "\"kind\":\"permanent\",\"final\":true"
 '
 
 test_expect_success 'the flat vLLM error body: its message, permanent' '
 	mk in vl && test_status 1 ge in >o 2>e &&
 	test_grep "job vl: openai: 400.*maximum context length is 4096 tokens" e &&
-	test $(count vl) -eq 1
+	test $(fake_count vl) -eq 1
 '
 
 test_expect_success '401: fatal, exit 3, the job stays pending' '
 	mk in k401 && test_status 3 ge in >o 2>e &&
 	test_grep "vj-generate: stopped: openai: invalid API key (DEEPSEEK_API_KEY)" e &&
-	! ev fail k401 | grep -q "\"final\":true" && test $(count k401) -eq 1 &&
+	! ev fail k401 | grep -q "\"final\":true" && test $(fake_count k401) -eq 1 &&
 	ge in >o 2>e && ok1 k401
 '
 
@@ -101,7 +95,7 @@ test_expect_success '402 insufficient balance: fatal, exit 3' '
 test_expect_success '429 insufficient_quota: fatal, exit 3, one request' '
 	mk in kq && test_status 3 ge in >o 2>e &&
 	test_grep "vj-generate: stopped: openai: out of credit (insufficient_quota)" e &&
-	test $(count kq) -eq 1
+	test $(fake_count kq) -eq 1
 '
 
 test_done

@@ -8,32 +8,27 @@ vj-mkimages img >/dev/null
 export VJ_FAKE_KEY=k0610 DEEPSEEK_API_KEY=k0610
 start_fake
 
-total() { curl -s "$FAKE_URL/_stats" | jq ".requests"; }
-count() { curl -s "$FAKE_URL/_stats" | jq ".by_job[\"$1\"] // 0"; }
-mk() {
-	f=$1; shift
-	for id in "$@"; do printf '{"imageUrl": "img/gradient.jpg", "id": "%s"}\n' "$id"; done |
-		vj-ingest -q | vj-analyze -q --provider offline >"$f"
-}
+# mk FILE ID...: analysed records (offline analysis) for these ids
+mk() { mk_analysed img/gradient.jpg "$@"; }
 ge() { vj-generate --base-url "$FAKE_URL" --api-key-env DEEPSEEK_API_KEY --timeout 5 "$@"; }
 
 test_expect_success 'a prompt file: generated once; a rerun without an edit sends nothing' '
 	mk in p1 p2 p3 &&
 	printf "@user\nWrite about this picture:\n{{analysis}}\n" >prompt.txt &&
 	ge --prompt-file prompt.txt in >o1 2>e &&
-	test $(wc -l <o1) -eq 3 && test $(total) -eq 3 &&
+	test $(wc -l <o1) -eq 3 && test $(fake_total) -eq 3 &&
 	ge --prompt-file prompt.txt in >o2 2>e &&
-	test $(total) -eq 3 &&
+	test $(fake_total) -eq 3 &&
 	jq -S -c . o1 | sort >s1 && jq -S -c . o2 | sort >s2 && test_cmp s1 s2
 '
 
 test_expect_success 'an edited prompt regenerates every job, once' '
 	printf "@user\nWrite two lines about this picture:\n{{analysis}}\n" >prompt.txt &&
 	ge --prompt-file prompt.txt in >o3 2>e &&
-	test $(wc -l <o3) -eq 3 && test $(total) -eq 6 &&
-	for id in p1 p2 p3; do test $(count $id) -eq 2 || exit 1; done &&
+	test $(wc -l <o3) -eq 3 && test $(fake_total) -eq 6 &&
+	for id in p1 p2 p3; do test $(fake_count $id) -eq 2 || exit 1; done &&
 	test "$(jq -r .keys.generate o1 | sort)" != "$(jq -r .keys.generate o3 | sort)" &&
-	ge --prompt-file prompt.txt in >o4 2>e && test $(total) -eq 6
+	ge --prompt-file prompt.txt in >o4 2>e && test $(fake_total) -eq 6
 '
 
 # docs/prompts.md promises that putting a prompt back finds the old results
@@ -53,7 +48,7 @@ test_expect_success '--max-cost: a budget stop exits 75, a rerun with a higher b
 	n=$(wc -l <o) && test $n -ge 1 && test $n -lt 10 &&
 	ge -j 1 --prices prices.json --max-cost 1000 b10 >o 2>e &&
 	test $(wc -l <o) -eq 10 &&
-	for i in $(seq 1 10); do test $(count b$i) -eq 1 || exit 1; done
+	for i in $(seq 1 10); do test $(fake_count b$i) -eq 1 || exit 1; done
 '
 
 test_expect_success '--max-cost with -j 8 stops near the budget, not after the whole queue' '

@@ -4,6 +4,7 @@
 #include "content/decode.h"
 #include "base/util.h"
 #include "tap.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -207,7 +208,6 @@ mutations(const unsigned char *b, size_t len, const char *name, int rounds)
 static void
 real_files(void)
 {
-	char dir[] = "/tmp/vj-test-img.XXXXXX", cmd[512], path[600];
 	static const char *names[] = { "half-red-half-blue.png", "dark.jpg", "palette.gif",
 	    "small.webp" };
 	static const char *mimes[] = { "image/png", "image/jpeg", "image/gif", "image/webp" };
@@ -218,15 +218,13 @@ real_files(void)
 	size_t i, len, n;
 	int j, crashes = 0;
 
-	if (access("scripts/vj-mkimages", X_OK) != 0 || mkdtemp(dir) == NULL) {
+	if (access("scripts/vj-mkimages", X_OK) != 0 || scratch_make("img") != 0) {
 		ok(1, "# SKIP scripts/vj-mkimages not built");
 		return;
 	}
-	snprintf(cmd, sizeof cmd, "scripts/vj-mkimages %s >/dev/null", dir);
-	ok(system(cmd) == 0, "vj-mkimages ran");
+	ok(scratch_images() == 0, "vj-mkimages ran");
 	for (i = 0; i < 4; i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		b = (unsigned char *)read_file(path, &len, 0);
+		b = (unsigned char *)read_file(scratch_path(names[i]), &len, 0);
 		if (!ok(b != NULL, "read %s", names[i]))
 			continue;
 		ok(img_sniff(b, len, &info, err, sizeof err) == 0, "%s sniffed", names[i]);
@@ -256,9 +254,8 @@ real_files(void)
 		free(c);
 		free(b);
 	}
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		ok(0, "cleanup %s", dir);
+	if (scratch_remove() != 0)
+		ok(0, "cleanup %s", scratch);
 }
 
 int

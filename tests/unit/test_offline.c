@@ -3,22 +3,20 @@
 #include "content/offline_analyze.h"
 #include "base/util.h"
 #include "tap.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/vj-test-offline.XXXXXX";
-
 static json_t *
 analyse(const char *name, char *err, size_t errlen)
 {
-	char path[256];
+	const char *path = scratch_path(name);
 	unsigned char *b;
 	size_t len;
 	json_t *j;
 
-	snprintf(path, sizeof path, "%s/%s", dir, name);
 	if ((b = (unsigned char *)read_file(path, &len, 0)) == NULL) {
 		snprintf(err, errlen, "cannot read %.200s", path);
 		return NULL;
@@ -94,17 +92,16 @@ main(void)
 	    "subject-left.png", "dark.jpg", "bright.jpg", "gradient.jpg", "stripes.png",
 	    "palette.gif", "small.webp", "sunset.jpg", "poster-teal-orange.png",
 	    "checkerboard.png", "noise.png", "shapes.webp" };
-	char cmd[256], err[256];
+	char err[256];
 	json_t *j, *j2;
 	char *s1, *s2;
 	size_t i;
 
-	if (mkdtemp(dir) == NULL) {
+	if (scratch_make("offline") != 0) {
 		ok(0, "mkdtemp");
 		return done_testing();
 	}
-	snprintf(cmd, sizeof cmd, "scripts/vj-mkimages %s >/dev/null", dir);
-	if (!ok(system(cmd) == 0, "scripts/vj-mkimages wrote the test images"))
+	if (!ok(scratch_images() == 0, "scripts/vj-mkimages wrote the test images"))
 		return done_testing();
 
 	for (i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -203,8 +200,7 @@ main(void)
 	ok(j == NULL && strstr(err, "not an image") != NULL, "HTML refused: %s", err);
 	json_decref(j);
 
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (scratch_remove() != 0)
 		ok(0, "cleanup");
 	return done_testing();
 }

@@ -3,6 +3,7 @@
 #include "content/prices.h"
 #include "base/util.h"
 #include "tap.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -10,21 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char dir[] = "/tmp/vj-test-prices.XXXXXX";
-
-static const char *
-file_with(const char *name, const char *text)
-{
-	static char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
 
 static int
 near(double a, double b)
@@ -42,11 +28,11 @@ usage(long p, long c, long cached)
 static int
 stderr_lines(void (*f)(void))
 {
-	char path[300], buf[4096];
+	const char *path = scratch_path("stderr");
+	char buf[4096];
 	int fd, saved, n = 0;
 	ssize_t r;
 
-	snprintf(path, sizeof(path), "%s/stderr", dir);
 	fflush(stderr);
 	saved = dup(2);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -82,14 +68,14 @@ main(void)
 	json_t *u;
 	const char *f;
 
-	if (!mkdtemp(dir)) {
+	if (scratch_make("prices") != 0) {
 		ok(0, "mkdtemp");
 		return done_testing();
 	}
 	vj_setprog("test_prices");
 
 	/* VJ_PRICES is read on first use */
-	f = file_with("env.json", "{\"openai\": {\"env-model\": {\"prompt\": 1, \"completion\": 3}}}");
+	f = scratch_file("env.json", "{\"openai\": {\"env-model\": {\"prompt\": 1, \"completion\": 3}}}");
 	setenv("VJ_PRICES", f, 1);
 	u = usage(2000000, 1000000, 0);
 	ok(near(prices_cost("openai", "env-model", u), 2 * 1 + 1 * 3), "VJ_PRICES loaded on first use");
@@ -124,7 +110,7 @@ main(void)
 	is_int(stderr_lines(unknown_twice), 1, "one warning for two calls");
 
 	/* an override file */
-	f = file_with("p.json", "{\"gemini\": {\"gemini-2.5-flash\": {\"prompt\": 1.0, \"cached\": 0.5, "
+	f = scratch_file("p.json", "{\"gemini\": {\"gemini-2.5-flash\": {\"prompt\": 1.0, \"cached\": 0.5, "
 	    "\"completion\": 4}},\n \"openai\": {\"my-vllm\": {\"prompt\": 0, \"completion\": 0}}}");
 	is_int(prices_load(f, err, sizeof(err)), 0, "override loads: %s", err);
 	u = usage(1000000, 1000000, 500000);
@@ -135,22 +121,20 @@ main(void)
 	    "other rows stay");
 	json_decref(u);
 
-	f = file_with("bad1.json", "{\"gemini\": {\"x\": {\"prompt\": 1}}}");
+	f = scratch_file("bad1.json", "{\"gemini\": {\"x\": {\"prompt\": 1}}}");
 	ok(prices_load(f, err, sizeof(err)) < 0 && strstr(err, "gemini.x: \"prompt\" and \"completion\" are required"),
 	    "missing figure: %s", err);
-	f = file_with("bad2.json", "{\"gemini\": {\"x\": {\"prompt\": -1, \"completion\": 1}}}");
+	f = scratch_file("bad2.json", "{\"gemini\": {\"x\": {\"prompt\": -1, \"completion\": 1}}}");
 	ok(prices_load(f, err, sizeof(err)) < 0 && strstr(err, "gemini.x.prompt: expected a number >= 0"),
 	    "negative figure: %s", err);
-	f = file_with("bad3.json", "{\"gemini\": \n [}");
+	f = scratch_file("bad3.json", "{\"gemini\": \n [}");
 	ok(prices_load(f, err, sizeof(err)) < 0 && strstr(err, "bad3.json:2:"), "syntax error with line: %s", err);
-	f = file_with("bad4.json", "{\"gemini\": {\"y\": {\"prompt\": 1, \"completion\": 1}, \"x\": 3}}");
+	f = scratch_file("bad4.json", "{\"gemini\": {\"y\": {\"prompt\": 1, \"completion\": 1}, \"x\": 3}}");
 	ok(prices_load(f, err, sizeof(err)) < 0, "a bad file");
 	ok(prices_get("gemini", "y", &p) < 0, "is not merged in part");
 	ok(prices_load("/nonexistent/prices.json", err, sizeof(err)) < 0, "a missing file");
 
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (scratch_remove() != 0)
 		ok(0, "cleanup");
 	prices_reset();
 	return done_testing();

@@ -4,26 +4,12 @@
 #include "content/schema.h"
 #include "base/util.h"
 #include "tap.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char dir[] = "/tmp/vj-test-prompt.XXXXXX";
-
-static const char *
-tmpfile_with(const char *name, const char *text)
-{
-	static char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
 
 static json_t *
 record(const char *format)
@@ -43,7 +29,7 @@ record(const char *format)
 static char *
 render_text(const char *stage, const char *text, json_t *rec, char *err, size_t n)
 {
-	const char *path = tmpfile_with("t.prompt", text);
+	const char *path = scratch_file("t.prompt", text);
 	struct prompt *p = prompt_open(stage, path, err, n);
 	struct prompt_msg m;
 	char *out;
@@ -177,33 +163,33 @@ test_files(void)
 	char v1[13];
 
 	/* errors name file:line */
-	path = tmpfile_with("bad.prompt", "line one\nline two {{purpose}}\nthree {{porpose}}\n");
+	path = scratch_file("bad.prompt", "line one\nline two {{purpose}}\nthree {{porpose}}\n");
 	ok(prompt_open("generate", path, err, sizeof(err)) == NULL, "unknown placeholder refused");
 	snprintf(err2, sizeof(err2), "%s:3: unknown placeholder {{porpose}}", path);
 	is_str(err, err2, "file:line named");
-	path = tmpfile_with("bad2.prompt", "@system\nsys\n@user\nx {{analysis.colours}}\n");
+	path = scratch_file("bad2.prompt", "@system\nsys\n@user\nx {{analysis.colours}}\n");
 	ok(prompt_open("generate", path, err, sizeof(err)) == NULL, "unknown section refused");
 	snprintf(err2, sizeof(err2), "%s:4: unknown placeholder {{analysis.colours}}", path);
 	is_str(err, err2, "line counted across sections");
-	path = tmpfile_with("bad3.prompt", "{{analysis.colors.hue}}");
+	path = scratch_file("bad3.prompt", "{{analysis.colors.hue}}");
 	ok(prompt_open("generate", path, err, sizeof(err)) == NULL, "unknown field refused");
-	path = tmpfile_with("bad4.prompt", "x {{purpose\n");
+	path = scratch_file("bad4.prompt", "x {{purpose\n");
 	ok(prompt_open("generate", path, err, sizeof(err)) == NULL && strstr(err, ":1: unterminated"),
 	    "unterminated placeholder: %s", err);
-	path = tmpfile_with("bad5.prompt", "{{analysis}}");
+	path = scratch_file("bad5.prompt", "{{analysis}}");
 	ok(prompt_open("analyze", path, err, sizeof(err)) == NULL && strstr(err, "not available"),
 	    "no analysis placeholder for analyze");
-	path = tmpfile_with("bad6.prompt", "@system\nonly a system\n");
+	path = scratch_file("bad6.prompt", "@system\nonly a system\n");
 	ok(prompt_open("generate", path, err, sizeof(err)) == NULL && strstr(err, "no user template"),
 	    "a file without a user template");
-	path = tmpfile_with("bad7.prompt", "@user\na\n@user\nb\n");
+	path = scratch_file("bad7.prompt", "@user\na\n@user\nb\n");
 	ok(prompt_open("generate", path, err, sizeof(err)) == NULL && strstr(err, "second @user"),
 	    "two generic user sections");
 	ok(prompt_open("generate", "/nonexistent/x", err, sizeof(err)) == NULL &&
 	    strstr(err, "/nonexistent/x: "), "unreadable file named");
 
 	/* sections: system, generic user, per-format user */
-	path = tmpfile_with("ok.prompt",
+	path = scratch_file("ok.prompt",
 	    "@system\nYou write for {{id}}.\n@user\nGeneric {{format}}.\n@user alt_text\nAlt for {{context}}.\n");
 	p = prompt_open("generate", path, err, sizeof(err));
 	ok(p && prompt_custom(p), "sections load");
@@ -230,7 +216,7 @@ test_files(void)
 	q = prompt_open("generate", path, err, sizeof(err));
 	is_str(prompt_version(q), v1, "same text, same version");
 	prompt_free(q);
-	path = tmpfile_with("ok.prompt",
+	path = scratch_file("ok.prompt",
 	    "@system\nYou write for {{id}}.\n@user\nGeneric {{format}}!\n@user alt_text\nAlt for {{context}}.\n");
 	q = prompt_open("generate", path, err, sizeof(err));
 	ok(strcmp(prompt_version(q), v1) != 0, "one character changed, new version");
@@ -241,7 +227,7 @@ test_files(void)
 	prompt_free(p);
 
 	/* a file without directives is the user template; the built-in system stays */
-	path = tmpfile_with("plain.prompt", "Describe it for {{purpose}}.");
+	path = scratch_file("plain.prompt", "Describe it for {{purpose}}.");
 	p = prompt_open("analyze", path, err, sizeof(err));
 	rec = record(NULL);
 	prompt_render(p, rec, &m, err, sizeof(err));
@@ -280,7 +266,7 @@ test_data(void)
 int
 main(void)
 {
-	if (!mkdtemp(dir)) {
+	if (scratch_make("prompt") != 0) {
 		ok(0, "mkdtemp");
 		return done_testing();
 	}
@@ -288,9 +274,7 @@ main(void)
 	test_placeholders();
 	test_files();
 	test_data();
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (scratch_remove() != 0)
 		ok(0, "cleanup");
 	return done_testing();
 }

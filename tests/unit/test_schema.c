@@ -3,25 +3,16 @@
 #include "content/schema.h"
 #include "base/util.h"
 #include "tap.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char good[] =
-    "{\"colors\":{\"primary\":[\"red\"],\"secondary\":[],\"accent\":[\"gold\"],\"description\":\"warm\"},"
-    "\"visual_elements\":{\"objects\":[\"mug\"],\"shapes\":[\"circle\"],\"text\":\"\",\"icons\":[]},"
-    "\"mood_and_tone\":{\"mood\":\"calm\",\"tone\":\"soft\",\"energy_level\":\"low\"},"
-    "\"composition\":{\"layout\":\"centered\",\"balance\":\"symmetric\",\"focal_point\":\"mug\","
-    "\"negative_space\":\"generous\"},"
-    "\"lighting_and_style\":{\"lighting\":\"soft\",\"style\":\"photo\",\"texture\":\"smooth\"},"
-    "\"brand_insights\":{\"perceived_industry\":\"food\",\"target_audience\":\"adults\","
-    "\"brand_personality\":\"warm\",\"premium_level\":\"mid-range\"}}";
-
-/* Validate good with one edit made by a jansson path set; return the message. */
+/* Validate good_analysis with one edit made by a jansson path set; return the message. */
 static const char *
 edited(const char *sec, const char *key, json_t *val, char *msg, size_t n)
 {
-	json_t *v = json_loads(good, 0, NULL);
+	json_t *v = json_loads(good_analysis, 0, NULL);
 	json_t *s = json_object_get(v, sec);
 	int r;
 
@@ -61,7 +52,7 @@ main(void)
 	is_int(strlen(schema_version()), 12, "version is 12 hex digits");
 	ok(schema_validate(schema_example(), msg, sizeof(msg)) == 0, "the example validates");
 
-	v = json_loads(good, 0, NULL);
+	v = json_loads(good_analysis, 0, NULL);
 	ok(schema_validate(v, msg, sizeof(msg)) == 0, "a good analysis validates");
 	json_object_set_new(v, "extra", json_string("ignored"));
 	json_object_set_new(json_object_get(v, "colors"), "extra", json_integer(1));
@@ -85,7 +76,7 @@ main(void)
 	    "$.composition: expected an object", "string for a section");
 
 	/* the first offender in schema order wins */
-	v = json_loads(good, 0, NULL);
+	v = json_loads(good_analysis, 0, NULL);
 	json_object_del(json_object_get(v, "brand_insights"), "premium_level");
 	json_object_set_new(json_object_get(v, "colors"), "accent", json_integer(1));
 	schema_validate(v, msg, sizeof(msg));
