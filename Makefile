@@ -75,6 +75,7 @@ $(SHIM): tests/shim/vjfault.c
 	$(CC) -O2 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
 
 test: check-deps all $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG) $(SHIM)
+	sh scripts/check-layers
 	prove -f $(UNIT_BIN) tests/t*.t
 
 # The same tests under the sanitizers, built in place after a clean.
