@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-const char *const stage_name[ST_N] = { "ingest", "analyze", "generate", "pack" };
 
 struct run *
 run_new(const char *dir)
@@ -221,12 +220,9 @@ run_append_hint(struct run *r, enum stage s, const char *json, size_t len, const
 void
 run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off)
 {
-	static const char *const keys[] = { "ev", "id", "key", "t", "ms", "attempt", "final",
-		"retry_at", "usage", "cost", "version" };
-	/* the payload comes after every field the fold reads (docs/journal.md):
-	 * not scanning it is most of the replay's time on a large run */
-	static const char *const payload[] = { "job", "image", "analysis", "content", "meta",
-		"ids", NULL };
+	/* the payload comes after every field the fold reads (event.h): not
+	 * scanning it is most of the replay's time on a large run */
+	const char *const *keys = event_fields, *const *payload = event_payload;
 	struct jval v[11];
 	struct stage_stats *st = &r->stats[s];
 
@@ -352,11 +348,12 @@ run_own(struct run *r, enum stage s, enum jl_fsync mode, int repair, char *err, 
 	}
 	if (journal_size(r->own[s]) == 0) {
 		/* a new journal starts with its format version */
-		char hdr[96];
-		int n = snprintf(hdr, sizeof hdr, "{\"ev\":\"journal\",\"version\":%d,\"t\":%lld}",
-		    RUN_JOURNAL_VERSION, (long long)now_ms());
+		struct buf hdr = {0};
 		uint64_t off;
-		if (journal_append(r->own[s], hdr, (size_t)n, &off) < 0) {
+		event_header(&hdr, RUN_JOURNAL_VERSION, now_ms());
+		int rc2 = journal_append(r->own[s], hdr.p, hdr.len, &off);
+		buf_free(&hdr);
+		if (rc2 < 0) {
 			snprintf(err, errlen, "%s: %s", journal_path(r->own[s]), strerror(errno));
 			return VJ_EFATAL;
 		}
@@ -378,16 +375,22 @@ run_refresh(struct run *r, unsigned mask, char *err, size_t errlen)
 }
 
 int
-run_append(struct run *r, enum stage s, json_t *ev)
+run_append_text(struct run *r, enum stage s, const char *json, size_t len)
 {
 	uint64_t off;
-	char *js = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	int rc = journal_append(r->own[s], json, len, &off);
+	if (rc == 0)
+		run_fold(r, s, json, len, off);
+	return rc;
+}
+
+int
+run_append(struct run *r, enum stage s, json_t *ev)
+{
+	char *js = event_json(ev);
 	if (!js)
 		return -1;
-	size_t len = strlen(js);
-	int rc = journal_append(r->own[s], js, len, &off);
-	if (rc == 0)
-		run_fold(r, s, js, len, off);
+	int rc = run_append_text(r, s, js, strlen(js));
 	free(js);
 	return rc;
 }
@@ -432,19 +435,9 @@ run_record(struct run *r, uint32_t slot, enum stage upto)
 		if (!ev)
 			break;
 		take(keys, stage_name[s], ev, "key");
-		switch (s) {
-		case ST_INGEST:
-			take(rec, "image", ev, "image");
-			break;
-		case ST_ANALYZE:
-			take(rec, "analysis", ev, "analysis");
-			take(rec, "analysis_meta", ev, "meta");
-			break;
-		case ST_GENERATE:
-			take(rec, "content", ev, "content");
-			take(rec, "content_meta", ev, "meta");
-			break;
-		}
+		const struct stage_info *si = &stage_info[s];
+		for (int i = 0; si->ev_field[i]; i++)
+			take(rec, si->rec_field[i], ev, si->ev_field[i]);
 		json_decref(ev);
 	}
 	return rec;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "base/key.h"
+#include "core/event.h"
 #include "core/idx.h"
 #include "core/journal.h"
 
@@ -14,8 +15,6 @@
  * version"): the first line of a new journal says it. */
 #define RUN_JOURNAL_VERSION 1
 
-enum stage { ST_INGEST, ST_ANALYZE, ST_GENERATE, ST_PACK, ST_N };
-extern const char *const stage_name[ST_N];
 
 enum jstate { JS_NONE = 0, JS_DONE, JS_RETRY, JS_DEAD };
 
@@ -66,6 +65,8 @@ const char *run_journal_path(const struct run *r, enum stage s);
 void run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off);
 /* Append an event to the owned journal of s and fold it. -1 on I/O error. */
 int run_append(struct run *r, enum stage s, json_t *ev);
+/* The same for an event already written as text (core/event.h). */
+int run_append_text(struct run *r, enum stage s, const char *json, size_t len);
 /* Append a "job" or "done" event this process wrote, folding it from what
  * the caller knows rather than scanning the text back. */
 struct fold_hint {

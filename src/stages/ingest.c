@@ -137,8 +137,7 @@ ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, c
 		/* ids and keys need no escaping: [A-Za-z0-9_-] and hex */
 		struct fold_hint h = { .ev = 'j', .slot = (uint32_t)slot, .key = key, .t = now_ms() };
 		g->ev.len = 0;
-		buf_addf(&g->ev, "{\"ev\":\"job\",\"id\":\"%s\",\"t\":%lld,\"key\":\"%s\",\"job\":%s}",
-		    id, (long long)h.t, key, pr->canon);
+		event_job(&g->ev, id, h.t, key, pr->canon);
 		if (run_append_hint(r, ST_INGEST, g->ev.p, g->ev.len, &h) < 0) {
 			stage_io_error(x, id);
 			prep_free(pr);
@@ -167,7 +166,6 @@ ingest_start(struct stage_state *x)
 	return 0;
 }
 
-static const char *const ev_fields[] = { "image", NULL };
 
 int
 ingest_main(const struct ingest_config *c)
@@ -178,7 +176,7 @@ ingest_main(const struct ingest_config *c)
 		.s = ST_INGEST, .ops = &fetch_provider, .pctx = &fc, .cfg = "fetch/v1",
 		.prepare = ingest_prepare, .free_prep = prep_free, .reject = ingest_reject,
 		.keep_lines = c->rejects != NULL,
-		.accept = ingest_accept, .ev_fields = ev_fields, .rec_fields = ev_fields, .ctx = &g, .start = ingest_start,
+		.accept = ingest_accept, .ctx = &g, .start = ingest_start,
 	};
 	if (!getcwd(g.cwd, sizeof g.cwd)) {
 		vj_warn("cannot get the working directory:");

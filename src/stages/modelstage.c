@@ -20,8 +20,8 @@ static void *
 modelstage_prepare(void *ctx, const char *line, size_t len, const char *src, char *err, size_t errlen)
 {
 	struct pctx *c = ctx;
-	const char *need = c->s == ST_ANALYZE ? "image" : "analysis";
-	const char *up = stage_name[c->s - 1];
+	const char *need = stage_info[c->s].needs;
+	const char *up = stage_name[stage_info[c->s].up];
 	json_error_t je;
 	json_t *rec = json_loadb(line, len, 0, &je);
 
@@ -69,10 +69,6 @@ modelstage_accept(struct stage_state *x, void *prep, const char *line, size_t le
 	return 0;
 }
 
-static const char *const an_ev[] = { "analysis", "meta", NULL };
-static const char *const an_rec[] = { "analysis", "analysis_meta", NULL };
-static const char *const ge_ev[] = { "content", "meta", NULL };
-static const char *const ge_rec[] = { "content", "content_meta", NULL };
 
 int
 modelstage_main(const struct model_config *c, enum stage s)
@@ -97,8 +93,6 @@ modelstage_main(const struct model_config *c, enum stage s)
 		.s = s, .ops = p.ops, .pctx = p.ctx, .cfg = p.cfg, .prov_name = p.name, .model = p.model,
 		.cost = prices_cost, .prepare = modelstage_prepare, .free_prep = modelstage_free,
 		.accept = modelstage_accept,
-		.ev_fields = s == ST_ANALYZE ? an_ev : ge_ev,
-		.rec_fields = s == ST_ANALYZE ? an_rec : ge_rec,
 		.ctx = &ctx,
 	};
 	vj_debug("%s with %s, model %s", stage_name[s], p.name, p.model ? p.model : "-");

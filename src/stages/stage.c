@@ -172,10 +172,10 @@ merge_done(struct stage_state *x, json_t *rec, uint64_t off, const char *key)
 	json_t *ev = run_line(x->run, x->d->s, off);
 	if (!ev)
 		return -1;
-	for (int i = 0; x->d->ev_fields[i]; i++) {
-		json_t *v = json_object_get(ev, x->d->ev_fields[i]);
+	for (int i = 0; stage_info[x->d->s].ev_field[i]; i++) {
+		json_t *v = json_object_get(ev, stage_info[x->d->s].ev_field[i]);
 		if (v)
-			json_object_set(rec, x->d->rec_fields[i], v);
+			json_object_set(rec, stage_info[x->d->s].rec_field[i], v);
 	}
 	json_t *keys = json_object_get(rec, "keys");
 	if (!json_is_object(keys)) {
@@ -220,9 +220,11 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 		return;
 	}
 	if (f->state == JS_DEAD && x->conf->retry_failed) {
-		json_t *ev = json_pack("{s:s, s:s, s:I}", "ev", "retry", "id", id, "t", (json_int_t)now_ms());
-		run_append(x->run, x->d->s, ev);
-		json_decref(ev);
+		struct buf *ev = &x->evbuf;
+		ev->len = 0;
+		event_retry(ev, id, now_ms());
+		if (run_append_text(x->run, x->d->s, ev->p, ev->len) < 0)
+			stage_io_error(x, id);
 	}
 	struct job_task *jt = xcalloc(1, sizeof *jt);
 	jt->raw_job = raw_job;
@@ -458,28 +460,20 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 		h.tok[1] = (uint64_t)json_integer_value(json_object_get(usage, "completion"));
 		h.tok[2] = (uint64_t)json_integer_value(json_object_get(usage, "cached"));
 	}
+	const struct stage_info *si = &stage_info[x->d->s];
 	ev->len = 0;
-	buf_addf(ev, "{\"ev\":\"done\",\"id\":\"%s\",\"t\":%lld,\"key\":\"%s\",\"ms\":%ld,\"attempt\":%d",
-	    t->id, (long long)h.t, jt->key, ms, t->attempts + 1);
-	/* usage and cost first: a replay reads them without scanning the payload */
-	if (usage) {
-		char *s = json_dumps(usage, JSON_COMPACT | JSON_REAL_PRECISION(15));
-		buf_addf(ev, ",\"usage\":%s", s);
-		free(s);
-	}
-	if (c > 0)
-		buf_addf(ev, ",\"cost\":%.10g", c);
-	for (int i = 0; x->d->ev_fields[i] && ec.n < 8; i++) {
-		json_t *v = json_object_get(result, x->d->ev_fields[i]);
+	event_done_open(ev, t->id, h.t, jt->key, ms, t->attempts + 1, usage, c);
+	for (int i = 0; si->ev_field[i] && ec.n < 8; i++) {
+		json_t *v = json_object_get(result, si->ev_field[i]);
 		if (!v)
 			continue;
-		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
-		buf_addf(ev, ",\"%s\":%s", x->d->ev_fields[i], s);
-		json_object_set(t->rec, x->d->rec_fields[i], v);
-		ec.name[ec.n] = x->d->rec_fields[i];
+		char *s = event_json(v);
+		event_field(ev, si->ev_field[i], s);
+		json_object_set(t->rec, si->rec_field[i], v);
+		ec.name[ec.n] = si->rec_field[i];
 		ec.text[ec.n++] = s;
 	}
-	buf_add(ev, "}", 1);
+	event_close(ev);
 	x->cost += c;
 	if (run_append_hint(x->run, x->d->s, ev->p, ev->len, &h) < 0) {
 		stage_io_error(x, t->id);
@@ -507,24 +501,13 @@ hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage,
 	struct stage_state *x = ctx;
 	struct job_task *jt = t->ud;
 	double c = cost_of(x, usage);
-	const char *kind = e->cls == EC_RETRY ? "retryable" : e->cls == EC_RATE ? "rate" :
-	    e->cls == EC_PERM ? "permanent" : "fatal";
-	json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:i, s:s, s:b, s:s}", "ev", "fail", "id", t->id,
-	    "t", (json_int_t)now_ms(), "key", jt->key, "attempt", t->attempts, "kind", kind,
-	    "final", final, "error", e->msg);
-	if (e->status)
-		json_object_set_new(ev, "status", json_integer(e->status));
-	if (retry_at)
-		json_object_set_new(ev, "retry_at", json_integer(retry_at));
-	if (usage)
-		json_object_set(ev, "usage", usage);
-	if (c > 0)
-		json_object_set_new(ev, "cost", json_real(c));
+	struct buf *ev = &x->evbuf;
+	ev->len = 0;
+	event_fail(ev, t->id, now_ms(), jt->key, t->attempts, eng_class_name[e->cls], final,
+	    e->status, retry_at, usage, c, e->msg);
 	x->cost += c;
-	if (run_append(x->run, x->d->s, ev) < 0) {
+	if (run_append_text(x->run, x->d->s, ev->p, ev->len) < 0)
 		stage_io_error(x, t->id);
-	}
-	json_decref(ev);
 	if (final) {
 		vj_msg("job %s: %s", t->id, e->msg);
 		x->n_dead++;

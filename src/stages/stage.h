@@ -51,9 +51,6 @@ struct stage_def {
 	    long lno, json_t **rec, char key[KEY_HEX + 1], char **raw_job);
 	/* Optional: a line that was bad (already reported), e.g. for --rejects. */
 	void (*reject)(struct stage_state *x, const char *line, size_t len);
-	/* The result fields a done event keeps, and their names in the record. */
-	const char *const *ev_fields;
-	const char *const *rec_fields;
 	void *ctx;                    /* the command's own data */
 	int (*start)(struct stage_state *x);   /* optional, once the stage's lock is held */
 	int (*finish)(struct stage_state *x);  /* optional, at the end */
