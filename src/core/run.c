@@ -91,69 +91,68 @@ add_usage(struct stage_stats *st, const struct jval *u, const struct jval *cost)
  * no other shard holds it; its ms (no per-job time at this stage) is 1 when
  * the job is counted in done_today, so that unmarking takes it back. */
 static void
-fold_shard(struct run *r, const char *json, size_t len, uint64_t off, int64_t t)
+shard_mark(struct run *r, struct jobstate *f, uint64_t off, int64_t t)
 {
-	json_t *ev = json_loadb(json, len, 0, NULL);
-	json_t *ids = json_object_get(ev, "ids");
-	size_t i;
-	json_t *v;
 	struct stage_stats *st = &r->stats[ST_PACK];
-	st->shards++;
-	st->shard_bytes += (uint64_t)json_integer_value(json_object_get(ev, "bytes"));
-	json_array_foreach(ids, i, v) {
-		const char *id = json_string_value(v);
-		if (!id)
-			continue;
-		int64_t slot = idx_get(r->ids, id, strlen(id), 1);
-		struct jobstate *f = run_job(r, ST_PACK, (uint32_t)slot);
-		if (f->state != JS_DONE) {
-			st->done++;
-			f->ms = t >= r->today_start;
-			st->done_today += f->ms;
-		}
-		f->state = JS_DONE;
-		f->off = off;
-		if (f->attempts < 65535)
-			f->attempts++;
+	if (f->state != JS_DONE) {
+		st->done++;
+		f->ms = t >= r->today_start;
+		st->done_today += f->ms;
 	}
-	json_decref(ev);
+	f->state = JS_DONE;
+	f->off = off;
+	if (f->attempts < 65535)
+		f->attempts++;
 }
 
-/* An unshard event: a shard recorded earlier is gone from its directory. */
 static void
-fold_unshard(struct run *r, const char *json, size_t len)
+shard_unmark(struct run *r, struct jobstate *f)
+{
+	struct stage_stats *st = &r->stats[ST_PACK];
+	if (f->state != JS_DONE || f->attempts == 65535)   /* saturated: held somewhere */
+		return;
+	if (f->attempts > 1) {
+		f->attempts--;
+		return;
+	}
+	f->state = JS_NONE;
+	f->attempts = 0;
+	f->off = 0;
+	if (st->done)
+		st->done--;
+	if (f->ms && st->done_today)
+		st->done_today--;
+	f->ms = 0;
+}
+
+/* A shard (add 1) or unshard (add 0) event: the shard counts, then each id. */
+static void
+fold_shard(struct run *r, const char *json, size_t len, uint64_t off, int64_t t, int add)
 {
 	json_t *ev = json_loadb(json, len, 0, NULL);
 	json_t *ids = json_object_get(ev, "ids");
 	uint64_t bytes = (uint64_t)json_integer_value(json_object_get(ev, "bytes"));
+	struct stage_stats *st = &r->stats[ST_PACK];
 	size_t i;
 	json_t *v;
-	struct stage_stats *st = &r->stats[ST_PACK];
-	if (st->shards)
-		st->shards--;
-	st->shard_bytes -= bytes < st->shard_bytes ? bytes : st->shard_bytes;
+	if (add) {
+		st->shards++;
+		st->shard_bytes += bytes;
+	} else {
+		if (st->shards)
+			st->shards--;
+		st->shard_bytes -= bytes < st->shard_bytes ? bytes : st->shard_bytes;
+	}
 	json_array_foreach(ids, i, v) {
 		const char *id = json_string_value(v);
 		if (!id)
 			continue;
 		int64_t slot = idx_get(r->ids, id, strlen(id), 1);
 		struct jobstate *f = run_job(r, ST_PACK, (uint32_t)slot);
-		if (f->state != JS_DONE)
-			continue;
-		if (f->attempts == 65535)   /* saturated: held somewhere */
-			continue;
-		if (f->attempts > 1) {
-			f->attempts--;
-			continue;
-		}
-		f->state = JS_NONE;
-		f->attempts = 0;
-		f->off = 0;
-		if (st->done)
-			st->done--;
-		if (f->ms && st->done_today)
-			st->done_today--;
-		f->ms = 0;
+		if (add)
+			shard_mark(r, f, off, t);
+		else
+			shard_unmark(r, f);
 	}
 	json_decref(ev);
 }
@@ -250,9 +249,9 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 		st->last_t = t;
 	if (s == ST_PACK) {
 		if (jval_is(&v[0], "shard"))
-			fold_shard(r, json, len, off, t);
+			fold_shard(r, json, len, off, t, 1);
 		else if (jval_is(&v[0], "unshard"))
-			fold_unshard(r, json, len);
+			fold_shard(r, json, len, off, t, 0);
 		return;
 	}
 	if (v[1].type != 's' || v[1].len == 0)

@@ -22,6 +22,18 @@ struct job_task {
 	char *raw_job;                /* rec.job as text, when the input gave it */
 };
 
+/* Why a stage stops before its work is done: the first reason is kept, and
+ * says both the exit status and the summary's words. */
+enum stop_reason {
+	STOP_NONE = 0,
+	STOP_SIGNAL,      /* SIGINT/SIGTERM: finish what is in flight, exit 75 */
+	STOP_BUDGET,      /* --max-cost reached: exit 75 */
+	STOP_OUTPUT,      /* stdout is gone: finish and journal what is in flight, exit 3 */
+	STOP_JOURNAL,     /* this stage's journal cannot be written: stop now, exit 3 */
+	STOP_UPSTREAM,    /* an upstream journal cannot be read (--follow): exit 3 */
+	STOP_FINISH,      /* the stage's own finishing step failed: exit 3 */
+};
+
 struct stage_state {
 	const struct stage_config *conf;   /* from the command line, by the command */
 	struct stage_def *d;
@@ -35,17 +47,31 @@ struct stage_state {
 	unsigned char *busy;
 	uint32_t busy_cap;
 	struct buf out, evbuf;
-	int out_broken;
+	enum stop_reason stop;        /* why the stage stopped before the end, if it did */
 	int io_failed;                /* the journal could not be written */
 	uint64_t n_done, n_cached, n_dead, n_retry_left, n_bad, n_skipped_dead, n_waiting;
 	double cost;
-	int budget_stop;
 	int64_t t0, last_progress, last_commit;
 	uint64_t total;               /* --pending: what there was to do at the start */
 	int progress;
 };
 
 static volatile sig_atomic_t got_signal;
+
+static const char *const stop_words[] = {
+	[STOP_NONE] = "", [STOP_SIGNAL] = ", interrupted", [STOP_BUDGET] = ", stopped at the budget",
+	[STOP_OUTPUT] = ", stopped: the output could not be written (what was in flight is journaled)",
+	[STOP_JOURNAL] = ", stopped: the journal could not be written",
+	[STOP_UPSTREAM] = ", stopped: an upstream journal could not be read",
+	[STOP_FINISH] = ", stopped: the stage could not finish",
+};
+
+static void
+stop(struct stage_state *x, enum stop_reason why)
+{
+	if (x->stop == STOP_NONE || (why == STOP_JOURNAL && x->stop != STOP_JOURNAL))
+		x->stop = why;   /* a journal that fails outranks any other reason */
+}
 
 static void
 on_signal(int sig)
@@ -69,8 +95,7 @@ stage_io_error(struct stage_state *x, const char *id)
 			vj_warn("cannot write %s:", journal_path(stage_journal(x)));
 	}
 	x->io_failed = 1;
-	x->out_broken = 2;
-	got_signal = 2;
+	stop(x, STOP_JOURNAL);
 }
 
 void
@@ -385,7 +410,7 @@ feed_pending(struct stage_state *x, int room)
 	x->last_poll = now;
 	if (run_refresh(x->run, ~(1u << x->d->s), err, sizeof err) < 0) {
 		vj_msg("%s", err);
-		x->out_broken = 2;
+		stop(x, STOP_UPSTREAM);
 		return 2;
 	}
 	x->scan = 0;
@@ -406,7 +431,7 @@ over_budget(struct stage_state *x, int count_queued)
 {
 	if (x->conf->max_cost < 0)
 		return 0;
-	if (x->budget_stop)
+	if (x->stop == STOP_BUDGET)
 		return 1;
 	struct eng_counts c;
 	eng_counts(x->eng, &c);
@@ -416,7 +441,7 @@ over_budget(struct stage_state *x, int count_queued)
 		return 0;
 	vj_msg("budget of $%.4f reached ($%.4f spent): taking no new work; run again with a higher --max-cost to continue",
 	    x->conf->max_cost, x->cost);
-	x->budget_stop = 1;
+	stop(x, STOP_BUDGET);
 	/* start nothing more: what is in flight finishes and is journaled,
 	 * what is queued stays pending for the next run */
 	eng_stop(x->eng, 0);
@@ -427,7 +452,7 @@ static int
 hook_feed(void *ctx, int room)
 {
 	struct stage_state *x = ctx;
-	if (x->budget_stop || x->io_failed)
+	if (x->stop == STOP_BUDGET || x->io_failed)
 		return 2;
 	if (over_budget(x, 1))
 		return 2;
@@ -572,8 +597,17 @@ hook_tick(void *ctx, int urgent)
 	int64_t now = mono_ms();
 
 	if (got_signal) {
+		stop(x, STOP_SIGNAL);
 		eng_stop(x->eng, got_signal > 1);
 	}
+	/* a journal that fails stops everything at once: nothing may be passed
+	 * on unjournaled; a reader that went away or an unreadable upstream
+	 * stops new work, and what is in flight (already paid for) is finished
+	 * and journaled within --grace */
+	if (x->stop == STOP_JOURNAL)
+		eng_stop(x->eng, 1);
+	else if (x->stop == STOP_OUTPUT || x->stop == STOP_UPSTREAM)
+		eng_stop(x->eng, 0);
 	if (journal_pending(j) == 0 && x->out.len == 0) {
 		x->last_commit = now;   /* the next result starts a new window */
 		goto out;
@@ -588,11 +622,11 @@ hook_tick(void *ctx, int urgent)
 		stage_io_error(x, NULL);
 		return -1;
 	}
-	if (x->out.len && !x->out_broken) {
+	if (x->out.len && x->stop != STOP_OUTPUT) {
 		if (write_all(1, x->out.p, x->out.len) < 0) {
 			vj_warn("error writing output:");
-			x->out_broken = 1;
-			got_signal = 2;
+			stop(x, STOP_OUTPUT);
+			eng_stop(x->eng, 0);
 		}
 	}
 	x->out.len = 0;
@@ -604,11 +638,11 @@ out:
 static int
 exit_status(struct stage_state *x, int rc)
 {
-	if (x->out_broken)
+	if (x->stop >= STOP_OUTPUT)
 		return VJ_EFATAL;
 	if (rc == VJ_EFATAL)
 		return VJ_EFATAL;
-	if (rc == VJ_ETEMP || x->budget_stop || x->n_retry_left || x->n_waiting)
+	if (rc == VJ_ETEMP || x->stop == STOP_BUDGET || x->n_retry_left || x->n_waiting)
 		return VJ_ETEMP;
 	if (x->n_dead || x->n_bad || x->n_skipped_dead)
 		return VJ_EFAILED;
@@ -669,7 +703,7 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 	if (eng_fatal(x.eng) && eng_fatal_msg(x.eng)[0])
 		vj_msg("stopped: %s", eng_fatal_msg(x.eng));
 	if (d->finish && d->finish(&x) < 0)
-		x.out_broken = 2;
+		stop(&x, STOP_FINISH);
 	progress(&x, 1);
 	if (journal_pending(x.run->own[d->s]) && x.io_failed) {
 		/* what could not be written stays unwritten: its jobs are redone */
@@ -689,9 +723,7 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 		    (unsigned long long)(x.n_done + x.n_cached), (unsigned long long)x.n_cached,
 		    (unsigned long long)(x.n_dead + x.n_skipped_dead),
 		    x.n_retry_left ? ", some left to retry" : "", x.n_waiting ? ", some waiting to retry" : "",
-		    (unsigned long long)x.n_bad, x.io_failed ? ", stopped: the journal could not be written" :
-		    x.out_broken ? ", stopped: the output could not be written" :
-		    x.budget_stop ? ", stopped at the budget" : got_signal ? ", interrupted" : "");
+		    (unsigned long long)x.n_bad, stop_words[got_signal && !x.stop ? STOP_SIGNAL : x.stop]);
 	input_stop(x.inq, d->free_prep);
 	eng_free(x.eng);
 	run_free(x.run);
