@@ -129,9 +129,20 @@ journal_valid_after(const char *path, uint64_t off)
 }
 
 static int
-copy_range(int fd, uint64_t from, uint64_t to, const char *dst)
+copy_range(int fd, uint64_t from, uint64_t to, char **dstp)
 {
-	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* a new file, never one planted under the name: a name taken (by a
+	 * link, or an earlier cut in the same millisecond) gets a suffix */
+	int out = open(*dstp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	for (int k = 1; out < 0 && errno == EEXIST && k < 100; k++) {
+		char *alt = xasprintf("%s.%d", *dstp, k);
+		out = open(alt, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (out >= 0) {
+			free(*dstp);
+			*dstp = alt;
+		} else
+			free(alt);
+	}
 	char tmp[65536];
 	if (out < 0)
 		return -1;
@@ -286,7 +297,7 @@ journal_open(struct journal **jp, const char *run, const char *stage,
 	if (good < size) {
 		char *aside = xasprintf("%s.%s.%lld.%ld", j->path, rc == 1 ? "bak" : "torn", (long long)now_ms(), (long)getpid());
 		/* Keep what we cut: the torn tail, or with --repair the whole file. */
-		if (copy_range(j->fd, rc == 1 ? 0 : good, size, aside) < 0 ||
+		if (copy_range(j->fd, rc == 1 ? 0 : good, size, &aside) < 0 ||
 		    ftruncate(j->fd, (off_t)good) < 0 || fsync(j->fd) < 0) {
 			snprintf(err, errlen, "cannot repair %s: %s", j->path, strerror(errno));
 			free(aside);
