@@ -186,3 +186,12 @@ sha256_fd_hex(int fd, char out[65], uint64_t *size)
 		*size = n;
 	return 0;
 }
+
+int
+hex_lower(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[n] == 0;
+}

@@ -24,4 +24,8 @@ int sha256_file(const char *path, char out[65], uint64_t *size);
 /* 64-bit FNV-1a, for hash tables and partitions (not for security). */
 uint64_t hash64(const void *p, size_t n);
 
+/* 1 when s is exactly n lowercase hex digits (then a NUL): how vj writes
+ * every hash and key, so anything else is not one of them. */
+int hex_lower(const char *s, size_t n);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -515,4 +516,37 @@ secret_in(const char *text, size_t len)
 		if (memmem(text, len, secrets[i], strlen(secrets[i])))
 			return 1;
 	return 0;
+}
+
+uint32_t
+grow_cap(uint32_t cap, uint32_t i, uint32_t first)
+{
+	uint32_t c = cap ? cap : first;
+	while (c <= i)
+		c *= 2;
+	return c;
+}
+
+void *
+grow_slots(void *p, uint32_t *cap, uint32_t i, size_t elem, uint32_t first, int fill)
+{
+	if (i < *cap)
+		return p;
+	uint32_t c = grow_cap(*cap, i, first);
+	p = xrealloc(p, (size_t)c * elem);
+	memset((char *)p + (size_t)*cap * elem, fill, (size_t)(c - *cap) * elem);
+	*cap = c;
+	return p;
+}
+
+void
+vj_stop_signals(void (*handler)(int))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }

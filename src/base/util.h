@@ -48,6 +48,17 @@ void buf_adds(struct buf *b, const char *s);
 void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_free(struct buf *b);
 
+/* Arrays indexed by slot, grown by doubling from first until index i fits;
+ * the new part is filled with byte fill.  *cap is in elements. */
+void *grow_slots(void *p, uint32_t *cap, uint32_t i, size_t elem, uint32_t first, int fill);
+/* The new capacity grow_slots would choose (for arrays grown together). */
+uint32_t grow_cap(uint32_t cap, uint32_t i, uint32_t first);
+
+/* SIGINT and SIGTERM to handler (no SA_RESTART: a blocking call returns
+ * EINTR so the caller sees the stop); SIGPIPE ignored, so a reader that goes
+ * away is an EPIPE the caller reports. */
+void vj_stop_signals(void (*handler)(int));
+
 /* Time: wall clock in ms since the epoch, monotonic in ms. */
 int64_t now_ms(void);
 int64_t mono_ms(void);

@@ -46,20 +46,18 @@ ensure_cap(struct run *r, uint32_t n)
 {
 	if (n <= r->cap)
 		return;
-	uint32_t cap = r->cap ? r->cap : 1024;
-	while (cap < n)
-		cap *= 2;
-	for (int s = 0; s < ST_N; s++) {
-		if (!r->st[s])
-			continue;
-		r->st[s] = xrealloc(r->st[s], cap * sizeof **r->st);
-		memset(r->st[s] + r->cap, 0, (cap - r->cap) * sizeof **r->st);
-	}
+	/* the per-stage arrays and job_off grow together, to one capacity */
+	uint32_t cap = r->cap;
+	for (int s = 0; s < ST_N; s++)
+		if (r->st[s]) {
+			cap = r->cap;
+			r->st[s] = grow_slots(r->st[s], &cap, n - 1, sizeof **r->st, 1024, 0);
+		}
 	if (r->job_off) {
-		r->job_off = xrealloc(r->job_off, cap * sizeof *r->job_off);
-		memset(r->job_off + r->cap, 0xff, (cap - r->cap) * sizeof *r->job_off);
+		cap = r->cap;
+		r->job_off = grow_slots(r->job_off, &cap, n - 1, sizeof *r->job_off, 1024, 0xff);
 	}
-	r->cap = cap;
+	r->cap = grow_cap(r->cap, n - 1, 1024);
 }
 
 struct jobstate *

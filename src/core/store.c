@@ -108,12 +108,7 @@ is_our_tmp(const char *name)
 		return 0;
 	while (isdigit((unsigned char)*p))
 		p++;
-	if (*p++ != '.' || strlen(p) != 64)
-		return 0;
-	for (; *p; p++)
-		if (!isxdigit((unsigned char)*p) || isupper((unsigned char)*p))
-			return 0;
-	return 1;
+	return *p == '.' && hex_lower(p + 1, 64);
 }
 
 void

@@ -3,6 +3,7 @@
  * every ingest done's image; the repair has the stage's own journal_open
  * (via run_own) cut a journal at its first bad record, after a backup. */
 #include "stages/check.h"
+#include "base/hash.h"
 #include "base/jscan.h"
 #include "core/store.h"
 
@@ -81,14 +82,6 @@ verify_stage(struct check *c, int s)
 	return rc;
 }
 
-static int
-is_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[n] == 0;
-}
 
 static void
 check_object(struct check *c, const char *sub, const char *name)
@@ -100,7 +93,7 @@ check_object(struct check *c, const char *sub, const char *name)
 		/* a write that crashed before its rename: garbage, not damage */
 		if (c->verbose > 0)
 			printf("%s: leftover temporary file\n", path);
-	} else if (strlen(name) != 62 || !is_hex(name, 62)) {
+	} else if (strlen(name) != 62 || !hex_lower(name, 62)) {
 		problem(c, "%s: not an object (name is not a sha256)", path);
 	} else {
 		memcpy(sha, sub, 2);
@@ -131,7 +124,7 @@ check_objects(struct check *c)
 		if (e->d_name[0] == '.')
 			continue;
 		char *sub = xasprintf("%s/%s", top, e->d_name);
-		if (strlen(e->d_name) != 2 || !is_hex(e->d_name, 2) || !(sd = opendir(sub))) {
+		if (strlen(e->d_name) != 2 || !hex_lower(e->d_name, 2) || !(sd = opendir(sub))) {
 			problem(c, "%s: not an object directory", sub);
 			free(sub);
 			continue;
@@ -168,7 +161,7 @@ image_cb(void *ctx, const char *json, size_t len, uint64_t off)
 		return 0;
 	is->c->images++;
 	if (v[2].type != 'o' || jscan(v[2].p, v[2].len, ikeys, iv, 2) < 0 ||
-	    iv[0].type != 's' || iv[0].len != 64 || (memcpy(sha, iv[0].p, 64), sha[64] = 0, !is_hex(sha, 64))) {
+	    iv[0].type != 's' || iv[0].len != 64 || (memcpy(sha, iv[0].p, 64), sha[64] = 0, !hex_lower(sha, 64))) {
 		problem(is->c, "%s:%llu: job %.*s: done without an image sha256", is->path,
 		    (unsigned long long)off, (int)v[1].len, v[1].p);
 		return 0;

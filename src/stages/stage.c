@@ -179,14 +179,7 @@ is_busy(struct stage_state *x, uint32_t slot)
 static void
 set_busy(struct stage_state *x, uint32_t slot, int v)
 {
-	if (slot >= x->busy_cap) {
-		uint32_t cap = x->busy_cap ? x->busy_cap : 1024;
-		while (cap <= slot)
-			cap *= 2;
-		x->busy = xrealloc(x->busy, cap);
-		memset(x->busy + x->busy_cap, 0, cap - x->busy_cap);
-		x->busy_cap = cap;
-	}
+	x->busy = grow_slots(x->busy, &x->busy_cap, slot, 1, 1024, 0);
 	x->busy[slot] = (unsigned char)v;
 }
 
@@ -656,11 +649,7 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 	char err[1024];
 	int rc;
 
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	vj_stop_signals(on_signal);
 
 	x.run = run_new(c->run);
 	rc = run_own(x.run, d->s, c->fsync, c->repair, err, sizeof err);

@@ -581,15 +581,10 @@ status_watch(const struct status_opt *o, int interval_ms)
 	char err[1024] = "";
 	struct buf out = {0};
 	sigset_t block, open;
-	struct sigaction sa;
 
 	if (!status_run_exists(o->run))
 		return VJ_EUSAGE;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	vj_stop_signals(on_stop);
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
