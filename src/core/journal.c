@@ -341,19 +341,6 @@ journal_append(struct journal *j, const char *json, size_t len, uint64_t *off)
 }
 
 int
-journal_append_json(struct journal *j, json_t *ev, uint64_t *off)
-{
-	char *s = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	if (!s) {
-		errno = ENOMEM;
-		return -1;
-	}
-	int r = journal_append(j, s, strlen(s), off);
-	free(s);
-	return r;
-}
-
-int
 journal_commit(struct journal *j)
 {
 	if (j->pend.len == 0)

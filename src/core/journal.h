@@ -30,7 +30,6 @@ int journal_open(struct journal **jp, const char *run, const char *stage,
 /* Queue one event (compact JSON, no newline inside); *off gets its offset.
  * Nothing is durable until journal_commit.  -1 on error (errno). */
 int journal_append(struct journal *j, const char *json, size_t len, uint64_t *off);
-int journal_append_json(struct journal *j, json_t *ev, uint64_t *off);
 /* Write what is queued and fsync it (per mode): group commit.  Call before
  * passing any result downstream.  -1 on error: the journal is left at its
  * last good length. */
