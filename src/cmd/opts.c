@@ -134,6 +134,9 @@ static const struct opt table[] = {
 	  .help = "pack what the run has generated and OUT lacks" },
 	{ 0, "follow", NULL, MODEL, K_FLAG, AT(follow),
 	  .help = "with --pending: look at the run every 2 s until stopped" },
+	{ 0, "wait-retries", NULL, STAGES, K_NUM, AT(wait_retries), "SEC", .lo = 0, .hi = 864000,
+	  .help = "with --pending: take retries due within SEC and wait for them; 0: skip them",
+	  .def = "the job timeout" },
 	{ 0, "retry-failed", NULL, STAGES, K_FLAG, AT(retry_failed),
 	  .help = "give jobs failed for good another chance" },
 	{ 0, "repair", NULL, STAGES, K_FLAG, AT(repair),
@@ -446,6 +449,8 @@ opts_parse(struct opts *o, int argc, char **argv, const struct opts_cmd *cmd)
 			version(cmd);
 		if (d->kind == K_NUM && d->off == AT(timeout))
 			o->timeout_set = 1;   /* a provider's advice is only for the default */
+		if (d->kind == K_NUM && d->off == AT(wait_retries))
+			o->wait_retries_set = 1;   /* else it follows --job-timeout */
 		apply(o, d, optarg, as);
 	}
 	if (o->follow && !o->pending)
@@ -467,6 +472,7 @@ opts_stage_config(const struct opts *o, struct stage_config *c)
 		.progress = o->progress, .max_cost = o->max_cost,
 		.jobs = (int)o->jobs, .rpm = o->rpm, .tpm = o->tpm, .retries = (int)o->retries,
 		.timeout = o->timeout, .job_timeout = o->job_timeout, .grace = o->grace,
+		.wait_retries = o->wait_retries_set ? o->wait_retries : o->job_timeout,
 		.files = o->files, .nfiles = o->nfiles,
 	};
 }

@@ -35,7 +35,9 @@ struct opts {
 	/* the stages: vj-ingest, vj-analyze, vj-generate */
 	long jobs, retries;
 	double rpm, tpm, timeout, job_timeout, grace;
+	double wait_retries;          /* --wait-retries; < 0: the job timeout */
 	int timeout_set;              /* --timeout given */
+	int wait_retries_set;         /* --wait-retries given */
 	int fsync;                    /* enum jl_fsync (vj-pack too) */
 	int pending;                  /* (vj-pack too) */
 	int follow, retry_failed, repair;

@@ -10,7 +10,8 @@ static const struct opts_cmd cmd = {
 "                  [--base-url URL] [--api-key-env NAME] [--max-tokens N] [--prices FILE]\n"
 "                  [--max-cost USD] [--fsync always|batch|never]\n"
 "                  [--repair] [--progress | --no-progress]\n"
-"                  [--pending [--follow] [--retry-failed]] [FILE...]\n"
+"                  [--pending [--follow] [--retry-failed] [--wait-retries SEC]]\n"
+"                  [FILE...]\n"
 "       vj-analyze -h | -V\n",
 	.about =
 "Analyse each record's image with a vision model into the fixed analysis\n"

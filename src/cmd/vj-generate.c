@@ -10,7 +10,8 @@ static const struct opts_cmd cmd = {
 "                   [--base-url URL] [--api-key-env NAME] [--max-tokens N] [--prices FILE]\n"
 "                   [--max-cost USD] [--prompt-file FILE] [--fsync always|batch|never]\n"
 "                   [--repair] [--progress | --no-progress]\n"
-"                   [--pending [--follow] [--retry-failed]] [FILE...]\n"
+"                   [--pending [--follow] [--retry-failed] [--wait-retries SEC]]\n"
+"                   [FILE...]\n"
 "       vj-generate -h | -V\n",
 	.about =
 "Write content from each record's analysis with a chat model; journal it in\n"

@@ -8,7 +8,8 @@ static const struct opts_cmd cmd = {
 "usage: vj-ingest [-qv] [-r RUN] [-j N] [--rpm N] [--tpm N] [--rejects FILE] [--strict]\n"
 "                 [--partition K/N] [--max-bytes SIZE] [--retries N] [--timeout SEC]\n"
 "                 [--job-timeout SEC] [--grace SEC] [--fsync always|batch|never] [--repair]\n"
-"                 [--progress | --no-progress] [--pending [--retry-failed]] [FILE...]\n"
+"                 [--progress | --no-progress]\n"
+"                 [--pending [--retry-failed] [--wait-retries SEC]] [FILE...]\n"
 "       vj-ingest -h | -V\n",
 	.about =
 "Read job manifests (JSONL) from FILEs or stdin ('-'), journal each job in RUN,\n"

@@ -132,6 +132,23 @@ eng_submit(struct engine *e, struct eng_task *t)
 }
 
 void
+eng_submit_at(struct engine *e, struct eng_task *t, int64_t wall_ms)
+{
+	int64_t wait = wall_ms - now_ms();
+	if (wait <= 0) {
+		eng_submit(e, t);
+		return;
+	}
+	/* a retry a crash interrupted: it waits its turn like any backoff */
+	t->deadline = INT64_MAX;
+	t->started = 0;
+	t->not_before = mono_ms() + wait;
+	t->next = e->waiting;
+	e->waiting = t;
+	e->nwaiting++;
+}
+
+void
 eng_stop(struct engine *e, int hard)
 {
 	if (!e->stopping) {

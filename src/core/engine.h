@@ -128,6 +128,8 @@ struct engine;
 struct engine *eng_new(const struct eng_config *c, const struct provider *p, void *pctx,
     const struct eng_hooks *h);
 void eng_submit(struct engine *e, struct eng_task *t);
+/* The same, not sent before wall time wall_ms (a retry time from the journal). */
+void eng_submit_at(struct engine *e, struct eng_task *t, int64_t wall_ms);
 /* Run until input ends and every task is finished, or stopped.  Returns
  * VJ_OK, VJ_EFATAL after a fatal answer, VJ_ETEMP when interrupted. */
 int eng_run(struct engine *e);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 
@@ -293,7 +294,10 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 				st->fails_final--;
 			f->state = JS_RETRY;
 		}
-		f->retry_at = (uint32_t)(jval_int(&v[7], 0) / 1000);
+		/* seconds, rounded up: a retry is never taken before its time */
+		int64_t ra = jval_int(&v[7], 0);
+		f->retry_at = ra <= 0 ? 0 : ra >= (int64_t)UINT32_MAX * 1000 ? UINT32_MAX :
+		    (uint32_t)((ra + 999) / 1000);
 	} else if (jval_is(&v[0], "retry")) {
 		/* --retry-failed: a job failed for good gets another chance */
 		if (f->state == JS_DEAD) {
@@ -438,4 +442,14 @@ run_record(struct run *r, uint32_t slot, enum stage upto)
 		json_decref(ev);
 	}
 	return rec;
+}
+
+int
+run_exists(const char *dir)
+{
+	char *j = xasprintf("%s/journal", dir);
+	struct stat st;
+	int r = stat(j, &st) == 0 && S_ISDIR(st.st_mode);
+	free(j);
+	return r;
 }

@@ -54,6 +54,8 @@ struct run {
 };
 
 struct run *run_new(const char *dir);
+/* 1 when dir holds a run (its journal/ directory). */
+int run_exists(const char *dir);
 void run_free(struct run *r);
 /* Take STAGE's journal for writing (lock, repair, replay into the fold). */
 int run_own(struct run *r, enum stage s, enum jl_fsync mode, int repair, char *err, size_t errlen);

@@ -53,6 +53,7 @@ struct stage_state {
 	double cost;
 	int64_t t0, last_progress, last_commit;
 	uint64_t total;               /* --pending: what there was to do at the start */
+	int64_t due;                  /* wall ms the job being taken may be retried at; 0 now */
 	int progress;
 };
 
@@ -253,7 +254,11 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 	jt->t.id = json_string_value(json_object_get(rec, "id"));
 	jt->t.attempts = (f->fkey == (uint32_t)k[1] && f->state == JS_RETRY) ? f->attempts : 0;
 	set_busy(x, (uint32_t)slot, 1);
-	eng_submit(x->eng, &jt->t);
+	if (x->due)
+		eng_submit_at(x->eng, &jt->t, x->due);
+	else
+		eng_submit(x->eng, &jt->t);
+	x->due = 0;
 }
 
 static void
@@ -313,6 +318,7 @@ pending_check(struct stage_state *x, uint32_t slot, char key[KEY_HEX + 1], uint6
 	char up[KEY_HEX + 1];
 	struct jobstate *f = run_job(r, s, slot);
 
+	x->due = 0;
 	if (s == ST_INGEST) {
 		if (!r->job_off || slot >= r->cap || r->job_off[slot] == NO_OFF)
 			return 1;
@@ -330,10 +336,16 @@ pending_check(struct stage_state *x, uint32_t slot, char key[KEY_HEX + 1], uint6
 		return 1;
 	if (f->state == JS_DEAD && !x->conf->retry_failed && (s == ST_INGEST || f->fkey == (uint32_t)k[1]))
 		return 1;
-	if (f->state == JS_RETRY && (s == ST_INGEST || f->fkey == (uint32_t)k[1]) &&
-	    (int64_t)f->retry_at * 1000 > now_ms()) {
-		(*waiting)++;
-		return 1;
+	if (f->state == JS_RETRY && (s == ST_INGEST || f->fkey == (uint32_t)k[1])) {
+		/* a retry the last run left: due soon, it is taken and waited for
+		 * (a crash must not leave a night's work undone); due later, it
+		 * is counted as waiting and the stage exits 75 */
+		int64_t at = (int64_t)f->retry_at * 1000, now = now_ms();
+		if (at > now && (double)(at - now) > x->conf->wait_retries * 1000) {
+			(*waiting)++;
+			return 1;
+		}
+		x->due = at > now ? at : 0;
 	}
 	return 0;
 }
@@ -366,6 +378,7 @@ count_pending(struct stage_state *x)
 	for (uint32_t slot = 0; slot < idx_count(x->run->ids); slot++)
 		if (pending_check(x, slot, key, &waiting) == 0)
 			n++;
+	x->due = 0;
 	return n;
 }
 
@@ -651,6 +664,13 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 
 	vj_stop_signals(on_signal);
 
+	if (c->pending && !run_exists(c->run)) {
+		/* a mistyped -r under cron must not make an empty run that is
+		 * "done" every night: only vj-ingest reading a manifest makes runs */
+		vj_msg("no run at %s (--pending works on a run that vj-ingest made; check -r or $VJ_RUN)",
+		    c->run);
+		return VJ_EUSAGE;
+	}
 	x.run = run_new(c->run);
 	rc = run_own(x.run, d->s, c->fsync, c->repair, err, sizeof err);
 	if (rc != VJ_OK) {

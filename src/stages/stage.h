@@ -29,6 +29,8 @@ struct stage_config {
 	double rpm, tpm;              /* requests, tokens a minute; 0: no limit */
 	int retries;                  /* retries after the first attempt */
 	double timeout, job_timeout, grace;   /* seconds: a request, a job, after a signal */
+	double wait_retries;          /* --pending: retries due within this many seconds are
+	                               * taken and waited for; later ones are left (exit 75) */
 	char **files;                 /* input ("-" stdin); none: stdin */
 	int nfiles;
 };
