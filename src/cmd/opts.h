@@ -62,6 +62,7 @@ struct opts {
 	/* vj-status */
 	int json, watch, failed, check;
 	const char *repair_stage;
+	const char *job;              /* vj-status --job */
 	/* the operands */
 	char **files;
 	int nfiles;

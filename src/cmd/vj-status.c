@@ -1,6 +1,7 @@
 /* vj-status: where a run stands, checked and repaired (docs/vj-status.1). */
 #include "cmd/opts.h"
 #include "stages/check.h"
+#include "stages/jobinfo.h"
 #include "stages/status.h"
 
 #include <stdio.h>
@@ -10,6 +11,7 @@ static const struct opts_cmd cmd = {
 	.synopsis =
 "usage: vj-status [-qv] [-r RUN] [--json] [--watch]\n"
 "       vj-status [-qv] [-r RUN] --failed [--json]\n"
+"       vj-status [-qv] [-r RUN] --job ID [--json]\n"
 "       vj-status [-qv] [-r RUN] --check\n"
 "       vj-status [-qv] [-r RUN] --repair STAGE\n"
 "       vj-status -h | -V\n",
@@ -36,12 +38,14 @@ run_mode(const struct opts *o)
 {
 	struct status_opt so = { .run = o->run, .json = o->json, .verbose = o->verbose,
 		.quiet = o->quiet };
-	if (o->failed + o->check + !!o->repair_stage + o->watch > 1)
-		opts_usage("--failed, --check, --repair and --watch do not go together");
+	if (o->failed + o->check + !!o->repair_stage + o->watch + !!o->job > 1)
+		opts_usage("--failed, --job, --check, --repair and --watch do not go together");
 	if (o->json && (o->check || o->repair_stage))
-		opts_usage("--json goes with the report, --watch or --failed");
+		opts_usage("--json goes with the report, --watch, --failed or --job");
 	if (o->failed)
 		return status_failed(&so);
+	if (o->job)
+		return jobinfo_show(&so, o->job);
 	if (o->check)
 		return check_run(&so);
 	if (o->repair_stage)
