@@ -4,10 +4,13 @@
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make demo       the whole pipeline offline on examples/
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make uninstall  the same PREFIX and DESTDIR: removes what install put
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/vj
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 PKG_CONFIG ?= pkg-config
 
 PKGS    = libcurl jansson libarchive libzstd libcrypto libjpeg libpng libwebp zlib
@@ -122,13 +125,44 @@ fuzz-run: fuzz
 	    2>tests/fuzz/work/$$n.log || { tail -n 40 tests/fuzz/work/$$n.log; exit 1; }; \
 	done; echo "fuzz: all ran clean"
 
+# What install puts, all from CMDS: each command, its man page, a completion
+# link named after it to the one completion file; and the docs (README.md and
+# docs/*.md, which messages and man pages refer to).  Install notes in
+# $(DOCDIR)/installed-dirs the directories it had to create, so that
+# uninstall removes those (when empty) and leaves the ones that were there.
+MAN1      = $(CMDS:%=docs/%.1)
+DOCS      = README.md $(wildcard docs/*.md)
+INST_DIRS = $(BINDIR) $(MANDIR)/man1 $(COMPDIR) $(DOCDIR)
+DIRLIST   = $(DESTDIR)$(DOCDIR)/installed-dirs
+
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
-	for b in $(BINS); do install -m 755 $$b $(DESTDIR)$(BINDIR)/; done
-	for m in docs/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+	@set -e; new=; \
+	for d in $(INST_DIRS); do \
+	  while [ -n "$$d" ] && [ ! -d "$(DESTDIR)$$d" ]; do new="$$new $$d"; d=$${d%/*}; done; \
+	done; \
+	mkdir -p $(INST_DIRS:%=$(DESTDIR)%); \
+	{ echo "# made by vj's make install; make uninstall removes them when empty"; \
+	  { [ ! -f $(DIRLIST) ] || grep -v '^#' $(DIRLIST); for d in $$new; do echo "$$d"; done; } | sort -u; \
+	} >$(DIRLIST).tmp; mv $(DIRLIST).tmp $(DIRLIST)
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 644 scripts/vj-completion.bash $(DESTDIR)$(COMPDIR)/vj
+	for c in $(CMDS); do ln -sf vj $(DESTDIR)$(COMPDIR)/$$c; done
+
+uninstall:
+	rm -f $(CMDS:%=$(DESTDIR)$(BINDIR)/%) $(MAN1:docs/%=$(DESTDIR)$(MANDIR)/man1/%)
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS))) $(DESTDIR)$(COMPDIR)/vj
+	for c in $(CMDS); do \
+	  l=$(DESTDIR)$(COMPDIR)/$$c; [ "$$(readlink $$l)" != vj ] || rm -f $$l; \
+	done
+	@if [ -f $(DIRLIST) ]; then \
+	  dirs=$$(grep -v '^#' $(DIRLIST) | sort -r); rm -f $(DIRLIST); \
+	  for d in $$dirs; do rmdir "$(DESTDIR)$$d" 2>/dev/null || true; done; \
+	fi
 
 clean:
 	rm -f src/*/*.o src/libvj.a $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG) $(SHIM) $(FUZZ_BIN)
 
-.PHONY: all test asan demo deps install clean check-deps fuzz fuzz-run
+.PHONY: all test asan demo deps install uninstall clean check-deps fuzz fuzz-run
 .SECONDARY: $(LIB_OBJ) $(CMD_SRC:.c=.o)
