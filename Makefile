@@ -122,10 +122,13 @@ fuzz-run: fuzz
 	    2>tests/fuzz/work/$$n.log || { tail -n 40 tests/fuzz/work/$$n.log; exit 1; }; \
 	done; echo "fuzz: all ran clean"
 
+# The programs look for the model table in ../share/vj beside their own
+# directory (docs/prices.md): keep BINDIR and the table under one PREFIX.
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PREFIX)/share/vj
 	for b in $(BINS); do install -m 755 $$b $(DESTDIR)$(BINDIR)/; done
 	for m in docs/*.1; do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+	install -m 644 data/models.txt $(DESTDIR)$(PREFIX)/share/vj/
 
 clean:
 	rm -f src/*/*.o src/libvj.a $(BINS) $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG) $(SHIM) $(FUZZ_BIN)
