@@ -6,6 +6,7 @@
 #include "content/models.h"
 #include "base/util.h"
 #include "tap.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -15,21 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/vj-test-models.XXXXXX";
 static const char *base = "data/models.txt";
-
-static const char *
-file_with(const char *name, const char *text)
-{
-	static char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
 
 static int
 near(double a, double b)
@@ -72,11 +59,11 @@ img(const char *rule, const char *params, long w, long h, enum models_res res)
 static int
 stderr_lines(void (*f)(void))
 {
-	char path[300], buf[4096];
+	const char *path = scratch_path("stderr");
+	char buf[4096];
 	int fd, saved, n = 0;
 	ssize_t r;
 
-	snprintf(path, sizeof(path), "%s/stderr", dir);
 	fflush(stderr);
 	saved = dup(2);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -314,7 +301,7 @@ merge_err(const char *name, const char *text)
 	static char err[600];
 
 	err[0] = 0;
-	if (models_merge(file_with(name, text), err, sizeof(err)) == 0)
+	if (models_merge(scratch_file(name, text), err, sizeof(err)) == 0)
 		return "";
 	return err;
 }
@@ -441,10 +428,10 @@ test_merge(void)
 	    "at its own price");
 
 	/* VJ_MODELS is merged over the base when no user file is named */
-	setenv("VJ_MODELS", file_with("env.txt", "model gemini env-model\n\tprice standard 3 3 3\n"), 1);
+	setenv("VJ_MODELS", scratch_file("env.txt", "model gemini env-model\n\tprice standard 3 3 3\n"), 1);
 	ok(models_load(base, NULL, err, sizeof(err)) == 0, "a load with VJ_MODELS: %s", err);
 	ok(models_lookup("gemini", "env-model", 0) != NULL, "has its rows");
-	ok(models_load(base, file_with("u7.txt", "model gemini other\n\tprice standard 1 1 1\n"), err, sizeof(err)) == 0 &&
+	ok(models_load(base, scratch_file("u7.txt", "model gemini other\n\tprice standard 1 1 1\n"), err, sizeof(err)) == 0 &&
 	    !models_lookup("gemini", "env-model", 0) && models_lookup("gemini", "other", 0), "a named file wins over it");
 	unsetenv("VJ_MODELS");
 	ok(models_load(base, NULL, err, sizeof(err)) == 0, "back to the shipped table");
@@ -476,7 +463,7 @@ main(void)
 {
 	char err[600];
 
-	if (!mkdtemp(dir)) {
+	if (scratch_make("models") != 0) {
 		ok(0, "mkdtemp");
 		return done_testing();
 	}
@@ -493,9 +480,7 @@ main(void)
 	test_merge();
 	test_small();
 
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	if (scratch_remove() != 0)
 		ok(0, "cleanup");
 	models_reset();
 	return done_testing();
