@@ -11,6 +11,7 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/vj
 COMPDIR ?= $(PREFIX)/share/bash-completion/completions
+DATADIR ?= $(PREFIX)/share/vj
 PKG_CONFIG ?= pkg-config
 
 PKGS    = libcurl jansson libarchive libzstd libcrypto libjpeg libpng libwebp zlib
@@ -125,6 +126,8 @@ fuzz-run: fuzz
 	    2>tests/fuzz/work/$$n.log || { tail -n 40 tests/fuzz/work/$$n.log; exit 1; }; \
 	done; echo "fuzz: all ran clean"
 
+# The programs look for the model table in ../share/vj beside their own
+# directory (docs/prices.md): keep BINDIR and DATADIR under one PREFIX.
 # What install puts, all from CMDS: each command, its man page, a completion
 # link named after it to the one completion file; and the docs (README.md and
 # docs/*.md, which messages and man pages refer to).  Install notes in
@@ -132,7 +135,7 @@ fuzz-run: fuzz
 # uninstall removes those (when empty) and leaves the ones that were there.
 MAN1      = $(CMDS:%=docs/%.1)
 DOCS      = README.md $(wildcard docs/*.md)
-INST_DIRS = $(BINDIR) $(MANDIR)/man1 $(COMPDIR) $(DOCDIR)
+INST_DIRS = $(BINDIR) $(MANDIR)/man1 $(COMPDIR) $(DOCDIR) $(DATADIR)
 DIRLIST   = $(DESTDIR)$(DOCDIR)/installed-dirs
 
 install: all
@@ -147,12 +150,14 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 644 data/models.txt $(DESTDIR)$(DATADIR)/
 	install -m 644 scripts/vj-completion.bash $(DESTDIR)$(COMPDIR)/vj
 	for c in $(CMDS); do ln -sf vj $(DESTDIR)$(COMPDIR)/$$c; done
 
 uninstall:
 	rm -f $(CMDS:%=$(DESTDIR)$(BINDIR)/%) $(MAN1:docs/%=$(DESTDIR)$(MANDIR)/man1/%)
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS))) $(DESTDIR)$(COMPDIR)/vj
+	rm -f $(DESTDIR)$(DATADIR)/models.txt
 	for c in $(CMDS); do \
 	  l=$(DESTDIR)$(COMPDIR)/$$c; [ "$$(readlink $$l)" != vj ] || rm -f $$l; \
 	done

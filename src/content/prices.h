@@ -1,6 +1,6 @@
-/* prices: what a request cost, from its token usage and a price table per
- * provider and model (docs/prices.md).  Built-in figures, overridden by a
- * JSON file (--prices FILE or VJ_PRICES). */
+/* prices: what a request cost, from its token usage: the interface the
+ * stages have used since before the model table, now a thin layer over
+ * models.h (docs/prices.md).  New code should call models_* directly. */
 #ifndef VJ_PRICES_H
 #define VJ_PRICES_H
 
@@ -14,15 +14,20 @@ struct price {
 	double completion;      /* output tokens, thinking included */
 };
 
-/* Merge a price file over the built-in table.  0, or -1 with err set.
- * Without a call, the first prices_cost loads $VJ_PRICES if set. */
+/* Load the model table (the shipped one, then $VJ_MODELS) unless loaded,
+ * and merge file over it (a JSON price file or a model table; NULL: none).
+ * 0, or -1 with err set ("FILE:LINE: why").  Without a call, the first
+ * prices_get or prices_cost loads the table and $VJ_PRICES if set. */
 int prices_load(const char *file, char *err, size_t n);
-/* The price of a model: 0, or -1 when the table does not know it. */
+/* The standard price of a model now (through a routed successor when it is
+ * retired): 0, or -1 when the table does not know it. */
 int prices_get(const char *provider, const char *model, struct price *p);
-/* Cost in USD of one answer's usage {"prompt","completion","cached"}.
- * offline is free; an unknown model costs 0 and is warned about once. */
+/* Cost in USD of one answer's usage {"prompt", "completion", "cached"},
+ * at usage's "tier" (default standard) and "t" (ms since the epoch, when
+ * the provider processed it; default now).  offline is free; an unknown
+ * model costs 0 and is warned about once. */
 double prices_cost(const char *provider, const char *model, json_t *usage);
-/* Back to the built-in table (for tests). */
+/* Forget the table and the warnings: the next use loads afresh (for tests). */
 void prices_reset(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* test_prices: cost arithmetic against hand-computed figures, the
- * override file, VJ_PRICES, and unknown models. */
+ * override file, VJ_PRICES, and unknown models, through the older
+ * interface that sits on the model table (test_models tests the table). */
 #include "content/prices.h"
 #include "base/util.h"
 #include "tap.h"
@@ -83,14 +84,25 @@ main(void)
 	unsetenv("VJ_PRICES");
 	prices_reset();
 
-	/* built-in: gemini-2.5-flash 0.30 / 0.03 / 2.50 per million */
+	/* the table: gemini-2.5-flash 0.30 / 0.03 / 2.50 per million (and, since
+	 * its retirement, gemini-3.5-flash-lite's, the same figures) */
 	u = usage(1000, 500, 200);
 	/* (800 * 0.30 + 200 * 0.03 + 500 * 2.50) / 1e6 = 0.001496 */
 	ok(near(prices_cost("gemini", "gemini-2.5-flash", u), 0.001496), "gemini cost by hand: %.9f",
 	    prices_cost("gemini", "gemini-2.5-flash", u));
 	ok(near(prices_cost("gemini", "models/gemini-2.5-flash", u), 0.001496), "models/ prefix");
-	/* deepseek-flash 0.28 / 0.028 / 0.42: (800*0.28 + 200*0.028 + 500*0.42) / 1e6 = 0.0004396 */
-	ok(near(prices_cost("openai", "deepseek-flash", u), 0.0004396), "deepseek cost by hand");
+	/* deepseek-flash off-peak 0.15 / 0.003 / 0.60 (usage's "t": Wednesday
+	 * 2026-12-02 12:00 UTC): (800*0.15 + 200*0.003 + 500*0.60) / 1e6 = 0.0004206;
+	 * at 02:00 UTC, peak, twice that */
+	json_object_set_new(u, "t", json_integer(1796212800000LL));
+	ok(near(prices_cost("openai", "deepseek-flash", u), 0.0004206), "deepseek cost by hand");
+	json_object_set_new(u, "t", json_integer(1796176800000LL));
+	ok(near(prices_cost("openai", "deepseek-flash", u), 0.0008412), "at peak: twice");
+	json_object_set_new(u, "tier", json_string("flex"));
+	ok(near(prices_cost("gemini", "gemini-2.5-flash-lite", u), (800 * 0.05 + 200 * 0.0125 + 500 * 0.20) / 1e6),
+	    "usage's tier: flex");
+	json_object_del(u, "t");
+	json_object_del(u, "tier");
 	is_int(prices_cost("offline", "vj-offline-0.1.0", u) == 0, 1, "offline is free");
 	is_int(prices_cost("gemini", "gemini-2.5-flash", NULL) == 0, 1, "no usage, no cost");
 	json_decref(u);
@@ -110,14 +122,15 @@ main(void)
 	is_int(stderr_lines(unknown_twice), 1, "one warning for two calls");
 
 	/* an override file */
-	f = scratch_file("p.json", "{\"gemini\": {\"gemini-2.5-flash\": {\"prompt\": 1.0, \"cached\": 0.5, "
+	f = scratch_file("p.json", "{\"gemini\": {\"gemini-2.5-flash-lite\": {\"prompt\": 1.0, \"cached\": 0.5, "
 	    "\"completion\": 4}},\n \"openai\": {\"my-vllm\": {\"prompt\": 0, \"completion\": 0}}}");
 	is_int(prices_load(f, err, sizeof(err)), 0, "override loads: %s", err);
 	u = usage(1000000, 1000000, 500000);
-	ok(near(prices_cost("gemini", "gemini-2.5-flash", u), 0.5 + 0.25 + 4), "override replaces a row");
+	ok(near(prices_cost("gemini", "gemini-2.5-flash-lite", u), 0.5 + 0.25 + 4), "override replaces a row");
 	is_int(prices_get("openai", "my-vllm", &p), 0, "override adds a row");
 	ok(p.cached == 0, "cached defaults to prompt");
-	ok(near(prices_cost("openai", "deepseek-flash", u), (500000 * 0.28 + 500000 * 0.028 + 1e6 * 0.42) / 1e6),
+	json_object_set_new(u, "t", json_integer(1796212800000LL));
+	ok(near(prices_cost("openai", "deepseek-flash", u), (500000 * 0.15 + 500000 * 0.003 + 1e6 * 0.60) / 1e6),
 	    "other rows stay");
 	json_decref(u);
 
