@@ -261,14 +261,16 @@ mask_message(const char *m, char *out, size_t outlen)
 		/* a word: up to whitespace */
 		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
 			p++;
-		size_t wl = (size_t)(p - w);
-		int path = (w[0] == '/' && wl > 1) || memmem(w, wl, "://", 3) || (wl > 2 && !memcmp(w, "./", 2));
+		size_t wl = (size_t)(p - w), lead = 0, trail = 0;
+		/* the punctuation around a path is kept: "(/a/b.jpg)" "x.jpg:" */
+		while (lead < wl && strchr("(\"'", w[lead]))
+			lead++;
+		const char *q = w + lead;
+		size_t ql = wl - lead;
+		int path = (ql > 1 && q[0] == '/') || memmem(q, ql, "://", 3) ||
+		    (ql > 2 && !memcmp(q, "./", 2)) || (ql > 3 && !memcmp(q, "../", 3));
 		if (path) {
-			/* keep the punctuation that closes it: "(/a/b.jpg)" "x.jpg:" */
-			size_t lead = 0, trail = 0;
-			while (lead < wl && strchr("(\"'", w[lead]))
-				lead++;
-			while (trail < wl - lead && strchr(":),;\"'", w[wl - 1 - trail]))
+			while (trail < ql && strchr(":),;\"'", q[ql - 1 - trail]))
 				trail++;
 			if (o + lead + trail + 7 >= outlen)
 				break;
@@ -518,11 +520,15 @@ make_bins(struct report *rp)
 	rp->first_min = lo;
 	rp->last_min = hi;
 	lo -= lo % w;   /* bins start on round times: 10:00, 10:05 ... */
+	rp->nbins = (int)((hi - lo) / w + 1);
+	if (rp->nbins < MIN_BINS) {
+		/* a short run is not one wide bar: the plot starts earlier (the
+		 * time after the last event may not have come yet) */
+		lo -= (MIN_BINS - rp->nbins) * w;
+		rp->nbins = MIN_BINS;
+	}
 	rp->t0 = lo * MIN_MS;
 	rp->bin_ms = w * MIN_MS;
-	rp->nbins = (int)((hi - lo) / w + 1);
-	if (rp->nbins < MIN_BINS)   /* a short run is not one wide bar */
-		rp->nbins = MIN_BINS;
 	for (int s = 0; s < ST_N; s++)
 		rp->bins[s] = xcalloc((size_t)rp->nbins, sizeof **rp->bins);
 	for (size_t i = 0; i < p->nmin; i++) {

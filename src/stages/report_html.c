@@ -237,7 +237,8 @@ stages_table(const struct report *rp, struct buf *out)
 		}
 		td_num(out, g->done_today);
 		if (s == ST_PACK) {
-			buf_addf(out, "<td>%llu shards</td><td>-</td>", (unsigned long long)g->shards);
+			buf_addf(out, "<td>%llu shard%s</td><td>-</td>", (unsigned long long)g->shards,
+			    g->shards == 1 ? "" : "s");
 		} else {
 			td_num(out, g->requests);
 			if (g->requests)
@@ -520,7 +521,7 @@ shards(const struct report *rp, struct buf *out)
 	const struct status_stage *pk = &rp->st.st[ST_PACK];
 	buf_adds(out, "<h2 id=\"shards\">Shards</h2><p>The pack journal records ");
 	num(out, pk->shards);
-	buf_adds(out, " shards (");
+	buf_adds(out, pk->shards == 1 ? " shard (" : " shards (");
 	bytes(out, pk->shard_bytes);
 	buf_adds(out, "), in every output directory.</p>");
 	if (!rp->o->out) {
@@ -541,7 +542,7 @@ shards(const struct report *rp, struct buf *out)
 	report_escs(out, rp->o->out);
 	buf_adds(out, "/index.json: ");
 	num(out, rp->nshards);
-	buf_adds(out, " shards, ");
+	buf_adds(out, rp->nshards == 1 ? " shard, " : " shards, ");
 	num(out, rec);
 	buf_adds(out, " records, ");
 	bytes(out, by);
