@@ -3,6 +3,7 @@
 # budget stop, of an empty run; a missing run, bad options, a corrupt
 # journal, a page that cannot be written; text from outside stays text.
 . "$(dirname "$0")/lib.sh"
+PATH="$TOP/tests/tools:$PATH"
 
 vj-mkimages img >/dev/null
 
@@ -261,6 +262,40 @@ test_expect_success 'a corrupt journal exits 3 and names the file' '
 	sed "2s/\"done\"/\"dona\"/" $f >t && mv t $f &&
 	test_status 3 vj-report -q -r bad 2>e &&
 	test_grep "bad/journal/analyze.log" e
+'
+
+K=0123456789abcdef0123456789abcdef
+test_expect_success 'hostile journal lines and index.json: still a page, nothing injected' '
+	mkdir -p hostile/journal out &&
+	cat >ing <<-EOT &&
+	{"ev":"journal","version":1,"t":0}
+	{"ev":"job","id":"a","t":0,"key":"$K","job":{"imageUrl":"file:///x","outputFormat":"<b>x</b>\"y"}}
+	{"ev":"done","id":"a","t":1e300,"key":"$K","ms":-5,"image":{"sha256":"../../etc/passwd","mime":"text/html","bytes":-1}}
+	{"ev":"job","id":"b","t":-100,"key":"$K","job":{}}
+	{"ev":"fail","id":"b","t":5000000000000,"key":"$K","attempt":1,"kind":"perm<x>","final":true,"status":99999,"error":"<img src=http://e/x> \u00e9 /etc/x 0123456789abcdef"}
+	{"ev":"done","id":"b","t":1,"key":"$K",oops}
+	EOT
+	cat >an <<-EOT &&
+	{"ev":"done","id":"a","t":1e300,"key":"$K","ms":1,"analysis":{"colors":{"primary":["#12345g","red","#abc","url(http://x)",7]},"x":[1,[2,[3]],{"a":"</dl>"}],"y":null},"meta":{}}
+	EOT
+	cat >ge <<-EOT &&
+	{"ev":"done","id":"a","t":2,"key":"$K","ms":1,"content":{"text":5,"data":[1,2]},"meta":{}}
+	EOT
+	vj-jline <ing >hostile/journal/ingest.log && vj-jline <an >hostile/journal/analyze.log &&
+	vj-jline <ge >hostile/journal/generate.log &&
+	printf "{\"version\":1,\"shards\":[7,{\"name\":\"<i>s</i>\",\"records\":-3,\"bytes\":\"x\"}]}" >out/index.json &&
+	vj-report -q -r hostile -o out 2>e &&
+	test_grep "not valid JSON" e &&
+	summary hostile/report.html sh &&
+	jq -e ".swatches == 2 and (.cards | length) == 2 and .scripts == 1" sh &&
+	jq -e "[.cards[] | select(.id == \"a\")][0].format == \"<b>x</b>\\\"y\"" sh &&
+	jq -e "[.cards[] | select(.id == \"b\")][0].err | test(\"^ingest, perm<x>, attempt 1: <img src=http://e/x> \u00e9 /etc/x\")" sh &&
+	failed sh ingest "perm<x>" "" "<img <path> é <path> <hex>" 1 1 &&
+	row sh shards "<i>s</i>" | cut -f2,3 | grep -qx "$(printf "0\t0 B")" &&
+	! grep -q "<img src=http" hostile/report.html && ! grep -q "<i>s</i>" hostile/report.html &&
+	printf "not json" >out/index.json &&
+	vj-report -q -r hostile -o out 2>e && test_grep "out/index.json:1: not JSON" e &&
+	summary hostile/report.html sh2 && grep -q "not JSON" hostile/report.html
 '
 
 test_expect_success '--help mirrors the man page synopsis; --version' '

@@ -31,6 +31,7 @@
 #define MAX_DAYS 400
 #define PATTERN_MAX 200       /* bytes of a failure pattern */
 #define INDEX_MAX (256u << 20)
+#define MAX_T (1LL << 45)       /* ms: the year 3084 */
 
 const uint32_t report_hist_edge[REPORT_HIST] = { 10, 20, 50, 100, 200, 500, 1000, 2000,
 	5000, 10000, 30000, 60000, 300000, 1800000, 7200000, UINT32_MAX };
@@ -418,9 +419,10 @@ fold_line(void *ctx, const char *json, size_t len, uint64_t off)
 		ev = jval_is(&v[K_EV], "job") ? 'j' : jval_is(&v[K_EV], "done") ? 'd' :
 		    jval_is(&v[K_EV], "fail") ? 'f' : jval_is(&v[K_EV], "shard") ? 's' : 'o';
 	}
+	/* a time from a journal is kept to years 1970..3084: every sum and
+	 * date below stays in range whatever a line says */
 	int64_t t = jval_int(&v[K_T], 0);
-	if (t < 0)
-		t = 0;
+	t = t < 0 ? 0 : t > MAX_T ? MAX_T : t;
 	if (ev == 'j' && s == ST_INGEST) {
 		/* a new id is the fold's newest slot: no second lookup */
 		int64_t slot = idx_count(rp->r->ids) == ids_before + 1 ? (int64_t)ids_before : -2;
@@ -768,6 +770,11 @@ put_file(const char *path, const struct buf *b)
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	int rc = -1, e;
 	int fd = safefs_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0 && errno == EEXIST) {
+		/* left by a killed vj-report that had our pid: the name is ours */
+		unlink(tmp);
+		fd = safefs_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	}
 	if (slash)
 		slash[slash == dir] = 0;
 	else

@@ -14,6 +14,7 @@
 #define MAX_VALUE 2000        /* bytes of one analysis value shown */
 #define MAX_TEXT 6000         /* bytes of generated text shown */
 #define MAX_SWATCHES 16
+#define MAX_FIELDS 64         /* keys of one analysis section or content's data */
 
 static const char css[] =
     ":root{--ok:#2e7d32;--pend:#9e9e9e;--retry:#ef6c00;--bad:#c62828;--rate:#f9a825}"
@@ -144,8 +145,10 @@ report_fmt_time(int64_t ms, char *out, size_t n, int with_date)
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, with_date ? "%Y-%m-%d %H:%M" : "%H:%M", &tm);
+	if (!gmtime_r(&t, &tm))
+		snprintf(out, n, "?");
+	else
+		strftime(out, n, with_date ? "%Y-%m-%d %H:%M" : "%H:%M", &tm);
 }
 
 /* 1234567 -> "1,234,567" */
@@ -686,8 +689,11 @@ fields(struct buf *out, json_t *o)
 {
 	const char *k;
 	json_t *v;
+	int n = 0;
 	buf_adds(out, "<dl>");
 	json_object_foreach(o, k, v) {
+		if (++n > MAX_FIELDS)
+			break;
 		buf_adds(out, "<dt>");
 		report_escs(out, k);
 		buf_adds(out, "</dt><dd>");
@@ -759,7 +765,10 @@ card(struct buf *out, const struct report_sample *x)
 		buf_adds(out, "</div><details><summary>analysis</summary>");
 		const char *k;
 		json_t *v;
+		int n = 0;
 		json_object_foreach(an, k, v) {
+			if (++n > MAX_FIELDS)
+				break;
 			buf_adds(out, "<h4>");
 			report_escs(out, k);
 			buf_adds(out, "</h4>");

@@ -104,6 +104,8 @@ x_axis(struct buf *out, int64_t t0, int64_t bin_ms, int nbins)
 		if (span / step <= 6)
 			break;
 	}
+	if (span / step > 6)   /* longer than six years: whole days */
+		step = (span / 6 / 86400000 + 1) * 86400000;
 	int days = step >= 86400000;
 	int64_t t = t0 - t0 % step;
 	if (t < t0)
@@ -115,9 +117,11 @@ x_axis(struct buf *out, int64_t t0, int64_t bin_ms, int nbins)
 		char lab[32];
 		time_t ts = (time_t)(t / 1000);
 		struct tm tm;
-		gmtime_r(&ts, &tm);
-		strftime(lab, sizeof lab, days ? "%m-%d" : tm.tm_hour || tm.tm_min ? "%H:%M" : "%m-%d",
-		    &tm);
+		if (!gmtime_r(&ts, &tm))
+			snprintf(lab, sizeof lab, "?");
+		else
+			strftime(lab, sizeof lab, step >= 365 * 86400000LL ? "%Y" : days ? "%m-%d" :
+			    tm.tm_hour || tm.tm_min ? "%H:%M" : "%m-%d", &tm);
 		/* labels at the edges are kept inside the picture */
 		const char *anchor = x < ML + 16 ? "start" : x > W - MR - 16 ? "end" : "middle";
 		buf_addf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\"/>"
