@@ -558,7 +558,8 @@ static void
 make_hours(struct report *rp)
 {
 	struct priv *p = rp->priv;
-	qsort(p->hr, p->nhr, sizeof *p->hr, cmp_hour);
+	if (p->nhr)
+		qsort(p->hr, p->nhr, sizeof *p->hr, cmp_hour);
 	if (p->nhr > MAX_HOURS) {
 		size_t n = 0;
 		for (size_t i = 0; i < p->nhr; i++) {
@@ -827,7 +828,8 @@ report_run(const struct report_opt *o)
 	make_bins(&rp);
 	make_hours(&rp);
 	struct priv *p = rp.priv;
-	qsort(p->rs, p->nrs, sizeof *p->rs, cmp_reason);
+	if (p->nrs)   /* qsort's base may not be NULL, even for no items */
+		qsort(p->rs, p->nrs, sizeof *p->rs, cmp_reason);
 	rp.reasons = p->rs;
 	rp.nreasons = p->nrs;
 	make_latency(&rp);
