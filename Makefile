@@ -28,7 +28,7 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(EXTRA_CFLAGS
 LDLIBS  = $(PKG_LIBS) -lgif -lm -lpthread
 
 # Every src/LAYER/*.c except the commands' mains is the library.
-CMDS    = vj-ingest vj-analyze vj-generate vj-pack vj-status
+CMDS    = vj-ingest vj-analyze vj-generate vj-pack vj-status vj-report
 CMD_SRC = $(CMDS:%=src/cmd/%.c)
 LIB_SRC = $(filter-out $(CMD_SRC),$(wildcard $(LAYERS:%=src/%/*.c)))
 HDRS    = $(wildcard $(LAYERS:%=src/%/*.h))
