@@ -5,7 +5,7 @@
 # the options --help lists.
 . "$(dirname "$0")/lib.sh"
 
-CMDS="vj-ingest vj-analyze vj-generate vj-pack vj-status"
+CMDS="vj-ingest vj-analyze vj-generate vj-pack vj-status vj-report"
 MAN="$TOP/docs"
 
 # opt_map CMD: "NAME CANONICAL ARG" for each name (-x, --long, --alias) in

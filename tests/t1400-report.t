@@ -201,7 +201,7 @@ test_expect_success 'a run with failures and a budget stop: failures by reason, 
 	jq -e ".budget == 1" sf &&
 	grep -q "text class=\"budget\"[^>]*>--max-cost \$3<" fails/report.html &&
 	failed sf ingest permanent "" "zero-byte file (<path>)" 1 1 &&
-	failed sf analyze permanent "" "offline: truncated JPEG: Premature end of JPEG file" 1 1 &&
+	failed sf analyze permanent "" "offline: truncated JPEG: the scan data ends at MCU row # of #" 1 1 &&
 	failed sf generate rate 429 "openai: 429 rate_limit_exceeded" 1 0 &&
 	failed sf generate retryable 500 "openai: 500 server_error: The server had an error while processing your request. Sorry about that! (attempt #/#, giving up)" 1 1 &&
 	jq -e "[.cards[] | select(.state == \"failed\") | .id] | sort == [\"empty\", \"f4\", \"trunc\"]" sf &&
@@ -240,7 +240,7 @@ test_expect_success 'bad options exit 2' '
 	test_status 2 vj-report --samples -1 2>e && test_grep "samples" e &&
 	test_status 2 vj-report --samples lots 2>e &&
 	test_status 2 vj-report --max-cost nan 2>e &&
-	test_status 2 vj-report extra 2>e && test_grep "unexpected argument" e &&
+	test_status 2 vj-report extra 2>e && test_grep "takes no arguments" e &&
 	test_status 2 vj-report --bogus 2>e && test_grep "^usage: vj-report" e &&
 	test_status 2 vj-report -o no-such-dir 2>e && test_grep "no output directory at no-such-dir" e
 '
@@ -298,14 +298,10 @@ test_expect_success 'hostile journal lines and index.json: still a page, nothing
 	summary hostile/report.html sh2 && grep -q "not JSON" hostile/report.html
 '
 
-test_expect_success '--help mirrors the man page synopsis; --version' '
-	vj-report --help >h && test_grep "^usage: vj-report \[-q\] \[-r RUN\] \[-o OUT\] \[--output FILE\] \[--samples N\]" h &&
+# (t0110 checks that --help and the man page list the same options)
+test_expect_success '--help names every option; --version' '
+	vj-report --help >h && test_grep "^usage: vj-report \[-qv\] \[-r RUN\] \[-o OUT\] \[--output FILE\] \[--samples N\]" h &&
 	test_grep -- "--max-cost USD" h &&
-	sed -n "/^\.Sh SYNOPSIS/,/^\.Sh DESCRIPTION/p" "$TOP/docs/vj-report.1" | sed "s/Fl /-/; s/| /| -/" >syn &&
-	sed -n "1,/^\$/p" h >use &&
-	for f in -q -r -o --output --samples --max-cost --help --version; do
-		grep -q -- "\(^\|[ .]\)$f\( \|\$\)" syn && grep -q -- "$f\]\?\( \|\$\)" use || { echo "$f" >&2; exit 1; }
-	done &&
 	vj-report --version | grep -q "^vj-report [0-9]"
 '
 

@@ -21,12 +21,12 @@
 enum {
 	STAGES = CMD_INGEST | CMD_ANALYZE | CMD_GENERATE,
 	MODEL = CMD_ANALYZE | CMD_GENERATE,
-	ALL = STAGES | CMD_PACK | CMD_STATUS,
+	ALL = STAGES | CMD_PACK | CMD_STATUS | CMD_REPORT,
 };
 
 /* By bit number of CMD_*. */
 static const char *const cmd_names[] = {
-	"vj-ingest", "vj-analyze", "vj-generate", "vj-pack", "vj-status"
+	"vj-ingest", "vj-analyze", "vj-generate", "vj-pack", "vj-status", "vj-report"
 };
 
 enum kind {
@@ -85,6 +85,15 @@ static const struct opt table[] = {
 	  .def = "$VJ_RUN, else " OPTS_RUN_DEFAULT },
 	{ 'o', "out", NULL, CMD_PACK, K_STR, AT(out), "DIR",
 	  .help = "the output directory, created if needed", .flags = REQUIRED },
+	{ 'o', "out", NULL, CMD_REPORT, K_STR, AT(out), "DIR",
+	  .help = "an output directory of vj-pack: list its shards", .def = "none" },
+	{ 0, "output", NULL, CMD_REPORT, K_STR, AT(output), "FILE",
+	  .help = "where the page goes; - is standard output", .def = "RUN/report.html" },
+	{ 0, "samples", NULL, CMD_REPORT, K_INT, AT(samples), "N", .lo = 0, .hi = 10000,
+	  .help = "records in the gallery", .def = "48", .flags = INIT },
+	{ 0, "max-cost", NULL, CMD_REPORT, K_NUM, AT(max_cost), "USD", .lo = 0, .hi = 1e9,
+	  .help = "draw this budget on the cost plot (a run does not record its budget)",
+	  .def = "none" },
 	{ 'j', "concurrency", "jobs", STAGES, K_INT, AT(jobs), "N", .lo = 1, .hi = 4096,
 	  .help = "requests in flight at once", .def = "8", .flags = INIT },
 	{ 0, "rpm", NULL, STAGES, K_NUM, AT(rpm), "N", .lo = 0, .hi = 1e7,
@@ -181,6 +190,8 @@ static const struct opt table[] = {
 	  .help = "cut STAGE's journal at its first bad record", .def = "off" },
 	{ 'q', "quiet", NULL, STAGES | CMD_PACK, K_QUIET, 0,
 	  .help = "errors and warnings only" },
+	{ 'q', "quiet", NULL, CMD_REPORT, K_QUIET, 0,
+	  .help = "errors only" },
 	{ 'q', "quiet", NULL, CMD_STATUS, K_QUIET, 0,
 	  .help = "no hints; with --check, only the problems" },
 	{ 'v', "verbose", NULL, ALL, K_VERBOSE, 0, .help = "more messages; repeat for more" },
@@ -362,9 +373,9 @@ not_here(const struct opt *d, const char *as, const struct opts_cmd *cmd)
 	for (size_t i = 0; i < NOPT; i++)
 		if (!strcmp(table[i].name, d->name))
 			bits |= table[i].cmds;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < (int)(sizeof cmd_names / sizeof cmd_names[0]); i++)
 		n += (bits >> i) & 1;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < (int)(sizeof cmd_names / sizeof cmd_names[0]); i++)
 		if ((bits >> i) & 1)
 			buf_addf(&b, "%s%s", k++ == 0 ? "" : k == n ? " and " : ", ", cmd_names[i]);
 	opts_usage("option '%s' does not apply to %s (it is for %s)", as, cmd->name, b.p);

@@ -14,7 +14,8 @@ struct model_config;
 
 /* The commands, as bits: the ones an option is for. */
 enum {
-	CMD_INGEST = 1, CMD_ANALYZE = 2, CMD_GENERATE = 4, CMD_PACK = 8, CMD_STATUS = 16
+	CMD_INGEST = 1, CMD_ANALYZE = 2, CMD_GENERATE = 4, CMD_PACK = 8, CMD_STATUS = 16,
+	CMD_REPORT = 32
 };
 
 /* What a command says of itself in --help, around its options. */
@@ -63,6 +64,8 @@ struct opts {
 	int json, watch, failed, check;
 	const char *repair_stage;
 	const char *job;              /* vj-status --job */
+	const char *output;           /* vj-report --output */
+	long samples;                 /* vj-report --samples */
 	/* the operands */
 	char **files;
 	int nfiles;
