@@ -1,7 +1,7 @@
 #!/bin/sh
 # vj-generate against the fake's OpenAI-compatible (DeepSeek-like) endpoint:
 # keep-alive blank lines, empty and whitespace-only answers, interrupted
-# inference, truncation, fatal 401/402/insufficient_quota, 429/500/503 with
+# inference, truncation (retried, text or JSON), fatal 401/402/insufficient_quota, 429/500/503 with
 # retry-after, x-should-retry: false, and vLLM's flat error body.
 . "$(dirname "$0")/lib.sh"
 
@@ -49,9 +49,9 @@ test_expect_success 'finish_reason insufficient_system_resource is retried' '
 	test_grep "job rs: openai: .*insufficient_system_resource" e
 '
 
-test_expect_success 'finish_reason length on plain text: kept, marked in meta (docs/providers.md)' '
-	mk in mt && ge -v in >o 2>e && ok1 mt && test $(fake_count mt) -eq 1 &&
-	jq -e ".content_meta.finish_reason == \"length\"" o
+test_expect_success 'finish_reason length on plain text: retried, naming the output limit (docs/providers.md)' '
+	mk in mt && ge -v in >o 2>e && ok1 mt && test $(fake_count mt) -eq 2 &&
+	test_grep "job mt: openai: answer truncated at max_tokens (2048): the output limit; raise it with --max-tokens" e
 '
 
 test_expect_success '429 with retry-after: waited for, not counted as an attempt' '

@@ -52,6 +52,8 @@ struct opts {
 	int strict;
 	int part[2];                  /* --partition K/N; 0/0: none */
 	long long max_bytes;
+	int deny_private, no_local_files;
+	const char *files_under;
 	/* vj-pack */
 	const char *out, *verify;
 	int format, compress;         /* enum shard_format, enum shard_compress */

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/util.h"
 
@@ -403,34 +404,34 @@ sniff_heif(const unsigned char *b, size_t len, struct img_info *out, char *err, 
 /* ---- everything else ---- */
 
 /*
- * Show what the bytes are instead: text (an HTML error page, JSON from an
- * API) is quoted, up to 16 characters; binary is shown as hex.
+ * Say what the bytes seem to be, and how many: never the bytes themselves.
+ * A manifest may name any file (a key, a password file) or any URL, and
+ * the message goes to the terminal and the journal.
  */
 static int
 not_image(const unsigned char *b, size_t len, char *err, size_t errlen)
 {
-	char s[17], hex[3 * 8 + 1];
-	size_t i, n = len < 16 ? len : 16, text = 0;
+	size_t i, n = len < 512 ? len : 512, text = 0, skip = 0;
+	const char *what;
 
-	for (i = 0; i < n; i++) {
-		unsigned char c = b[i];
-		if (c == '\n' || c == '\r' || c == '\t')
-			c = ' ';
-		if (c >= 0x20 && c < 0x7f)
+	for (i = 0; i < n; i++)
+		if ((b[i] >= 0x20 && b[i] < 0x7f) || b[i] == '\n' || b[i] == '\r' || b[i] == '\t' ||
+		    b[i] >= 0x80)
 			text++;
-		else
-			c = '.';
-		s[i] = (char)c;
-	}
-	while (n > 0 && s[n - 1] == ' ')
-		n--;
-	s[n] = '\0';
-	if (text * 4 >= (len < 16 ? len : 16) * 3)
-		return errf(err, errlen, "not an image: starts with '%s'", s);
-	for (i = 0; i < len && i < 8; i++)
-		snprintf(hex + 3 * i, sizeof hex - 3 * i, "%02x ", b[i]);
-	hex[3 * i - 1] = '\0';
-	return errf(err, errlen, "not an image: unrecognised data starting with %s", hex);
+	while (skip < n && (b[skip] == ' ' || b[skip] == '\n' || b[skip] == '\r' || b[skip] == '\t'))
+		skip++;
+	if (text * 10 < n * 9)
+		what = "binary data of an unknown kind";
+	else if (skip < n && (b[skip] == '<') && n - skip >= 5 &&
+	    (!strncasecmp((const char *)b + skip, "<!doc", 5) || !strncasecmp((const char *)b + skip, "<html", 5)))
+		what = "an HTML page";
+	else if (skip < n && b[skip] == '<')
+		what = "XML or other markup";
+	else if (skip < n && (b[skip] == '{' || b[skip] == '['))
+		what = "JSON text";
+	else
+		what = "text";
+	return errf(err, errlen, "not an image: %s, %zu bytes", what, len);
 }
 
 /* 1 when all LEN bytes of B are a prefix of the signature SIG. */

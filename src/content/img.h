@@ -15,8 +15,8 @@ struct img_info {
 /*
  * Sniff BUF (untrusted, LEN bytes): 0 and *OUT filled when it is a JPEG, PNG,
  * WebP, GIF or HEIC/HEIF whose dimensions could be read; -1 with a message in
- * ERR otherwise ("not an image: starts with '<!DOCTYPE html>'", "truncated
- * JPEG header", "zero-byte file").  Never reads outside BUF[0..LEN).  Only
+ * ERR otherwise ("not an image: an HTML page, 1234 bytes" -- the kind and the
+ * size, never the bytes --, "truncated JPEG header", "zero-byte file").  Never reads outside BUF[0..LEN).  Only
  * the headers are looked at: a sniffed image may still be cut short.
  */
 int img_sniff(const unsigned char *buf, size_t len, struct img_info *out,

@@ -395,7 +395,30 @@ load_builtin(struct prompt *p)
 		    strlen(generate_user[i].text), 1);
 }
 
-/* "@system", "@user" or "@user FORMAT" on a line of its own. */
+/* A line that looks like a directive: "@" and a letter at its start, and
+ * at most two words ("@sytem", "@User", "@assistant x").  Longer lines
+ * starting with "@" are text ("@brand loves you"). */
+static int
+looks_like_directive(const char *l, const char *e)
+{
+	int words = 0;
+
+	if (e - l < 2 || l[0] != '@' || !isalpha((unsigned char)l[1]))
+		return 0;
+	for (const char *p = l; p < e; ) {
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p < e)
+			words++;
+		while (p < e && *p != ' ' && *p != '\t')
+			p++;
+	}
+	return words <= 2;
+}
+
+/* "@system", "@user" or "@user FORMAT" on a line of its own: 1.  A line
+ * that looks like a directive but is none of them: -1 (a misspelling would
+ * otherwise become prompt text, and a section silently the wrong one). */
 static int
 directive(const char *l, size_t len, char *fmt, size_t n, int *sys)
 {
@@ -410,7 +433,7 @@ directive(const char *l, size_t len, char *fmt, size_t n, int *sys)
 		return 1;
 	}
 	if (len < 5 || memcmp(l, "@user", 5) != 0 || (len > 5 && l[5] != ' ' && l[5] != '\t'))
-		return 0;
+		return looks_like_directive(l, e) ? -1 : 0;
 	*sys = 0;
 	l += 5;
 	while (l < e && isspace((unsigned char)*l))
@@ -468,7 +491,14 @@ load_file(struct prompt *p, const char *text, size_t len, char *err, size_t n)
 	for (s = text; s < end; s = nl + 1, lno++) {
 		if (!(nl = memchr(s, '\n', (size_t)(end - s))))
 			nl = end;
-		if (!directive(s, (size_t)(nl - s), fmt, sizeof(fmt), &sys))
+		int dir = directive(s, (size_t)(nl - s), fmt, sizeof(fmt), &sys);
+		if (dir < 0) {
+			size_t w = strcspn(s, " \t\r\n");
+			snprintf(err, n, "%s:%d: unknown directive %.*s (the directives are @system, "
+			    "@user and @user FORMAT)", p->file, lno, (int)(w < 40 ? w : 40), s);
+			return -1;
+		}
+		if (!dir)
 			continue;
 		if (!(implicit && blank(start, s)) &&
 		    section_end(p, cursys, cur, start, s, startline, err, n) < 0)

@@ -5,6 +5,7 @@
 #include "core/engine.h"
 #include "base/util.h"
 #include "core/limiter.h"
+#include "core/netsafe.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 const char *const eng_class_name[] = { "ok", "retryable", "rate", "permanent", "fatal" };
@@ -170,10 +172,16 @@ eng_parse_delay(const char *s)
 	while (*s == ' ')
 		s++;
 	while (*s) {
+		/* a decimal number: strtod would take "inf", "nan" and hex too */
+		if (!((*s >= '0' && *s <= '9') || *s == '.'))
+			return -1;
 		errno = 0;
 		v = strtod(s, &end);
-		if (end == s || errno || v < 0)
+		if (end == s || errno || !isfinite(v) || v < 0)
 			return -1;
+		for (const char *q = s; q < end; q++)
+			if (!strchr("0123456789.eE+-", *q))
+				return -1;
 		s = end;
 		any = 1;
 		if (*s == 'm' && s[1] == 's') { total += v / 1000; s += 2; }
@@ -185,7 +193,10 @@ eng_parse_delay(const char *s)
 		while (*s == ' ')
 			s++;
 	}
-	return any ? total : -1;
+	/* "1e30", "9999h": out of range is no delay, not a wait for ever */
+	if (!any || !isfinite(total) || total > ENG_MAX_DELAY)
+		return -1;
+	return total;
 }
 
 static double
@@ -250,6 +261,25 @@ header_cb(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* --deny-private: every connection, redirects included, is to an address
+ * looked at here, after the name was resolved and before anything is sent.
+ * Refusing one address lets curl try the next; the task keeps what was
+ * refused for the message. */
+static curl_socket_t
+open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct eng_task *t = ud;
+	const char *why = netsafe_private(&a->addr, a->addrlen);
+
+	if (purpose == CURLSOCKTYPE_IPCXN && why) {
+		char text[64];
+		netsafe_addr_text(&a->addr, text, sizeof text);
+		snprintf(t->refused, sizeof t->refused, "%s (%s)", text, why);
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static void
 http_clear(struct eng_http *h)
 {
@@ -291,6 +321,10 @@ failed(struct engine *e, struct eng_task *t, struct eng_err *err, json_t *usage)
 	int final = 0;
 	int64_t retry_at = 0;
 
+	/* what is journaled and printed holds no key and no password, whoever
+	 * wrote the message (a provider, curl, a server's words) */
+	secret_scrub(err->msg);
+	netsafe_strip_userinfo(err->msg);
 	e->n_failed++;
 	if (err->cls == EC_FATAL) {
 		if (!e->fatal) {
@@ -318,7 +352,16 @@ failed(struct engine *e, struct eng_task *t, struct eng_err *err, json_t *usage)
 				step = e->c.backoff_max;
 			delay = step * (0.5 + 0.5 * jitter(e));
 		}
-		t->not_before = now + (int64_t)(delay * 1000);
+		/* no later than just past the job's deadline: a wait that long
+		 * ends the job here, and the sum cannot overflow */
+		double wait_ms = delay * 1000, left = (double)(t->deadline - now) + 1;
+		if (!(wait_ms >= 0))
+			wait_ms = 0;
+		if (wait_ms > left)
+			wait_ms = left;
+		if (wait_ms > ENG_MAX_DELAY * 1000)
+			wait_ms = ENG_MAX_DELAY * 1000;
+		t->not_before = now + (int64_t)wait_ms;
 		retry_at = wall_at(t->not_before);
 		if (err->cls != EC_RATE && t->attempts > e->c.retries) {
 			final = 1;
@@ -376,6 +419,7 @@ start(struct engine *e, struct eng_task *t)
 	t->hdr_retry[0] = t->hdr_retry_ms[0] = t->hdr_ctype[0] = 0;
 	t->hdr_should = -1;
 	t->curl_err[0] = 0;
+	t->refused[0] = 0;
 	char hdr[200];
 	snprintf(hdr, sizeof hdr, "X-VJ-Job: %s", t->id);
 	t->http.headers = curl_slist_append(t->http.headers, hdr);
@@ -399,6 +443,10 @@ start(struct engine *e, struct eng_task *t)
 	if (!strncasecmp(t->http.url, "https://", 8))
 		curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	if (t->http.deny_private) {
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, t);
+	}
 	if (t->http.max_redirects > 0) {
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 		curl_easy_setopt(c, CURLOPT_MAXREDIRS, t->http.max_redirects);
@@ -448,7 +496,16 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 		const char *damage = t->http.body ? body_damage(t->http.body) : NULL;
 		if (damage)
 			cc = CURLE_ABORTED_BY_CALLBACK;
+		if (t->refused[0]) {
+			/* the user's rule, not the network's mood: asking again
+			 * gets the same answer */
+			eng_seterr(&err, EC_PERM, "refused to connect to %s: a private address "
+			    "(--deny-private)", t->refused);
+			cc = CURLE_OK;
+		}
 		switch (cc) {
+		case CURLE_OK:
+			break;
 		case CURLE_ABORTED_BY_CALLBACK:
 			/* a stored image whose bytes are not its hash: the store is
 			 * damaged, and every job may be sending the wrong image */
@@ -495,9 +552,17 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 		.should_retry = t->hdr_should,
 		.ms = ms,
 	};
-	if (t->hdr_retry_ms[0])
-		r.retry_after = eng_parse_delay(t->hdr_retry_ms) / 1000;
-	else if (t->hdr_retry[0])
+	char *loc = NULL;
+	if (status >= 300 && status < 400 &&
+	    curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK)
+		r.location = loc;
+	if (t->hdr_retry_ms[0]) {
+		char ms[sizeof t->hdr_retry_ms + 2];
+		snprintf(ms, sizeof ms, "%sms", t->hdr_retry_ms);
+		r.retry_after = eng_parse_delay(ms);
+	}
+	/* an unusable retry-after-ms leaves Retry-After to say */
+	if (r.retry_after < 0 && t->hdr_retry[0])
 		r.retry_after = eng_parse_delay(t->hdr_retry);
 	err.retry_after = r.retry_after;
 	err.status = status;

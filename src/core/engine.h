@@ -40,6 +40,8 @@ struct eng_http {
 	long max_redirects;             /* 0: do not follow */
 	size_t max_bytes;               /* response cap; 0: engine default */
 	double low_speed_time;          /* seconds under 1 byte/s that abort; 0: off */
+	int deny_private;               /* refuse to connect to a private address
+	                                 * (core/netsafe.h), every redirect hop too */
 };
 
 /* What came back. */
@@ -51,6 +53,7 @@ struct eng_resp {
 	double retry_after;             /* from retry-after / retry-after-ms; < 0 absent */
 	int should_retry;               /* x-should-retry: 1 true, 0 false, -1 absent */
 	long ms;                        /* time of this attempt */
+	const char *location;           /* a 3xx's Location, made absolute; may be NULL */
 };
 
 struct eng_task {
@@ -72,6 +75,7 @@ struct eng_task {
 	int hdr_should;
 	int64_t sent;
 	long tmo_ms;                    /* the timeout this attempt was given */
+	char refused[96];               /* the private address a connection was refused to */
 	CURL *easy;
 	char curl_err[CURL_ERROR_SIZE];
 };
@@ -146,6 +150,9 @@ struct eng_counts {
 void eng_counts(const struct engine *e, struct eng_counts *c);
 
 /* Helpers for providers. */
-double eng_parse_delay(const char *s);   /* "47s", "12.5s", "1m30s", "2" -> seconds; < 0 bad */
+/* "47s", "12.5s", "1m30s", "2" -> seconds; < 0 bad, and so is anything not
+ * finite or over ENG_MAX_DELAY (a server's "1e30" is no delay at all). */
+double eng_parse_delay(const char *s);
+#define ENG_MAX_DELAY 86400.0
 
 #endif

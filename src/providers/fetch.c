@@ -6,17 +6,129 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/idx.h"
 
 /* The file is still the one we read (no writer changed it meanwhile). */
 static int
-fstat_ok(const char *path, struct stat *st, size_t n)
+fstat_ok(int fd, struct stat *st, size_t n)
 {
-	return stat(path, st) == 0 && (size_t)st->st_size == n;
+	return fstat(fd, st) == 0 && (size_t)st->st_size == n;
+}
+
+static const char *
+kind_of(mode_t m)
+{
+	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
+	    S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+/* Is the file open on FD below DIR?  Judged by the path the kernel
+ * opened, after every symbolic link and "..", not by what the manifest
+ * wrote. */
+static int
+under(int fd, const char *path, const char *dir)
+{
+	char proc[64], real[PATH_MAX];
+	ssize_t n;
+	size_t dl = strlen(dir);
+
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	n = readlink(proc, real, sizeof real - 1);
+	if (n > 0)
+		real[n] = '\0';
+	else if (!realpath(path, real))    /* no /proc: the path as resolved now */
+		return 0;
+	if (dl == 1 && dir[0] == '/')
+		return 1;
+	return strncmp(real, dir, dl) == 0 && real[dl] == '/';
+}
+
+/* Errors worth another try: the system, not the file. */
+static enum eng_class
+io_class(int err)
+{
+	return err == EINTR || err == EAGAIN || err == EIO || err == ENFILE || err == EMFILE ||
+	    err == ENOMEM || err == ETIMEDOUT || err == ESTALE ? EC_RETRY : EC_PERM;
+}
+
+/* A local file a manifest names: opened without blocking (a FIFO would
+ * stall the stage), a regular file only, below --files-under when given,
+ * no larger than the cap, read within DEADLINE (mono ms).  Ctrl-C or a
+ * slow disk leave the job retryable.  NULL with e set. */
+static char *
+read_local(const struct fetch_ctx *c, const char *path, int64_t deadline, size_t *len,
+    struct stat *st, struct eng_err *e)
+{
+	struct buf b = {0};
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), err;
+
+	if (fd < 0) {
+		err = errno;
+		eng_seterr(e, io_class(err), "cannot read %s: %s", path, strerror(err));
+		return NULL;
+	}
+	if (fstat(fd, st) < 0) {
+		err = errno;
+		eng_seterr(e, io_class(err), "cannot read %s: %s", path, strerror(err));
+		goto bad;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		eng_seterr(e, EC_PERM, "%s is %s, not a regular file: not read", path,
+		    kind_of(st->st_mode));
+		goto bad;
+	}
+	if (c->files_under && !under(fd, path, c->files_under)) {
+		eng_seterr(e, EC_PERM, "%s is not under %s (--files-under): not read", path,
+		    c->files_under);
+		goto bad;
+	}
+	if (c->max_bytes && (size_t)st->st_size > c->max_bytes) {
+		eng_seterr(e, EC_PERM, "%s: larger than the cap of %zu bytes (--max-bytes)", path,
+		    c->max_bytes);
+		goto bad;
+	}
+	for (;;) {
+		if (mono_ms() > deadline) {
+			eng_seterr(e, EC_RETRY, "reading %s took too long (timeout)", path);
+			goto bad;
+		}
+		buf_grow(&b, 1 << 16);
+		ssize_t r = read(fd, b.p + b.len, b.cap - b.len - 1);
+		if (r < 0) {
+			err = errno;
+			if (err == EINTR)
+				continue;       /* the deadline above still holds */
+			eng_seterr(e, io_class(err), "cannot read %s: %s", path, strerror(err));
+			goto bad;
+		}
+		if (r == 0)
+			break;
+		b.len += (size_t)r;
+		if (c->max_bytes && b.len > c->max_bytes) {
+			eng_seterr(e, EC_PERM, "%s: larger than the cap of %zu bytes (--max-bytes)", path,
+			    c->max_bytes);
+			goto bad;
+		}
+	}
+	if (!fstat_ok(fd, st, b.len))
+		st->st_ino = 0;         /* changed while read: not remembered */
+	close(fd);
+	buf_grow(&b, 0);
+	b.p[b.len] = '\0';
+	*len = b.len;
+	return b.p;
+bad:
+	buf_free(&b);
+	close(fd);
+	return NULL;
 }
 
 /* A manifest often names the same local file for many jobs: remember what
@@ -149,21 +261,24 @@ fetch_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result,
 		const char *path = url + 7;
 		struct stat st;
 		json_t *img;
+		if (c->no_local_files) {
+			eng_seterr(e, EC_PERM, "%s is a local file, and local files are not read "
+			    "(--no-local-files)", path);
+			return -1;
+		}
 		/* stored by this process, under the lock: no need to look again */
 		if ((img = memo_get(c, path))) {
 			*result = json_pack("{s:O}", "image", img);
 			return 1;
 		}
-		char *p = read_file(path, &n, c->max_bytes);
-		if (!p) {
-			if (errno == EFBIG)
-				eng_seterr(e, EC_PERM, "%s: larger than the cap of %zu bytes (--max-bytes)", path, c->max_bytes);
-			else
-				eng_seterr(e, errno == EIO ? EC_RETRY : EC_PERM, "cannot read %s: %s", path, strerror(errno));
+		int64_t deadline = t->deadline;
+		if (c->timeout > 0 && mono_ms() + (int64_t)(c->timeout * 1000) < deadline)
+			deadline = mono_ms() + (int64_t)(c->timeout * 1000);
+		char *p = read_local(c, path, deadline, &n, &st, e);
+		if (!p)
 			return -1;
-		}
 		int r = keep(c, p, n, 0, result, e);
-		if (r == 0 && fstat_ok(path, &st, n))
+		if (r == 0 && st.st_ino)
 			memo_put(c, path, &st, json_object_get(*result, "image"));
 		if (r < 0 && e->cls == EC_PERM) {
 			size_t l = strlen(e->msg);
@@ -173,6 +288,7 @@ fetch_build(void *pctx, struct eng_task *t, struct eng_http *h, json_t **result,
 		return r < 0 ? -1 : 1;
 	}
 	h->url = xstrdup(url);
+	h->deny_private = c->deny_private;
 	h->max_redirects = c->max_redirects;
 	h->max_bytes = c->max_bytes;
 	h->low_speed_time = 30;

@@ -12,6 +12,11 @@ struct fetch_ctx {
 	const char *run;
 	size_t max_bytes;
 	int max_redirects;
+	double timeout;            /* seconds for one local read too (0: none) */
+	/* what the manifest may make vj read (docs/security.md) */
+	int deny_private;          /* no connection to a private address */
+	int no_local_files;        /* no file:// at all */
+	const char *files_under;   /* local files only below this real directory; NULL: anywhere */
 	struct fetch_memo *memo;   /* local files already stored in this process */
 };
 

@@ -212,8 +212,8 @@ answer(const struct prov_ctx *c, json_t *rec, const struct eng_resp *r, json_t *
 	f = json_string_value(json_object_get(cand, "finishReason"));
 	if (f && strcmp(f, "STOP") != 0) {
 		if (strcmp(f, "MAX_TOKENS") == 0)
-			ps_err(c, e, EC_RETRY, r->status, "answer truncated at maxOutputTokens (%ld)",
-			    c->max_tokens);
+			ps_err(c, e, EC_RETRY, r->status, "answer truncated at maxOutputTokens (%ld): "
+			    "the output limit; raise it with --max-tokens", c->max_tokens);
 		else if (withheld(f))
 			ps_err(c, e, EC_PERM, r->status, "answer withheld (finishReason %s)", f);
 		else

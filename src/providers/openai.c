@@ -159,14 +159,6 @@ content_text(json_t *msg)
 	return b.p;
 }
 
-/* The answer must be a JSON object: a cut one is useless. */
-static int
-wants_json(const struct prov_ctx *c, json_t *rec)
-{
-	const struct prompt_format *f = prompt_format(prompt_job_format(rec));
-	return c->analyze || (f && f->json);
-}
-
 /* The first choice's text, unless it was cut or withheld. */
 static char *
 answer(const struct prov_ctx *c, json_t *rec, const struct eng_resp *r, json_t *doc,
@@ -190,8 +182,10 @@ answer(const struct prov_ctx *c, json_t *rec, const struct eng_resp *r, json_t *
 		ps_err(c, e, EC_PERM, r->status, "answer withheld by the content filter");
 		return NULL;
 	}
-	if (is(f, "length") && wants_json(c, rec)) {
-		ps_err(c, e, EC_RETRY, r->status, "answer truncated at max_tokens (%ld)", c->max_tokens);
+	/* cut off is not done, JSON or text: the same as Gemini's MAX_TOKENS */
+	if (is(f, "length")) {
+		ps_err(c, e, EC_RETRY, r->status, "answer truncated at max_tokens (%ld): the output "
+		    "limit; raise it with --max-tokens", c->max_tokens);
 		return NULL;
 	}
 	if (is(f, "insufficient_system_resource")) {

@@ -4,9 +4,11 @@
 #include "providers/provshared.h"
 #include "content/prompt.h"
 #include "content/schema.h"
+#include "core/netsafe.h"
 #include "base/util.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,40 +73,92 @@ find(const char *name)
 	return NULL;
 }
 
-/* http(s)://host[:port][/path], no spaces or controls; the trailing
- * slash goes so paths join with one. */
-static char *
-clean_base(const char *u, char *err, size_t n)
+/* Hosts of public APIs: they are reached over https only, since a key
+ * sent to them over plain http could be read on the way. */
+static const char *const public_hosts[] = {
+	"generativelanguage.googleapis.com", "api.deepseek.com", "api.openai.com",
+	"api.anthropic.com", "api.mistral.ai", "api.groq.com", "api.together.xyz",
+	"api.fireworks.ai", "openrouter.ai", "api.x.ai",
+};
+
+static int
+is_public_host(const char *h)
 {
-	char *s;
+	for (size_t i = 0; i < sizeof public_hosts / sizeof public_hosts[0]; i++)
+		if (strcasecmp(h, public_hosts[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The base URL, as libcurl (which sends the requests) reads it: http or
+ * https, a host, no credentials, query or fragment; the trailing slash
+ * goes so paths join with one.  *host gets the host as libcurl will
+ * connect to it, lower case and without a trailing dot, so that
+ * "http://api.deepseek.com:x@127.0.0.1" is known for what it is. */
+static char *
+clean_base(const char *u, char **host, char *err, size_t n)
+{
+	CURLU *h = NULL;
+	char *scheme = NULL, *user = NULL, *pass = NULL, *opts = NULL, *hst = NULL, *shown;
+	char *s = NULL;
 	size_t len;
 
-	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
-		usage(err, n, "--base-url %s: not an http:// or https:// URL", u);
-		return NULL;
-	}
+	*host = NULL;
+	shown = xstrdup(u);
+	netsafe_strip_userinfo(shown);     /* never echo a password */
 	for (const char *p = u; *p; p++)
 		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p) || *p == '?' || *p == '#') {
-			usage(err, n, "--base-url %s: spaces, controls, queries and fragments are not allowed", u);
-			return NULL;
+			usage(err, n, "--base-url %s: spaces, controls, queries and fragments are not allowed",
+			    shown);
+			goto out;
 		}
+	if (strncasecmp(u, "http://", 7) != 0 && strncasecmp(u, "https://", 8) != 0) {
+		usage(err, n, "--base-url %s: not an http:// or https:// URL", shown);
+		goto out;
+	}
+	if (!(h = curl_url()) || curl_url_set(h, CURLUPART_URL, u, 0) != CURLUE_OK) {
+		usage(err, n, "--base-url %s: not a valid URL", shown);
+		goto out;
+	}
+	curl_url_get(h, CURLUPART_USER, &user, 0);
+	curl_url_get(h, CURLUPART_PASSWORD, &pass, 0);
+	curl_url_get(h, CURLUPART_OPTIONS, &opts, 0);
+	const char *auth = strstr(u, "://") + 3;
+	if (user || pass || opts || memchr(auth, '@', strcspn(auth, "/"))) {
+		usage(err, n, "--base-url %s: credentials in the URL (user:password@host) are not "
+		    "accepted; put the key in an environment variable and name it with --api-key-env",
+		    shown);
+		goto out;
+	}
+	if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_HOST, &hst, 0) != CURLUE_OK || !hst || !*hst) {
+		usage(err, n, "--base-url %s: no host", shown);
+		goto out;
+	}
+	len = strlen(hst);
+	if (len > 1 && hst[len - 1] == '.')
+		hst[--len] = '\0';
+	for (char *p = hst; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (strcmp(scheme, "http") == 0 && is_public_host(hst)) {
+		usage(err, n, "--base-url %s: %s is reached over https only (a key sent over plain "
+		    "http can be read on the way)", shown, hst);
+		goto out;
+	}
+	*host = xstrdup(hst);
 	s = xstrdup(u);
 	len = strlen(s);
 	while (len > 8 && s[len - 1] == '/')
 		s[--len] = '\0';
+out:
+	curl_free(scheme);
+	curl_free(user);
+	curl_free(pass);
+	curl_free(opts);
+	curl_free(hst);
+	curl_url_cleanup(h);
+	free(shown);
 	return s;
-}
-
-static int
-host_is(const char *url, const char *host)
-{
-	const char *h = strstr(url, "://"), *e;
-
-	if (!h)
-		return 0;
-	h += 3;
-	e = h + strcspn(h, ":/");
-	return (size_t)(e - h) == strlen(host) && strncasecmp(h, host, (size_t)(e - h)) == 0;
 }
 
 /* Model names go into a URL path (Gemini): letters, digits, ._- only. */
@@ -193,6 +247,7 @@ prov_open(struct prov *p, const struct prov_config *cf, char *err, size_t n)
 {
 	const struct def *d;
 	struct prov_ctx *c;
+	char *host = NULL;
 	int st;
 
 	memset(p, 0, sizeof(*p));
@@ -220,12 +275,15 @@ prov_open(struct prov *p, const struct prov_config *cf, char *err, size_t n)
 	if (!(c->model = clean_model(d, cf->model ? cf->model : d->model, err, n)))
 		goto bad;
 	if (d->base_url && !(c->base_url = clean_base(cf->base_url ? cf->base_url : d->base_url,
-	    err, n)))
+	    &host, err, n)))
 		goto bad;
-	if (c->base_url && strcmp(d->name, "openai") == 0 && host_is(c->base_url, "api.deepseek.com")) {
+	/* the host libcurl will connect to, not what the text starts with */
+	if (host && strcmp(d->name, "openai") == 0 && strcmp(host, "api.deepseek.com") == 0) {
 		c->deepseek = 1;
 		c->label = "deepseek";
 	}
+	free(host);
+	host = NULL;
 	if (get_key(c, d, cf, err, n) != 0)
 		goto bad;
 	if (!(c->prompt = prompt_open(cf->stage, cf->prompt_file, err, n)))
@@ -239,6 +297,7 @@ prov_open(struct prov *p, const struct prov_config *cf, char *err, size_t n)
 	p->timeout = d->timeout;
 	return VJ_OK;
 bad:
+	free(host);
 	ctx_free(c);
 	return VJ_EUSAGE;
 }

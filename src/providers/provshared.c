@@ -2,6 +2,7 @@
  * format, and the frame of a request and its answer around one. */
 #include "providers/provshared.h"
 #include "content/schema.h"
+#include "core/netsafe.h"
 #include "core/store.h"
 #include "base/util.h"
 
@@ -14,25 +15,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Replace every occurrence of the key: a server may echo what it got. */
+/* No key vj holds and no password in a URL: a server may echo what it
+ * got, and a message is printed and journaled. */
 static void
-redact(const struct prov_ctx *c, char *s)
+redact(char *s)
 {
-	static const char mask[] = "[redacted]";
-	size_t klen;
-	char *p;
-
-	if (!c || !c->key || !*c->key)
-		return;
-	klen = strlen(c->key);
-	while ((p = strstr(s, c->key))) {
-		size_t rest = strlen(p + klen);
-		if (klen >= sizeof(mask) - 1) {
-			memcpy(p, mask, sizeof(mask) - 1);
-			memmove(p + sizeof(mask) - 1, p + klen, rest + 1);
-		} else          /* a short key: just drop it, the buffer cannot grow */
-			memmove(p, p + klen, rest + 1);
-	}
+	secret_scrub(s);
+	netsafe_strip_userinfo(s);
 }
 
 void
@@ -46,7 +35,7 @@ ps_err(const struct prov_ctx *c, struct eng_err *e, enum eng_class cls, long sta
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	eng_seterr(e, cls, "%s: %s", c && c->label ? c->label : "provider", msg);
-	redact(c, e->msg);
+	redact(e->msg);
 	e->status = status;
 	e->retry_after = -1;
 }
@@ -168,20 +157,29 @@ blank(const char *p, size_t len)
 	return 1;
 }
 
-/* Server text fit for a one-line message: printable, short, no key. */
+/* Server text fit for a one-line message: printable, short, no key and
+ * no password.  They are taken out before the text is cut short, so that
+ * no part of one is left at the cut. */
 static void
 clip(const struct prov_ctx *c, const char *s, size_t len, char *out, size_t n)
 {
-	size_t o = 0, i, max = n > 200 ? 200 : n;
-	int sp = 0;
+	size_t o = 0, i, max = n > 200 ? 200 : n, take = len < 65536 ? len : 65536;
+	char *t;
+	int sp = 0, cut = len > take;
 
 	if (n < 8) {
 		if (n)
 			*out = '\0';
 		return;
 	}
-	for (i = 0; s && i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
+	t = xmalloc(take + 1);
+	for (i = 0; i < take; i++)
+		t[i] = s[i] ? s[i] : ' ';
+	t[take] = '\0';
+	redact(t);
+	take = strlen(t);
+	for (i = 0; i < take; i++) {
+		unsigned char ch = (unsigned char)t[i];
 		if (isspace(ch) || ch < 32 || ch == 127) {
 			sp = o > 0;
 			continue;
@@ -193,12 +191,12 @@ clip(const struct prov_ctx *c, const char *s, size_t len, char *out, size_t n)
 		sp = 0;
 		out[o++] = (char)ch;
 	}
-	if (s && i < len) {
+	if (i < take || cut) {
 		memcpy(out + o, "...", 3);
 		o += 3;
 	}
 	out[o] = '\0';
-	redact(c, out);
+	free(t);
 }
 
 /* Parse a response body, leading whitespace allowed.  NULL when not JSON. */
@@ -403,6 +401,21 @@ out:
 	return r;
 }
 
+static const char echo_msg[] = "the answer contains the API key vj sent (the server echoes "
+    "it): nothing of the answer is kept";
+
+/* 1 when the result, as it would be journaled, holds a secret: a key
+ * written with JSON escapes in the answer is one once decoded. */
+static int
+echoed(json_t *result)
+{
+	char *s = json_dumps(result, JSON_COMPACT);
+	int r = !s || secret_in(s, strlen(s));
+
+	free(s);
+	return r;
+}
+
 int
 ps_parse(void *ctx, struct eng_task *t, const struct eng_resp *r, json_t **result,
     json_t **usage, struct eng_err *e)
@@ -414,6 +427,17 @@ ps_parse(void *ctx, struct eng_task *t, const struct eng_resp *r, json_t **resul
 	char *text, why[128];
 	int rc;
 
+	if (r->status >= 300 && r->status <= 399) {
+		/* a moved gateway, or http to https: every request would get the
+		 * same, so it is the configuration that is wrong, not the job */
+		char where[256];
+		clip(c, r->location ? r->location : "", r->location ? strlen(r->location) : 0,
+		    where, sizeof(where));
+		ps_err(c, e, EC_FATAL, r->status, "the server answers HTTP %ld, a redirect to %s: "
+		    "vj does not follow a provider's redirects; check --base-url (%s)", r->status,
+		    *where ? where : "(no Location)", c->base_url);
+		return -1;
+	}
 	if (r->status < 200 || r->status > 299) {
 		doc = load(r->body, r->len);
 		w->error(c, r->status, r, doc, e);
@@ -422,6 +446,12 @@ ps_parse(void *ctx, struct eng_task *t, const struct eng_resp *r, json_t **resul
 	}
 	if (blank(r->body, r->len)) {
 		ps_err(c, e, EC_RETRY, r->status, "%s", w->empty);
+		return -1;
+	}
+	/* an answer that holds a key would put it in the journal, the records
+	 * and the shards: none of it is kept */
+	if (secret_in(r->body, r->len)) {
+		ps_err(c, e, EC_PERM, r->status, "%s", echo_msg);
 		return -1;
 	}
 	if (!(doc = load(r->body, r->len))) {
@@ -439,5 +469,11 @@ ps_parse(void *ctx, struct eng_task *t, const struct eng_resp *r, json_t **resul
 	    w->model_field)), finish), result, e);
 	free(text);
 	json_decref(doc);
+	if (rc == 0 && echoed(*result)) {
+		json_decref(*result);
+		*result = NULL;
+		ps_err(c, e, EC_PERM, r->status, "%s", echo_msg);
+		return -1;
+	}
 	return rc;
 }

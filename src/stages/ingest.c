@@ -5,6 +5,7 @@
 #include "base/hash.h"
 #include "base/jarena.h"
 #include "content/job.h"
+#include "stages/input.h"
 #include "stages/stage.h"
 #include "core/store.h"
 #include "base/util.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct ingest {
@@ -167,11 +169,33 @@ ingest_start(struct stage_state *x)
 }
 
 
+/* --files-under DIR as the real directory it names (what opened files are
+ * compared with), or NULL with a message. */
+static char *
+files_under(const char *dir)
+{
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (!realpath(dir, real) || stat(real, &st) < 0) {
+		vj_warn("--files-under %s:", dir);
+		return NULL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		vj_msg("--files-under %s: not a directory", dir);
+		return NULL;
+	}
+	return xstrdup(real);
+}
+
 int
 ingest_main(const struct ingest_config *c)
 {
 	struct ingest g = { .conf = c };
-	struct fetch_ctx fc = { .run = c->stage.run, .max_bytes = c->max_bytes, .max_redirects = 5 };
+	struct fetch_ctx fc = { .run = c->stage.run, .max_bytes = c->max_bytes, .max_redirects = 5,
+	    .timeout = c->stage.timeout, .deny_private = c->deny_private,
+	    .no_local_files = c->no_local_files };
+	char *under = NULL, err[1024];
 	struct stage_def d = {
 		.s = ST_INGEST, .ops = &fetch_provider, .pctx = &fc, .cfg = "fetch/v1",
 		.prepare = ingest_prepare, .free_prep = prep_free, .reject = ingest_reject,
@@ -182,15 +206,30 @@ ingest_main(const struct ingest_config *c)
 		vj_warn("cannot get the working directory:");
 		return VJ_EUSAGE;
 	}
+	if (c->files_under && c->no_local_files) {
+		vj_msg("--files-under and --no-local-files contradict each other: give one");
+		return VJ_EUSAGE;
+	}
+	if (c->files_under && !(fc.files_under = under = files_under(c->files_under)))
+		return VJ_EUSAGE;
+	/* a manifest that is not there is the command line's mistake, found
+	 * before anything is done */
+	if (!c->stage.pending && input_check(c->stage.files, c->stage.nfiles, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		free(under);
+		return VJ_EUSAGE;
+	}
 	if (c->rejects) {
 		g.rejects = fopen(c->rejects, "a");
 		if (!g.rejects) {
 			vj_warn("%s:", c->rejects);
+			free(under);
 			return VJ_EUSAGE;
 		}
 	}
 	int st = stage_main(&c->stage, &d);
 	fetch_free(&fc);
+	free(under);
 	buf_free(&g.ev);
 	if (g.rejects && fclose(g.rejects) != 0) {
 		vj_warn("%s:", c->rejects);

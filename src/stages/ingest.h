@@ -11,6 +11,9 @@ struct ingest_config {
 	int strict;                   /* fields vj does not know are errors */
 	int part_k, part_n;           /* take only part K of N (by id hash); 0/0: every job */
 	size_t max_bytes;             /* largest image accepted */
+	int deny_private;             /* no fetch from a private address */
+	int no_local_files;           /* no local file read */
+	const char *files_under;      /* local files only below DIR; NULL: anywhere */
 };
 
 int ingest_main(const struct ingest_config *c);

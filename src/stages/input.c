@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +106,26 @@ emit(struct input *in, const char *src, long lno, const char *p, size_t n, const
 		flush(in);
 }
 
+int
+input_check(char **files, int nfiles, char *err, size_t errlen)
+{
+	struct stat st;
+
+	for (int i = 0; i < nfiles; i++) {
+		if (!strcmp(files[i], "-"))
+			continue;
+		/* O_NONBLOCK: a FIFO opens at once, whether a writer came yet or not */
+		int fd = open(files[i], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			return errf(err, errlen, "%s: cannot open: %s", files[i], strerror(errno));
+		int dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+		close(fd);
+		if (dir)
+			return errf(err, errlen, "%s: is a directory", files[i]);
+	}
+	return 0;
+}
+
 /* Blocking read with cancellation allowed only here. */
 static ssize_t
 cread(int fd, char *p, size_t n)
@@ -134,7 +155,8 @@ read_one(struct input *in, int fd, const char *src)
 	while (!in->stop) {
 		char *nl = b.len > off ? memchr(b.p + off, '\n', b.len - off) : NULL;
 		if (!nl && !eof) {
-			if (b.len - off > INPUT_MAX_LINE) {
+			/* +1: a CR before the newline still to come is not counted */
+			if (b.len - off > INPUT_MAX_LINE + 1) {
 				if (!skipping) {
 					lno++;
 					char why[96];
@@ -177,6 +199,14 @@ read_one(struct input *in, int fd, const char *src)
 		lno++;
 		if (n && s[n - 1] == '\r')
 			n--;
+		/* the limit is exact: a line whose newline came in the same read
+		 * as its last bytes is measured here */
+		if (n > INPUT_MAX_LINE) {
+			char why[96];
+			snprintf(why, sizeof why, "line longer than %d bytes: skipped", INPUT_MAX_LINE);
+			emit(in, src, lno, "", 0, why);
+			continue;
+		}
 		/* a UTF-8 byte-order mark, as some editors write, is not part of the job */
 		if (lno == 1 && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) {
 			s += 3;

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#define INPUT_MAX_LINE (1 << 20)   /* a longer line is rejected */
+#define INPUT_MAX_LINE (1 << 20)   /* a longer line (newline and CR not counted) is rejected */
 
 /* Runs on the input thread: turn one line into a prepared object, or
  * return NULL with err set.  Must not touch the caller's other state. */
@@ -21,6 +21,12 @@ struct input_item {
 	void *prep;         /* prepared object, or NULL with err */
 	char *err;
 };
+
+/* Every named file (not "-") can be opened for reading and is not a
+ * directory: 0, or -1 with err naming the first that is not.  Called
+ * before a stage starts, so a missing manifest is a usage error rather
+ * than a bad line. */
+int input_check(char **files, int nfiles, char *err, size_t errlen);
 
 struct input;
 /* keep_lines: hand over the text of lines that were prepared fine too

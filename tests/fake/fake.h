@@ -71,6 +71,8 @@ enum fake_fault {
 	FAULT_MAXTOKENS, FAULT_BLANK, FAULT_EMPTY, FAULT_SPACES,
 	FAULT_BADKEY, FAULT_UNKNOWNMODEL, FAULT_RESOURCE,
 	FAULT_SHOULDRETRY_FALSE, FAULT_VLLM,
+	FAULT_ECHOKEY, FAULT_ECHOKEY_U, FAULT_301, FAULT_307,
+	FAULT_RETRY_INF, FAULT_RETRY_E30, FAULT_RETRY_MS_E300,
 	FAULT_COUNT
 };
 
@@ -126,6 +128,7 @@ struct fake_call {
 	size_t	 reqlen;
 	uint64_t retry_ms;	/* for 429 */
 	int	 rpm;
+	const char *key;	/* the key the request carried, or NULL */
 };
 
 void	 fake_gemini_ok(struct fake_call *, struct fake_resp *, int fault);
@@ -136,6 +139,8 @@ void	 fake_openai_error(struct fake_call *, struct fake_resp *, int status,
 	    const char *type, const char *code, const char *msg);
 void	 fake_openai_429(struct fake_call *, struct fake_resp *);
 json_t	*fake_analysis(const char *job, int broken);
+void	 fake_echo_key(struct fake_call *, struct fake_resp *, int fault);
+int	 fake_odd_answer(struct fake_call *, struct fake_resp *, int fault);
 
 /* ---- fake_script.c ---- */
 

@@ -55,6 +55,9 @@ static const char *fake_w_premium[] = { "budget", "mid-range", "premium", "luxur
 
 #define PICK(st, a) (a[fake_rand(st) % N(a)])
 
+/* echokey: the key the request carried, put into the answer's text */
+static const char *fake_echo;
+
 static json_t *
 fake_pick_list(uint64_t *st, const char **w, size_t nw, int min, int max)
 {
@@ -81,9 +84,9 @@ fake_analysis(const char *job, int broken)
 	json_object_set_new(colors, "primary", fake_pick_list(&st, fake_w_colors, N(fake_w_colors), 1, 3));
 	json_object_set_new(colors, "secondary", fake_pick_list(&st, fake_w_colors, N(fake_w_colors), 1, 3));
 	json_object_set_new(colors, "accent", fake_pick_list(&st, fake_w_colors, N(fake_w_colors), 0, 2));
-	snprintf(desc, sizeof(desc), "A %s palette led by %s with %s accents.", mood,
+	snprintf(desc, sizeof(desc), "A %s palette led by %s with %s accents.%s%.100s", mood,
 	    json_string_value(json_array_get(json_object_get(colors, "primary"), 0)),
-	    PICK(&st, fake_w_colors));
+	    PICK(&st, fake_w_colors), fake_echo ? " Key: " : "", fake_echo ? fake_echo : "");
 	json_object_set_new(colors, "description", json_string(desc));
 	if (broken)	/* the classic model mistake: a string where a list belongs */
 		json_object_set_new(colors, "primary", json_string("blue"));
@@ -415,8 +418,9 @@ fake_openai_text(struct fake_call *call, int fault)
 	json_t *o;
 	char *s;
 
-	snprintf(buf, sizeof(buf), "%s for job %s. %s %s Nothing else stands out.",
-	    PICK(&st, open), call->job, PICK(&st, mid), PICK(&st, mid));
+	snprintf(buf, sizeof(buf), "%s for job %s. %s %s Nothing else stands out.%s%.100s",
+	    PICK(&st, open), call->job, PICK(&st, mid), PICK(&st, mid),
+	    fake_echo ? " Your key is " : "", fake_echo ? fake_echo : "");
 	if (!fake_openai_is_json_mode(call->req))
 		return fake_xstrdup(buf);
 	o = fault == FAULT_SCHEMA ? json_pack("{s:i}", "unexpected", 42)
@@ -503,4 +507,63 @@ fake_openai_429(struct fake_call *call, struct fake_resp *rs)
 		fake_fmt_seconds(reset, sizeof(reset), ms);	/* Go duration, like "1.5s" */
 		fake_resp_header(rs, "x-ratelimit-reset-requests: %s", reset);
 	}
+}
+
+/* ---- answers that test a client's trust ---- */
+
+/* A successful answer whose text holds the key the request carried;
+ * echokey-u writes its first character as a JSON \u escape, so only a
+ * client that looks at the decoded text sees it. */
+void
+fake_echo_key(struct fake_call *call, struct fake_resp *rs, int fault)
+{
+	char *at;
+
+	fake_echo = call->key && *call->key ? call->key : "no-key-was-sent";
+	if (call->family == FAM_GEMINI)
+		fake_gemini_ok(call, rs, FAULT_NONE);
+	else
+		fake_openai_ok(call, rs, FAULT_NONE);
+	if (fault == FAULT_ECHOKEY_U && rs->body.len &&
+	    (at = memmem(rs->body.p, rs->body.len, fake_echo, strlen(fake_echo)))) {
+		struct fake_buf b = { NULL, 0, 0 };
+		size_t off = (size_t)(at - rs->body.p);
+
+		fake_buf_add(&b, rs->body.p, off);
+		fake_buf_printf(&b, "\\u%04x", (unsigned char)*at);
+		fake_buf_add(&b, at + 1, rs->body.len - off - 1);
+		fake_buf_free(&rs->body);
+		rs->body = b;
+	}
+	fake_echo = NULL;
+}
+
+/* Redirects from the API and 429s with delays no client should believe.
+ * 0 when FAULT is none of these. */
+int
+fake_odd_answer(struct fake_call *call, struct fake_resp *rs, int fault)
+{
+	const char *hdr;
+
+	switch (fault) {
+	case FAULT_301: case FAULT_307:
+		/* a moved gateway (its login in the URL), or a relative move */
+		fake_resp_header(rs, "Location: %s", fault == FAULT_301 ?
+		    "https://gw-user:gw-pass@new-gateway.invalid/v2/" : "/moved/here");
+		rs->status = fault == FAULT_301 ? 301 : 307;
+		rs->ctype = "text/html";
+		fake_buf_adds(&rs->body, "<html><body>Moved</body></html>\n");
+		return 1;
+	case FAULT_RETRY_INF: hdr = "Retry-After: inf"; break;
+	case FAULT_RETRY_E30: hdr = "Retry-After: 1e30"; break;
+	case FAULT_RETRY_MS_E300: hdr = "retry-after-ms: 1e300"; break;
+	default: return 0;
+	}
+	if (call->family == FAM_GEMINI)
+		fake_gemini_error(call, rs, 429, "Resource has been exhausted (e.g. check quota).");
+	else
+		fake_openai_error(call, rs, 429, "requests", "rate_limit_exceeded",
+		    "Rate limit reached for requests per min (RPM).");
+	fake_resp_header(rs, "%s", hdr);
+	return 1;
 }

@@ -36,7 +36,9 @@ fake_http_reason(int st)
 	switch (st) {
 	case 100: return "Continue";
 	case 200: return "OK";
+	case 301: return "Moved Permanently";
 	case 302: return "Found";
+	case 307: return "Temporary Redirect";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 402: return "Payment Required";

@@ -153,8 +153,12 @@ fake_gemini_fault(struct fake_call *call, struct fake_resp *rs, int fault)
 	case FAULT_VLLM:
 		fake_gemini_error(call, rs, 400, "Request contains an invalid argument.");
 		break;
+	case FAULT_ECHOKEY: case FAULT_ECHOKEY_U:
+		fake_echo_key(call, rs, fault);
+		break;
 	default:
-		fake_gemini_ok(call, rs, fault);
+		if (!fake_odd_answer(call, rs, fault))
+			fake_gemini_ok(call, rs, fault);
 		break;
 	}
 }
@@ -185,6 +189,7 @@ fake_route_gemini(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 		fake_gemini_error(&call, rs, 400, "vj-fake only implements generateContent.");
 		return rs->status;
 	}
+	call.key = rq->goog_key;
 	if (!fake_key_ok(rq->goog_key)) {
 		fake_gemini_error(&call, rs, 400, NULL);
 		return rs->status;
@@ -289,8 +294,12 @@ fake_openai_fault(struct fake_call *call, struct fake_resp *rs, int fault)
 		    "message", "This model's maximum context length is 4096 tokens.",
 		    "type", "BadRequestError", "param", "code", 400));
 		break;
+	case FAULT_ECHOKEY: case FAULT_ECHOKEY_U:
+		fake_echo_key(call, rs, fault);
+		break;
 	default:
-		fake_openai_ok(call, rs, fault);
+		if (!fake_odd_answer(call, rs, fault))
+			fake_openai_ok(call, rs, fault);
 		break;
 	}
 }
@@ -307,6 +316,7 @@ fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 	call.job = rq->job[0] ? rq->job : "-";
 	call.reqlen = rq->bodylen;
 	call.rpm = fake_opt.rpm;
+	call.key = rq->bearer;
 	if (!fake_key_ok(rq->bearer)) {
 		fake_openai_fault(&call, rs, FAULT_BADKEY);
 		return rs->status;

@@ -22,6 +22,10 @@ static const char *fake_fault_names[FAULT_COUNT] = {
 	[FAULT_BADKEY] = "badkey", [FAULT_UNKNOWNMODEL] = "unknownmodel",
 	[FAULT_RESOURCE] = "resource", [FAULT_SHOULDRETRY_FALSE] = "shouldretry-false",
 	[FAULT_VLLM] = "vllm-error",
+	[FAULT_ECHOKEY] = "echokey", [FAULT_ECHOKEY_U] = "echokey-u",
+	[FAULT_301] = "301", [FAULT_307] = "307",
+	[FAULT_RETRY_INF] = "retry-inf", [FAULT_RETRY_E30] = "retry-e30",
+	[FAULT_RETRY_MS_E300] = "retry-ms-e300",
 };
 
 int
