@@ -41,6 +41,14 @@ line() {
 	printf "%s" "$head" && head -c "$pad" /dev/zero | tr "\0" " " && printf "\n"
 }
 
+test_expect_success 'an input file of vj-analyze or vj-generate that is not there: exit 2' '
+	test_status 2 vj-analyze -r rmiss --provider offline nosuch.jsonl >o 2>e &&
+	test_grep "^vj-analyze: nosuch.jsonl: cannot open" e &&
+	test_status 2 vj-generate -r rmiss --provider offline nosuch.jsonl >o 2>e &&
+	test_grep "^vj-generate: nosuch.jsonl: cannot open" e &&
+	test ! -e rmiss
+'
+
 test_expect_success 'the line limit is exact: 1048576 bytes pass, 1048577 do not' '
 	{ line 1048576 && line 1048577 && line 1100000 && job_lines img/dark.jpg after; } >big.jsonl &&
 	test "$(sed -n 1p big.jsonl | wc -c)" -eq 1048577 &&

@@ -195,7 +195,7 @@ ingest_main(const struct ingest_config *c)
 	struct fetch_ctx fc = { .run = c->stage.run, .max_bytes = c->max_bytes, .max_redirects = 5,
 	    .timeout = c->stage.timeout, .deny_private = c->deny_private,
 	    .no_local_files = c->no_local_files };
-	char *under = NULL, err[1024];
+	char *under = NULL;
 	struct stage_def d = {
 		.s = ST_INGEST, .ops = &fetch_provider, .pctx = &fc, .cfg = "fetch/v1",
 		.prepare = ingest_prepare, .free_prep = prep_free, .reject = ingest_reject,
@@ -212,13 +212,6 @@ ingest_main(const struct ingest_config *c)
 	}
 	if (c->files_under && !(fc.files_under = under = files_under(c->files_under)))
 		return VJ_EUSAGE;
-	/* a manifest that is not there is the command line's mistake, found
-	 * before anything is done */
-	if (!c->stage.pending && input_check(c->stage.files, c->stage.nfiles, err, sizeof err) < 0) {
-		vj_msg("%s", err);
-		free(under);
-		return VJ_EUSAGE;
-	}
 	if (c->rejects) {
 		g.rejects = fopen(c->rejects, "a");
 		if (!g.rejects) {

@@ -664,6 +664,12 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 
 	vj_stop_signals(on_signal);
 
+	/* an input file that is not there is the command line's mistake,
+	 * found before anything is done (not a bad line) */
+	if (!c->pending && input_check(c->files, c->nfiles, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		return VJ_EUSAGE;
+	}
 	if (c->pending && !run_exists(c->run)) {
 		/* a mistyped -r under cron must not make an empty run that is
 		 * "done" every night: only vj-ingest reading a manifest makes runs */
