@@ -64,6 +64,21 @@ main(void)
 	ok(!valid("{\"a\":1} x"), "text after the value");
 	ok(!valid("{\"a\":1"), "unclosed");
 	ok(!valid("{\"a\":1.}"), "number without fraction digits");
+	/* long strings take the 16-bytes-at-a-time path: every position */
+	for (int at = 0; at < 40; at++) {
+		char t[128], u[128];
+		snprintf(t, sizeof t, "{\"k\":\"%s\"}", "0123456789abcdef0123456789ABCDEF\xc3\xa9\xe6\xbc\xa2tail");
+		strcpy(u, t);
+		u[6 + at] = '\x01';
+		if (!valid(t) || valid(u)) {
+			ok(0, "a control character at %d of a long string", at);
+			break;
+		}
+		if (at == 39)
+			ok(1, "a control character anywhere in a long string is refused; UTF-8 passes");
+	}
+	ok(valid("{\"k\":\"0123456789abcdef0123456789\\\"quoted\\\" and \\u00e9 more text here\"}"),
+	    "escapes after 16 plain bytes");
 
 	is_int(num_int("12"), 12, "an integer");
 	is_int(num_int("1e999"), INT64_MAX, "1e999 clamps");
