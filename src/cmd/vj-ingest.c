@@ -6,7 +6,8 @@ static const struct opts_cmd cmd = {
 	.name = "vj-ingest", .bit = CMD_INGEST, .operands = 1,
 	.synopsis =
 "usage: vj-ingest [-qv] [-r RUN] [-j N] [--rpm N] [--tpm N] [--rejects FILE] [--strict]\n"
-"                 [--partition K/N] [--max-bytes SIZE] [--retries N] [--timeout SEC]\n"
+"                 [--partition K/N | --partition auto [--partition-count N]\n"
+"                 [--partition-base 0|1]] [--max-bytes SIZE] [--retries N] [--timeout SEC]\n"
 "                 [--job-timeout SEC] [--grace SEC] [--fsync always|batch|never] [--repair]\n"
 "                 [--progress | --no-progress] [--pending [--retry-failed]] [FILE...]\n"
 "       vj-ingest -h | -V\n",
@@ -23,6 +24,7 @@ main(int argc, char **argv)
 	opts_parse(&o, argc, argv, &cmd);
 	struct ingest_config c = {
 		.rejects = o.rejects, .strict = o.strict, .part_k = o.part[0], .part_n = o.part[1],
+		.part_from = o.part_from[0] ? o.part_from : NULL,
 		.max_bytes = (size_t)o.max_bytes,
 	};
 	opts_stage_config(&o, &c.stage);

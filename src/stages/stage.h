@@ -55,7 +55,9 @@ struct stage_def {
 	const char *const *ev_fields;
 	const char *const *rec_fields;
 	void *ctx;                    /* the command's own data */
-	int (*start)(struct stage_state *x);   /* optional, once the stage's lock is held */
+	/* Optional, once the stage's lock is held: 0 go on, else the exit
+	 * status (-1: VJ_EFATAL). */
+	int (*start)(struct stage_state *x);
 	int (*finish)(struct stage_state *x);  /* optional, at the end */
 };
 
