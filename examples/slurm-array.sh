@@ -100,7 +100,7 @@ merge() {
 submit() {
 	[ -r "$MANIFEST" ] || die 2 "cannot read the manifest $MANIFEST"
 	mkdir -p "$WORK/log" || exit 3
-	local self todo= n=0 i array jid mid
+	local self todo='' n=0 i array jid mid
 	self=$(readlink -f "$0")
 	for i in $(indexes); do
 		part_complete "$i" && continue
