@@ -87,11 +87,17 @@ status() {
 
 # The dataset: every part's shards under one index.  The merge checks that
 # all $PARTS parts are there and complete, each id once, each shard whole.
+# It goes to dataset.new first: the dataset of an earlier merge stays as it
+# was until a new one has been verified.
 merge() {
-	local outs=() i
+	local outs=() i d=$WORK/dataset
 	for i in $(indexes); do outs+=("$WORK/out-$i"); done
-	vj-pack --merge "${outs[@]}" -o "$WORK/dataset" || exit
-	vj-pack --verify "$WORK/dataset"
+	rm -rf "$d.new" "$d.old" || exit 3
+	vj-pack --merge "${outs[@]}" -o "$d.new" || exit
+	vj-pack --verify "$d.new" || exit
+	if [ -e "$d" ]; then mv "$d" "$d.old" || exit 3; fi
+	mv "$d.new" "$d" && rm -rf "$d.old" || exit 3
+	echo "merged $PARTS parts into $d"
 }
 
 # Submit the parts not yet complete, numbered as the whole array is; the
@@ -100,8 +106,10 @@ merge() {
 submit() {
 	[ -r "$MANIFEST" ] || die 2 "cannot read the manifest $MANIFEST"
 	mkdir -p "$WORK/log" || exit 3
-	local self todo='' n=0 i array jid mid
+	local self todo='' n=0 i array jid mid merge_cmd
 	self=$(readlink -f "$0")
+	# --wrap: the merge is one job, not an array as this file's #SBATCH says
+	merge_cmd="bash $(printf %q "$self") merge"
 	for i in $(indexes); do
 		part_complete "$i" && continue
 		todo=$todo${todo:+,}$i
@@ -126,11 +134,11 @@ submit() {
 		echo "submitted $n of $PARTS parts ($array) as job $jid"
 		# shellcheck disable=SC2086
 		mid=$(sbatch --parsable --job-name=vj-merge --dependency=afterany:"$jid" "${res[@]}" \
-			--output="$WORK/log/vj-merge-%j.log" $SBATCH_OPTS "$self" merge) || exit 3
+			--output="$WORK/log/vj-merge-%j.log" $SBATCH_OPTS --wrap="$merge_cmd") || exit 3
 	else
 		# shellcheck disable=SC2086
 		mid=$(sbatch --parsable --job-name=vj-merge "${res[@]}" \
-			--output="$WORK/log/vj-merge-%j.log" $SBATCH_OPTS "$self" merge) || exit 3
+			--output="$WORK/log/vj-merge-%j.log" $SBATCH_OPTS --wrap="$merge_cmd") || exit 3
 		echo "all $PARTS parts are complete"
 	fi
 	echo "merge: job $mid, into $WORK/dataset"

@@ -158,14 +158,16 @@ shard_ids() {
 	done | sed -n 's/\.json$//p' | sort
 }
 
-# check_exactly_once WORK: every job of the manifest in exactly one shard,
-# from the parts' index.json files and, once vj-pack --merge exists, from
-# the merged dataset, which vj-pack --verify accepts
+# check_exactly_once WORK PARTS: every job of the manifest in exactly one
+# shard, from the parts' index.json files and, once vj-pack --merge exists,
+# from the merged dataset, which the latest merge job made and vj-pack
+# --verify accepts
 check_exactly_once() {
 	shard_ids "$1"/out-* >"$1.ids" &&
 	test_cmp all.ids "$1.ids" &&
 	if vj-pack --help | grep -q -- "--merge"; then
-		test -s "$1/dataset/index.json" &&
+		test_grep "merged $2 parts" "$(ls -t "$1"/log/vj-merge-*.log | head -n 1)" &&
+		test -s "$1/dataset/index.json" && test ! -e "$1/dataset.old" &&
 		shard_ids "$1/dataset" >"$1.merged" &&
 		test_cmp all.ids "$1.merged" &&
 		vj-pack --verify "$1/dataset"
@@ -215,7 +217,8 @@ test_expect_success 'the array numbered from 0 (--array=0-5): each task takes it
 		test "$(cat w0/run-$i/partition.json)" = "{\"k\":$((i + 1)),\"n\":6}" || exit 1
 	done &&
 	! task_logs w0 | grep "exit [0-9]" &&
-	check_exactly_once w0
+	test $(ls w0/log/vj-merge-*.log | wc -l) -eq 1 &&
+	check_exactly_once w0 6
 '
 
 test_expect_success 'status: every part complete' '
@@ -225,7 +228,7 @@ test_expect_success 'status: every part complete' '
 
 test_expect_success 'a resubmission runs only the parts not complete, numbered as before' '
 	for i in 0 1 3 5; do cat w0/run-$i/journal/*.log; done | sha256sum >kept.before &&
-	rm -rf w0/run-2 w0/run-2.ingested w0/out-2 w0/run-4.ingested w0/dataset &&
+	rm -rf w0/run-2 w0/run-2.ingested w0/out-2 w0/run-4.ingested &&
 	test_status 1 example w0 6 0 status >status.out &&
 	test_grep "part 2: not complete" status.out && test_grep "part 4: not complete" status.out &&
 	test_grep "4 of 6 parts complete" status.out &&
@@ -236,7 +239,8 @@ test_expect_success 'a resubmission runs only the parts not complete, numbered a
 	test "$(cat w0/run-4/partition.json)" = "{\"k\":5,\"n\":6}" &&
 	for i in 0 1 3 5; do cat w0/run-$i/journal/*.log; done | sha256sum >kept.after &&
 	test_cmp kept.before kept.after &&
-	check_exactly_once w0
+	test $(ls w0/log/vj-merge-*.log | wc -l) -eq 2 &&
+	check_exactly_once w0 6
 '
 
 test_expect_success 'the array numbered from 1 (--array=1-4)' '
@@ -246,7 +250,7 @@ test_expect_success 'the array numbered from 1 (--array=1-4)' '
 	for i in 1 2 3 4; do
 		test "$(cat w1/run-$i/partition.json)" = "{\"k\":$i,\"n\":4}" || exit 1
 	done &&
-	check_exactly_once w1
+	check_exactly_once w1 4
 '
 
 test_expect_success 'another number of parts over the same runs is refused by every task' '
@@ -258,7 +262,7 @@ test_expect_success 'another number of parts over the same runs is refused by ev
 	test_grep "w1/run-1 holds part 1/4 of the jobs (.*partition.json), not part 1/2 (from SLURM_ARRAY_TASK_ID=1" log8 &&
 	test_grep "w1/run-2 holds part 2/4 of the jobs" log8 &&
 	test_grep "task 2: vj-ingest exit 2" log8 &&
-	check_exactly_once w1
+	check_exactly_once w1 4
 '
 
 stop_cluster
