@@ -7,6 +7,7 @@
 #include "core/journal.h"
 #include "core/shard.h"
 #include "stages/modelstage.h"
+#include "stages/partition.h"
 #include "stages/stage.h"
 #include "base/util.h"
 
@@ -17,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define OPTS_PART_AUTO (-1)   /* in part[0]: --partition auto */
 
 enum {
 	STAGES = CMD_INGEST | CMD_ANALYZE | CMD_GENERATE,
@@ -37,7 +41,7 @@ enum kind {
 	K_NUM,        /* double, lo..hi */
 	K_SIZE,       /* long long > 0: 512K, 20M, 1G */
 	K_CHOICE,     /* int: the value of the name given */
-	K_PART,       /* int[2]: K/N with 1 <= K <= N */
+	K_PART,       /* int[2]: K/N with 1 <= K <= N, or auto (OPTS_PART_AUTO) */
 	K_QUIET, K_VERBOSE, K_HELP, K_VERSION
 };
 
@@ -134,7 +138,13 @@ static const struct opt table[] = {
 	{ 0, "strict", NULL, CMD_INGEST, K_FLAG, AT(strict),
 	  .help = "reject lines with fields vj does not know" },
 	{ 0, "partition", NULL, CMD_INGEST, K_PART, AT(part), "K/N",
-	  .help = "take only the jobs of part K of N, by id", .def = "every job" },
+	  .help = "take only the jobs of part K of N, by id; 'auto': K/N from the scheduler",
+	  .def = "every job" },
+	{ 0, "partition-count", NULL, CMD_INGEST, K_INT, AT(part_count), "N", .lo = 1, .hi = PART_MAX,
+	  .help = "with --partition auto: the number of parts", .def = "$VJ_PARTITION_COUNT" },
+	{ 0, "partition-base", NULL, CMD_INGEST, K_INT, AT(part_base), "0|1", .lo = 0, .hi = 1,
+	  .help = "with auto: a Slurm array of some parts counts from 0 or 1",
+	  .def = "$VJ_PARTITION_BASE" },
 	{ 0, "max-bytes", NULL, CMD_INGEST, K_SIZE, AT(max_bytes), "SIZE",
 	  .help = "largest image accepted, such as 512K, 20M or 1G", .def = "20M", .flags = INIT },
 	{ 0, "deny-private", NULL, CMD_INGEST, K_FLAG, AT(deny_private),
@@ -288,18 +298,12 @@ apply(struct opts *o, const struct opt *d, const char *arg, const char *as)
 		break;
 	}
 	case K_PART: {
-		char k[24];
-		const char *slash = strchr(arg, '/');
-		long vk, vn;
-		size_t n = slash ? (size_t)(slash - arg) : 0;
-		if (n && n < sizeof k)
-			memcpy(k, arg, n);
-		k[n < sizeof k ? n : 0] = 0;
-		if (!slash || parse_long(k, 1, INT_MAX, &vk) < 0 ||
-		    parse_long(slash + 1, 1, INT_MAX, &vn) < 0 || vk > vn)
-			opts_usage("%s takes K/N with 1 <= K <= N, not '%s'", as, arg);
-		((int *)p)[0] = (int)vk;
-		((int *)p)[1] = (int)vn;
+		struct part pt = { OPTS_PART_AUTO, 0 };
+		char err[128];
+		if (strcmp(arg, "auto") != 0 && part_parse(arg, &pt, err, sizeof err) < 0)
+			opts_usage("%s %s or auto, not '%s'", as, err, arg);
+		((int *)p)[0] = pt.k;
+		((int *)p)[1] = pt.n;
 		break;
 	}
 	/* -q and -v act in the order given: "-v -q" is quiet */
@@ -432,6 +436,7 @@ defaults(struct opts *o, unsigned bit)
 	o->prices = getenv("VJ_PRICES");
 	o->max_cost = -1;
 	o->progress = -1;
+	o->part_count = o->part_base = -1;
 	for (size_t i = 0; i < NOPT; i++)
 		if ((table[i].flags & INIT) && (table[i].cmds & bit))
 			apply(o, &table[i], table[i].def, table[i].name);
@@ -475,6 +480,17 @@ opts_parse(struct opts *o, int argc, char **argv, const struct opts_cmd *cmd)
 	}
 	if (o->follow && !o->pending)
 		opts_usage("--follow needs --pending");
+	if (o->part[0] == OPTS_PART_AUTO) {
+		struct part pt;
+		char err[1024];
+		if (part_auto(environ, o->part_count, o->part_base, &pt, o->part_from,
+		    sizeof o->part_from, err, sizeof err) < 0)
+			opts_usage("--partition auto: %s", err);
+		o->part[0] = pt.k;
+		o->part[1] = pt.n;
+	} else if (o->part_count >= 0 || o->part_base >= 0) {
+		opts_usage("--partition-count and --partition-base go with --partition auto");
+	}
 	o->files = argv + optind;
 	o->nfiles = argc - optind;
 	if (o->nfiles && !cmd->operands)

@@ -50,7 +50,9 @@ struct opts {
 	/* vj-ingest */
 	const char *rejects;
 	int strict;
-	int part[2];                  /* --partition K/N; 0/0: none */
+	int part[2];                  /* --partition K/N; 0/0: none (auto: resolved by opts_parse) */
+	long part_count, part_base;   /* --partition-count, --partition-base; -1: not given */
+	char part_from[256];          /* what --partition auto read; "": not auto */
 	long long max_bytes;
 	int deny_private, no_local_files;
 	const char *files_under;

@@ -6,7 +6,8 @@ static const struct opts_cmd cmd = {
 	.name = "vj-ingest", .bit = CMD_INGEST, .operands = 1,
 	.synopsis =
 "usage: vj-ingest [-qv] [-r RUN] [-j N] [--rpm N] [--tpm N] [--rejects FILE] [--strict]\n"
-"                 [--partition K/N] [--max-bytes SIZE] [--deny-private]\n"
+"                 [--partition K/N | --partition auto [--partition-count N]\n"
+"                 [--partition-base 0|1]] [--max-bytes SIZE] [--deny-private]\n"
 "                 [--files-under DIR | --no-local-files] [--retries N] [--timeout SEC]\n"
 "                 [--job-timeout SEC] [--grace SEC] [--fsync always|batch|never] [--repair]\n"
 "                 [--progress | --no-progress]\n"
@@ -27,6 +28,7 @@ main(int argc, char **argv)
 		.rejects = o.rejects, .strict = o.strict, .part_k = o.part[0], .part_n = o.part[1],
 		.max_bytes = (size_t)o.max_bytes, .deny_private = o.deny_private,
 		.no_local_files = o.no_local_files, .files_under = o.files_under,
+		.part_from = o.part_from[0] ? o.part_from : NULL,
 	};
 	opts_stage_config(&o, &c.stage);
 	return ingest_main(&c);

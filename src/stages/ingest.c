@@ -2,10 +2,10 @@
  * shared stage driver with the fetch provider. */
 #include "stages/ingest.h"
 #include "providers/fetch.h"
-#include "base/hash.h"
 #include "base/jarena.h"
 #include "content/job.h"
 #include "stages/input.h"
+#include "stages/partition.h"
 #include "stages/stage.h"
 #include "core/store.h"
 #include "base/util.h"
@@ -119,7 +119,7 @@ ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, c
 	const char *id = pr->id;
 
 	memcpy(key, pr->key, KEY_HEX + 1);
-	if (c->part_n > 0 && hash64(id, strlen(id)) % (uint64_t)c->part_n != (uint64_t)(c->part_k - 1)) {
+	if (!part_has(&(struct part){ c->part_k, c->part_n }, id)) {
 		prep_free(pr);
 		return 1;   /* another machine's part */
 	}
@@ -155,16 +155,27 @@ ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, c
 	return 0;
 }
 
-/* With the ingest lock held, the object store's temporaries are ours. */
+/* With the ingest lock held, the object store's temporaries are ours, and
+ * the run's partition is checked or recorded before any job is taken. */
 static int
 ingest_start(struct stage_state *x)
 {
 	struct ingest *g = stage_ctx(x);
+	const struct ingest_config *c = g->conf;
 	char err[1024];
-	if (store_open(g->conf->stage.run, err, sizeof err) < 0) {
+	if (store_open(c->stage.run, err, sizeof err) < 0) {
 		vj_msg("%s", err);
 		return -1;
 	}
+	int st = part_bind(stage_run(x), &(struct part){ c->part_k, c->part_n }, c->part_from,
+	    c->stage.pending, err, sizeof err);
+	if (st != VJ_OK) {
+		vj_msg("%s", err);
+		return st;
+	}
+	if (c->part_n)
+		vj_debug("part %d/%d%s%s%s", c->part_k, c->part_n, c->part_from ? " (from " : "",
+		    c->part_from ? c->part_from : "", c->part_from ? ")" : "");
 	return 0;
 }
 

@@ -9,7 +9,8 @@ struct ingest_config {
 	struct stage_config stage;
 	const char *rejects;          /* append bad lines to this file; NULL: none */
 	int strict;                   /* fields vj does not know are errors */
-	int part_k, part_n;           /* take only part K of N (by id hash); 0/0: every job */
+	int part_k, part_n;           /* take only part K of N (stages/partition.h); 0/0: every job */
+	const char *part_from;        /* the variables --partition auto read; NULL: none */
 	size_t max_bytes;             /* largest image accepted */
 	int deny_private;             /* no fetch from a private address */
 	int no_local_files;           /* no local file read */

@@ -684,9 +684,9 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 		run_free(x.run);
 		return rc;
 	}
-	if (d->start && d->start(&x) < 0) {
+	if (d->start && (rc = d->start(&x)) != 0) {
 		run_free(x.run);
-		return VJ_EFATAL;
+		return rc < 0 ? VJ_EFATAL : rc;
 	}
 	if (d->s != ST_INGEST && run_refresh(x.run, (1u << d->s) - 1, err, sizeof err) < 0) {
 		vj_msg("%s", err);

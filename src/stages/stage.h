@@ -54,7 +54,9 @@ struct stage_def {
 	/* Optional: a line that was bad (already reported), e.g. for --rejects. */
 	void (*reject)(struct stage_state *x, const char *line, size_t len);
 	void *ctx;                    /* the command's own data */
-	int (*start)(struct stage_state *x);   /* optional, once the stage's lock is held */
+	/* Optional, once the stage's lock is held: 0 go on, else the exit
+	 * status (-1: VJ_EFATAL). */
+	int (*start)(struct stage_state *x);
 	int (*finish)(struct stage_state *x);  /* optional, at the end */
 };
 
