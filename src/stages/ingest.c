@@ -6,6 +6,7 @@
 #include "base/jarena.h"
 #include "content/job.h"
 #include "stages/stage.h"
+#include "core/runid.h"
 #include "core/store.h"
 #include "base/util.h"
 
@@ -154,13 +155,15 @@ ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, c
 	return 0;
 }
 
-/* With the ingest lock held, the object store's temporaries are ours. */
+/* With the ingest lock held, the object store's temporaries are ours, and
+ * a run without an id gets one (core/runid.h). */
 static int
 ingest_start(struct stage_state *x)
 {
 	struct ingest *g = stage_ctx(x);
-	char err[1024];
-	if (store_open(g->conf->stage.run, err, sizeof err) < 0) {
+	char err[1024], id[RUNID_HEX + 1];
+	if (store_open(g->conf->stage.run, err, sizeof err) < 0 ||
+	    runid_get(g->conf->stage.run, id, 1, err, sizeof err) < 0) {
 		vj_msg("%s", err);
 		return -1;
 	}
