@@ -50,7 +50,8 @@ struct opts {
 	int part[2];                  /* --partition K/N; 0/0: none */
 	long long max_bytes;
 	/* vj-pack */
-	const char *out, *verify;
+	const char *out, *verify, *reindex;
+	int merge;                    /* --merge: the operands are OUTs, -o the DEST */
 	int format, compress;         /* enum shard_format, enum shard_compress */
 	long level;                   /* 0: the compressor's default */
 	long threads;                 /* 0: the number of CPUs */
