@@ -333,7 +333,12 @@ plan(struct merge *m)
 	while (d && (de = readdir(d))) {
 		long n;
 		size_t pl;
-		if (outlog_name(de->d_name, &n, &pl) == 0 && !json_object_get(names, de->d_name))
+		if (strncmp(de->d_name, ".merge-", 7) == 0) {
+			/* an interrupted merge's temporary (DEST is locked) */
+			char *path = xasprintf("%s/%s", m->dest, de->d_name);
+			unlink(path);
+			free(path);
+		} else if (outlog_name(de->d_name, &n, &pl) == 0 && !json_object_get(names, de->d_name))
 			problem(m, "%s/%s is not part of this merge: merge into an empty or new directory",
 			    m->dest, de->d_name);
 	}
@@ -476,6 +481,8 @@ read_shard(struct merge *m, size_t pi, const char *path, int jsonl, char sha[65]
 	struct buf tmp = {0};
 	int rc = -1;
 	*records = 0;
+	*size = 0;
+	sha[0] = 0;
 	if (r.fd < 0)
 		return errf(err, errlen, "cannot read it: %s", safefs_why(errno));
 	r.h = sha256_new();
@@ -496,9 +503,10 @@ read_shard(struct merge *m, size_t pi, const char *path, int jsonl, char sha[65]
 		snprintf(err, errlen, "%s", archive_error_string(a));
 	}
 	archive_read_free(a);
-	/* what the archive did not need (padding after the end) is still the file */
+	/* what the archive did not need (padding after the end, or all that
+	 * follows damage) is still the file: the sha256 is the whole file's */
 	ssize_t n;
-	while (rc == 0 && (n = read(r.fd, r.buf, sizeof r.buf)) != 0) {
+	while ((n = read(r.fd, r.buf, sizeof r.buf)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -562,14 +570,17 @@ place_and_check(struct merge *m, size_t pi, int *copied)
 		c->placed = 1;
 	}
 	int jsonl = strcmp(str(c->e, "format"), "jsonl") == 0;
-	if (read_shard(m, pi, path, jsonl, sha, &size, &recs, err, sizeof err) < 0)
-		problem(m, "%s: damaged shard: %s", c->src, err);
+	int rd = read_shard(m, pi, path, jsonl, sha, &size, &recs, err, sizeof err);
+	if (rd < 0 && !sha[0])
+		problem(m, "%s: %s", path, err);
 	else if (size != (uint64_t)num(c->e, "bytes"))
 		problem(m, "%s: damaged shard: %llu bytes, its index says %lld", c->src,
 		    (unsigned long long)size, (long long)num(c->e, "bytes"));
 	else if (strcmp(sha, str(c->e, "sha256")) != 0)
 		problem(m, "%s: damaged shard: sha256 %s, its index says %s", c->src, sha,
 		    str(c->e, "sha256"));
+	else if (rd < 0)
+		problem(m, "%s: damaged shard: %s", c->src, err);
 	else if (recs != (uint64_t)num(c->e, "records"))
 		problem(m, "%s: damaged shard: %llu records, its index says %lld", c->src,
 		    (unsigned long long)recs, (long long)num(c->e, "records"));

@@ -643,7 +643,8 @@ outlog_scan(const char *out, json_t *index, json_t *unlisted, json_t *present)
 		const char *n = de->d_name;
 		long num;
 		size_t pl;
-		if (strncmp(n, ".shard-", 7) == 0 || strncmp(n, "index.json.tmp.", 15) == 0) {
+		if (strncmp(n, ".shard-", 7) == 0 || strncmp(n, ".merge-", 7) == 0 ||
+		    strncmp(n, "index.json.tmp.", 15) == 0) {
 			char *path = xasprintf("%s/%s", out, n);
 			vj_debug("removing %s, left by an interrupted vj-pack", path);
 			if (unlink(path) < 0)
