@@ -310,10 +310,10 @@ plan(struct merge *m)
 			c->tmp = xasprintf("%s/.merge-%s.tmp.%ld", m->dest, name, (long)getpid());
 			size_t k;
 			json_t *v;
-			json_array_foreach(p->log.order, k, v) {
+			json_array_foreach(outlog_named(&p->log, name), k, v) {
 				int state;
 				json_t *in = outlog_seal(&p->log, json_string_value(v), &state);
-				if (state == OL_SEALED && strcmp(str(in, "name"), name) == 0 &&
+				if (state == OL_SEALED &&
 				    json_equal(json_object_get(in, "sha256"), json_object_get(e, "sha256")))
 					c->intent = in;
 			}

@@ -333,11 +333,11 @@ taken_by(struct outdir *o, const char *name, const char *seal, const char *want,
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(o->log.order, i, v) {
+	json_array_foreach(outlog_named(&o->log, name), i, v) {
 		int state;
 		json_t *in = outlog_seal(&o->log, json_string_value(v), &state);
 		if (state != OL_DROPPED && strcmp(json_string_value(v), seal) != 0 &&
-		    strcmp(intent_name(in), name) == 0 && (!want || strcmp(str(in, "sha256"), want) != 0))
+		    (!want || strcmp(str(in, "sha256"), want) != 0))
 			return outlog_run_path(&o->log, str(in, "run")) ?
 			    outlog_run_path(&o->log, str(in, "run")) : str(in, "run");
 	}

@@ -122,6 +122,9 @@ fold(struct outlog *l, json_t *rec)
 			return;
 		json_object_set_new(l->seals, seal, json_pack("{s:i, s:O}", "state", OL_INTENT, "rec", rec));
 		json_array_append_new(l->order, json_string(seal));
+		if (!json_object_get(l->byname, name))
+			json_object_set_new(l->byname, name, json_array());
+		json_array_append_new(json_object_get(l->byname, name), json_string(seal));
 	} else if (strcmp(ev, "sealed") == 0) {
 		if (s && json_integer_value(json_object_get(s, "state")) == OL_INTENT)
 			json_object_set_new(s, "state", json_integer(OL_SEALED));
@@ -154,6 +157,7 @@ init(struct outlog *l, const char *out)
 	l->out = out;
 	l->seals = json_object();
 	l->order = json_array();
+	l->byname = json_object();
 	l->runs = json_object();
 	l->where = json_object();
 }
@@ -215,9 +219,10 @@ outlog_close(struct outlog *l)
 	l->j = NULL;
 	json_decref(l->seals);
 	json_decref(l->order);
+	json_decref(l->byname);
 	json_decref(l->runs);
 	json_decref(l->where);
-	l->seals = l->order = l->runs = l->where = NULL;
+	l->seals = l->order = l->byname = l->runs = l->where = NULL;
 }
 
 int
@@ -248,6 +253,12 @@ outlog_seal(struct outlog *l, const char *seal, int *state)
 	if (state)
 		*state = s ? (int)json_integer_value(json_object_get(s, "state")) : -1;
 	return s ? json_object_get(s, "rec") : NULL;
+}
+
+json_t *
+outlog_named(struct outlog *l, const char *name)
+{
+	return name ? json_object_get(l->byname, name) : NULL;
 }
 
 int
@@ -637,8 +648,13 @@ outlog_scan(const char *out, json_t *index, json_t *unlisted, json_t *present)
 {
 	DIR *d = opendir(out);
 	struct dirent *de;
+	json_t *listed = json_object();
+	size_t i;
+	json_t *e;
 	if (!d)
 		return;
+	json_array_foreach(index, i, e)
+		json_object_set_new(listed, str(e, "name"), json_true());
 	while ((de = readdir(d))) {
 		const char *n = de->d_name;
 		long num;
@@ -653,7 +669,7 @@ outlog_scan(const char *out, json_t *index, json_t *unlisted, json_t *present)
 		} else if (outlog_name(n, &num, &pl) == 0) {
 			if (present)
 				json_object_set_new(present, n, json_true());
-			if (index_pos(index, n) < 0 && !json_object_get(unlisted, n)) {
+			if (!json_object_get(listed, n) && !json_object_get(unlisted, n)) {
 				vj_msg("%s/%s: no record in %s/journal/out.log or index.json says whose "
 				    "shard it is: left alone, not listed", out, n, out);
 				json_object_set_new(unlisted, n, json_true());
@@ -661,6 +677,7 @@ outlog_scan(const char *out, json_t *index, json_t *unlisted, json_t *present)
 		}
 	}
 	closedir(d);
+	json_decref(listed);
 }
 
 

@@ -30,6 +30,7 @@ struct outlog {
 	int exists;            /* the log file was there when read */
 	json_t *seals;         /* seal id -> {"state": OL_*, "rec": the intent record} */
 	json_t *order;         /* seal ids in the order of their intents */
+	json_t *byname;        /* shard name -> [seal id, ...], in that order */
 	json_t *runs;          /* run id -> its latest runstate record */
 	json_t *where;         /* run id -> {"run_path", "run_rel"?}: where it was last */
 	long newer;            /* the header names this newer format: refused */
@@ -49,6 +50,8 @@ const char *outlog_path(const struct outlog *l);
 
 /* The log's record of a seal, or NULL; its state and intent record. */
 json_t *outlog_seal(struct outlog *l, const char *seal, int *state);
+/* The seals whose intents named this shard name (borrowed), or NULL. */
+json_t *outlog_named(struct outlog *l, const char *name);
 /* Append a drop record for a seal: its shard is not (or no longer) in OUT. */
 int outlog_drop(struct outlog *l, const char *seal, const char *reason);
 /* ... and a sealed record: the owner's shard event is committed. */

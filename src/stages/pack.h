@@ -28,7 +28,7 @@ int pack_run(const struct pack_cfg *c);
  * OUT/index.json, and that OUT holds no shard file it does not list; 0 all
  * good, 1 some bad. */
 int pack_verify(const char *out);
-/* vj-pack --reindex OUT (outdir.c): rebuild OUT/index.json from OUT's log
+/* vj-pack --reindex OUT (outlog.c): rebuild OUT/index.json from OUT's log
  * and files. */
 int pack_reindex(const char *out, enum jl_fsync fsync);
 /* vj-pack --merge OUT... -o DEST (merge.c): the parts of a partitioned run
