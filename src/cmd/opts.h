@@ -57,7 +57,8 @@ struct opts {
 	int deny_private, no_local_files;
 	const char *files_under;
 	/* vj-pack */
-	const char *out, *verify;
+	const char *out, *verify, *reindex;
+	int merge;                    /* --merge: the operands are OUTs, -o the DEST */
 	int format, compress;         /* enum shard_format, enum shard_compress */
 	long level;                   /* 0: the compressor's default */
 	long threads;                 /* 0: the number of CPUs */

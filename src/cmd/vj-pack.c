@@ -15,15 +15,21 @@ static const struct opts_cmd cmd = {
 "               [--shard-records N] [--shard-bytes SIZE] [--embed-images]\n"
 "               [--fsync always|batch|never] [FILE ...]\n"
 "       vj-pack [-qv] --verify OUT\n"
+"       vj-pack [-qv] --reindex OUT\n"
+"       vj-pack [-qv] --merge OUT ... -o DEST\n"
 "       vj-pack -h | -V\n",
 	.about =
 "Packs each job's record and image into compressed, checksummed shards\n"
 "OUT/shard-NNNNNN.EXT, listed in OUT/index.json; each job once per OUT.\n"
 "Records come from the FILEs (\"-\" is stdin, the default), or with\n"
-"--pending from the run: every generated job not yet packed into OUT.\n",
+"--pending from the run: every generated job not yet packed into OUT.\n"
+"--merge checks that the OUTs of a partitioned run hold every part,\n"
+"complete, each job once, every shard whole, and merges them into DEST.\n",
 	.exits =
-"Exit status: 0 ok, 1 some records left out (or --verify found bad shards),\n"
-"2 usage, 3 fatal (corrupt journal, disk full), 75 locked or interrupted.\n",
+"Exit status: 0 ok, 1 some records left out (or --verify found bad shards,\n"
+"--reindex could not list some, --merge refused), 2 usage, 3 fatal (corrupt\n"
+"journal, disk full, a copy of a run packing into its original's OUT),\n"
+"75 locked or interrupted.\n",
 };
 
 /* What only vj-pack checks, and what its defaults depend on. */
@@ -72,10 +78,21 @@ main(int argc, char **argv)
 	struct pack_cfg c;
 
 	opts_parse(&o, argc, argv, &cmd);
-	if (o.verify) {
+	if ((o.verify != NULL) + (o.reindex != NULL) + o.merge > 1)
+		opts_usage("--verify, --reindex and --merge go alone");
+	if (o.verify || o.reindex) {
 		if (o.nfiles || o.out || o.pending)
-			opts_usage("--verify takes only the output directory");
-		return pack_verify(o.verify);
+			opts_usage("--%s takes only the output directory", o.verify ? "verify" : "reindex");
+		return o.verify ? pack_verify(o.verify) : pack_reindex(o.reindex, (enum jl_fsync)o.fsync);
+	}
+	if (o.merge) {
+		if (!o.out)
+			opts_usage("--merge needs -o DEST, the directory to merge into");
+		if (!o.nfiles)
+			opts_usage("--merge needs the output directories to merge");
+		if (o.pending)
+			opts_usage("--merge takes output directories, not --pending");
+		return close_stdout(pack_merge(o.files, o.nfiles, o.out, (enum jl_fsync)o.fsync));
 	}
 	pack_config(&o, &c);
 	return close_stdout(pack_run(&c));

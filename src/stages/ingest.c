@@ -7,6 +7,7 @@
 #include "stages/input.h"
 #include "stages/partition.h"
 #include "stages/stage.h"
+#include "core/runid.h"
 #include "core/store.h"
 #include "base/util.h"
 
@@ -156,14 +157,16 @@ ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, c
 }
 
 /* With the ingest lock held, the object store's temporaries are ours, and
- * the run's partition is checked or recorded before any job is taken. */
+ * the run's partition is checked or recorded before any job is taken,
+ * and a run without an id gets one (core/runid.h). */
 static int
 ingest_start(struct stage_state *x)
 {
 	struct ingest *g = stage_ctx(x);
 	const struct ingest_config *c = g->conf;
-	char err[1024];
-	if (store_open(c->stage.run, err, sizeof err) < 0) {
+	char err[1024], id[RUNID_HEX + 1];
+	if (store_open(c->stage.run, err, sizeof err) < 0 ||
+	    runid_get(c->stage.run, id, 1, err, sizeof err) < 0) {
 		vj_msg("%s", err);
 		return -1;
 	}

@@ -1,26 +1,33 @@
 /* outdir: the output directory of vj-pack.  Whoever packs into OUT holds
- * its lock; the run's pack journal says which shards of OUT are this run's
- * and which jobs they hold; OUT/index.json lists them, with the entries
- * other runs packed into OUT.
+ * its lock.  OUT's own log (outlog.c) says which run, by id, sealed each
+ * shard file; the run's pack journal says which of those shards it
+ * committed and which jobs they hold.  OUT/index.json lists the shards of
+ * every run, derived from the two.
  *
  * Opening OUT repairs what a crash or a user left (pack.c has the order of
- * a seal): a temp file is debris of step 1, a shard file without a
- * journaled event is debris of 2 (removed: its jobs are still unpacked, so
- * they are packed again), and index.json is rebuilt from the journal (4).
+ * a seal).  A temp file is debris of step 1.  A shard whose intent names
+ * this run but whose event this run's pack journal lacks is debris of 2 or
+ * 3: removed, its jobs are still unpacked, so they are packed again.  An
+ * intent whose event was committed gets its sealed record (a crash in 4).
  * A journaled shard whose file is gone or changed since (OUT deleted) gets
- * an unshard event first, and its jobs are packed again. */
+ * an unshard event, and its jobs are packed again.  Shards that no record
+ * proves to be this run's are never removed.
+ *
+ * Two run directories with one id (a copy of a run) would pack the same
+ * jobs twice into one OUT; they are refused: when the log last saw the run
+ * at another directory that still holds a run of this id, or when OUT
+ * holds a shard of this id that the pack journal should have before its
+ * end but does not. */
 #include "stages/outdir.h"
 #include "base/hash.h"
+#include "base/safefs.h"
 #include "base/util.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,71 +48,42 @@ outdir_seen(struct outdir *o, int64_t slot)
 uint8_t *
 outdir_seen_id(struct outdir *o, const char *id)
 {
-	return outdir_seen(o, idx_get(o->r->ids, id, strlen(id), 1));
+	return outdir_seen(o, idx_get(o->who.r->ids, id, strlen(id), 1));
 }
 
-/* "shard-000012.tar.zst" -> 12; -1 when it is not one of our names. */
-static long
-shard_number(const char *name)
+static const char *
+str(json_t *obj, const char *key)
 {
-	if (strncmp(name, "shard-", 6) != 0)
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* The number of a name of ours (this run's prefix), else -1. */
+static long
+our_number(const struct outdir *o, const char *name)
+{
+	long n;
+	size_t pl;
+	if (!name || outlog_name(name, &n, &pl) < 0 || pl != strlen(o->prefix) ||
+	    strncmp(name, o->prefix, pl) != 0)
 		return -1;
-	const char *d = name + 6;
-	for (int i = 0; i < 6; i++)
-		if (d[i] < '0' || d[i] > '9')
-			return -1;
-	if (d[6] != '.')
-		return -1;
-	return strtol(d, NULL, 10);
+	return n;
 }
 
 static void
 note_number(struct outdir *o, const char *name)
 {
-	long n = shard_number(name);
+	long n = our_number(o, name);
 	if (n >= 0 && (unsigned long)n + 1 > o->next)
 		o->next = (unsigned)n + 1;
 }
 
-static long
-index_pos(json_t *index, const char *name)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach(index, i, e)
-		if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0)
-			return (long)i;
-	return -1;
-}
-
-static int
-index_has(json_t *index, const char *name)
-{
-	return index_pos(index, name) >= 0;
-}
-
-static json_t *
-index_entry(json_t *ev, const char *run_real)
-{
-	static const char *const keep[] = { "name", "records", "bytes", "sha256", "first",
-		"last", "format", "compress" };
-	json_t *e = json_object();
-	for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
-		json_t *v = json_object_get(ev, keep[i]);
-		if (v)
-			json_object_set(e, keep[i], v);
-	}
-	json_object_set_new(e, "run", json_string(run_real));
-	return e;
-}
-
-/* Is a journaled "out" this OUT?  The real path decides when it was
- * recorded; the name as given is the fallback. */
+/* Is a journaled "out" this OUT by its path?  What a shard event without a
+ * record in OUT's log (vj 0.1, or a lost log) is matched by. */
 static int
 same_out(struct outdir *o, json_t *ev)
 {
-	const char *real = json_string_value(json_object_get(ev, "out_path"));
-	const char *given = json_string_value(json_object_get(ev, "out"));
+	const char *real = str(ev, "out_path");
+	const char *given = str(ev, "out");
 	if (real)
 		return strcmp(real, o->out_real) == 0;
 	return given && strcmp(given, o->out) == 0;
@@ -121,165 +99,357 @@ mark_ids(struct outdir *o, json_t *ids, uint8_t state)
 			*outdir_seen_id(o, json_string_value(v)) = state;
 }
 
+/* The seal of a shard or unshard event.  vj 0.1 wrote none: its shard
+ * events get one derived from what they say, the same every time. */
+static const char *
+event_seal(struct outdir *o, json_t *ev, int shard, char buf[RUNID_HEX + 1])
+{
+	const char *s = str(ev, "seal");
+	if (runid_valid(s))
+		return s;
+	const char *where = str(ev, "out_path") ? str(ev, "out_path") : str(ev, "out");
+	char *key = xasprintf("%s\n%s", where ? where : "", str(ev, "name"));
+	const char *seal = NULL;
+	if (shard) {
+		char *text = xasprintf("vj-legacy-seal\n%s\n%s\n%lld", key,
+		    str(ev, "sha256") ? str(ev, "sha256") : "",
+		    (long long)json_integer_value(json_object_get(ev, "t")));
+		char hex[65];
+		sha256_hex(text, strlen(text), hex);
+		memcpy(buf, hex, RUNID_HEX);
+		buf[RUNID_HEX] = 0;
+		free(text);
+		json_object_set_new(o->legacy, key, json_string(buf));
+		seal = buf;
+	} else {
+		seal = str(o->legacy, key);
+	}
+	free(key);
+	return seal;
+}
+
+static void
+refuse(struct outdir *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+refuse(struct outdir *o, const char *fmt, ...)
+{
+	va_list ap;
+	if (o->refuse)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(o->why, sizeof o->why, fmt, ap);
+	va_end(ap);
+	o->refuse = o->why;
+}
+
 static int
 journal_cb(void *ctx, const char *js, size_t len, uint64_t off)
 {
 	struct outdir *o = ctx;
 	json_t *ev = json_loadb(js, len, 0, NULL);
-	const char *name = json_string_value(json_object_get(ev, "name"));
-	const char *type = json_string_value(json_object_get(ev, "ev"));
+	const char *name = str(ev, "name");
+	const char *type = str(ev, "ev");
+	long num;
+	size_t pl;
+	char buf[RUNID_HEX + 1];
 
-	if (!name || !type || shard_number(name) < 0 || !same_out(o, ev)) {
+	if (!name || !type || outlog_name(name, &num, &pl) < 0) {
 		json_decref(ev);
 		return 0;
 	}
-	long old = index_pos(o->index, name);
 	if (strcmp(type, "shard") == 0) {
-		if (old >= 0)   /* a later event for the same name wins */
-			json_array_remove(o->index, (size_t)old);
-		json_array_append_new(o->index, index_entry(ev, o->run_real));
-		json_object_set_new(o->where, name, json_pack("[I,I]", (json_int_t)off,
-		    json_integer_value(json_object_get(ev, "t"))));
-		mark_ids(o, json_object_get(ev, "ids"), OUTDIR_PACKED);
+		const char *seal = event_seal(o, ev, 1, buf);
+		int state;
+		json_t *in = outlog_seal(&o->log, seal, &state);
+		int mine = in ? strcmp(str(in, "run"), o->who.id) == 0 : same_out(o, ev);
+		json_object_set_new(o->jseals, seal, json_pack("[I,b]", (json_int_t)off, 1));
+		if (in && !mine)
+			refuse(o, "%s (the pack journal of %s) records %s/%s, which OUT's log says run %s "
+			    "packed; this run's id is %s: was %s/run.json replaced or removed?  Put the "
+			    "original back, or pack into another output directory",
+			    jreader_path(o->jr), o->who.dir, o->out, name, str(in, "run"), o->who.id,
+			    o->who.dir);
+		if (mine) {
+			json_object_set_new(o->ours, name, json_pack("{s:s, s:I, s:I}", "seal", seal,
+			    "off", (json_int_t)off, "t", json_integer_value(json_object_get(ev, "t"))));
+			mark_ids(o, json_object_get(ev, "ids"), OUTDIR_PACKED);
+		}
 	} else if (strcmp(type, "unshard") == 0) {
 		/* the shard was found lost: its jobs are not packed here */
-		if (old >= 0)
-			json_array_remove(o->index, (size_t)old);
-		json_object_del(o->where, name);
-		mark_ids(o, json_object_get(ev, "ids"), OUTDIR_UNPACKED);
+		const char *seal = event_seal(o, ev, 0, buf);
+		json_t *j = seal ? json_object_get(o->jseals, seal) : NULL;
+		if (j)
+			json_array_set_new(j, 1, json_false());
+		json_t *w = json_object_get(o->ours, name);
+		if (w && seal && strcmp(str(w, "seal"), seal) == 0) {
+			json_object_del(o->ours, name);
+			mark_ids(o, json_object_get(ev, "ids"), OUTDIR_UNPACKED);
+		}
 	}
 	json_decref(ev);
 	return 0;
 }
 
-/* Shards of OUT recorded in our pack journal. */
+/* Shard events of our pack journal: which are in OUT, and their jobs. */
 static int
 load_journal(struct outdir *o)
 {
 	char err[512];
-	o->jr = jreader_open(o->run, stage_name[ST_PACK]);
+	o->jr = jreader_open(o->who.dir, stage_name[ST_PACK]);
 	int r = jreader_poll(o->jr, journal_cb, o, err, sizeof err);
 	if (r < 0)
 		vj_warn("%s", err);
+	o->jlen = journal_size(o->who.r->own[ST_PACK]);
 	return r;
 }
 
-/* Is our shard entry e still the file the journal recorded?  NULL when it
- * is; else why not, *code says it in a word ("missing", "size", "sha256",
- * "replaced"), and *changed is set when a different file has the name. */
-static const char *
-lost_why(struct outdir *o, json_t *e, json_t *foreign, char *buf, size_t buflen,
-    const char **code, int *changed)
+/* Is the file at name the one an intent or event describes (size, and
+ * sha256 when check_sha or it was modified after t)?  1 yes, 0 missing,
+ * -1 another file. */
+static int
+file_matches(struct outdir *o, const char *name, uint64_t bytes, const char *sha, int64_t t,
+    int check_sha)
 {
-	const char *name = json_string_value(json_object_get(e, "name"));
-	const char *want = json_string_value(json_object_get(e, "sha256"));
-	uint64_t bytes = (uint64_t)json_integer_value(json_object_get(e, "bytes"));
-	json_t *w = json_object_get(o->where, name);
-	int64_t t = json_integer_value(json_array_get(w, 1));
 	char *path = xasprintf("%s/%s", o->out, name);
-	const char *why = NULL;
 	struct stat st;
-	size_t i;
-	json_t *f;
-
-	*changed = 0;
-	json_array_foreach(foreign, i, f) {
-		const char *fname = json_string_value(json_object_get(f, "name"));
-		const char *fsha = json_string_value(json_object_get(f, "sha256"));
-		if (fname && strcmp(fname, name) == 0 && (!fsha || !want || strcmp(fsha, want) != 0)) {
-			/* another run's shard took the name (after OUT was
-			 * deleted): ours is gone, theirs stays */
-			snprintf(buf, buflen, "was replaced by a shard of %s",
-			    json_string_value(json_object_get(f, "run")));
-			*code = "replaced";
-			free(path);
-			return buf;
-		}
-	}
-	if (stat(path, &st) < 0) {
-		if (errno == ENOENT) {
-			why = "is missing";
-			*code = "missing";
-		}
-		else   /* cannot tell: keep it */
-			vj_warn("cannot check %s:", path);
-	} else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != bytes) {
-		snprintf(buf, buflen, "has %llu bytes, the journal says %llu",
-		    (unsigned long long)st.st_size, (unsigned long long)bytes);
-		why = buf;
-		*code = "size";
-		*changed = 1;
-	} else if ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 > t) {
-		/* written after it was journaled: hash it (a shard is never
-		 * written after its event, so this is rare and cheap enough) */
-		char sha[65];
+	int r = 1;
+	if (lstat(path, &st) < 0)
+		r = errno == ENOENT ? 0 : 1;   /* cannot tell: as if it were */
+	else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != bytes)
+		r = -1;
+	else if (check_sha || (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 > t) {
+		char got[65];
 		uint64_t size;
-		if (sha256_file(path, sha, &size) < 0) {
-			vj_warn("cannot read %s:", path);
-		} else if (!want || strcmp(sha, want) != 0) {
-			why = "does not match its sha256 in the journal";
-			*code = "sha256";
-			*changed = 1;
-		}
+		if (sha256_file(path, got, &size) == 0 && (!sha || strcmp(got, sha) != 0))
+			r = -1;
 	}
 	free(path);
-	return why;
+	return r;
 }
 
-/* Shards the journal records in OUT whose files are missing or changed
- * (OUT deleted or damaged since): journal an unshard event for each, so
- * the journal, the fold and index.json agree that their jobs are not
- * packed there, and pack them again.  A changed file is removed.  -1 on a
- * journal error. */
-static int
-forget_lost(struct outdir *o, json_t *foreign)
+/* OUT's log last saw this run's id at another directory that still holds
+ * a run of this id: two run directories share one id (one is a copy). */
+static void
+check_twin(struct outdir *o)
 {
-	struct buf rm = { 0 };
-	size_t i = 0, nrm = 0;
-	int r = 0, n = 0;
-	while (i < json_array_size(o->index)) {
-		json_t *e = json_array_get(o->index, i);
-		const char *name = json_string_value(json_object_get(e, "name"));
-		char buf[512];
-		const char *code = NULL;
-		int changed;
-		const char *why = lost_why(o, e, foreign, buf, sizeof buf, &code, &changed);
-		if (!why) {
-			i++;
+	json_t *w = json_object_get(o->log.where, o->who.id);
+	const char *rel = str(w, "run_rel");
+	if (!rel)
+		return;
+	char *there = xasprintf("%s/%s", o->out_real, rel);
+	char rp[PATH_MAX], id[RUNID_HEX + 1], err[512];
+	struct stat a, b;
+	if (realpath(there, rp) && stat(rp, &a) == 0 && stat(o->run_real, &b) == 0 &&
+	    (a.st_dev != b.st_dev || a.st_ino != b.st_ino) &&
+	    runid_get(rp, id, 0, err, sizeof err) == 0 && strcmp(id, o->who.id) == 0)
+		refuse(o, "%s has run id %s, and so has %s, which packed into %s before: one is a copy "
+		    "of the other (cp -a, rsync, a restored cache?).  Two copies of one run must not pack "
+		    "into one output directory, their jobs would be packed twice: pack %s into an "
+		    "output directory of its own", o->who.dir, o->who.id, rp, o->out, o->who.dir);
+	free(there);
+}
+
+static const char *
+intent_name(json_t *in)
+{
+	return str(in, "name");
+}
+
+static int
+intent_file(struct outdir *o, json_t *in)
+{
+	return file_matches(o, intent_name(in), (uint64_t)json_integer_value(json_object_get(in, "bytes")),
+	    str(in, "sha256"), 0, 1);
+}
+
+/* Seals OUT's log gives this run, against its pack journal.  A seal the
+ * journal lacks although the journal has grown past its place is another
+ * run's with our id: refused before anything is touched. */
+static void
+check_diverged(struct outdir *o)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(o->log.order, i, v) {
+		int state;
+		json_t *in = outlog_seal(&o->log, json_string_value(v), &state);
+		uint64_t at = (uint64_t)json_integer_value(json_object_get(in, "at"));
+		if (state == OL_DROPPED || strcmp(str(in, "run"), o->who.id) != 0 ||
+		    json_object_get(o->jseals, json_string_value(v)) || at >= o->jlen)
+			continue;
+		if (intent_file(o, in) == 1)
+			refuse(o, "%s/%s was sealed by run id %s, and %s (the pack journal of %s, which has "
+			    "that id) holds another record where its shard event should be (byte offset "
+			    "%llu): %s is a copy of the run that packed it, made before that, or its pack "
+			    "journal was cut since.  Two copies of one run must not pack into one output "
+			    "directory: pack this one into an output directory of its own (if the journal "
+			    "was cut by --repair, remove the shards it no longer records, and their jobs "
+			    "are packed again)", o->out, intent_name(in), o->who.id, jreader_path(o->jr),
+			    o->who.dir, (unsigned long long)at, o->who.dir);
+	}
+}
+
+/* Finish or undo what an interrupted seal of this run left in OUT. */
+static void
+finish_own(struct outdir *o)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(o->log.order, i, v) {
+		const char *seal = json_string_value(v);
+		int state;
+		json_t *in = outlog_seal(&o->log, seal, &state);
+		json_t *j = json_object_get(o->jseals, seal);
+		const char *name = intent_name(in);
+		if (state == OL_DROPPED || strcmp(str(in, "run"), o->who.id) != 0)
+			continue;
+		if (j) {
+			if (!json_is_true(json_array_get(j, 1)))
+				outlog_drop(&o->log, seal, "unshard");   /* a crash after an unshard */
+			else if (state == OL_INTENT)
+				outlog_sealed(&o->log, seal);   /* a crash before its sealed record */
 			continue;
 		}
-		json_t *w = json_object_get(o->where, name);
-		json_t *old = jreader_get(o->jr, (uint64_t)json_integer_value(json_array_get(w, 0)));
-		json_t *ids = json_object_get(old, "ids");
+		int f = intent_file(o, in);
+		char *path = xasprintf("%s/%s", o->out, name);
+		if (f == 1) {
+			vj_msg("%s: not in the pack journal (vj-pack stopped while sealing it): removed, "
+			    "its records are packed again", path);
+			if (unlink(path) < 0)
+				vj_warn("cannot remove %s:", path);
+		} else if (f < 0) {
+			vj_msg("%s is not the shard this run's unfinished seal wrote: left alone", path);
+		}
+		outlog_drop(&o->log, seal, f == 1 ? "unjournaled" : f == 0 ? "missing" : "changed");
+		free(path);
+	}
+}
+
+/* Another run's live shard, or an entry of index.json that no record
+ * explains, holds name with other bytes than want? */
+static const char *
+taken_by(struct outdir *o, const char *name, const char *seal, const char *want, json_t *legacy)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(outlog_named(&o->log, name), i, v) {
+		int state;
+		json_t *in = outlog_seal(&o->log, json_string_value(v), &state);
+		if (state != OL_DROPPED && strcmp(json_string_value(v), seal) != 0 &&
+		    (!want || strcmp(str(in, "sha256"), want) != 0))
+			return outlog_run_path(&o->log, str(in, "run")) ?
+			    outlog_run_path(&o->log, str(in, "run")) : str(in, "run");
+	}
+	json_array_foreach(legacy, i, v)
+		if (strcmp(str(v, "name"), name) == 0 && (!want || !str(v, "sha256") ||
+		    strcmp(str(v, "sha256"), want) != 0))
+			return str(v, "run") ? str(v, "run") : "another run";
+	return NULL;
+}
+
+/* Is our shard name still the file the journal recorded?  NULL when it is;
+ * else why not, *code says it in a word ("missing", "size", "sha256",
+ * "replaced", "dropped"), and *changed is set when a different file of
+ * ours has the name. */
+static const char *
+lost_why(struct outdir *o, const char *name, json_t *w, json_t *ev, json_t *legacy, char *buf,
+    size_t buflen, const char **code, int *changed)
+{
+	const char *want = str(ev, "sha256");
+	uint64_t bytes = (uint64_t)json_integer_value(json_object_get(ev, "bytes"));
+	int64_t t = json_integer_value(json_object_get(w, "t"));
+	int state;
+	outlog_seal(&o->log, str(w, "seal"), &state);
+	const char *other = taken_by(o, name, str(w, "seal"), want, legacy);
+
+	*changed = 0;
+	if (other) {
+		/* another run's shard took the name (after OUT was deleted):
+		 * ours is gone, theirs stays */
+		snprintf(buf, buflen, "was replaced by a shard of %s", other);
+		*code = "replaced";
+		return buf;
+	}
+	switch (file_matches(o, name, bytes, want, t, 0)) {
+	case 0:
+		*code = "missing";
+		return "is missing";
+	case -1:
+		*code = want ? "sha256" : "size";
+		*changed = 1;
+		char *path = xasprintf("%s/%s", o->out, name);
+		struct stat st;
+		if (lstat(path, &st) == 0 && (uint64_t)st.st_size != bytes) {
+			snprintf(buf, buflen, "has %llu bytes, the journal says %llu",
+			    (unsigned long long)st.st_size, (unsigned long long)bytes);
+			*code = "size";
+		} else {
+			snprintf(buf, buflen, "does not match its sha256 in the journal");
+		}
+		free(path);
+		return buf;
+	}
+	if (state == OL_DROPPED) {
+		*code = "dropped";
+		return "was dropped from OUT's log";
+	}
+	return NULL;
+}
+
+/* Our shards whose files are missing or changed (OUT deleted or damaged
+ * since): journal an unshard event for each, so the journal, the fold and
+ * index.json agree that their jobs are not packed there, and pack them
+ * again.  A changed file is removed.  -1 on a journal error. */
+static int
+forget_lost(struct outdir *o, json_t *legacy)
+{
+	struct buf rm = { 0 };
+	json_t *gone = json_array();
+	size_t nrm = 0;
+	int r = 0;
+	const char *name;
+	json_t *w, *tmp;
+	json_object_foreach_safe(o->ours, tmp, name, w) {
+		json_t *ev = jreader_get(o->jr, (uint64_t)json_integer_value(json_object_get(w, "off")));
+		char buf[1024];
+		const char *code = NULL;
+		int changed;
+		const char *why = lost_why(o, name, w, ev, legacy, buf, sizeof buf, &code, &changed);
+		if (!why) {
+			json_decref(ev);
+			continue;
+		}
+		json_t *ids = json_object_get(ev, "ids");
 		size_t nids = json_array_size(ids);
 		vj_msg("%s/%s %s: its %zu job%s will be packed again%s", o->out, name, why, nids,
-		    nids == 1 ? "" : "s", o->pending ? "" : " when given again");
-		json_t *ev = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:O, s:O, s:O}",
-		    "ev", "unshard", "t", (json_int_t)now_ms(), "name", name, "out", o->out,
-		    "out_path", o->out_real, "reason", code, "records", (json_int_t)nids,
-		    "bytes", json_object_get(e, "bytes"), "sha256", json_object_get(e, "sha256"),
+		    nids == 1 ? "" : "s", o->who.pending ? "" : " when given again");
+		json_t *un = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:O, s:O, s:O}",
+		    "ev", "unshard", "t", (json_int_t)now_ms(), "name", name, "seal", str(w, "seal"),
+		    "out", o->out, "out_path", o->out_real, "reason", code, "records", (json_int_t)nids,
+		    "bytes", json_object_get(ev, "bytes"), "sha256", json_object_get(ev, "sha256"),
 		    "ids", ids ? ids : json_array());
-		if (!ev || run_append(o->r, ST_PACK, ev) < 0) {
-			vj_warn("cannot write %s:", journal_path(o->r->own[ST_PACK]));
+		if (!un || run_append(o->who.r, ST_PACK, un) < 0) {
+			vj_warn("cannot write %s:", journal_path(o->who.r->own[ST_PACK]));
+			json_decref(un);
 			json_decref(ev);
-			json_decref(old);
 			r = -1;
 			break;
 		}
-		json_decref(ev);
+		json_decref(un);
 		mark_ids(o, ids, OUTDIR_UNPACKED);
-		json_decref(old);
+		json_decref(ev);
 		if (changed) {
 			buf_addf(&rm, "%s/%s", o->out, name);
 			buf_add(&rm, "", 1);
 			nrm++;
 		}
-		json_object_del(o->where, name);
-		json_array_remove(o->index, i);
-		n++;
+		if (strcmp(code, "dropped") != 0)
+			json_array_append(gone, json_object_get(w, "seal"));
+		json_object_del(o->ours, name);
 	}
-	if (n && r == 0 && journal_commit(o->r->own[ST_PACK]) < 0) {
-		vj_warn("cannot write %s:", journal_path(o->r->own[ST_PACK]));
+	if (json_array_size(gone) && r == 0 && journal_commit(o->who.r->own[ST_PACK]) < 0) {
+		vj_warn("cannot write %s:", journal_path(o->who.r->own[ST_PACK]));
 		r = -1;
 	}
 	/* only once the journal forgot them: a crash before leaves them
@@ -287,139 +457,72 @@ forget_lost(struct outdir *o, json_t *foreign)
 	for (const char *f = rm.p; r == 0 && nrm > 0; f += strlen(f) + 1, nrm--)
 		if (unlink(f) < 0 && errno != ENOENT)
 			vj_warn("cannot remove %s:", f);
+	size_t i;
+	json_t *s;
+	json_array_foreach(gone, i, s)
+		if (r == 0 && outlog_seal(&o->log, json_string_value(s), NULL))
+			outlog_drop(&o->log, json_string_value(s), "lost");
+	json_decref(gone);
 	buf_free(&rm);
 	return r;
 }
 
-/* Entries of the old index.json that another run wrote: kept as they are,
- * so several runs can pack into one OUT (unless their file is gone). */
+/* The intent record of a shard: what OUT's log knows of it. */
 static json_t *
-foreign_entries(struct outdir *o)
+intent_of(struct outdir *o, const char *seal, uint64_t at, const char *name, json_t *ids,
+    uint64_t records, uint64_t bytes, const char *sha, const char *format, const char *compress)
 {
-	char *path = xasprintf("%s/index.json", o->out);
-	json_t *old = json_load_file(path, 0, NULL);
-	json_t *keep = json_array();
-	size_t i;
-	json_t *e;
-	json_array_foreach(json_object_get(old, "shards"), i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *run = json_string_value(json_object_get(e, "run"));
-		if (name && run && shard_number(name) >= 0 && strcmp(run, o->run_real) != 0)
-			json_array_append(keep, e);
-	}
-	json_decref(old);
-	free(path);
-	return keep;
+	size_t n = json_array_size(ids);
+	json_t *in = json_pack("{s:s, s:I, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:O?, s:O?, s:s, s:s,"
+	    " s:s, s:s}", "ev", "intent", "t", (json_int_t)now_ms(), "seal", seal, "run", o->who.id,
+	    "at", (json_int_t)at, "name", name, "records", (json_int_t)records, "bytes",
+	    (json_int_t)bytes, "sha256", sha, "first", json_array_get(ids, 0), "last",
+	    json_array_get(ids, n ? n - 1 : 0), "format", format, "compress", compress,
+	    "run_path", o->run_real, "run_rel", o->run_rel);
+	if (o->who.part_n)
+		json_object_set_new(in, "part", json_pack("{s:i, s:i}", "k", o->who.part_k, "n",
+		    o->who.part_n));
+	return in;
 }
 
-static void
-keep_foreign(struct outdir *o, json_t *foreign)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach(foreign, i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
-		if (index_has(o->index, name))
-			continue;
-		char *path = xasprintf("%s/%s", o->out, name);
-		if (access(path, F_OK) < 0 && errno == ENOENT)
-			vj_msg("%s is missing: dropped from the index (it was packed from %s, whose "
-			    "next vj-pack -o %s packs its jobs again)", path,
-			    json_string_value(json_object_get(e, "run")), o->out);
-		else
-			json_array_append(o->index, e);
-		free(path);
-	}
-}
-
+/* Our shards that OUT's log does not record (packed by vj 0.1, or its log
+ * was lost) are recorded now, by this run's id: from here on OUT knows
+ * them by id, not by path. */
 static int
-by_name(const void *a, const void *b)
+adopt(struct outdir *o)
 {
-	json_t *const *x = a, *const *y = b;
-	return strcmp(json_string_value(json_object_get(*x, "name")),
-	    json_string_value(json_object_get(*y, "name")));
+	const char *name;
+	json_t *w;
+	int r = 0;
+	json_object_foreach(o->ours, name, w) {
+		const char *seal = str(w, "seal");
+		if (outlog_seal(&o->log, seal, NULL))
+			continue;
+		uint64_t off = (uint64_t)json_integer_value(json_object_get(w, "off"));
+		json_t *ev = jreader_get(o->jr, off);
+		json_t *in = intent_of(o, seal, off, name, json_object_get(ev, "ids"),
+		    (uint64_t)json_integer_value(json_object_get(ev, "records")),
+		    (uint64_t)json_integer_value(json_object_get(ev, "bytes")),
+		    str(ev, "sha256") ? str(ev, "sha256") : "", str(ev, "format") ? str(ev, "format") : "wds",
+		    str(ev, "compress") ? str(ev, "compress") : "zstd");
+		vj_debug("%s/%s: recorded in OUT's log under run id %s", o->out, name, o->who.id);
+		if (outlog_add(&o->log, in) < 0 || outlog_sealed(&o->log, seal) < 0)
+			r = -1;
+		json_decref(in);
+		json_decref(ev);
+	}
+	return r;
 }
 
 static int
 write_index(struct outdir *o)
 {
-	size_t n = json_array_size(o->index);
-	json_t **v = xcalloc(n, sizeof *v);
-	json_t *sorted = json_array();
-	for (size_t i = 0; i < n; i++)
-		v[i] = json_array_get(o->index, i);
-	qsort(v, n, sizeof *v, by_name);
-	for (size_t i = 0; i < n; i++)
-		json_array_append(sorted, v[i]);
-	free(v);
-	json_t *doc = json_pack("{s:i, s:o}", "version", 1, "shards", sorted);
-	char *js = json_dumps(doc, JSON_INDENT(1));
-	char *path = xasprintf("%s/index.json", o->out);
-	size_t len = strlen(js);
-	js = xrealloc(js, len + 2);
-	memcpy(js + len, "\n", 2);
-	int r = write_file_atomic(path, js, len + 1);
+	json_t *runs = outlog_runs(&o->log, o->index, o->who.id);
+	int r = outlog_write_index(o->out, o->index, runs);
+	json_decref(runs);
 	if (r < 0)
-		vj_warn("cannot write %s (the shards stay sealed and journaled; the index is "
-		    "rebuilt by the next vj-pack):", path);
-	free(path);
-	free(js);
-	json_decref(doc);
-	return r;
-}
-
-/* Remove what an interrupted seal left: temp files, and shard files whose
- * event never reached the journal. */
-static void
-clean_out(struct outdir *o)
-{
-	DIR *d = opendir(o->out);
-	struct dirent *de;
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		const char *n = de->d_name;
-		char *path;
-		if (strncmp(n, ".shard-", 7) == 0 || strncmp(n, "index.json.tmp.", 15) == 0) {
-			path = xasprintf("%s/%s", o->out, n);
-			vj_debug("removing %s, left by an interrupted vj-pack", path);
-		} else if (shard_number(n) >= 0 && !index_has(o->index, n)) {
-			path = xasprintf("%s/%s", o->out, n);
-			vj_msg("%s: not in the pack journal (vj-pack stopped while sealing it): "
-			    "removed, its records are packed again", path);
-		} else {
-			continue;
-		}
-		if (unlink(path) < 0)
-			vj_warn("cannot remove %s:", path);
-		free(path);
-	}
-	closedir(d);
-}
-
-/* OUT has one writer at a time, whichever run it packs. */
-static int
-lock_out(struct outdir *o)
-{
-	char *path = xasprintf("%s/.vj-pack.lock", o->out);
-	char pid[32] = {0};
-	int r = VJ_OK;
-	o->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (o->lockfd < 0) {
-		vj_warn("cannot open %s:", path);
-		r = VJ_EFATAL;
-	} else if (flock(o->lockfd, LOCK_EX | LOCK_NB) < 0) {
-		if (pread(o->lockfd, pid, sizeof pid - 1, 0) < 0)
-			pid[0] = 0;
-		vj_msg("%s is locked by pid %ld (another vj-pack is packing into it)",
-		    o->out, strtol(pid, NULL, 10));
-		r = VJ_ETEMP;
-	} else {
-		int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-		if (ftruncate(o->lockfd, 0) < 0 || pwrite(o->lockfd, pid, (size_t)n, 0) != n)
-			vj_warn("cannot write %s:", path);
-	}
-	free(path);
+		vj_warn("cannot write %s/index.json (the shards stay sealed and journaled; the index "
+		    "is rebuilt by the next vj-pack):", o->out);
 	return r;
 }
 
@@ -438,114 +541,257 @@ outdir_init(struct outdir *o, const char *out)
 	return VJ_OK;
 }
 
+/* Load and repair; the order matters: nothing is removed or journaled
+ * before every refusal had its chance. */
+static int
+load(struct outdir *o)
+{
+	if (load_journal(o) < 0)
+		return VJ_EFATAL;
+	check_twin(o);
+	check_diverged(o);
+	if (o->refuse) {
+		vj_msg("%s", o->refuse);
+		return VJ_EFATAL;
+	}
+	finish_own(o);
+	json_t *legacy = outlog_legacy(o->out, &o->log, o->who.id, o->run_real);
+	int r = forget_lost(o, legacy);
+	if (r == 0)
+		r = adopt(o);
+	if (r == 0) {
+		const char *name;
+		json_t *w;
+		json_object_foreach(o->ours, name, w)
+			json_array_append_new(o->index, outlog_entry(outlog_seal(&o->log, str(w, "seal"),
+			    NULL), o->run_real));
+		outlog_listing(&o->log, o->out_real, o->who.id, o->index, o->unlisted);
+		outlog_keep_legacy(o->out, o->index, legacy);
+	}
+	json_decref(legacy);
+	if (r == 0 && outlog_commit(&o->log) < 0) {
+		vj_warn("cannot write %s:", outlog_path(&o->log));
+		r = -1;
+	}
+	return r < 0 ? VJ_EFATAL : VJ_OK;
+}
+
 int
-outdir_open(struct outdir *o, struct run *r, const char *run, enum jl_fsync fsync, int pending)
+outdir_open(struct outdir *o, const struct outdir_run *who)
 {
 	char rp[PATH_MAX];
 	int rc;
 
-	o->r = r;
-	o->run = run;
-	o->fsync = fsync;
-	o->pending = pending;
-	o->run_real = xstrdup(realpath(o->run, rp) ? rp : o->run);
-	if ((rc = lock_out(o)) != VJ_OK)
-		return rc;
-	o->index = json_array();
-	o->where = json_object();
-	if (load_journal(o) < 0)
-		return VJ_EFATAL;
-	json_t *foreign = foreign_entries(o);
-	if (forget_lost(o, foreign) < 0) {
-		json_decref(foreign);
-		return VJ_EFATAL;
+	o->who = *who;
+	o->run_real = xstrdup(realpath(who->dir, rp) ? rp : who->dir);
+	o->run_rel = outlog_relpath(o->out_real, o->run_real);
+	if (who->part_n) {
+		/* as wide as N, at least 2: "shard-p03of08-", "shard-p003of100-" */
+		int w = snprintf(rp, sizeof rp, "%d", who->part_n);
+		w = w < 2 ? 2 : w;
+		snprintf(o->prefix, sizeof o->prefix, "shard-p%0*dof%0*d-", w, who->part_k, w,
+		    who->part_n);
+	} else {
+		strcpy(o->prefix, "shard-");
 	}
-	keep_foreign(o, foreign);
-	json_decref(foreign);
-	/* numbers continue after the largest listed: after a loss (OUT
-	 * deleted) the same jobs get the same names again */
+	o->index = json_array();
+	o->ours = json_object();
+	o->jseals = json_object();
+	o->legacy = json_object();
+	o->unlisted = json_object();
+	char err[1024];
+	if ((rc = outlog_lock(o->out, 1, &o->lockfd)) != VJ_OK)
+		return rc;
+	if ((rc = outlog_open(&o->log, o->out, who->fsync, err, sizeof err)) != VJ_OK) {
+		vj_msg("%s", err);
+		return rc;
+	}
+	if ((rc = load(o)) != VJ_OK)
+		return rc;
+	/* numbers continue after the largest one of ours listed, recorded or
+	 * present: after a loss (OUT deleted) the same jobs get the same
+	 * names again, and no name is ever taken twice */
 	size_t i;
 	json_t *e;
 	json_array_foreach(o->index, i, e)
-		note_number(o, json_string_value(json_object_get(e, "name")));
-	clean_out(o);
+		note_number(o, str(e, "name"));
+	json_array_foreach(o->log.order, i, e) {
+		int state;
+		json_t *in = outlog_seal(&o->log, json_string_value(e), &state);
+		if (state != OL_DROPPED)
+			note_number(o, intent_name(in));
+	}
+	json_t *present = json_object();
+	const char *name;
+	json_t *v;
+	outlog_scan(o->out, o->index, o->unlisted, present);
+	json_object_foreach(present, name, v)
+		note_number(o, name);
+	json_decref(present);
 	if (write_index(o) < 0)
 		return VJ_EFATAL;
 	return VJ_OK;
 }
 
+/* A job's place in the run: what a merge needs to know it is complete. */
+static void
+count_jobs(struct outdir *o, json_int_t c[5])
+{
+	struct run *r = o->who.r;
+	uint32_t n = idx_count(r->ids);
+	memset(c, 0, 5 * sizeof *c);
+	for (uint32_t s = 0; s < n; s++) {
+		int packed = s < o->nseen && o->seen[s] == OUTDIR_PACKED;
+		int job = r->job_off && s < r->cap && r->job_off[s] != NO_OFF;
+		c[1] += packed;
+		if (!job)
+			continue;
+		c[0]++;
+		if (packed)
+			continue;
+		int dead = 0, retry = 0;
+		for (int st = ST_INGEST; st < ST_PACK; st++) {
+			struct jobstate *f = r->st[st] && s < r->cap ? &r->st[st][s] : NULL;
+			dead |= f && f->state == JS_DEAD;
+			retry |= f && f->state == JS_RETRY;
+		}
+		c[dead ? 2 : retry ? 4 : 3]++;
+	}
+}
+
+int
+outdir_finish(struct outdir *o)
+{
+	char err[1024];
+	if (run_refresh(o->who.r, 1u << ST_INGEST | 1u << ST_ANALYZE | 1u << ST_GENERATE, err,
+	    sizeof err) < 0) {
+		vj_msg("%s (the run's jobs are not counted in %s)", err, o->out);
+		return -1;
+	}
+	json_int_t c[5];
+	count_jobs(o, c);
+	json_t *rs = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "ev", "runstate",
+	    "t", (json_int_t)now_ms(), "run", o->who.id, "run_path", o->run_real, "run_rel",
+	    o->run_rel, "jobs", c[0], "packed", c[1], "failed", c[2], "pending", c[3],
+	    "retryable", c[4]);
+	if (o->who.part_n)
+		json_object_set_new(rs, "part", json_pack("{s:i, s:i}", "k", o->who.part_k, "n",
+		    o->who.part_n));
+	int r = outlog_add(&o->log, rs) < 0 || outlog_commit(&o->log) < 0 ? -1 : 0;
+	json_decref(rs);
+	if (r < 0)
+		vj_warn("cannot write %s:", outlog_path(&o->log));
+	if (write_index(o) < 0)
+		r = -1;
+	return r;
+}
+
 void
 outdir_close(struct outdir *o)
 {
-	if (o->lockfd > 0)
+	outlog_close(&o->log);
+	if (o->lockfd >= 0)
 		close(o->lockfd);
 	json_decref(o->index);
-	json_decref(o->where);
+	json_decref(o->ours);
+	json_decref(o->jseals);
+	json_decref(o->legacy);
+	json_decref(o->unlisted);
 	if (o->jr)
 		jreader_close(o->jr);
 	free(o->seen);
 	free(o->out_real);
 	free(o->run_real);
+	free(o->run_rel);
 }
 
 char *
 outdir_shard_name(const struct outdir *o, const struct shard_opts *so)
 {
-	return xasprintf("shard-%06u.%s", o->next, shard_suffix(so));
+	return xasprintf("%s%06u.%s", o->prefix, o->next, shard_suffix(so));
 }
 
 char *
 outdir_temp_path(const struct outdir *o)
 {
-	return xasprintf("%s/.shard-%06u.tmp.%ld", o->out, o->next, (long)getpid());
+	return xasprintf("%s/.%s%06u.tmp.%ld", o->out, o->prefix, o->next, (long)getpid());
 }
 
 static json_t *
-shard_event(struct outdir *o, const char *name, json_t *ids, uint64_t bytes, const char *sha,
-    const struct shard_opts *so)
+shard_event(struct outdir *o, const char *name, const char *seal, json_t *ids, uint64_t bytes,
+    const char *sha, const struct shard_opts *so)
 {
 	size_t n = json_array_size(ids);
-	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:O, s:O, s:s, s:s, s:O}",
-	    "ev", "shard", "t", (json_int_t)now_ms(), "name", name, "out", o->out,
+	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:O, s:O, s:s, s:s, s:O}",
+	    "ev", "shard", "t", (json_int_t)now_ms(), "name", name, "seal", seal, "out", o->out,
 	    "out_path", o->out_real, "records", (json_int_t)n, "bytes", (json_int_t)bytes,
 	    "sha256", sha, "first", json_array_get(ids, 0), "last", json_array_get(ids, n - 1),
 	    "format", shard_format_name[so->format],
 	    "compress", shard_compress_name[so->compress], "ids", ids);
 }
 
-/* Steps 2 to 4 of a seal (pack.c): a crash between any two of them is
+/* Steps 2 to 5 of a seal (pack.c): a crash between any two of them is
  * repaired by the next outdir_open. */
 static int
 commit_shard(struct outdir *o, const char *tmp, const char *final, const char *name,
     json_t *ids, uint64_t bytes, const char *sha, const struct shard_opts *so, json_t **entry)
 {
-	if (rename(tmp, final) < 0) {
-		vj_warn("cannot rename %s to %s:", tmp, final);
+	char seal[RUNID_HEX + 1];
+	struct journal *pj = o->who.r->own[ST_PACK];
+	if (runid_new(seal) < 0) {
+		vj_warn("cannot make a seal id (the shard %s is removed):", final);
 		unlink(tmp);
 		return -1;
 	}
-	if (o->fsync != JL_FSYNC_NEVER && fsync_dir(o->out) < 0) {
+	/* nothing else is appended to the pack journal until the shard event:
+	 * this is where it goes */
+	uint64_t at = journal_size(pj);
+	json_t *in = intent_of(o, seal, at, name, ids, json_array_size(ids), bytes,
+	    sha, shard_format_name[so->format], shard_compress_name[so->compress]);
+	int r = outlog_add(&o->log, in) < 0 || outlog_commit(&o->log) < 0 ? -1 : 0;
+	if (r < 0) {
+		vj_warn("cannot write %s (the shard %s is removed):", outlog_path(&o->log), final);
+		unlink(tmp);
+		json_decref(in);
+		return -1;
+	}
+	if (rename(tmp, final) < 0) {
+		vj_warn("cannot rename %s to %s:", tmp, final);
+		unlink(tmp);
+		json_decref(in);
+		return -1;
+	}
+	if (o->who.fsync != JL_FSYNC_NEVER && fsync_dir(o->out) < 0) {
 		vj_warn("cannot sync %s (the shard %s is removed):", o->out, final);
 		unlink(final);
+		json_decref(in);
 		return -1;
 	}
-	json_t *ev = shard_event(o, name, ids, bytes, sha, so);
-	if (run_append(o->r, ST_PACK, ev) < 0 || journal_commit(o->r->own[ST_PACK]) < 0) {
+	json_t *ev = shard_event(o, name, seal, ids, bytes, sha, so);
+	if (run_append(o->who.r, ST_PACK, ev) < 0 || journal_commit(pj) < 0) {
 		vj_warn("cannot write %s (the shard %s is removed, its records stay unpacked):",
-		    journal_path(o->r->own[ST_PACK]), final);
+		    journal_path(pj), final);
 		unlink(final);
 		json_decref(ev);
+		json_decref(in);
 		return -1;
 	}
-	size_t i;
-	json_t *v;
-	json_array_foreach(ids, i, v)
-		*outdir_seen_id(o, json_string_value(v)) = OUTDIR_PACKED;
-	*entry = index_entry(ev, o->run_real);
-	json_array_append(o->index, *entry);
 	json_decref(ev);
+	mark_ids(o, ids, OUTDIR_PACKED);
+	json_object_set_new(o->ours, name, json_pack("{s:s, s:I, s:I}", "seal", seal, "off",
+	    (json_int_t)at, "t", (json_int_t)now_ms()));
+	if (outlog_sealed(&o->log, seal) < 0 || outlog_commit(&o->log) < 0) {
+		vj_warn("cannot write %s (the shard %s is sealed; the next vj-pack records it):",
+		    outlog_path(&o->log), final);
+		r = -1;
+	}
+	*entry = outlog_entry(in, o->run_real);
+	json_decref(in);
+	json_array_append(o->index, *entry);
 	o->next++;
-	return write_index(o);
+	if (write_index(o) < 0)
+		r = -1;
+	return r;
 }
 
 int
@@ -558,3 +804,4 @@ outdir_commit(struct outdir *o, const char *tmp, const char *name, json_t *ids,
 	free(final);
 	return r;
 }
+

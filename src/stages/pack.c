@@ -2,10 +2,12 @@
  *
  * The order of a seal is what makes a crash at any moment harmless:
  *   1. write OUT/.shard-N.tmp.PID and fsync it;
- *   2. rename it to OUT/shard-N.EXT and fsync OUT;
- *   3. journal the shard event (with its ids) and commit;
- *   4. rewrite OUT/index.json atomically.
- * This file does 1; outdir.c does 2 to 4, and at start it cleans up after
+ *   2. journal its intent in OUT's log (its seal id, this run's id, the
+ *      place its event takes in the pack journal) and commit;
+ *   3. rename it to OUT/shard-N.EXT and fsync OUT;
+ *   4. journal the shard event (with its seal and ids) and commit;
+ *   5. record it sealed in OUT's log, and rewrite OUT/index.json atomically.
+ * This file does 1; outdir.c does 2 to 5, and at start it cleans up after
  * a crash in any of them (and after a deleted or damaged OUT).
  *
  * While a shard is sealed, a reader thread reads the next images and
@@ -15,6 +17,7 @@
 #include "stages/outdir.h"
 #include "stages/prefetch.h"
 #include "core/run.h"
+#include "core/runid.h"
 #include "core/store.h"
 #include "base/util.h"
 
@@ -40,6 +43,7 @@ struct packer {
 	struct item *batch;
 	size_t nbatch, capbatch;
 	uint64_t batch_bytes;
+	char run_id[RUNID_HEX + 1];
 	int left_out;        /* records reported and not packed */
 	int status;          /* VJ_EFATAL / VJ_ETEMP once something ended the run */
 };
@@ -343,7 +347,15 @@ setup(struct packer *p)
 		vj_msg("%s", err);
 		return rc;
 	}
-	if ((rc = outdir_open(&p->od, p->r, p->c->run, p->c->fsync, p->c->pending)) != VJ_OK)
+	/* with the pack lock held: a run of vj 0.1 gets its id here */
+	struct outdir_run who = { .r = p->r, .dir = p->c->run, .id = p->run_id,
+		.fsync = p->c->fsync, .pending = p->c->pending };
+	if (runid_get(p->c->run, p->run_id, 1, err, sizeof err) < 0 ||
+	    runid_partition(p->c->run, &who.part_k, &who.part_n, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		return VJ_EFATAL;
+	}
+	if ((rc = outdir_open(&p->od, &who)) != VJ_OK)
 		return rc;
 	if (p->c->pending && run_refresh(p->r, 1u << ST_INGEST | 1u << ST_ANALYZE | 1u << ST_GENERATE,
 	    err, sizeof err) < 0) {
@@ -557,6 +569,8 @@ pack_run(const struct pack_cfg *c)
 	if (p.status == VJ_ETEMP)
 		vj_msg("interrupted by signal %d: sealed shards are kept, the rest is packed by the next run",
 		    (int)interrupted);
+	if (p.status != VJ_EFATAL && outdir_finish(&p.od) < 0)
+		p.status = VJ_EFATAL;
 	rc = p.status ? p.status : p.left_out ? VJ_EFAILED : VJ_OK;
 	if (p.left_out)
 		vj_msg("%d record%s left out", p.left_out, p.left_out == 1 ? "" : "s");

@@ -25,7 +25,14 @@ struct pack_cfg {
 /* Pack; returns an exit status (enum vj_exit). */
 int pack_run(const struct pack_cfg *c);
 /* vj-pack --verify (packverify.c): check every shard listed in
- * OUT/index.json; 0 all good, 1 some bad. */
+ * OUT/index.json, and that OUT holds no shard file it does not list; 0 all
+ * good, 1 some bad. */
 int pack_verify(const char *out);
+/* vj-pack --reindex OUT (outlog.c): rebuild OUT/index.json from OUT's log
+ * and files. */
+int pack_reindex(const char *out, enum jl_fsync fsync);
+/* vj-pack --merge OUT... -o DEST (merge.c): the parts of a partitioned run
+ * into one dataset, once every check passed; an exit status. */
+int pack_merge(char **outs, int nouts, const char *dest, enum jl_fsync fsync);
 
 #endif
