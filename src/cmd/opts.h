@@ -46,6 +46,9 @@ struct opts {
 	const char *provider, *model, *base_url, *api_key_env, *prompt_file, *prices;
 	long max_tokens;              /* 0: the provider's */
 	double max_cost;              /* < 0: none */
+	const char *models;           /* --models, else $VJ_MODELS */
+	long max_side, max_pixels;    /* vj-analyze: 0 full size */
+	int estimate, off_peak, wait;
 	/* vj-ingest */
 	const char *rejects;
 	int strict;
