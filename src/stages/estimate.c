@@ -137,7 +137,7 @@ output_tokens(const struct estimate *e, const char **from)
 		*from = "the run's average";
 		return ceil((e->hist_out + e->run_out) / (double)n);
 	}
-	*from = "max_tokens (no answers yet)";
+	*from = "max_tokens: no answers yet";
 	return (double)e->c.max_tokens;
 }
 
@@ -384,7 +384,7 @@ estimate_report(struct estimate *e, int json, struct buf *out)
 	buf_addf(out, "  %-18s", "tier");
 	for (int i = 0; i < nv; i++) {
 		variant_name(&e->v[i], name, sizeof name);
-		buf_addf(out, " %16s", name);
+		buf_addf(out, " %16s", e->images ? name : "cost");
 	}
 	buf_adds(out, "\n");
 	for (int k = 0; k < npl; k++) {
