@@ -116,8 +116,10 @@ static const struct opt table[] = {
 	  .help = "output token cap (part of the cache key)", .def = "the provider's" },
 	{ 0, "prices", NULL, MODEL, K_STR, AT(prices), "FILE",
 	  .help = "a JSON price table merged over the built-in one", .def = "$VJ_PRICES" },
-	{ 0, "models", NULL, MODEL | CMD_STATUS, K_STR, AT(models), "FILE",
+	{ 0, "models", NULL, MODEL, K_STR, AT(models), "FILE",
 	  .help = "a model table merged over the shipped one (docs/prices.md)", .def = "$VJ_MODELS" },
+	{ 0, "models", NULL, CMD_STATUS, K_STR, AT(models), "FILE",
+	  .help = "--cost under this model table merged over the shipped one", .def = "$VJ_MODELS" },
 	{ 0, "max-cost", NULL, MODEL, K_NUM, AT(max_cost), "USD", .lo = 0, .hi = 1e9,
 	  .help = "reserve each request's estimated cost; send none that would pass USD",
 	  .def = "none" },
@@ -183,8 +185,10 @@ static const struct opt table[] = {
 	  .help = "check every shard of OUT against its index.json", .def = "off" },
 	{ 0, "json", NULL, CMD_STATUS, K_FLAG, AT(json),
 	  .help = "one JSON object (docs/status-json.md)" },
+	{ 0, "cost", NULL, CMD_STATUS, K_FLAG, AT(cost),
+	  .help = "the run's cost per stage and tier, priced again from its usage" },
 	{ 0, "prices", NULL, CMD_STATUS, K_STR, AT(prices), "FILE",
-	  .help = "recompute the run's cost per stage and tier under this table", .def = "off" },
+	  .help = "--cost under this table merged over the model table", .def = "off" },
 	{ 0, "watch", NULL, CMD_STATUS, K_FLAG, AT(watch),
 	  .help = "redraw the report every 2 s until interrupted" },
 	{ 0, "failed", NULL, CMD_STATUS, K_FLAG, AT(failed),
@@ -429,9 +433,12 @@ defaults(struct opts *o, unsigned bit)
 	const char *run = getenv("VJ_RUN");
 	memset(o, 0, sizeof *o);
 	o->run = run && *run ? run : OPTS_RUN_DEFAULT;
-	if (bit != CMD_STATUS)
+	/* vj-status: --prices and --models are a table to price the run
+	 * under, given or not (the report uses $VJ_MODELS itself) */
+	if (bit != CMD_STATUS) {
 		o->prices = getenv("VJ_PRICES");
-	o->models = getenv("VJ_MODELS");
+		o->models = getenv("VJ_MODELS");
+	}
 	o->max_cost = -1;
 	o->progress = -1;
 	for (size_t i = 0; i < NOPT; i++)

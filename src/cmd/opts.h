@@ -64,6 +64,7 @@ struct opts {
 	int embed_images;
 	/* vj-status */
 	int json, watch, failed, check;
+	int cost;                     /* vj-status --cost (also implied by --prices, --models) */
 	const char *repair_stage;
 	const char *job;              /* vj-status --job */
 	/* the operands */
