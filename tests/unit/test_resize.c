@@ -104,6 +104,7 @@ test_images(void)
 	is_str(out.mime, "image/jpeg", "... becomes a JPEG");
 	ok(img_sniff(out.buf, out.len, &info, err, sizeof err) == 0 && info.width == 64 &&
 	    info.height == 48 && !strcmp(info.mime, "image/jpeg"), "... of 64x48");
+	resize_out_free(&out);
 	p.max_side = 1000;
 	ok(resize_image(png, len, NULL, &p, &out, err, sizeof err) == 1, "an image that fits: nothing made");
 	resize_out_free(&out);
