@@ -5,7 +5,7 @@
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$TOP/bin:$TOP/tests/fake:$TOP/scripts:$PATH"
 export PATH TOP
-unset VJ_RUN GEMINI_API_KEY DEEPSEEK_API_KEY OPENAI_API_KEY VJ_PRICES
+unset VJ_RUN GEMINI_API_KEY DEEPSEEK_API_KEY OPENAI_API_KEY VJ_PRICES VJ_MODELS VJ_NOW_MS
 export SOURCE_DATE_EPOCH=0 LC_ALL=C TZ=UTC
 
 t_name=$(basename "$0" .t)

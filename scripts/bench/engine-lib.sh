@@ -5,7 +5,7 @@
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
 export GEMINI_API_KEY=bench DEEPSEEK_API_KEY=bench
-unset VJ_RUN VJ_PRICES VJ_FAKE_KEY
+unset VJ_RUN VJ_PRICES VJ_MODELS VJ_NOW_MS VJ_FAKE_KEY
 BENCH_PIDS=
 
 build() {

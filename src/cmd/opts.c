@@ -128,9 +128,26 @@ static const struct opt table[] = {
 	{ 0, "max-tokens", NULL, MODEL, K_INT, AT(max_tokens), "N", .lo = 1, .hi = 1e7,
 	  .help = "output token cap (part of the cache key)", .def = "the provider's" },
 	{ 0, "prices", NULL, MODEL, K_STR, AT(prices), "FILE",
-	  .help = "a JSON price table merged over the built-in one", .def = "$VJ_PRICES" },
+	  .help = "a model table or JSON price file merged over it all", .def = "$VJ_PRICES" },
+	{ 0, "models", NULL, MODEL, K_STR, AT(models), "FILE",
+	  .help = "a model table merged over the shipped one (docs/prices.md)", .def = "$VJ_MODELS" },
+	{ 0, "models", NULL, CMD_STATUS, K_STR, AT(models), "FILE",
+	  .help = "--cost under this model table merged over the shipped one", .def = "$VJ_MODELS" },
 	{ 0, "max-cost", NULL, MODEL, K_NUM, AT(max_cost), "USD", .lo = 0, .hi = 1e9,
-	  .help = "take no new work before the estimated spend passes USD", .def = "none" },
+	  .help = "reserve each request's estimated cost; send none that would pass USD",
+	  .def = "none" },
+	{ 0, "estimate", NULL, MODEL, K_FLAG, AT(estimate),
+	  .help = "send nothing: print the jobs, tokens and cost the run would take" },
+	{ 0, "json", NULL, MODEL, K_FLAG, AT(json),
+	  .help = "with --estimate: one JSON object" },
+	{ 0, "off-peak", NULL, MODEL, K_FLAG, AT(off_peak),
+	  .help = "send only in the model's cheapest hours; else exit 75 (or --wait)" },
+	{ 0, "wait", NULL, MODEL, K_FLAG, AT(wait),
+	  .help = "with --off-peak: wait for the cheap hours instead of exiting" },
+	{ 0, "max-side", NULL, CMD_ANALYZE, K_INT, AT(max_side), "N", .lo = 1, .hi = 65535,
+	  .help = "send a copy downscaled to at most N pixels a side", .def = "full size" },
+	{ 0, "max-pixels", NULL, CMD_ANALYZE, K_INT, AT(max_pixels), "N", .lo = 1, .hi = 1e9,
+	  .help = "... and to at most N pixels in all", .def = "full size" },
 	{ 0, "prompt-file", NULL, CMD_GENERATE, K_STR, AT(prompt_file), "FILE",
 	  .help = "prompt templates of your own", .def = "the built-in ones" },
 	{ 0, "rejects", NULL, CMD_INGEST, K_STR, AT(rejects), "FILE",
@@ -197,6 +214,10 @@ static const struct opt table[] = {
 	  .help = "check the OUTs given and merge them into -o DEST" },
 	{ 0, "json", NULL, CMD_STATUS, K_FLAG, AT(json),
 	  .help = "one JSON object (docs/status-json.md)" },
+	{ 0, "cost", NULL, CMD_STATUS, K_FLAG, AT(cost),
+	  .help = "the run's cost per stage and tier, priced again from its usage" },
+	{ 0, "prices", NULL, CMD_STATUS, K_STR, AT(prices), "FILE",
+	  .help = "--cost under this table merged over the model table", .def = "off" },
 	{ 0, "watch", NULL, CMD_STATUS, K_FLAG, AT(watch),
 	  .help = "redraw the report every 2 s until interrupted" },
 	{ 0, "failed", NULL, CMD_STATUS, K_FLAG, AT(failed),
@@ -437,7 +458,12 @@ defaults(struct opts *o, unsigned bit)
 	const char *run = getenv("VJ_RUN");
 	memset(o, 0, sizeof *o);
 	o->run = run && *run ? run : OPTS_RUN_DEFAULT;
-	o->prices = getenv("VJ_PRICES");
+	/* vj-status: --prices and --models are a table to price the run
+	 * under, given or not (the report uses $VJ_MODELS itself) */
+	if (bit != CMD_STATUS) {
+		o->prices = getenv("VJ_PRICES");
+		o->models = getenv("VJ_MODELS");
+	}
 	o->max_cost = -1;
 	o->progress = -1;
 	o->part_count = o->part_base = -1;
@@ -527,6 +553,17 @@ opts_model_config(const struct opts *o, struct model_config *c)
 	c->api_key_env = o->api_key_env;
 	c->prompt_file = o->prompt_file;
 	c->prices = o->prices;
+	c->models = o->models;
+	c->max_side = o->max_side;
+	c->max_pixels = o->max_pixels;
+	c->estimate = o->estimate;
+	c->json = o->json;
+	c->off_peak = o->off_peak;
+	c->wait = o->wait;
+	if (o->json && !o->estimate)
+		opts_usage("--json goes with --estimate");
+	if (o->wait && !o->off_peak)
+		opts_usage("--wait goes with --off-peak");
 	c->max_tokens = o->max_tokens;
 	c->timeout_set = o->timeout_set;
 }

@@ -47,6 +47,9 @@ struct opts {
 	const char *provider, *model, *base_url, *api_key_env, *prompt_file, *prices;
 	long max_tokens;              /* 0: the provider's */
 	double max_cost;              /* < 0: none */
+	const char *models;           /* --models, else $VJ_MODELS */
+	long max_side, max_pixels;    /* vj-analyze: 0 full size */
+	int estimate, off_peak, wait;
 	/* vj-ingest */
 	const char *rejects;
 	int strict;
@@ -67,6 +70,7 @@ struct opts {
 	int embed_images;
 	/* vj-status */
 	int json, watch, failed, check;
+	int cost;                     /* vj-status --cost (also implied by --prices, --models) */
 	const char *repair_stage;
 	const char *job;              /* vj-status --job */
 	const char *output;           /* vj-report --output */

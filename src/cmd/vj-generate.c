@@ -7,8 +7,9 @@ static const struct opts_cmd cmd = {
 	.synopsis =
 "usage: vj-generate [-qv] [-r RUN] [-j N] [--rpm N] [--tpm N] [--retries N] [--timeout SEC]\n"
 "                   [--job-timeout SEC] [--grace SEC] [--provider NAME] [--model NAME]\n"
-"                   [--base-url URL] [--api-key-env NAME] [--max-tokens N] [--prices FILE]\n"
-"                   [--max-cost USD] [--prompt-file FILE] [--fsync always|batch|never]\n"
+"                   [--base-url URL] [--api-key-env NAME] [--max-tokens N] [--models FILE]\n"
+"                   [--prices FILE] [--max-cost USD] [--off-peak [--wait]] [--estimate [--json]]\n"
+"                   [--prompt-file FILE] [--fsync always|batch|never]\n"
 "                   [--repair] [--progress | --no-progress]\n"
 "                   [--pending [--follow] [--retry-failed] [--wait-retries SEC]]\n"
 "                   [FILE...]\n"

@@ -2,6 +2,7 @@
 #include "cmd/opts.h"
 #include "stages/check.h"
 #include "stages/jobinfo.h"
+#include "stages/recost.h"
 #include "stages/status.h"
 
 #include <stdio.h>
@@ -12,6 +13,7 @@ static const struct opts_cmd cmd = {
 "usage: vj-status [-qv] [-r RUN] [--json] [--watch]\n"
 "       vj-status [-qv] [-r RUN] --failed [--json]\n"
 "       vj-status [-qv] [-r RUN] --job ID [--json]\n"
+"       vj-status [-qv] [-r RUN] --cost [--models FILE] [--prices FILE] [--json]\n"
 "       vj-status [-qv] [-r RUN] --check\n"
 "       vj-status [-qv] [-r RUN] --repair STAGE\n"
 "       vj-status -h | -V\n",
@@ -38,8 +40,14 @@ run_mode(const struct opts *o)
 {
 	struct status_opt so = { .run = o->run, .json = o->json, .verbose = o->verbose,
 		.quiet = o->quiet };
-	if (o->failed + o->check + !!o->repair_stage + o->watch + !!o->job > 1)
-		opts_usage("--failed, --job, --check, --repair and --watch do not go together");
+	int cost = o->cost || o->prices || !!o->models;
+	if (o->failed + o->check + !!o->repair_stage + o->watch + !!o->job + cost > 1)
+		opts_usage("--failed, --job, --check, --repair, --watch and --cost do not go together");
+	if (cost) {
+		struct recost_opt ro = { .run = o->run, .models = o->models, .prices = o->prices,
+			.json = o->json };
+		return recost_show(&ro);
+	}
 	if (o->json && (o->check || o->repair_stage))
 		opts_usage("--json goes with the report, --watch, --failed or --job");
 	if (o->failed)

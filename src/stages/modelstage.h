@@ -12,8 +12,12 @@ struct model_config {
 	const char *provider, *model, *base_url, *api_key_env;
 	const char *prompt_file;      /* vj-generate: templates of the user's own */
 	const char *prices;           /* a price table merged over the built-in one */
+	const char *models;           /* a model table merged over the shipped one (NULL: none) */
 	long max_tokens;              /* output token cap */
+	long max_side, max_pixels;    /* vj-analyze: send a downscaled copy (0: full size) */
 	int timeout_set;              /* stage.timeout was given, not defaulted */
+	int estimate, json;           /* --estimate: send nothing, say what the run would take */
+	int off_peak, wait;           /* send only in the model's cheapest hours; wait for them */
 };
 
 int modelstage_main(const struct model_config *c, enum stage s);

@@ -11,6 +11,7 @@
  *   runstate  a run's jobs at the end of a vj-pack into OUT: run, run_path,
  *             run_rel, part, jobs, packed, failed, pending, retryable */
 #include "stages/outlog.h"
+#include "core/event.h"
 #include "stages/pack.h"
 #include "core/runid.h"
 #include "base/safefs.h"
@@ -228,7 +229,10 @@ outlog_close(struct outlog *l)
 int
 outlog_add(struct outlog *l, json_t *rec)
 {
-	if (journal_append_json(l->j, rec, NULL) < 0)
+	char *js = event_json(rec);
+	int rc = js ? journal_append(l->j, js, strlen(js), NULL) : -1;
+	free(js);
+	if (rc < 0)
 		return -1;
 	fold(l, rec);
 	return 0;

@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -20,6 +22,8 @@ struct job_task {
 	uint32_t slot;                /* the job's slot in the run */
 	char key[KEY_HEX + 1];        /* this stage's key for it */
 	char *raw_job;                /* rec.job as text, when the input gave it */
+	int64_t due;                  /* wall ms it may be sent at (a retry time); 0 now */
+	double reserved;              /* --max-cost: its estimated cost, held until it ends */
 };
 
 /* Why a stage stops before its work is done: the first reason is kept, and
@@ -28,6 +32,7 @@ enum stop_reason {
 	STOP_NONE = 0,
 	STOP_SIGNAL,      /* SIGINT/SIGTERM: finish what is in flight, exit 75 */
 	STOP_BUDGET,      /* --max-cost reached: exit 75 */
+	STOP_CLOSED,      /* sending is closed (--off-peak in peak hours): exit 75 */
 	STOP_OUTPUT,      /* stdout is gone: finish and journal what is in flight, exit 3 */
 	STOP_JOURNAL,     /* this stage's journal cannot be written: stop now, exit 3 */
 	STOP_UPSTREAM,    /* an upstream journal cannot be read (--follow): exit 3 */
@@ -55,12 +60,22 @@ struct stage_state {
 	uint64_t total;               /* --pending: what there was to do at the start */
 	int64_t due;                  /* wall ms the job being taken may be retried at; 0 now */
 	int progress;
+	uint64_t n_waiting_open;      /* feeds that found sending closed, in a row */
+	/* --max-cost: what the jobs handed to the engine are expected to cost
+	 * until each is settled by its real cost; a job that does not fit
+	 * waits in held until enough is settled */
+	double reserved;
+	struct job_task *held;
+	int each;                     /* stage_each: nothing goes to the engine */
+	void (*each_fn)(void *ctx, json_t *rec);
+	void *each_ctx;
 };
 
 static volatile sig_atomic_t got_signal;
 
 static const char *const stop_words[] = {
 	[STOP_NONE] = "", [STOP_SIGNAL] = ", interrupted", [STOP_BUDGET] = ", stopped at the budget",
+	[STOP_CLOSED] = ", stopped: peak hours (--off-peak)",
 	[STOP_OUTPUT] = ", stopped: the output could not be written (what was in flight is journaled)",
 	[STOP_JOURNAL] = ", stopped: the journal could not be written",
 	[STOP_UPSTREAM] = ", stopped: an upstream journal could not be read",
@@ -104,6 +119,16 @@ stage_key(struct stage_state *x, const char *up, char key[KEY_HEX + 1])
 {
 	key_derive(stage_name[x->d->s], x->d->cfg, up, key);
 }
+
+void
+stage_budget(struct stage_state *x, double *spent, double *reserved, double *budget)
+{
+	*spent = x->cost;
+	*reserved = x->reserved;
+	*budget = x->conf->max_cost;
+}
+
+static void admit(struct stage_state *x, struct job_task *jt);
 
 /* Print a record.  With raw_job, the job is spliced in as text rather than
  * dumped again: at a million lines, dumping is most of ingest's time. */
@@ -219,7 +244,8 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1]) {
 		if (merge_done(x, rec, f->off, key) == 0) {
 			x->n_cached++;
-			emit_raw(x, rec, raw_job, NULL);
+			if (!x->each)
+				emit_raw(x, rec, raw_job, NULL);
 			vj_debug("job %s: already done (key %.12s), from the journal", id, key);
 			json_decref(rec);
 			free(raw_job);
@@ -238,7 +264,7 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 		free(raw_job);
 		return;
 	}
-	if (f->state == JS_DEAD && x->conf->retry_failed) {
+	if (f->state == JS_DEAD && x->conf->retry_failed && !x->each) {
 		struct buf *ev = &x->evbuf;
 		ev->len = 0;
 		event_retry(ev, id, now_ms());
@@ -253,17 +279,27 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 	jt->t.rec = rec;
 	jt->t.id = json_string_value(json_object_get(rec, "id"));
 	jt->t.attempts = (f->fkey == (uint32_t)k[1] && f->state == JS_RETRY) ? f->attempts : 0;
-	set_busy(x, (uint32_t)slot, 1);
-	if (x->due)
-		eng_submit_at(x->eng, &jt->t, x->due);
-	else
-		eng_submit(x->eng, &jt->t);
+	jt->due = x->due;
 	x->due = 0;
+	set_busy(x, (uint32_t)slot, 1);
+	if (x->each) {
+		/* stage_each: the job is what the caller wanted to hear of */
+		x->each_fn(x->each_ctx, rec);
+		free(raw_job);
+		free(jt);
+		return;
+	}
+	admit(x, jt);
 }
 
 static void
 free_task(struct stage_state *x, struct job_task *jt)
 {
+	/* the job has ended (or is left for another run): its reserve is
+	 * settled, its real cost is in x->cost */
+	x->reserved -= jt->reserved;
+	if (x->reserved < 1e-12)
+		x->reserved = 0;
 	set_busy(x, jt->slot, 0);
 	json_decref(jt->t.rec);
 	free(jt->raw_job);
@@ -276,7 +312,7 @@ static int
 feed_lines(struct stage_state *x, int room)
 {
 	struct input_item it;
-	while (room > 0) {
+	while (room > 0 && !x->held && x->stop == STOP_NONE) {
 		int r = input_next(x->inq, &it);
 		if (r == 0)
 			return 1;
@@ -385,7 +421,7 @@ count_pending(struct stage_state *x)
 static void
 scan_some(struct stage_state *x, int *room)
 {
-	while (*room > 0 && x->scan < idx_count(x->run->ids)) {
+	while (*room > 0 && x->scan < idx_count(x->run->ids) && !x->held && x->stop == STOP_NONE) {
 		uint32_t slot = x->scan++;
 		json_t *rec = NULL;
 		char key[KEY_HEX + 1];
@@ -404,7 +440,7 @@ feed_pending(struct stage_state *x, int room)
 	char err[512];
 
 	scan_some(x, &room);
-	if (room == 0)
+	if (room == 0 || x->held)
 		return 0;
 	if (!x->conf->follow)
 		return 2;
@@ -427,30 +463,123 @@ feed_pending(struct stage_state *x, int room)
 
 /* ---- engine hooks ---- */
 
-/* The budget: stop before the next job would pass it, counting what is in
- * flight (and, when feeding, queued) at the average cost of a job so far.
- * Checked when feeding and after every answer that costs: the queue is
- * filled before any cost is known, so checking at feed time alone would
- * let a whole queue through. */
-static int
-over_budget(struct stage_state *x, int count_queued)
+/* The budget: every job handed to the engine reserves its estimated cost
+ * (d->reserve) until it ends and its real cost is known; a job is handed
+ * over only while what is spent, what is reserved and its own estimate
+ * stay within --max-cost, or alone when nothing else is in flight.  So a
+ * run passes its budget by at most one request (plus what the estimates of
+ * the requests in flight fall short of their real cost) -- not by a whole
+ * queue or a round of -j. */
+static void
+budget_stop(struct stage_state *x)
 {
-	if (x->conf->max_cost < 0)
-		return 0;
 	if (x->stop == STOP_BUDGET)
-		return 1;
-	struct eng_counts c;
-	eng_counts(x->eng, &c);
-	double avg = x->n_done ? x->cost / (double)x->n_done : 0;
-	double ahead = (double)(c.in_flight + (count_queued ? c.queued : 0) + 1);
-	if (x->cost + avg * ahead <= x->conf->max_cost)
-		return 0;
-	vj_msg("budget of $%.4f reached ($%.4f spent): taking no new work; run again with a higher --max-cost to continue",
-	    x->conf->max_cost, x->cost);
+		return;
+	vj_msg("budget of $%.4f reached ($%.4f spent, $%.4f reserved for requests in flight): taking no new work; run again with a higher --max-cost to continue",
+	    x->conf->max_cost, x->cost, x->reserved);
 	stop(x, STOP_BUDGET);
 	/* start nothing more: what is in flight finishes and is journaled,
 	 * what is queued stays pending for the next run */
 	eng_stop(x->eng, 0);
+}
+
+static double
+reserve_of(struct stage_state *x, json_t *rec)
+{
+	if (x->d->reserve)
+		return x->d->reserve(x, rec);
+	return x->n_done ? x->cost / (double)x->n_done : 0;
+}
+
+static void
+send_task(struct stage_state *x, struct job_task *jt)
+{
+	if (jt->due)
+		eng_submit_at(x->eng, &jt->t, jt->due);
+	else
+		eng_submit(x->eng, &jt->t);
+}
+
+/* Hand jt to the engine if the budget has room for it; else hold it until
+ * reserves are settled, or stop when nothing is left to settle. */
+static void
+admit(struct stage_state *x, struct job_task *jt)
+{
+	if (x->conf->max_cost < 0) {
+		send_task(x, jt);
+		return;
+	}
+	if (!jt->reserved)
+		jt->reserved = reserve_of(x, jt->t.rec);
+	/* a job that fits; or, with nothing in flight and money left, one job
+	 * alone: the budget is passed by at most that one request, and an
+	 * estimate that errs high (max_tokens before any answer) cannot stall
+	 * a run that has the money for it */
+	if (x->cost + x->reserved + jt->reserved <= x->conf->max_cost ||
+	    (x->reserved == 0 && x->cost < x->conf->max_cost)) {
+		x->reserved += jt->reserved;
+		send_task(x, jt);
+		return;
+	}
+	if (x->reserved > 0 && x->stop == STOP_NONE) {
+		if (!x->held)
+			vj_debug("budget: $%.4f spent, $%.4f reserved, job %s needs $%.4f of $%.4f: waiting for answers",
+			    x->cost, x->reserved, jt->t.id, jt->reserved, x->conf->max_cost);
+		x->held = jt;
+		return;
+	}
+	jt->reserved = 0;
+	free_task(x, jt);
+	budget_stop(x);
+}
+
+static void
+fmt_when(int64_t ms, char *out, size_t n)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	if (ms == INT64_MAX) {
+		snprintf(out, n, "never (no cheaper hours in the table)");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Nothing to do until something changes: at most ms, woken early by a
+ * signal.  The engine calls feed again at once (it was told more may
+ * come), so this is what keeps a held or closed stage from spinning. */
+static void
+pause_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+/* Sending is closed (off-peak hours): 1 when no job may be taken now. */
+static int
+closed_now(struct stage_state *x)
+{
+	int64_t now = now_ms(), at;
+	char when[64];
+	if (!x->d->closed || !(at = x->d->closed(x, &now)))
+		return 0;
+	struct eng_counts c;
+	eng_counts(x->eng, &c);
+	if (!x->conf->wait_open) {
+		fmt_when(at, when, sizeof when);
+		vj_msg("peak hours: no request is sent before the cheap hours open at %s; "
+		    "%s (exit 75; --wait waits for them)", when,
+		    c.in_flight + c.queued ? "finishing what is in flight" : "nothing sent");
+		stop(x, STOP_CLOSED);
+		eng_stop(x->eng, 0);
+		return 1;
+	}
+	if (!x->n_waiting_open++) {
+		fmt_when(at, when, sizeof when);
+		vj_info("peak hours: waiting for the cheap hours to open at %s", when);
+	}
+	pause_ms(c.in_flight || at - now < 10 ? 10 : at - now < 1000 ? at - now : 1000);
 	return 1;
 }
 
@@ -458,11 +587,27 @@ static int
 hook_feed(void *ctx, int room)
 {
 	struct stage_state *x = ctx;
-	if (x->stop == STOP_BUDGET || x->io_failed)
+	if (x->stop == STOP_BUDGET || x->stop == STOP_CLOSED || x->io_failed)
 		return 2;
-	if (over_budget(x, 1))
+	if (closed_now(x))
+		return x->stop == STOP_CLOSED ? 2 : 0;
+	x->n_waiting_open = 0;
+	if (x->held) {
+		struct job_task *jt = x->held;
+		x->held = NULL;
+		admit(x, jt);
+		if (x->stop == STOP_BUDGET)
+			return 2;
+		if (x->held) {
+			pause_ms(10);   /* the answers in flight settle reserves */
+			return 0;
+		}
+		room--;
+	}
+	int r = x->conf->pending ? feed_pending(x, room) : feed_lines(x, room);
+	if (x->stop == STOP_BUDGET)
 		return 2;
-	return x->conf->pending ? feed_pending(x, room) : feed_lines(x, room);
+	return x->held ? 0 : r;
 }
 
 static double
@@ -522,8 +667,9 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 	for (int i = 0; i < ec.n; i++)
 		free(ec.text[i]);
 	free_task(x, jt);
-	if (c > 0)
-		over_budget(x, 0);
+	/* the estimates fell short: what is queued is not sent */
+	if (x->conf->max_cost >= 0 && c > 0 && x->cost >= x->conf->max_cost)
+		budget_stop(x);
 }
 
 static void
@@ -537,6 +683,8 @@ hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage,
 	event_fail(ev, t->id, now_ms(), jt->key, t->attempts, eng_class_name[e->cls], final,
 	    e->status, retry_at, usage, c, e->msg);
 	x->cost += c;
+	if (x->conf->max_cost >= 0 && c > 0 && x->cost >= x->conf->max_cost)
+		budget_stop(x);
 	if (run_append_text(x->run, x->d->s, ev->p, ev->len) < 0)
 		stage_io_error(x, t->id);
 	if (final) {
@@ -648,7 +796,8 @@ exit_status(struct stage_state *x, int rc)
 		return VJ_EFATAL;
 	if (rc == VJ_EFATAL)
 		return VJ_EFATAL;
-	if (rc == VJ_ETEMP || x->stop == STOP_BUDGET || x->n_retry_left || x->n_waiting)
+	if (rc == VJ_ETEMP || x->stop == STOP_BUDGET || x->stop == STOP_CLOSED || x->n_retry_left ||
+	    x->n_waiting)
 		return VJ_ETEMP;
 	if (x->n_dead || x->n_bad || x->n_skipped_dead)
 		return VJ_EFAILED;
@@ -715,6 +864,12 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 	if (x.progress && c->pending && !c->follow)
 		x.total = count_pending(&x);
 	rc = eng_run(x.eng);
+	if (x.held) {
+		/* a job the budget or a signal kept back: pending for the next run */
+		free_task(&x, x.held);
+		x.held = NULL;
+		x.n_retry_left++;
+	}
 	if (eng_fatal(x.eng) && eng_fatal_msg(x.eng)[0])
 		vj_msg("stopped: %s", eng_fatal_msg(x.eng));
 	if (d->finish && d->finish(&x) < 0)
@@ -741,6 +896,56 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 		    (unsigned long long)x.n_bad, stop_words[got_signal && !x.stop ? STOP_SIGNAL : x.stop]);
 	input_stop(x.inq, d->free_prep);
 	eng_free(x.eng);
+	run_free(x.run);
+	buf_free(&x.out);
+	buf_free(&x.evbuf);
+	free(x.busy);
+	return st;
+}
+
+/* ---- stage_each: the jobs a run would take, for --estimate ---- */
+
+int
+stage_each(const struct stage_config *c, struct stage_def *d,
+    void (*fn)(void *ctx, json_t *rec), void *ctx)
+{
+	struct stage_state x = { .conf = c, .d = d, .each = 1, .each_fn = fn, .each_ctx = ctx };
+	char err[1024];
+	int st = VJ_OK;
+
+	if (c->pending && !run_exists(c->run)) {
+		vj_msg("no run at %s (--pending works on a run that vj-ingest made; check -r or $VJ_RUN)",
+		    c->run);
+		return VJ_EUSAGE;
+	}
+	x.run = run_new(c->run);
+	/* read, never written: the stage may be running, its journal is only looked at */
+	if (run_exists(c->run) && run_refresh(x.run, (2u << d->s) - 1, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		run_free(x.run);
+		return VJ_EFATAL;
+	}
+	if (d->start && d->start(&x) < 0) {
+		run_free(x.run);
+		return VJ_EFATAL;
+	}
+	if (c->pending) {
+		int room = INT32_MAX;
+		scan_some(&x, &room);
+	} else {
+		json_object_seed(0);
+		jarena_install();
+		x.inq = input_start(c->files, c->nfiles, d->prepare, d->ctx, d->keep_lines);
+		for (int r; (r = feed_lines(&x, 1024)) != 2;) {
+			if (r == 1) {
+				struct pollfd p = { .fd = input_fd(x.inq), .events = POLLIN };
+				poll(&p, 1, 1000);
+			}
+		}
+		input_stop(x.inq, d->free_prep);
+	}
+	if (st == VJ_OK && x.n_bad)
+		st = VJ_EFAILED;
 	run_free(x.run);
 	buf_free(&x.out);
 	buf_free(&x.evbuf);

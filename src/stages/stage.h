@@ -31,6 +31,8 @@ struct stage_config {
 	double timeout, job_timeout, grace;   /* seconds: a request, a job, after a signal */
 	double wait_retries;          /* --pending: retries due within this many seconds are
 	                               * taken and waited for; later ones are left (exit 75) */
+	int wait_open;                /* when the stage_def says sending is closed (off-peak
+	                               * hours): wait for it to open, instead of exit 75 */
 	char **files;                 /* input ("-" stdin); none: stdin */
 	int nfiles;
 };
@@ -58,10 +60,26 @@ struct stage_def {
 	 * status (-1: VJ_EFATAL). */
 	int (*start)(struct stage_state *x);
 	int (*finish)(struct stage_state *x);  /* optional, at the end */
+	/* Optional, for --max-cost: the estimated cost in USD of one request
+	 * for rec, reserved when the job is handed to the engine (before its
+	 * request is built) and settled by its real cost when it ends.  NULL:
+	 * the average cost of a job so far. */
+	double (*reserve)(struct stage_state *x, json_t *rec);
+	/* Optional: 0 when requests may be sent now, else the wall time (ms)
+	 * they may be sent from (INT64_MAX: never), with *now set to the time
+	 * it judged by.  While it is closed no new job is taken: the stage
+	 * exits 75 once what is in flight is done, or with wait_open waits. */
+	int64_t (*closed)(struct stage_state *x, int64_t *now);
 };
 
 /* Run a stage to the end; returns the exit status. */
 int stage_main(const struct stage_config *c, struct stage_def *d);
+/* The jobs stage_main would send now, without sending or journaling
+ * anything and without the stage's lock: fn gets each one's record (and
+ * takes it).  d->start is called first, with the journals read.  Returns
+ * the exit status (0, or 2 / 3 with a message said). */
+int stage_each(const struct stage_config *c, struct stage_def *d,
+    void (*fn)(void *ctx, json_t *rec), void *ctx);
 
 /* For accept functions. */
 struct run *stage_run(struct stage_state *x);
@@ -70,5 +88,8 @@ void *stage_ctx(struct stage_state *x);             /* the stage_def's ctx */
 void stage_io_error(struct stage_state *x, const char *id);  /* the journal failed: stop, exit 3 */
 /* The key this stage uses for a record whose upstream key is up. */
 void stage_key(struct stage_state *x, const char *up, char key[KEY_HEX + 1]);
+/* --max-cost: spent so far, reserved for the jobs handed to the engine and
+ * not yet settled, and the budget (< 0: none); for the progress line. */
+void stage_budget(struct stage_state *x, double *spent, double *reserved, double *budget);
 
 #endif

@@ -9,6 +9,7 @@
  *   fake_answer.c  Gemini and OpenAI bodies (success and errors)
  *   fake_script.c  fault scripts, counters, the rate limiter
  *   fake_util.c    buffers, string map, PRNG, clock
+ *   fake_image.c   the dimensions of inline images (--image-sizes)
  */
 #ifndef VJ_FAKE_H
 #define VJ_FAKE_H
@@ -154,6 +155,12 @@ int	 fake_rpm_take(int family, uint64_t now, uint64_t *retry_ms);
 void	 fake_rpm_init(int rpm);
 void	 fake_rpm_reset(void);
 
+/* ---- fake_image.c (--image-sizes) ---- */
+
+void	 fake_image_note(const char *job, json_t *req);
+json_t	*fake_image_json(void);
+void	 fake_image_reset(void);
+
 /* ---- fake_net.c ---- */
 
 int	 fake_net_listen(int port);
@@ -197,6 +204,7 @@ struct fake_opts {
 	int	 nmodels;
 	const char *static_dir;
 	const char *log_file;
+	int	 image_sizes;	/* note the inline images' dimensions (fake_image.c) */
 };
 
 extern struct fake_opts fake_opt;

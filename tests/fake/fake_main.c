@@ -24,6 +24,7 @@ fake_usage(void)
 	    "\t[--p429 F] [--p500 F] [--p503 F] [--p504 F] [--ptimeout F] [--pdrop F]\n"
 	    "\t[--pbadjson F] [--pschema F] [--pblank F] [--pempty F]\n"
 	    "\t[--key KEY] [--models a,b,c] [--static DIR] [--script FILE] [--log FILE]\n"
+	    "\t[--image-sizes]\n"
 	    "The key may also come from the environment variable VJ_FAKE_KEY.\n", stderr);
 	exit(2);
 }
@@ -91,7 +92,7 @@ fake_write_port(const char *file)
 
 enum { O_PORT = 256, O_PORTFILE, O_SEED, O_LAT, O_DIST, O_RPM, O_KEY, O_MODELS,
 	O_STATIC, O_SCRIPT, O_LOG, O_P429, O_P500, O_P503, O_P504, O_PTIMEOUT,
-	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY };
+	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY, O_IMGSIZES };
 
 static const struct { int opt; int fault; } fake_pmap[] = {
 	{ O_P429, FAULT_429 }, { O_P500, FAULT_500 }, { O_P503, FAULT_503 },
@@ -122,6 +123,7 @@ static const struct option fake_longopts[] = {
 	{ "pschema", required_argument, NULL, O_PSCHEMA },
 	{ "pblank", required_argument, NULL, O_PBLANK },
 	{ "pempty", required_argument, NULL, O_PEMPTY },
+	{ "image-sizes", no_argument, NULL, O_IMGSIZES },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -152,6 +154,7 @@ fake_option(int c, const char *arg)
 	case O_STATIC: fake_opt.static_dir = arg; return;
 	case O_SCRIPT: fake_load_script(arg); return;
 	case O_LOG: fake_opt.log_file = arg; return;
+	case O_IMGSIZES: fake_opt.image_sizes = 1; return;
 	}
 	for (i = 0; i < sizeof(fake_pmap) / sizeof(fake_pmap[0]); i++)
 		if (fake_pmap[i].opt == c) {
@@ -190,6 +193,7 @@ main(int argc, char **argv)
 		fclose(fake_logf);
 	fake_script_load("", 0, NULL, 0);
 	fake_stats_reset();
+	fake_image_reset();
 	fake_rpm_init(0);
 	for (f = 0; f < fake_opt.nmodels; f++)
 		free(fake_opt.models[f]);

@@ -195,6 +195,7 @@ fake_route_gemini(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 		return rs->status;
 	}
 	call.req = json_loadb(rq->body, rq->bodylen, 0, &jerr);
+	fake_image_note(call.job, call.req);
 	if (fake_gemini_check(&call, model, rs) == 0) {
 		fault = fake_script_next(call.job);
 		if (fault == FAULT_NONE && fake_rpm_take(FAM_GEMINI, fake_now_ms(), &call.retry_ms))
@@ -322,6 +323,7 @@ fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 		return rs->status;
 	}
 	call.req = json_loadb(rq->body, rq->bodylen, 0, &jerr);
+	fake_image_note(call.job, call.req);
 	if (fake_openai_check(&call, rs) == 0) {
 		fault = fake_script_next(call.job);
 		if (fault == FAULT_NONE && fake_rpm_take(FAM_OPENAI, fake_now_ms(), &call.retry_ms))
@@ -497,9 +499,13 @@ fake_route_control(struct fake_req *rq, struct fake_resp *rs)
 	char err[256];
 
 	if (strcmp(rq->path, "/_stats") == 0) {
-		fake_resp_json(rs, 200, fake_stats_json());
+		json_t *st = fake_stats_json();
+		if (fake_opt.image_sizes)
+			json_object_set_new(st, "images", fake_image_json());
+		fake_resp_json(rs, 200, st);
 	} else if (strcmp(rq->path, "/_reset") == 0) {
 		fake_stats_reset();
+		fake_image_reset();
 		fake_rpm_reset();
 		fake_resp_json(rs, 200, json_pack("{s:b}", "ok", 1));
 	} else if (strcmp(rq->path, "/_script") == 0 && strcmp(rq->method, "POST") == 0) {

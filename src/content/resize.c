@@ -1,0 +1,514 @@
+/* resize: the downscaled copy of an image that vj-analyze --max-side sends.
+ *
+ * Decoding is most of the time, so a JPEG is decoded straight from its DCT
+ * coefficients at the smallest n/8 scale whose result still covers the
+ * target (decode.c), and only that is resampled.  The resampler is a
+ * separable Lanczos-3 whose support widens with the factor (so it averages
+ * what it drops instead of aliasing it), in 14-bit fixed point; a factor
+ * above 4 is first brought under 4 by an exact area average over whole
+ * blocks, which costs one pass and loses nothing a Lanczos that wide would
+ * have kept.  PNG and WebP with real alpha keep it (premultiplied while
+ * resampled, so edges take no dark fringe) and are written as PNG;
+ * everything else becomes a JPEG at a fixed quality. */
+#include "content/resize.h"
+#include "content/decode.h"
+#include "content/img.h"
+#include "base/util.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <png.h>
+#include <webp/decode.h>
+
+/* The decoder's limit, for the RGBA decodes done here. */
+#define RESIZE_MAX_PIXELS ((int64_t)1 << 26)
+#define FIX 14                  /* fixed-point bits of a filter weight */
+
+int
+resize_fit(long w, long h, const struct resize_params *p, long *nw, long *nh)
+{
+	double s = 1;
+
+	*nw = w;
+	*nh = h;
+	if (w <= 0 || h <= 0)
+		return 0;
+	long big = w > h ? w : h;
+	if (p->max_side > 0 && big > p->max_side)
+		s = (double)p->max_side / (double)big;
+	if (p->max_pixels > 0 && (double)w * (double)h * s * s > (double)p->max_pixels)
+		s = sqrt((double)p->max_pixels / ((double)w * (double)h));
+	if (s >= 1)
+		return 0;
+	*nw = (long)floor((double)w * s + 0.5);
+	*nh = (long)floor((double)h * s + 0.5);
+	/* rounding must not break a limit */
+	while (p->max_pixels > 0 && *nw * *nh > p->max_pixels) {
+		if (*nw >= *nh)
+			(*nw)--;
+		else
+			(*nh)--;
+	}
+	if (p->max_side > 0 && *nw > p->max_side)
+		*nw = p->max_side;
+	if (p->max_side > 0 && *nh > p->max_side)
+		*nh = p->max_side;
+	if (*nw < 1)
+		*nw = 1;
+	if (*nh < 1)
+		*nh = 1;
+	return *nw < w || *nh < h;
+}
+
+void
+resize_params_text(const struct resize_params *p, char *out, size_t n)
+{
+	snprintf(out, n, "s%ld-p%ld-q%d", p->max_side, p->max_pixels,
+	    p->quality > 0 ? p->quality : RESIZE_QUALITY);
+}
+
+void
+resize_out_free(struct resize_out *out)
+{
+	if (!out)
+		return;
+	free(out->buf);
+	memset(out, 0, sizeof *out);
+}
+
+/* ---- resampling ---- */
+
+static double
+sinc(double x)
+{
+	if (x == 0)
+		return 1;
+	x *= M_PI;
+	return sin(x) / x;
+}
+
+static double
+lanczos3(double x)
+{
+	return x > -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0;
+}
+
+/* For each output position: the first source index, the number of taps and
+ * their fixed-point weights (which sum to exactly 1 << FIX). */
+struct taps {
+	int *start, *n;
+	int32_t *w;
+	int stride;             /* weights per output position */
+};
+
+static void
+taps_make(struct taps *t, int in, int out)
+{
+	double scale = (double)in / out, fs = scale > 1 ? scale : 1, support = 3 * fs;
+	double *f;
+
+	t->stride = (int)ceil(support) * 2 + 2;
+	t->start = xmalloc(sizeof *t->start * (size_t)out);
+	t->n = xmalloc(sizeof *t->n * (size_t)out);
+	t->w = xcalloc((size_t)out * (size_t)t->stride, sizeof *t->w);
+	f = xmalloc(sizeof *f * (size_t)t->stride);
+	for (int i = 0; i < out; i++) {
+		double center = (i + 0.5) * scale, sum = 0;
+		int lo = (int)floor(center - support + 0.5), hi = (int)floor(center + support + 0.5);
+		if (lo < 0)
+			lo = 0;
+		if (hi > in)
+			hi = in;
+		if (hi - lo > t->stride)
+			hi = lo + t->stride;
+		for (int x = lo; x < hi; x++)
+			sum += f[x - lo] = lanczos3((x + 0.5 - center) / fs);
+		int32_t *w = t->w + (size_t)i * t->stride, tot = 0, big = 0;
+		for (int k = 0; k < hi - lo; k++) {
+			w[k] = (int32_t)lrint(f[k] / (sum != 0 ? sum : 1) * (1 << FIX));
+			tot += w[k];
+			if (w[k] > w[big])
+				big = k;
+		}
+		w[big] += (1 << FIX) - tot;   /* rounding: flat areas stay exact */
+		t->start[i] = lo;
+		t->n[i] = hi - lo;
+	}
+	free(f);
+}
+
+static void
+taps_free(struct taps *t)
+{
+	free(t->start);
+	free(t->n);
+	free(t->w);
+}
+
+static unsigned char
+clamp8(int32_t v)
+{
+	v = (v + (1 << (FIX - 1))) >> FIX;
+	return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* Exact area average over k x k blocks (the edges take partial blocks). */
+static unsigned char *
+box_shrink(const unsigned char *src, int sw, int sh, int ch, int k, int *dw, int *dh)
+{
+	int ow = (sw + k - 1) / k, oh = (sh + k - 1) / k;
+	unsigned char *dst = xmalloc((size_t)ow * oh * ch);
+	uint32_t *acc = xmalloc(sizeof *acc * (size_t)ow * ch);
+
+	for (int oy = 0; oy < oh; oy++) {
+		int y0 = oy * k, y1 = y0 + k < sh ? y0 + k : sh;
+		memset(acc, 0, sizeof *acc * (size_t)ow * ch);
+		for (int y = y0; y < y1; y++) {
+			const unsigned char *s = src + (size_t)y * sw * ch;
+			for (int x = 0; x < sw; x++)
+				for (int c = 0; c < ch; c++)
+					acc[(x / k) * ch + c] += s[x * ch + c];
+		}
+		for (int ox = 0; ox < ow; ox++) {
+			int x0 = ox * k, x1 = x0 + k < sw ? x0 + k : sw;
+			uint32_t n = (uint32_t)((x1 - x0) * (y1 - y0));
+			for (int c = 0; c < ch; c++)
+				dst[((size_t)oy * ow + ox) * ch + c] =
+				    (unsigned char)((acc[ox * ch + c] + n / 2) / n);
+		}
+	}
+	free(acc);
+	*dw = ow;
+	*dh = oh;
+	return dst;
+}
+
+unsigned char *
+resize_pixels(const unsigned char *src, int sw, int sh, int ch, int dw, int dh)
+{
+	unsigned char *pre = NULL, *tmp, *dst;
+	struct taps tx, ty;
+	int k = sw / dw < sh / dh ? sw / dw : sh / dh;
+
+	/* a large factor: whole blocks averaged first, leaving at most 4 to the filter */
+	if (k > 4) {
+		int pw, ph;
+		pre = box_shrink(src, sw, sh, ch, k / 2, &pw, &ph);
+		src = pre;
+		sw = pw;
+		sh = ph;
+	}
+	taps_make(&tx, sw, dw);
+	taps_make(&ty, sh, dh);
+	/* horizontal: sh rows of dw pixels */
+	tmp = xmalloc((size_t)dw * sh * ch);
+	for (int y = 0; y < sh; y++) {
+		const unsigned char *s = src + (size_t)y * sw * ch;
+		unsigned char *d = tmp + (size_t)y * dw * ch;
+		for (int x = 0; x < dw; x++, d += ch) {
+			const int32_t *w = tx.w + (size_t)x * tx.stride;
+			const unsigned char *p = s + (size_t)tx.start[x] * ch;
+			int n = tx.n[x];
+			/* one loop per layout: most of the time goes here */
+			if (ch == 3) {
+				int32_t r = 0, g = 0, b = 0;
+				for (int i = 0; i < n; i++, p += 3) {
+					r += p[0] * w[i];
+					g += p[1] * w[i];
+					b += p[2] * w[i];
+				}
+				d[0] = clamp8(r);
+				d[1] = clamp8(g);
+				d[2] = clamp8(b);
+			} else {
+				int32_t r = 0, g = 0, b = 0, a = 0;
+				for (int i = 0; i < n; i++, p += 4) {
+					r += p[0] * w[i];
+					g += p[1] * w[i];
+					b += p[2] * w[i];
+					a += p[3] * w[i];
+				}
+				d[0] = clamp8(r);
+				d[1] = clamp8(g);
+				d[2] = clamp8(b);
+				d[3] = clamp8(a);
+			}
+		}
+	}
+	/* vertical: the sums stay in registers, four bytes at a time; the few
+	 * rows a tap spans stay in the cache */
+	size_t row = (size_t)dw * ch;
+	dst = xmalloc(row * dh);
+	for (int y = 0; y < dh; y++) {
+		const int32_t *w = ty.w + (size_t)y * ty.stride;
+		const unsigned char *s0 = tmp + (size_t)ty.start[y] * row;
+		unsigned char *d = dst + (size_t)y * row;
+		int n = ty.n[y];
+		size_t j = 0;
+		for (; j + 4 <= row; j += 4) {
+			int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+			const unsigned char *s = s0 + j;
+			for (int i = 0; i < n; i++, s += row) {
+				a0 += s[0] * w[i];
+				a1 += s[1] * w[i];
+				a2 += s[2] * w[i];
+				a3 += s[3] * w[i];
+			}
+			d[j] = clamp8(a0);
+			d[j + 1] = clamp8(a1);
+			d[j + 2] = clamp8(a2);
+			d[j + 3] = clamp8(a3);
+		}
+		for (; j < row; j++) {
+			int32_t a = 0;
+			const unsigned char *s = s0 + j;
+			for (int i = 0; i < n; i++, s += row)
+				a += s[0] * w[i];
+			d[j] = clamp8(a);
+		}
+	}
+	free(tmp);
+	free(pre);
+	taps_free(&tx);
+	taps_free(&ty);
+	return dst;
+}
+
+/* ---- decoding with alpha (PNG, WebP) ---- */
+
+/* 1 when any pixel is not fully opaque. */
+static int
+has_alpha(const unsigned char *rgba, size_t npix)
+{
+	for (size_t i = 0; i < npix; i++)
+		if (rgba[i * 4 + 3] != 255)
+			return 1;
+	return 0;
+}
+
+static void
+premultiply(unsigned char *p, size_t npix, int undo)
+{
+	for (size_t i = 0; i < npix; i++, p += 4) {
+		unsigned a = p[3];
+		for (int c = 0; c < 3; c++) {
+			unsigned v = undo ? (a ? (p[c] * 255u + a / 2) / a : 0) : (p[c] * a + 127) / 255;
+			p[c] = (unsigned char)(v > 255 ? 255 : v);
+		}
+	}
+}
+
+/* RGBA pixels of a PNG or WebP that has an alpha channel: 1 with *rgba set
+ * when some pixel is not opaque; 0 when the image is opaque (decode it as
+ * RGB); -1 with err. */
+static int
+decode_rgba(const unsigned char *buf, size_t len, const char *ext, unsigned char **rgba,
+    int *w, int *h, char *err, size_t errlen)
+{
+	*rgba = NULL;
+	if (strcmp(ext, "png") == 0) {
+		png_image img;
+		memset(&img, 0, sizeof img);
+		img.version = PNG_IMAGE_VERSION;
+		if (!png_image_begin_read_from_memory(&img, buf, len))
+			return errf(err, errlen, "corrupt PNG: %s", img.message);
+		if (!(img.format & PNG_FORMAT_FLAG_ALPHA)) {
+			png_image_free(&img);
+			return 0;
+		}
+		if ((int64_t)img.width * img.height > RESIZE_MAX_PIXELS || !img.width || !img.height) {
+			png_image_free(&img);
+			return errf(err, errlen, "image too large to decode (%ux%u)", img.width, img.height);
+		}
+		img.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;   /* as decode.c: 16-bit is sRGB */
+		img.format = PNG_FORMAT_RGBA;
+		*rgba = xmalloc(PNG_IMAGE_SIZE(img));
+		if (!png_image_finish_read(&img, NULL, *rgba, 0, NULL)) {
+			errf(err, errlen, "truncated or corrupt PNG: %s", img.message);
+			png_image_free(&img);
+			free(*rgba);
+			*rgba = NULL;
+			return -1;
+		}
+		*w = (int)img.width;
+		*h = (int)img.height;
+		png_image_free(&img);
+	} else if (strcmp(ext, "webp") == 0) {
+		WebPBitstreamFeatures f;
+		if (WebPGetFeatures(buf, len, &f) != VP8_STATUS_OK)
+			return errf(err, errlen, "corrupt WebP");
+		if (!f.has_alpha)
+			return 0;
+		if ((int64_t)f.width * f.height > RESIZE_MAX_PIXELS || f.width <= 0 || f.height <= 0)
+			return errf(err, errlen, "image too large to decode (%dx%d)", f.width, f.height);
+		if (!(*rgba = WebPDecodeRGBA(buf, len, w, h)))
+			return errf(err, errlen, "corrupt WebP");
+		/* WebP's allocator, not ours: copy into memory free() may take */
+		unsigned char *c = xmalloc((size_t)*w * *h * 4);
+		memcpy(c, *rgba, (size_t)*w * *h * 4);
+		WebPFree(*rgba);
+		*rgba = c;
+	} else {
+		return 0;
+	}
+	if (!has_alpha(*rgba, (size_t)*w * *h)) {
+		free(*rgba);
+		*rgba = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- encoding ---- */
+
+struct jerr {
+	struct jpeg_error_mgr pub;
+	jmp_buf jb;
+};
+
+static void
+j_error_exit(j_common_ptr c)
+{
+	longjmp(((struct jerr *)c->err)->jb, 1);
+}
+
+static int
+encode_jpeg(const unsigned char *rgb, int w, int h, int quality, struct resize_out *out,
+    char *err, size_t errlen)
+{
+	struct jpeg_compress_struct c;
+	struct jerr je;
+	unsigned char *volatile mem = NULL;
+	unsigned long size = 0;
+
+	c.err = jpeg_std_error(&je.pub);
+	je.pub.error_exit = j_error_exit;
+	if (setjmp(je.jb)) {
+		jpeg_destroy_compress(&c);
+		free(mem);
+		return errf(err, errlen, "cannot encode the downscaled JPEG");
+	}
+	jpeg_create_compress(&c);
+	jpeg_mem_dest(&c, (unsigned char **)&mem, &size);
+	c.image_width = (JDIMENSION)w;
+	c.image_height = (JDIMENSION)h;
+	c.input_components = 3;
+	c.in_color_space = JCS_RGB;
+	jpeg_set_defaults(&c);
+	jpeg_set_quality(&c, quality, TRUE);
+	c.optimize_coding = TRUE;   /* smaller uploads for a few percent of the time */
+	jpeg_start_compress(&c, TRUE);
+	while (c.next_scanline < c.image_height) {
+		JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * w * 3);
+		jpeg_write_scanlines(&c, &row, 1);
+	}
+	jpeg_finish_compress(&c);
+	jpeg_destroy_compress(&c);
+	/* libjpeg's memory came from malloc: it is ours now */
+	out->buf = mem;
+	out->len = size;
+	out->mime = "image/jpeg";
+	out->w = w;
+	out->h = h;
+	return 0;
+}
+
+static int
+encode_png(const unsigned char *rgba, int w, int h, struct resize_out *out, char *err,
+    size_t errlen)
+{
+	png_image img;
+	png_alloc_size_t size = 0;
+
+	memset(&img, 0, sizeof img);
+	img.version = PNG_IMAGE_VERSION;
+	img.width = (png_uint_32)w;
+	img.height = (png_uint_32)h;
+	img.format = PNG_FORMAT_RGBA;
+	if (!png_image_write_to_memory(&img, NULL, &size, 0, rgba, 0, NULL))
+		return errf(err, errlen, "cannot encode the downscaled PNG: %s", img.message);
+	out->buf = xmalloc(size);
+	if (!png_image_write_to_memory(&img, out->buf, &size, 0, rgba, 0, NULL)) {
+		free(out->buf);
+		out->buf = NULL;
+		return errf(err, errlen, "cannot encode the downscaled PNG: %s", img.message);
+	}
+	out->len = size;
+	out->mime = "image/png";
+	out->w = w;
+	out->h = h;
+	return 0;
+}
+
+/* ---- the whole ---- */
+
+/* The longer side decode.c's JPEG path gives at the smallest n/8 DCT scale
+ * whose longer side reaches want: passed as its max_side, it decodes at
+ * that scale and shrinks no further (the filter here does the rest). */
+static int
+dct_side(long w, long h, long want)
+{
+	long big = w > h ? w : h;
+	for (long num = 1; num <= 8; num++) {
+		long s = (big * num + 7) / 8;
+		if (s >= want)
+			return (int)s;
+	}
+	return 0;
+}
+
+int
+resize_image(const unsigned char *buf, size_t len, const char *mime,
+    const struct resize_params *p, struct resize_out *out, char *err, size_t errlen)
+{
+	struct img_info info;
+	struct pixmap pm = { 0 };
+	unsigned char *rgba = NULL, *px;
+	long nw, nh;
+	int w, h, r;
+
+	(void)mime;
+	memset(out, 0, sizeof *out);
+	if (img_sniff(buf, len, &info, err, errlen) != 0)
+		return -1;
+	if (!strcmp(info.ext, "heic") || !strcmp(info.ext, "heif"))
+		return errf(err, errlen, "%s images cannot be downscaled here", info.mime);
+	if (!resize_fit(info.width, info.height, p, &nw, &nh))
+		return 1;
+	r = decode_rgba(buf, len, info.ext, &rgba, &w, &h, err, errlen);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		premultiply(rgba, (size_t)w * h, 0);
+		px = resize_pixels(rgba, w, h, 4, (int)nw, (int)nh);
+		free(rgba);
+		premultiply(px, (size_t)nw * nh, 1);
+		r = encode_png(px, (int)nw, (int)nh, out, err, errlen);
+		free(px);
+		return r;
+	}
+	int side = strcmp(info.ext, "jpg") == 0 ? dct_side(info.width, info.height, nw > nh ? nw : nh) : 0;
+	if (decode_image(buf, len, info.mime, side, &pm, err, errlen) != 0)
+		return -1;
+	/* the decoder turns the pixels as displayed; the size is the one the
+	 * header's dimensions give (resize_fit), what vj-analyze --estimate says */
+	if (pm.w >= nw && pm.h >= nh && (pm.w > nw || pm.h > nh))
+		px = resize_pixels(pm.rgb, pm.w, pm.h, 3, (int)nw, (int)nh);
+	else {
+		px = pm.rgb;
+		pm.rgb = NULL;
+		nw = pm.w;
+		nh = pm.h;
+	}
+	pixmap_free(&pm);
+	r = encode_jpeg(px, (int)nw, (int)nh, p->quality > 0 ? p->quality : RESIZE_QUALITY, out,
+	    err, errlen);
+	free(px);
+	return r;
+}
