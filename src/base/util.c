@@ -46,8 +46,7 @@ vmsg(const char *fmt, va_list ap, int witherr)
 	errno = e;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 if it is not one. */
-static size_t
+size_t
 utf8_len(const unsigned char *p, size_t n)
 {
 	size_t k;
@@ -549,4 +548,13 @@ vj_stop_signals(void (*handler)(int))
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+void
+utc_iso(int64_t ms, char *out, size_t n)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

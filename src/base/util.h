@@ -61,6 +61,8 @@ void vj_stop_signals(void (*handler)(int));
 
 /* Time: wall clock in ms since the epoch, monotonic in ms. */
 int64_t now_ms(void);
+/* ms since the epoch as "2026-12-01T23:14:56Z". */
+void utc_iso(int64_t ms, char *out, size_t n);
 int64_t mono_ms(void);
 
 /* Files.  All return 0 on success, -1 with errno set. */
@@ -88,5 +90,8 @@ void secret_scrub(char *s);                   /* each registered secret -> "[red
  * (C0, DEL, C1) and bytes that are not UTF-8 written as \n, \xHH, \u00HH.
  * Writes at most outlen-1 bytes and a NUL; returns the length. */
 size_t text_escape(const char *in, size_t n, char *out, size_t outlen);
+/* Length of the valid UTF-8 sequence at p (1..4; n bytes there), 0 if it is
+ * not one (overlong, a surrogate, past U+10FFFF, cut short). */
+size_t utf8_len(const unsigned char *p, size_t n);
 
 #endif

@@ -83,15 +83,6 @@ stage_story(struct run *r, enum stage s, uint32_t slot, const char *id, char *er
 	return o;
 }
 
-static void
-utc(int64_t ms, char *out, size_t n)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* One event as a line for people. */
 static void
 event_line(json_t *ev, struct buf *out)
@@ -99,7 +90,7 @@ event_line(json_t *ev, struct buf *out)
 	const char *type = json_string_value(json_object_get(ev, "ev"));
 	char when[32] = "-";
 	if (json_is_integer(json_object_get(ev, "t")))
-		utc(json_integer_value(json_object_get(ev, "t")), when, sizeof when);
+		utc_iso(json_integer_value(json_object_get(ev, "t")), when, sizeof when);
 	buf_addf(out, "    %s  %-7s", when, type ? type : "?");
 	json_t *x;
 	if ((x = json_object_get(ev, "attempt")))

@@ -72,33 +72,6 @@ static const char script[] =
 
 /* ---- text ---- */
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 if it is not one. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	size_t k;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		k = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		k = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		k = 4;
-	else
-		return 0;
-	if (n < k)
-		return 0;
-	for (size_t i = 1; i < k; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) ||
-	    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
-		return 0;   /* overlong, surrogate, beyond U+10FFFF */
-	return k;
-}
-
 void
 report_esc(struct buf *out, const char *s, size_t n, size_t max)
 {
@@ -106,7 +79,7 @@ report_esc(struct buf *out, const char *s, size_t n, size_t max)
 	size_t lim = max && n > max ? max : n;
 	for (size_t i = 0; i < lim;) {
 		unsigned c = p[i];
-		size_t k = utf8_seq(p + i, n - i);
+		size_t k = utf8_len(p + i, n - i);
 		if (k > 1) {
 			if (i + k > lim)
 				break;

@@ -18,15 +18,6 @@
 
 typedef char cell[80];
 
-static void
-fmt_iso(int64_t ms, char *out, size_t n)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* "35s ago", "12m ago": how stale a stage is, at a glance. */
 static void
 fmt_ago(int64_t ms, char *out, size_t n)
@@ -310,7 +301,7 @@ time_table(const struct status *s, struct buf *out)
 			strcpy(c[4], "-");
 		if (g->last_t) {
 			char iso[32], ago[32];
-			fmt_iso(g->last_t, iso, sizeof iso);
+			utc_iso(g->last_t, iso, sizeof iso);
 			fmt_ago(s->now - g->last_t, ago, sizeof ago);
 			snprintf(c[5], sizeof(cell), "%s (%s)", iso, ago);
 		} else {
@@ -407,7 +398,7 @@ json_iso(int64_t ms)
 	char iso[32];
 	if (!ms)
 		return json_null();
-	fmt_iso(ms, iso, sizeof iso);
+	utc_iso(ms, iso, sizeof iso);
 	return json_string(iso);
 }
 
@@ -615,7 +606,7 @@ status_watch(const struct status_opt *o, int interval_ms)
 		}
 		if (!o->json) {
 			char iso[32];
-			fmt_iso(now_ms(), iso, sizeof iso);
+			utc_iso(now_ms(), iso, sizeof iso);
 			buf_addf(&out, "every %gs, %s\n", interval_ms / 1000.0, iso);
 		}
 		render(r, o, &out);
@@ -707,7 +698,7 @@ fail_line(struct run *r, const struct status_opt *o, int s, uint32_t slot,
 		flatten(msg);
 		if (retry) {
 			char iso[32];
-			fmt_iso((int64_t)f->retry_at * 1000, iso, sizeof iso);
+			utc_iso((int64_t)f->retry_at * 1000, iso, sizeof iso);
 			snprintf(when, sizeof when, "[retry %s] ", f->retry_at ? iso : "now");
 		}
 		printf("%-*s  %-8s  attempts %u  %s%s\n", idw, id, stage_name[s],
