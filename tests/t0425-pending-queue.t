@@ -5,6 +5,7 @@
 # is taken and waited for, so the next night finishes it; one due later is
 # left, exit 75.
 . "$(dirname "$0")/lib.sh"
+PATH="$TOP/tests/tools:$PATH"
 
 vj-mkimages img >/dev/null
 export VJ_FAKE_KEY=fake-key-0425 GEMINI_API_KEY=fake-key-0425
@@ -38,12 +39,27 @@ test_expect_success 'a retry due in a second or two is taken by the next --pendi
 	test $(fake_count w1) -eq 2
 '
 
-test_expect_success '--wait-retries 0: the retry is left for later, exit 75, nothing sent' '
-	interrupted w2 &&
+# later JOB SECONDS: journal again JOB's last failure, due SECONDS from now
+later() {
+	line=$(grep "\"ev\":\"fail\",\"id\":\"$1\"" vj-run/journal/analyze.log | tail -n 1 | cut -c10-) &&
+	at=$(( $(date +%s) * 1000 + $2 * 1000 )) &&
+	printf "%s\n" "$line" | sed "s/\"retry_at\":[0-9]*/\"retry_at\":$at/" | vj-jline >>vj-run/journal/analyze.log
+}
+
+test_expect_success 'a retry due past the horizon is left for later: exit 75, nothing sent' '
+	interrupted w2 && later w2 3600 &&
 	before=$(fake_count w2) &&
-	test_status 75 an --pending --wait-retries 0 >o 2>e &&
+	test_status 75 an --pending >o 2>e &&
 	test "$(fake_count w2)" = "$before" &&
 	test_grep "waiting to retry" e
+'
+
+test_expect_success '--wait-retries 0 leaves even a near one; a horizon past it takes it' '
+	later w2 3 &&
+	test_status 75 an --pending --wait-retries 0 >o 2>e &&
+	test_grep "waiting to retry" e &&
+	an --pending --wait-retries 60 >o 2>e &&
+	jq -e "select(.id == \"w2\") | .analysis | type == \"object\"" o
 '
 
 test_done
