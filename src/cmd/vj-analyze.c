@@ -10,6 +10,7 @@ static const struct opts_cmd cmd = {
 "                  [--base-url URL] [--api-key-env NAME] [--max-tokens N] [--prices FILE]\n"
 "                  [--max-cost USD] [--fsync always|batch|never]\n"
 "                  [--repair] [--progress | --no-progress]\n"
+"                  [--heartbeat SEC] [--log-format text|json]\n"
 "                  [--pending [--follow] [--retry-failed] [--wait-retries SEC]]\n"
 "                  [FILE...]\n"
 "       vj-analyze -h | -V\n",
