@@ -591,7 +591,8 @@ pack_run(const struct pack_cfg *c)
 	progress_end(p.prog, &pc);
 	if (p.left_out)
 		vj_msg("%d record%s left out", p.left_out, p.left_out == 1 ? "" : "s");
-	if (vj_verbose >= 0) {
+	/* a run with nothing to pack says nothing (a quiet night under cron) */
+	if (vj_verbose >= 0 && (p.n_packed || p.n_skipped || p.left_out || interrupted)) {
 		char extra[256];
 		snprintf(extra, sizeof extra, "\"stage\":\"pack\",\"packed\":%llu,\"shards\":%llu,"
 		    "\"bytes\":%llu,\"skipped\":%llu,\"left_out\":%d,\"status\":%d",
