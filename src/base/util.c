@@ -25,12 +25,73 @@ vj_setprog(const char *argv0)
 	vj_prog = s ? s + 1 : argv0;
 }
 
+int vj_log_format = VJ_LOG_TEXT;
+
+void
+utc_stamp(int64_t t, int with_ms, char out[32])
+{
+	time_t sec = (time_t)(t / 1000);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (with_ms)
+		snprintf(out + n, 32 - n, ".%03dZ", (int)(t % 1000));
+	else
+		snprintf(out + n, 32 - n, "Z");
+}
+
+/* Write one finished message line.  As text: "PROG: msg"; on a terminal
+ * it first clears the line, where a progress line (of this process or of
+ * another stage on the same terminal) may stand unfinished.  As JSON: one
+ * object a line; msg is already free of control characters and invalid
+ * UTF-8 (text_escape), so only quotes and backslashes need escaping.  One
+ * write(2), so that lines of threads and processes sharing stderr do not
+ * interleave. */
+static void
+put_line(const char *level, const char *kind, const char *extra, const char *msg)
+{
+	char out[4096 * 8 + 512];
+	size_t o = 0, n = strlen(msg);
+
+	if (vj_log_format != VJ_LOG_JSON) {
+		int w = snprintf(out, sizeof out, "%s%s: %s\n", isatty(2) ? "\r\033[K" : "", vj_prog, msg);
+		o = w < 0 ? 0 : (size_t)w < sizeof out ? (size_t)w : sizeof out - 1;
+		write_all(2, out, o);
+		return;
+	}
+	char stamp[32], prog[256];
+	utc_stamp(now_ms(), 1, stamp);
+	text_escape(vj_prog, strlen(vj_prog), prog, sizeof prog);
+	o = (size_t)snprintf(out, sizeof out, "{\"time\":\"%s\",\"prog\":\"", stamp);
+	for (const char *s = prog; *s && o < 300; s++) {
+		if (*s == '"' || *s == '\\')
+			out[o++] = '\\';
+		out[o++] = *s;
+	}
+	o += (size_t)snprintf(out + o, sizeof out - o, "\",\"level\":\"%s\"", level);
+	if (kind)
+		o += (size_t)snprintf(out + o, sizeof out - o, ",\"kind\":\"%s\"", kind);
+	o += (size_t)snprintf(out + o, sizeof out - o, ",\"msg\":\"");
+	for (size_t i = 0; i < n && o < sizeof out - 256; i++) {
+		if (msg[i] == '"' || msg[i] == '\\')
+			out[o++] = '\\';
+		out[o++] = msg[i];
+	}
+	out[o++] = '"';
+	if (extra && *extra && strlen(extra) < 1024)
+		o += (size_t)snprintf(out + o, sizeof out - o, ",%s", extra);
+	out[o++] = '}';
+	out[o++] = '\n';
+	write_all(2, out, o);
+}
+
 /* A message is one line on a terminal: whatever came from outside (an id, a
  * URL, a provider's error text) may hold ESC sequences, newlines or C1
  * controls, so every control character is shown escaped, and a secret this
  * process holds is never shown at all. */
 static void
-vmsg(const char *fmt, va_list ap, int witherr)
+vmsg_as(const char *level, const char *kind, const char *extra, const char *fmt, va_list ap,
+    int witherr)
 {
 	int e = errno;
 	char line[4096], clean[4096 * 4 + 1];
@@ -42,8 +103,23 @@ vmsg(const char *fmt, va_list ap, int witherr)
 		snprintf(line + n, sizeof line - n, " %s", strerror(e));
 	secret_scrub(line);
 	text_escape(line, strlen(line), clean, sizeof clean);
-	fprintf(stderr, "%s: %s\n", vj_prog, clean);
+	put_line(level, kind, extra, clean);
 	errno = e;
+}
+
+static void
+vmsg(const char *level, const char *fmt, va_list ap, int witherr)
+{
+	vmsg_as(level, NULL, NULL, fmt, ap, witherr);
+}
+
+void
+vj_event(const char *kind, const char *extra, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg_as("info", kind, extra, fmt, ap, 0);
+	va_end(ap);
 }
 
 size_t
@@ -121,7 +197,7 @@ vj_msg(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vmsg(fmt, ap, 0);
+	vmsg("error", fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -132,7 +208,7 @@ vj_info(const char *fmt, ...)
 	if (vj_verbose < 0)
 		return;
 	va_start(ap, fmt);
-	vmsg(fmt, ap, 0);
+	vmsg("info", fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -141,7 +217,7 @@ vj_warn(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vmsg(fmt, ap, 1);
+	vmsg("warning", fmt, ap, 1);
 	va_end(ap);
 }
 
@@ -152,7 +228,7 @@ vj_debug(const char *fmt, ...)
 	if (vj_verbose < 1)
 		return;
 	va_start(ap, fmt);
-	vmsg(fmt, ap, 0);
+	vmsg("debug", fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -161,7 +237,7 @@ vj_die(int status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vmsg(fmt, ap, 1);
+	vmsg("error", fmt, ap, 1);
 	va_end(ap);
 	exit(status);
 }

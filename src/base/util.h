@@ -27,6 +27,21 @@ void vj_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vj_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void vj_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* How messages are written (--log-format): text, "PROG: message" (on a
+ * terminal after clearing the line a progress line may hold), or JSON, one
+ * object a line: {"time":"<UTC, ms>","prog":..,"level":..,"msg":..} with
+ * level error (vj_msg, vj_die), warning, info or debug. */
+enum { VJ_LOG_TEXT = 0, VJ_LOG_JSON = 1 };
+extern int vj_log_format;
+/* An information line that carries numbers for log collectors: as JSON it
+ * also has "kind":KIND and the members in extra (vj's own numbers, written
+ * as "\"done\":3,\"failed\":0", no braces); as text only the message.
+ * Not hidden by -q: the caller decides. */
+void vj_event(const char *kind, const char *extra, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Wall ms t as UTC, 2026-01-31T12:00:00Z (with_ms: 12:00:00.123Z). */
+void utc_stamp(int64_t t, int with_ms, char out[32]);
+
 /* Format a message into err (if any) and return -1: for "return errf(...)". */
 int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

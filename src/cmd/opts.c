@@ -60,6 +60,9 @@ static const struct choice formats[] = { { "wds", SF_WDS }, { "jsonl", SF_JSONL 
 static const struct choice compressors[] = {
 	{ "zstd", SC_ZSTD }, { "gzip", SC_GZIP }, { "none", SC_NONE }, { NULL, 0 }
 };
+static const struct choice log_formats[] = {
+	{ "text", VJ_LOG_TEXT }, { "json", VJ_LOG_JSON }, { NULL, 0 }
+};
 
 #define INIT 1        /* .def is also the initial value, parsed as if given */
 #define REQUIRED 2    /* no default: the command needs it (--help says so) */
@@ -183,10 +186,6 @@ static const struct opt table[] = {
 	  .help = "give jobs failed for good another chance" },
 	{ 0, "repair", NULL, STAGES, K_FLAG, AT(repair),
 	  .help = "cut a corrupt journal at its first bad record" },
-	{ 0, "progress", NULL, STAGES, K_CONST, AT(progress), .value = 1,
-	  .help = "a progress line on stderr", .def = "on a terminal, without -q" },
-	{ 0, "no-progress", NULL, STAGES, K_CONST, AT(progress), .value = 0,
-	  .help = "no progress line" },
 	{ 0, "format", NULL, CMD_PACK, K_CHOICE, AT(format), .choices = formats,
 	  .help = "wds (tar: KEY.json, KEY.<ext>, KEY.txt) or jsonl", .def = "wds", .flags = INIT },
 	{ 0, "compress", NULL, CMD_PACK, K_CHOICE, AT(compress), .choices = compressors,
@@ -229,6 +228,16 @@ static const struct opt table[] = {
 	  .def = "off" },
 	{ 0, "repair", NULL, CMD_STATUS, K_STR, AT(repair_stage), "STAGE",
 	  .help = "cut STAGE's journal at its first bad record", .def = "off" },
+	/* what a running stage shows of itself (stages/progress.h) */
+	{ 0, "progress", NULL, STAGES | CMD_PACK, K_CONST, AT(progress), .value = 1,
+	  .help = "a progress line on stderr, for every stage of the run", .def = "on a terminal, without -q" },
+	{ 0, "no-progress", NULL, STAGES | CMD_PACK, K_CONST, AT(progress), .value = 0,
+	  .help = "no progress line" },
+	{ 0, "heartbeat", NULL, STAGES | CMD_PACK, K_INT, AT(heartbeat), "SEC", .lo = 0, .hi = 86400,
+	  .help = "where no progress line is shown, a time-stamped status line every SEC s; 0: none",
+	  .def = "60, none with -q" },
+	{ 0, "log-format", NULL, STAGES | CMD_PACK, K_CHOICE, AT(log_format), .choices = log_formats,
+	  .help = "messages as text, or as one JSON object a line", .def = "text", .flags = INIT },
 	{ 'q', "quiet", NULL, STAGES | CMD_PACK, K_QUIET, 0,
 	  .help = "errors and warnings only" },
 	{ 'q', "quiet", NULL, CMD_REPORT, K_QUIET, 0,
@@ -467,6 +476,7 @@ defaults(struct opts *o, unsigned bit)
 	o->max_cost = -1;
 	o->progress = -1;
 	o->part_count = o->part_base = -1;
+	o->heartbeat = -1;
 	for (size_t i = 0; i < NOPT; i++)
 		if ((table[i].flags & INIT) && (table[i].cmds & bit))
 			apply(o, &table[i], table[i].def, table[i].name);
@@ -508,6 +518,7 @@ opts_parse(struct opts *o, int argc, char **argv, const struct opts_cmd *cmd)
 			o->wait_retries_set = 1;   /* else it follows --job-timeout */
 		apply(o, d, optarg, as);
 	}
+	vj_log_format = o->log_format;
 	if (o->follow && !o->pending)
 		opts_usage("--follow needs --pending");
 	if (o->part[0] == OPTS_PART_AUTO) {
@@ -535,7 +546,7 @@ opts_stage_config(const struct opts *o, struct stage_config *c)
 	*c = (struct stage_config){
 		.run = o->run, .fsync = (enum jl_fsync)o->fsync, .repair = o->repair,
 		.pending = o->pending, .follow = o->follow, .retry_failed = o->retry_failed,
-		.progress = o->progress, .max_cost = o->max_cost,
+		.progress = o->progress, .heartbeat = (int)o->heartbeat, .max_cost = o->max_cost,
 		.jobs = (int)o->jobs, .rpm = o->rpm, .tpm = o->tpm, .retries = (int)o->retries,
 		.timeout = o->timeout, .job_timeout = o->job_timeout, .grace = o->grace,
 		.wait_retries = o->wait_retries_set ? o->wait_retries : o->job_timeout,

@@ -42,7 +42,9 @@ struct opts {
 	int fsync;                    /* enum jl_fsync (vj-pack too) */
 	int pending;                  /* (vj-pack too) */
 	int follow, retry_failed, repair;
-	int progress;                 /* -1 auto, 0 off, 1 on */
+	int progress;                 /* -1 auto, 0 off, 1 on (vj-pack too) */
+	long heartbeat;               /* seconds; -1 the default (vj-pack too) */
+	int log_format;               /* VJ_LOG_TEXT or VJ_LOG_JSON (vj-pack too) */
 	/* the model stages */
 	const char *provider, *model, *base_url, *api_key_env, *prompt_file, *prices;
 	long max_tokens;              /* 0: the provider's */

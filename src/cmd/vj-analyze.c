@@ -11,6 +11,7 @@ static const struct opts_cmd cmd = {
 "                  [--prices FILE] [--max-cost USD] [--max-side N] [--max-pixels N]\n"
 "                  [--off-peak [--wait]] [--estimate [--json]] [--fsync always|batch|never]\n"
 "                  [--repair] [--progress | --no-progress]\n"
+"                  [--heartbeat SEC] [--log-format text|json]\n"
 "                  [--pending [--follow] [--retry-failed] [--wait-retries SEC]]\n"
 "                  [FILE...]\n"
 "       vj-analyze -h | -V\n",

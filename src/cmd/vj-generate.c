@@ -11,6 +11,7 @@ static const struct opts_cmd cmd = {
 "                   [--prices FILE] [--max-cost USD] [--off-peak [--wait]] [--estimate [--json]]\n"
 "                   [--prompt-file FILE] [--fsync always|batch|never]\n"
 "                   [--repair] [--progress | --no-progress]\n"
+"                   [--heartbeat SEC] [--log-format text|json]\n"
 "                   [--pending [--follow] [--retry-failed] [--wait-retries SEC]]\n"
 "                   [FILE...]\n"
 "       vj-generate -h | -V\n",

@@ -11,6 +11,7 @@ static const struct opts_cmd cmd = {
 "                 [--files-under DIR | --no-local-files] [--retries N] [--timeout SEC]\n"
 "                 [--job-timeout SEC] [--grace SEC] [--fsync always|batch|never] [--repair]\n"
 "                 [--progress | --no-progress]\n"
+"                 [--heartbeat SEC] [--log-format text|json]\n"
 "                 [--pending [--retry-failed] [--wait-retries SEC]] [FILE...]\n"
 "       vj-ingest -h | -V\n",
 	.about =

@@ -13,7 +13,8 @@ static const struct opts_cmd cmd = {
 "usage: vj-pack [-qv] [-r RUN] -o OUT [--pending] [--format wds|jsonl]\n"
 "               [--compress zstd|gzip|none] [--level N] [--threads N]\n"
 "               [--shard-records N] [--shard-bytes SIZE] [--embed-images]\n"
-"               [--fsync always|batch|never] [FILE ...]\n"
+"               [--fsync always|batch|never] [--progress | --no-progress]\n"
+"               [--heartbeat SEC] [--log-format text|json] [FILE ...]\n"
 "       vj-pack [-qv] --verify OUT\n"
 "       vj-pack [-qv] --reindex OUT\n"
 "       vj-pack [-qv] --merge OUT ... -o DEST\n"
@@ -50,6 +51,7 @@ pack_config(const struct opts *o, struct pack_cfg *c)
 		.nfiles = o->nfiles, .shard_records = (uint64_t)o->shard_records,
 		.shard_bytes = (uint64_t)o->shard_bytes, .embed_images = o->embed_images,
 		.fsync = (enum jl_fsync)o->fsync,
+		.progress = o->progress, .heartbeat = (int)o->heartbeat,
 	};
 	c->so.format = (enum shard_format)o->format;
 	c->so.compress = (enum shard_compress)o->compress;

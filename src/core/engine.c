@@ -672,9 +672,12 @@ eng_run(struct engine *e)
 
 		feed(e, 0);
 		/* start what the limits allow; local work finishes at once, so
-		 * a turn is bounded to let the stage commit and print */
+		 * a turn is bounded (256 tasks, 100 ms) to let the stage commit,
+		 * print, report progress and see a signal */
 		int turn = 0;
-		while (!e->stopping && e->ready && e->inflight < e->c.concurrency && turn++ < 256) {
+		int64_t turn_end = now + 100;
+		while (!e->stopping && e->ready && e->inflight < e->c.concurrency && turn++ < 256 &&
+		    (turn == 1 || now < turn_end)) {
 			if (now < limiter_ready_at(&e->lim))
 				break;
 			struct eng_task *t = e->ready;
@@ -715,6 +718,8 @@ eng_run(struct engine *e)
 			wait = limiter_ready_at(&e->lim) - now;
 		if (next_wake != INT64_MAX && next_wake - now < wait)
 			wait = next_wake - now;
+		if (e->stopping && e->stop_deadline - now < wait)
+			wait = e->stop_deadline - now;   /* the grace ends on time */
 		/* more input may come now: look at once, unless the queue is at
 		 * its high-water mark (then only a finished transfer makes room,
 		 * and spinning on a zero timeout burns a core) */

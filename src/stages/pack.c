@@ -16,6 +16,7 @@
 #include "stages/pack.h"
 #include "stages/outdir.h"
 #include "stages/prefetch.h"
+#include "stages/progress.h"
 #include "core/run.h"
 #include "core/runid.h"
 #include "core/store.h"
@@ -46,6 +47,9 @@ struct packer {
 	char run_id[RUNID_HEX + 1];
 	int left_out;        /* records reported and not packed */
 	int status;          /* VJ_EFATAL / VJ_ETEMP once something ended the run */
+	/* for the progress line, the heartbeat and the summary */
+	struct progress *prog;
+	uint64_t n_packed, n_skipped, n_shards, n_bytes, total;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -155,6 +159,15 @@ usable(struct packer *p, json_t *rec, const char *id)
 
 static int seal(struct packer *p);
 
+static void
+progress(struct packer *p)
+{
+	struct progress_counts c = { .ok = p->n_packed, .cached = p->n_skipped,
+		.failed = (uint64_t)p->left_out, .in_flight = interrupted ? 0 : p->nbatch,
+		.total = p->total, .shards = p->n_shards, .interrupted = interrupted != 0 };
+	progress_set(p->prog, &c);
+}
+
 /* Take one record into the current shard; seal it when full. */
 static int
 add_record(struct packer *p, json_t *rec)
@@ -170,10 +183,13 @@ add_record(struct packer *p, json_t *rec)
 		vj_debug("job %s: %s, skipped", id, *st == OUTDIR_PACKED ?
 		    "already packed into this OUT" : "given twice, packed once");
 		json_decref(rec);
+		p->n_skipped++;
+		progress(p);
 		return 0;
 	}
 	if (!usable(p, rec, id)) {
 		json_decref(rec);
+		progress(p);
 		return 0;
 	}
 	*st = OUTDIR_QUEUED;
@@ -196,6 +212,7 @@ add_record(struct packer *p, json_t *rec)
 	}
 	p->batch[p->nbatch++] = it;
 	p->batch_bytes += it.size;
+	progress(p);
 	if (p->nbatch >= p->c->shard_records || p->batch_bytes >= p->c->shard_bytes)
 		return seal(p);
 	return 0;
@@ -444,16 +461,21 @@ seal(struct packer *p)
 	json_t *entry;
 	int c = outdir_commit(&p->od, tmp, name, ids, bytes, sha, &p->c->so, &entry);
 	print_entry(entry);
-	if (c < 0)
+	if (c < 0) {
 		r = fatal(p, VJ_EFATAL);
-	else
+	} else {
 		vj_debug("sealed %s/%s: %zu records", p->c->out, name, json_array_size(ids));
+		p->n_packed += json_array_size(ids);
+		p->n_shards++;
+		p->n_bytes += bytes;
+	}
 out:
 	prefetch_end(f);
 	json_decref(ids);
 	free(name);
 	free(tmp);
 	free_batch(p);
+	progress(p);
 	return r;
 }
 
@@ -521,6 +543,7 @@ feed_pending(struct packer *p)
 	}
 	pend_idx = p->r->ids;
 	qsort(slots, k, sizeof *slots, by_slot_id);
+	p->total = k;
 	for (uint32_t i = 0; i < k && !interrupted && r == 0; i++) {
 		json_t *rec = run_record(p->r, slots[i], ST_GENERATE);
 		if (!rec) {
@@ -553,6 +576,10 @@ pack_run(const struct pack_cfg *c)
 		return rc;
 	}
 	catch_signals();
+	p.prog = progress_start(c->run, ST_PACK, &(struct progress_opts){ c->progress, c->heartbeat });
+	if (!c->pending && progress_shown(p.prog))
+		p.total = progress_count_lines(c->files, c->nfiles);
+	progress(&p);
 	int r = 0;
 	if (c->pending)
 		r = feed_pending(&p);
@@ -572,8 +599,25 @@ pack_run(const struct pack_cfg *c)
 	if (p.status != VJ_EFATAL && outdir_finish(&p.od) < 0)
 		p.status = VJ_EFATAL;
 	rc = p.status ? p.status : p.left_out ? VJ_EFAILED : VJ_OK;
+	struct progress_counts pc = { .ok = p.n_packed, .cached = p.n_skipped,
+		.failed = (uint64_t)p.left_out, .total = p.total, .shards = p.n_shards,
+		.interrupted = interrupted != 0 };
+	progress_end(p.prog, &pc);
 	if (p.left_out)
 		vj_msg("%d record%s left out", p.left_out, p.left_out == 1 ? "" : "s");
+	/* a run with nothing to pack says nothing (a quiet night under cron) */
+	if (vj_verbose >= 0 && (p.n_packed || p.n_skipped || p.left_out || interrupted)) {
+		char extra[256];
+		snprintf(extra, sizeof extra, "\"stage\":\"pack\",\"packed\":%llu,\"shards\":%llu,"
+		    "\"bytes\":%llu,\"skipped\":%llu,\"left_out\":%d,\"status\":%d",
+		    (unsigned long long)p.n_packed, (unsigned long long)p.n_shards,
+		    (unsigned long long)p.n_bytes, (unsigned long long)p.n_skipped, p.left_out, rc);
+		vj_event("summary", extra, "%llu packed into %llu shard%s (%llu bytes), %llu already packed "
+		    "into %s or given twice, %d left out%s", (unsigned long long)p.n_packed,
+		    (unsigned long long)p.n_shards, p.n_shards == 1 ? "" : "s",
+		    (unsigned long long)p.n_bytes, (unsigned long long)p.n_skipped, c->out, p.left_out,
+		    interrupted ? ", interrupted" : "");
+	}
 	teardown(&p);
 	return rc;
 }

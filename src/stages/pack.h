@@ -20,6 +20,7 @@ struct pack_cfg {
 	uint64_t shard_bytes;       /* ... or this many uncompressed bytes */
 	int embed_images;           /* jsonl: image bytes inline, base64 */
 	enum jl_fsync fsync;
+	int progress, heartbeat;    /* as struct progress_opts (stages/progress.h) */
 };
 
 /* Pack; returns an exit status (enum vj_exit). */

@@ -1,6 +1,7 @@
 /* stage: one driver for vj-ingest, vj-analyze and vj-generate. */
 #include "stages/stage.h"
 #include "stages/input.h"
+#include "stages/progress.h"
 #include "base/jarena.h"
 #include "base/util.h"
 
@@ -56,10 +57,9 @@ struct stage_state {
 	int io_failed;                /* the journal could not be written */
 	uint64_t n_done, n_cached, n_dead, n_retry_left, n_bad, n_skipped_dead, n_waiting;
 	double cost;
-	int64_t t0, last_progress, last_commit;
-	uint64_t total;               /* --pending: what there was to do at the start */
+	int64_t last_commit;
+	uint64_t total;               /* what there is to do, when known (progress.h) */
 	int64_t due;                  /* wall ms the job being taken may be retried at; 0 now */
-	int progress;
 	uint64_t n_waiting_open;      /* feeds that found sending closed, in a row */
 	/* --max-cost: what the jobs handed to the engine are expected to cost
 	 * until each is settled by its real cost; a job that does not fit
@@ -69,6 +69,7 @@ struct stage_state {
 	int each;                     /* stage_each: nothing goes to the engine */
 	void (*each_fn)(void *ctx, json_t *rec);
 	void *each_ctx;
+	struct progress *prog;
 };
 
 static volatile sig_atomic_t got_signal;
@@ -710,31 +711,23 @@ hook_drop(void *ctx, struct eng_task *t)
 	free_task(x, t->ud);
 }
 
+/* The counts for the progress line, status file and heartbeat. */
 static void
-progress(struct stage_state *x, int last)
+progress_counts(struct stage_state *x, struct progress_counts *pc)
 {
 	struct eng_counts c;
-	int64_t now = mono_ms();
-	if (!x->progress || (!last && now - x->last_progress < 500))
-		return;
-	x->last_progress = now;
 	eng_counts(x->eng, &c);
-	double secs = (double)(now - x->t0) / 1000;
-	double rate = secs > 0 ? (double)x->n_done / secs : 0;
-	char total[32] = "", eta[32] = "";
-	uint64_t fin = x->n_done + x->n_cached + x->n_dead;
-	if (x->total) {
-		snprintf(total, sizeof total, "/%llu", (unsigned long long)x->total);
-		if (rate > 0 && fin < x->total && !last) {
-			double left = (double)(x->total - fin) / rate;
-			snprintf(eta, sizeof eta, ", ETA %dm%02ds", (int)(left / 60), (int)left % 60);
-		}
-	}
-	fprintf(stderr, "\r%s: %llu%s (%llu done, %llu from the journal, %llu failed), %.1f/s, "
-	    "%llu in flight, %llu retries%s%s",
-	    stage_name[x->d->s], (unsigned long long)fin, total, (unsigned long long)x->n_done,
-	    (unsigned long long)x->n_cached, (unsigned long long)x->n_dead, rate,
-	    (unsigned long long)c.in_flight, (unsigned long long)c.retried, eta, last ? "\n" : "\033[K");
+	*pc = (struct progress_counts){ .ok = x->n_done, .cached = x->n_cached,
+		.failed = x->n_dead + x->n_bad + x->n_skipped_dead, .in_flight = c.in_flight,
+		.retries = c.retried, .total = x->total, .interrupted = got_signal != 0 };
+}
+
+static void
+progress(struct stage_state *x)
+{
+	struct progress_counts pc;
+	progress_counts(x, &pc);
+	progress_set(x->prog, &pc);
 }
 
 /* Group commit: one write and one fsync for everything finished in the
@@ -767,7 +760,7 @@ hook_tick(void *ctx, int urgent)
 		goto out;
 	}
 	if (!urgent && journal_pending(j) < (1u << 20) && now - x->last_commit < COMMIT_MS) {
-		progress(x, 0);
+		progress(x);
 		return (int)(COMMIT_MS - (now - x->last_commit));
 	}
 	x->last_commit = now;
@@ -785,7 +778,7 @@ hook_tick(void *ctx, int urgent)
 	}
 	x->out.len = 0;
 out:
-	progress(x, 0);
+	progress(x);
 	return 1000;    /* nothing waits to be committed */
 }
 
@@ -859,10 +852,11 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 		h.input_fd = input_fd(x.inq);
 	}
 	x.eng = eng_new(&ec, d->ops, d->pctx, &h);
-	x.t0 = x.last_progress = mono_ms();
-	x.progress = c->progress < 0 ? (isatty(2) && vj_verbose >= 0) : c->progress;
-	if (x.progress && c->pending && !c->follow)
-		x.total = count_pending(&x);
+	x.prog = progress_start(c->run, d->s, &(struct progress_opts){ c->progress, c->heartbeat });
+	if (progress_shown(x.prog))
+		x.total = !c->pending ? progress_count_lines(c->files, c->nfiles) :
+		    !c->follow ? count_pending(&x) : 0;
+	progress(&x);
 	rc = eng_run(x.eng);
 	if (x.held) {
 		/* a job the budget or a signal kept back: pending for the next run */
@@ -874,7 +868,9 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 		vj_msg("stopped: %s", eng_fatal_msg(x.eng));
 	if (d->finish && d->finish(&x) < 0)
 		stop(&x, STOP_FINISH);
-	progress(&x, 1);
+	struct progress_counts pc;
+	progress_counts(&x, &pc);
+	progress_end(x.prog, &pc);
 	if (journal_pending(x.run->own[d->s]) && x.io_failed) {
 		/* what could not be written stays unwritten: its jobs are redone */
 	} else if (journal_commit(x.run->own[d->s]) < 0) {
@@ -888,12 +884,19 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 	int st = exit_status(&x, rc);
 	if (got_signal && st == VJ_OK)
 		st = VJ_ETEMP;
-	if (vj_verbose >= 0 && (!x.progress))
-		vj_info("%llu done (%llu already in the journal), %llu failed for good%s%s, %llu bad input lines%s",
+	if (vj_verbose >= 0) {
+		char extra[256];
+		snprintf(extra, sizeof extra, "\"stage\":\"%s\",\"done\":%llu,\"cached\":%llu,"
+		    "\"failed\":%llu,\"bad\":%llu,\"status\":%d", stage_name[d->s],
+		    (unsigned long long)(x.n_done + x.n_cached), (unsigned long long)x.n_cached,
+		    (unsigned long long)(x.n_dead + x.n_skipped_dead), (unsigned long long)x.n_bad, st);
+		vj_event("summary", extra,
+		    "%llu done (%llu already in the journal), %llu failed for good%s%s, %llu bad input lines%s",
 		    (unsigned long long)(x.n_done + x.n_cached), (unsigned long long)x.n_cached,
 		    (unsigned long long)(x.n_dead + x.n_skipped_dead),
 		    x.n_retry_left ? ", some left to retry" : "", x.n_waiting ? ", some waiting to retry" : "",
 		    (unsigned long long)x.n_bad, stop_words[got_signal && !x.stop ? STOP_SIGNAL : x.stop]);
+	}
 	input_stop(x.inq, d->free_prep);
 	eng_free(x.eng);
 	run_free(x.run);

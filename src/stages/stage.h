@@ -23,6 +23,7 @@ struct stage_config {
 	int follow;                   /* with pending: look at the run again until stopped */
 	int retry_failed;             /* jobs failed for good get another chance */
 	int progress;                 /* progress line: 1 on, 0 off, -1 when stderr is a terminal */
+	int heartbeat;                /* seconds between heartbeats; 0 off, -1 the default (progress.h) */
 	double max_cost;              /* budget in USD for this run; < 0: none */
 	/* for the engine */
 	int jobs;                     /* requests in flight at once */
