@@ -543,8 +543,9 @@ get_entry(struct ld *l, const unsigned char **qp, const unsigned char *e)
 	q += suf;
 	size_t len = (size_t)(shared + suf);
 	l->id[len] = 0;
-	if (memchr(l->id + shared, 0, suf))
-		return -1;
+	for (size_t i = shared; i < len; i++)
+		if (!l->id[i])
+			return -1;
 	l->idlen = len;
 	unsigned fl = *q++;
 	f.state = *q++;
@@ -600,7 +601,7 @@ get_entry(struct ld *l, const unsigned char **qp, const unsigned char *e)
 	int64_t slot = -1;
 	uint32_t n = idx_count(r->ids);
 	if (l->fresh)
-		slot = idx_append(r->ids, l->id, len);   /* hashed all at once, at the end */
+		slot = idx_append(r->ids, l->id, len);   /* hashed when first looked up */
 	/* a few slots on: the jobs this stage has no state for (the arena
 	 * is read in order, so this costs far less than a hash probe) */
 	for (uint32_t c = l->cursor; slot < 0 && c < n && c - l->cursor < SCAN_AHEAD; c++) {
@@ -722,8 +723,6 @@ load(struct run *r, enum stage s, int jfd, uint64_t size, int fd, uint64_t *cove
 	}
 	vj_debug("%s: %llu of %u ids out of order", stage_name[s], (unsigned long long)l->lookups, h.nent);
 	free(l);
-	if (!*why && n0 == 0 && idx_index(r->ids) < 0)
-		*why = "a job id in it twice";
 	if (!*why) {
 		if (rd_fill(&rd, 5) != 4)
 			*why = "cut short, or bytes after its end";

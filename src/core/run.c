@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,18 +53,30 @@ run_free(struct run *r)
  * quarter more at a time (at ten million jobs, doubling would leave a
  * good part of the fold's memory unused), or to exactly what a checkpoint
  * says it needs. */
+/* Big arrays in huge pages where the system gives them on request: fewer
+ * page faults filling them, fewer TLB misses reading them. */
+static void *
+grow_array(void *p, size_t old, size_t n, int fill)
+{
+	p = xrealloc(p, n);
+	if (n >= (4u << 20)) {
+		uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+		madvise((void *)a, n - (a - (uintptr_t)p), MADV_HUGEPAGE);
+	}
+	memset((char *)p + old, fill, n - old);
+	return p;
+}
+
 static void
 resize(struct run *r, uint32_t cap)
 {
 	for (int s = 0; s < ST_N; s++)
-		if (r->st[s]) {
-			r->st[s] = xrealloc(r->st[s], (size_t)cap * sizeof **r->st);
-			memset(r->st[s] + r->cap, 0, (size_t)(cap - r->cap) * sizeof **r->st);
-		}
-	if (r->job_off) {
-		r->job_off = xrealloc(r->job_off, (size_t)cap * sizeof *r->job_off);
-		memset(r->job_off + r->cap, 0xff, (size_t)(cap - r->cap) * sizeof *r->job_off);
-	}
+		if (r->st[s])
+			r->st[s] = grow_array(r->st[s], (size_t)r->cap * sizeof **r->st,
+			    (size_t)cap * sizeof **r->st, 0);
+	if (r->job_off)
+		r->job_off = grow_array(r->job_off, (size_t)r->cap * sizeof *r->job_off,
+		    (size_t)cap * sizeof *r->job_off, 0xff);
 	r->cap = cap;
 }
 
@@ -89,10 +102,8 @@ void
 run_set_job_off(struct run *r, uint32_t slot, uint64_t off)
 {
 	ensure_cap(r, slot + 1);
-	if (!r->job_off) {
-		r->job_off = xmalloc((size_t)r->cap * sizeof *r->job_off);
-		memset(r->job_off, 0xff, (size_t)r->cap * sizeof *r->job_off);
-	}
+	if (!r->job_off)
+		r->job_off = grow_array(NULL, 0, (size_t)r->cap * sizeof *r->job_off, 0xff);
 	r->job_off[slot] = off;
 }
 
@@ -112,9 +123,8 @@ struct jobstate *
 run_job(struct run *r, enum stage s, uint32_t slot)
 {
 	ensure_cap(r, idx_count(r->ids));
-	if (!r->st[s]) {
-		r->st[s] = xcalloc(r->cap, sizeof **r->st);
-	}
+	if (!r->st[s])
+		r->st[s] = grow_array(NULL, 0, (size_t)r->cap * sizeof **r->st, 0);
 	return slot < r->cap ? &r->st[s][slot] : NULL;
 }
 
