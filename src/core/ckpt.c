@@ -156,6 +156,12 @@ sort_entries(const struct run *r, uint32_t *e, uint32_t n)
 
 /* ---- writing ----------------------------------------------------------- */
 
+/* The header's fields after magic, version and length: stage, covers,
+ * head and tail hashes, today_start, entries, ids, 13 counters, the run
+ * id's length (then the run id). */
+#define HDR_FIXED (4 + 4 * 8 + 4 + 4 + 13 * 8 + 4)
+#define HDR_MAX (HDR_FIXED + CK_MAX_RUNID)
+
 struct wr {
 	int fd, bad;
 	uint32_t crc;
@@ -357,18 +363,26 @@ ckpt_write(struct run *r, enum stage s, uint64_t covers)
 		why = safefs_why(errno);
 		goto out;
 	}
-	w_bytes(&w, CK_MAGIC, 8);
-	w_u32(&w, CKPT_VERSION);
-	w_u32(&w, (uint32_t)s);
-	w_u64(&w, ident.covers);
-	w_u64(&w, ident.head);
-	w_u64(&w, ident.tail);
-	w_u64(&w, (uint64_t)r->today_start);
-	w_u32(&w, ne);
-	w_u32(&w, n);
-	w_stats(&w, &r->stats[s]);
-	w_u32(&w, (uint32_t)strlen(runid));
-	w_bytes(&w, runid, strlen(runid));
+	/* the header: magic, version, its length, its fields, its own CRC
+	 * (so that a damaged header is told from a newer format) */
+	struct wr hw = { .fd = -1 };
+	size_t rl = strlen(runid);
+	w_bytes(&hw, CK_MAGIC, 8);
+	w_u32(&hw, CKPT_VERSION);
+	w_u32(&hw, (uint32_t)(HDR_FIXED + rl));
+	w_u32(&hw, (uint32_t)s);
+	w_u64(&hw, ident.covers);
+	w_u64(&hw, ident.head);
+	w_u64(&hw, ident.tail);
+	w_u64(&hw, (uint64_t)r->today_start);
+	w_u32(&hw, ne);
+	w_u32(&hw, n);
+	w_stats(&hw, &r->stats[s]);
+	w_u32(&hw, (uint32_t)rl);
+	w_bytes(&hw, runid, rl);
+	w_bytes(&w, hw.b.p, hw.b.len);
+	w_u32(&w, crc32c(0, hw.b.p, hw.b.len));
+	buf_free(&hw.b);
 	struct prev pv = { "", 0, 0, 0 };
 	for (uint32_t i = 0; i < ne; i++)
 		if (w_entry(&w, r, s, e[i], &pv) < 0) {
@@ -480,7 +494,6 @@ unzigzag(uint64_t z)
 	return (z >> 1) ^ (0 - (z & 1));
 }
 
-#define HDR_LEN (8 + 4 + 4 + 8 * 4 + 4 + 4 + 13 * 8 + 4)
 
 struct hdr {
 	uint32_t version, stage, nent, nids, runid_len;
@@ -489,18 +502,18 @@ struct hdr {
 	struct stage_stats st;
 };
 
+/* p: the header fields, after magic, version and length. */
 static void
 get_hdr(const unsigned char *p, struct hdr *h)
 {
-	h->version = get_u32(p + 8);
-	h->stage = get_u32(p + 12);
-	h->ident.covers = get_u64(p + 16);
-	h->ident.head = get_u64(p + 24);
-	h->ident.tail = get_u64(p + 32);
-	h->today_start = (int64_t)get_u64(p + 40);
-	h->nent = get_u32(p + 48);
-	h->nids = get_u32(p + 52);
-	const unsigned char *q = p + 56;
+	h->stage = get_u32(p);
+	h->ident.covers = get_u64(p + 4);
+	h->ident.head = get_u64(p + 12);
+	h->ident.tail = get_u64(p + 20);
+	h->today_start = (int64_t)get_u64(p + 28);
+	h->nent = get_u32(p + 36);
+	h->nids = get_u32(p + 40);
+	const unsigned char *q = p + 44;
 	uint64_t v[13];
 	for (int i = 0; i < 13; i++, q += 8)
 		v[i] = get_u64(q);
@@ -637,25 +650,33 @@ load(struct run *r, enum stage s, int jfd, uint64_t size, int fd, uint64_t *cove
 	enum ld_rc rc = LD_DAMAGED;
 
 	rd.b = xmalloc(CK_BUF + CK_MAX_ID + 256);
-	if (rd_fill(&rd, HDR_LEN) < HDR_LEN || memcmp(rd.b, CK_MAGIC, 8) != 0) {
+	if (rd_fill(&rd, 16) < 16 || memcmp(rd.b, CK_MAGIC, 8) != 0) {
 		*why = rd.err ? strerror(rd.err) : "not a vj checkpoint, or cut short";
 		goto out;
 	}
-	get_hdr(rd.b, &h);
-	rd.pos = HDR_LEN;
+	h.version = get_u32(rd.b + 8);
+	uint32_t hlen = get_u32(rd.b + 12);
+	if (hlen > 65536 || rd_fill(&rd, 16 + hlen + 4) < 16 + hlen + 4 ||
+	    crc32c(0, rd.b, 16 + hlen) != get_u32(rd.b + 16 + hlen)) {
+		*why = rd.err ? strerror(rd.err) : "its header is damaged, or cut short";
+		goto out;
+	}
 	if (h.version > CKPT_VERSION) {
 		*why = "written by a newer vj";
 		rc = LD_IGNORED;
 		goto out;
 	}
-	if (h.version < 1 || h.stage != (uint32_t)s || h.runid_len > CK_MAX_RUNID ||
-	    rd_fill(&rd, h.runid_len) < h.runid_len) {
+	if (hlen < HDR_FIXED || hlen > HDR_MAX)
+		h.version = 0;
+	else
+		get_hdr(rd.b + 16, &h);
+	if (h.version < 1 || h.stage != (uint32_t)s || h.runid_len != hlen - HDR_FIXED) {
 		*why = "a header this vj did not write";
 		goto out;
 	}
-	memcpy(runid, rd.b + rd.pos, h.runid_len);
+	memcpy(runid, rd.b + 16 + HDR_FIXED, h.runid_len);
 	runid[h.runid_len] = 0;
-	rd.pos += h.runid_len;
+	rd.pos = 16 + hlen + 4;
 	run_id(r->dir, want);
 	if (want[0] && runid[0] && strcmp(want, runid) != 0) {
 		*why = "made for another run (its run.json id differs)";
