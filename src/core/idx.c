@@ -11,7 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define BLOCK_SHIFT 20
 #define ARENA_BLOCK ((size_t)1 << BLOCK_SHIFT)
@@ -29,18 +28,10 @@ struct idx {
 	size_t nblocks, used; /* bytes used in the last block */
 };
 
-/* A big table is probed at random: huge pages spare a TLB miss on top of
- * each cache miss (and most of the page faults of a fresh one). */
 static uint64_t *
 new_table(uint32_t cap)
 {
-	uint64_t *t = xcalloc(cap, sizeof *t);
-	size_t n = (size_t)cap * sizeof *t;
-	if (n >= (4u << 20)) {
-		uintptr_t a = ((uintptr_t)t + 4095) & ~(uintptr_t)4095;
-		madvise((void *)a, n - (a - (uintptr_t)t), MADV_HUGEPAGE);
-	}
-	return t;
+	return xcalloc(cap, sizeof(uint64_t));
 }
 
 struct idx *

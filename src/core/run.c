@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,16 +52,10 @@ run_free(struct run *r)
  * quarter more at a time (at ten million jobs, doubling would leave a
  * good part of the fold's memory unused), or to exactly what a checkpoint
  * says it needs. */
-/* Big arrays in huge pages where the system gives them on request: fewer
- * page faults filling them, fewer TLB misses reading them. */
 static void *
 grow_array(void *p, size_t old, size_t n, int fill)
 {
 	p = xrealloc(p, n);
-	if (n >= (4u << 20)) {
-		uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
-		madvise((void *)a, n - (a - (uintptr_t)p), MADV_HUGEPAGE);
-	}
 	memset((char *)p + old, fill, n - old);
 	return p;
 }
