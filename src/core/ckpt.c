@@ -626,7 +626,10 @@ get_entry(struct ld *l, const unsigned char **qp, const unsigned char *e)
 		slot = idx_get(r->ids, l->id, len, 1);
 		l->lookups++;
 	}
-	l->cursor = (uint32_t)slot + 1;
+	/* an id new to the table went to its end: the ids after it are
+	 * still to be found where the cursor is */
+	if (slot < n)
+		l->cursor = (uint32_t)slot + 1;
 	static const struct jobstate zero;
 	struct jobstate *t = run_job(r, l->s, (uint32_t)slot);
 	if (!t || memcmp(t, &zero, sizeof zero) != 0 ||

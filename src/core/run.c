@@ -401,6 +401,25 @@ fold_empty(const struct run *r, enum stage s)
 	return !r->st[s] && r->stats[s].events == 0 && (s != ST_INGEST || !r->job_off);
 }
 
+/* Before a reader's first look at a journal: its checkpoint, and the
+ * reader on past what it covers. */
+static void
+reader_start(struct run *r, enum stage s)
+{
+	r->ck_tried[s] = 1;
+	if (jreader_offset(r->rd[s]) != 0 || !fold_empty(r, s) || !ckpt_enabled())
+		return;
+	int fd = safefs_open(jreader_path(r->rd[s]), O_RDONLY, 0);
+	struct stat st;
+	if (fd < 0)
+		return;   /* the poll says why, if it matters */
+	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+		r->ck_off[s] = ckpt_load(r, s, fd, (uint64_t)st.st_size);
+		jreader_seek(r->rd[s], r->ck_off[s]);
+	}
+	close(fd);
+}
+
 /* journal_open's start: under the lock, the stage's checkpoint, unless
  * --repair asked for the whole journal to be read (and so checked). */
 static uint64_t
@@ -420,6 +439,11 @@ int
 run_own(struct run *r, enum stage s, enum jl_fsync mode, int repair, char *err, size_t errlen)
 {
 	void *a[3] = { r, (void *)(intptr_t)s, (void *)(intptr_t)repair };
+	/* a downstream stage numbers its table by the ingest checkpoint first
+	 * (its tail is read later, with the other upstream journals): its own
+	 * checkpoint then finds nearly every id in place instead of hashing */
+	if (s != ST_INGEST && !repair && !r->ck_tried[ST_INGEST])
+		reader_start(r, ST_INGEST);
 	int rc = journal_open_at(&r->own[s], r->dir, stage_name[s], mode, repair, own_start, fold_cb, a,
 	    err, errlen);
 	if (rc != VJ_OK)
@@ -442,25 +466,6 @@ run_own(struct run *r, enum stage s, enum jl_fsync mode, int repair, char *err, 
 		}
 	}
 	return VJ_OK;
-}
-
-/* Before a reader's first look at a journal: its checkpoint, and the
- * reader on past what it covers. */
-static void
-reader_start(struct run *r, enum stage s)
-{
-	r->ck_tried[s] = 1;
-	if (jreader_offset(r->rd[s]) != 0 || !fold_empty(r, s) || !ckpt_enabled())
-		return;
-	int fd = safefs_open(jreader_path(r->rd[s]), O_RDONLY, 0);
-	struct stat st;
-	if (fd < 0)
-		return;   /* the poll says why, if it matters */
-	if (fstat(fd, &st) == 0 && st.st_size > 0) {
-		r->ck_off[s] = ckpt_load(r, s, fd, (uint64_t)st.st_size);
-		jreader_seek(r->rd[s], r->ck_off[s]);
-	}
-	close(fd);
 }
 
 int
