@@ -218,9 +218,9 @@ new_slot(struct idx *x, const char *id, size_t len)
 	if (x->n == UINT32_MAX - 1)
 		vj_die(VJ_EFATAL, "too many job ids");
 	if (x->n == x->addr_cap) {
-		/* a quarter more: at ten million jobs doubling would leave
+		/* an eighth more: at ten million jobs doubling would leave
 		 * tens of megabytes unused */
-		uint32_t c = x->addr_cap < 1024 ? 1024 : x->addr_cap + x->addr_cap / 4;
+		uint32_t c = x->addr_cap < 1024 ? 1024 : x->addr_cap + x->addr_cap / 8;
 		x->addr = xrealloc(x->addr, (size_t)c * sizeof *x->addr);
 		x->addr_cap = c;
 	}

@@ -48,8 +48,8 @@ run_free(struct run *r)
 	free(r);
 }
 
-/* The per-stage arrays and job_off grow together, to one capacity: a
- * quarter more at a time (at ten million jobs, doubling would leave a
+/* The per-stage arrays and job_off grow together, to one capacity: an
+ * eighth more at a time (at ten million jobs, doubling would leave a
  * good part of the fold's memory unused), or to exactly what a checkpoint
  * says it needs. */
 static void *
@@ -78,7 +78,7 @@ ensure_cap(struct run *r, uint32_t n)
 {
 	if (n <= r->cap)
 		return;
-	uint64_t c = r->cap < 1024 ? 1024 : (uint64_t)r->cap + r->cap / 4;
+	uint64_t c = r->cap < 1024 ? 1024 : (uint64_t)r->cap + r->cap / 8;
 	if (c < n)
 		c = n;
 	resize(r, c > UINT32_MAX ? UINT32_MAX : (uint32_t)c);
