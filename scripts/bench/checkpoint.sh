@@ -1,6 +1,6 @@
 #!/bin/sh
 # scripts/bench/checkpoint.sh: what fold checkpoints buy on a large run.
-#   scripts/bench/checkpoint.sh [JOBS] [PAD] [ROUNDS]
+#   [RUN=DIR] [PARTS="status start"] scripts/bench/checkpoint.sh [JOBS] [PAD] [ROUNDS]
 # Makes (once) a synthetic run of JOBS jobs (default 1000000) with PAD bytes
 # of filler per result (default 200) with tests/tools/vj-mkstatus, then,
 # interleaved, ROUNDS times each (default 5), prints medians of:
@@ -11,6 +11,8 @@
 #     synthetic run has no image objects, so that job fails at once, where a
 #     request would go out), with and without checkpoints.  This appends
 #     failures to the run's analyze journal: it comes last.
+# RUN names an existing run to use instead (a real directory: vj follows no
+# symbolic link to a run); PARTS picks the parts to run.
 # Wall and CPU (user+sys) seconds and peak RSS from GNU time.  Needs
 # `make bin/vj-status bin/vj-analyze tests/tools/vj-mkstatus`.
 set -eu
@@ -19,7 +21,8 @@ N=${1:-1000000}
 PAD=${2:-200}
 ROUNDS=${3:-5}
 OUT="$TOP/scripts/bench/out"
-RUN="$OUT/status-run-$N-$PAD"
+RUN=${RUN:-$OUT/status-run-$N-$PAD}
+PARTS=${PARTS:-status start}
 T="$OUT/ckpt.time"
 mkdir -p "$OUT"
 if [ ! -d "$RUN" ]; then
@@ -50,6 +53,7 @@ median() {
 
 rm -f "$OUT"/ckpt.full "$OUT"/ckpt.ckpt "$OUT"/ckpt.base "$OUT"/ckpt.write \
     "$OUT"/ckpt.start-full "$OUT"/ckpt.start-ckpt
+case " $PARTS " in *" status "*)
 VJ_CKPT=0 "$TOP/bin/vj-status" -r "$RUN" --json >/dev/null   # warm the page cache
 rm -f "$RUN"/journal/*.ckpt "$RUN"/journal/*.ckpt.tmp
 timed write "$TOP/bin/vj-status" -r "$RUN" --json
@@ -63,6 +67,8 @@ median write
 median full
 median ckpt
 if [ -n "${BASE:-}" ]; then median base; fi
+;; esac
+case " $PARTS " in *" start "*) ;; *) exit 0 ;; esac
 
 # start to first job: poll vj-analyze -v's stderr for its first job line
 start() {
