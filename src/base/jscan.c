@@ -17,17 +17,46 @@ skip_ws(const char *p, const char *e)
 	return p;
 }
 
+/* The first position in [p, e) holding '"' or '\\' (or, with ctl, a
+ * control character), e if none: eight bytes at a time, each word's
+ * special bytes flagged by the zero-byte trick (its lowest flag is
+ * exact), so a long string costs a few operations per word. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static const char *
+skip_plain(const char *p, const char *e, int ctl)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w;
+	while (e - p >= 8) {
+		memcpy(&w, p, 8);
+		uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+		uint64_t m = ((q - ONES) & ~q) | ((b - ONES) & ~b);
+		if (ctl)
+			m |= (w - ONES * 0x20) & ~w;
+		m &= HIGHS;
+		if (m)
+			return p + (__builtin_ctzll(m) >> 3);
+		p += 8;
+	}
+#endif
+	while (p < e && *p != '"' && *p != '\\' && !(ctl && (unsigned char)*p < 0x20))
+		p++;
+	return p;
+}
+
 /* p at the opening quote; returns the position after the closing quote. */
 static const char *
 skip_str(const char *p, const char *e)
 {
-	for (p++; p < e; p++) {
-		if (*p == '\\')
-			p++;
-		else if (*p == '"')
+	for (p++;; p += 2) {   /* past a backslash and what it escapes */
+		p = skip_plain(p, e, 0);
+		if (p >= e)
+			return NULL;
+		if (*p == '"')
 			return p + 1;
 	}
-	return NULL;
 }
 
 /* Characters that matter inside a nested value; the rest are skipped
@@ -83,11 +112,24 @@ jscan(const char *js, size_t len, const char *const *keys, struct jval *vals, in
 	return jscan_until(js, len, keys, vals, n, NULL);
 }
 
+/* key is exactly the klen bytes at k: without measuring key first (a
+ * replay scans millions of lines against the same few short keys). */
+static int
+key_eq(const char *key, const char *k, size_t klen)
+{
+	if (key[0] != k[0])
+		return 0;
+	for (size_t i = 0; i < klen; i++)
+		if (key[i] != k[i] || !key[i])
+			return 0;
+	return key[klen] == 0;
+}
+
 static int
 is_stop(const char *k, size_t klen, const char *const *stop)
 {
 	for (; stop && *stop; stop++)
-		if ((*stop)[0] == k[0] && strlen(*stop) == klen && memcmp(*stop, k, klen) == 0)
+		if (key_eq(*stop, k, klen))
 			return 1;
 	return 0;
 }
@@ -98,12 +140,9 @@ jscan_until(const char *js, size_t len, const char *const *keys, struct jval *va
 {
 	const char *p = js, *e = js + len;
 	int found = 0;
-	size_t klens[16];
 
 	if (n > 16)
 		return -1;
-	for (int i = 0; i < n; i++)
-		klens[i] = strlen(keys[i]);
 	memset(vals, 0, sizeof *vals * (size_t)n);
 	p = skip_ws(p, e);
 	if (p >= e || *p != '{')
@@ -128,7 +167,7 @@ jscan_until(const char *js, size_t len, const char *const *keys, struct jval *va
 		if (!ve || ve == v)
 			return -1;
 		for (int i = 0; i < n && found < n; i++) {
-			if (vals[i].type || klens[i] != klen || keys[i][0] != k[0] || memcmp(keys[i], k, klen))
+			if (vals[i].type || !key_eq(keys[i], k, klen))
 				continue;
 			switch (*v) {
 			case '"': vals[i].type = 's'; vals[i].p = v + 1; vals[i].len = (size_t)(ve - v - 2); break;
@@ -157,8 +196,13 @@ jscan_until(const char *js, size_t len, const char *const *keys, struct jval *va
 int
 jval_is(const struct jval *v, const char *s)
 {
-	size_t n = strlen(s);
-	return v->type == 's' && v->len == n && memcmp(v->p, s, n) == 0;
+	if (v->type != 's')
+		return 0;
+	/* no strlen: s is short, and mostly differs at its first byte */
+	for (size_t i = 0; i < v->len; i++)
+		if (s[i] != v->p[i] || !s[i])
+			return 0;
+	return s[v->len] == 0;
 }
 
 int64_t
@@ -189,12 +233,38 @@ jval_int(const struct jval *v, int64_t dflt)
 	return (int64_t)d;
 }
 
+/* 10^0 .. 10^22: exact as doubles */
+static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+
 double
 jval_num(const struct jval *v, double dflt)
 {
 	char tmp[64];
 	if (v->type != 'n' || v->len >= sizeof tmp)
 		return dflt;
+	/* [-]digits[.digits] with at most 15 digits: the digits as an integer
+	 * and a power of ten are both exact doubles, so one division rounds
+	 * correctly -- the value strtod gives, without its cost */
+	size_t i = v->p[0] == '-', nd = 0, frac = 0;
+	int dot = 0;
+	uint64_t m = 0;
+	for (; i < v->len; i++) {
+		char c = v->p[i];
+		if (c >= '0' && c <= '9') {
+			m = m * 10 + (uint64_t)(c - '0');
+			nd++;
+			frac += dot;
+		} else if (c == '.' && !dot) {
+			dot = 1;
+		} else {
+			break;
+		}
+	}
+	if (i == v->len && nd > 0 && nd <= 15 && !(dot && frac == 0)) {
+		double d = (double)m / pow10[frac];
+		return v->p[0] == '-' ? -d : d;
+	}
 	memcpy(tmp, v->p, v->len);
 	tmp[v->len] = 0;
 	double d = strtod(tmp, NULL);
@@ -210,27 +280,9 @@ static const char *
 valid_str(const char *p, const char *e)
 {
 	for (p++; p < e; p++) {
-#ifdef __SSE2__
-		/* most of a journal's bytes are plain string text: pass 16 of
-		 * them at a time while none is a quote, a backslash or a
-		 * control character (c < 0x20 unsigned: flipping the top bit
-		 * turns it into the signed c ^ 0x80 < 0xa0) */
-		const __m128i q = _mm_set1_epi8('"'), b = _mm_set1_epi8('\\');
-		const __m128i bias = _mm_set1_epi8((char)0x80), lim = _mm_set1_epi8((char)0xa0);
-		while (e - p >= 16) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-			__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, b)),
-			    _mm_cmplt_epi8(_mm_xor_si128(v, bias), lim));
-			int m = _mm_movemask_epi8(hit);
-			if (m) {
-				p += __builtin_ctz((unsigned)m);
-				break;
-			}
-			p += 16;
-		}
+		p = skip_plain(p, e, 1);
 		if (p >= e)
 			break;
-#endif
 		unsigned char c = (unsigned char)*p;
 		if (c == '"')
 			return p + 1;

@@ -162,14 +162,15 @@ copy_range(int fd, uint64_t from, uint64_t to, char **dstp)
 	return close(out);
 }
 
-/* Replay fd from 0: deliver good lines, return the offset after the last good
+/* Replay fd from offset from (0, or where a checkpoint of the fold ends):
+ * deliver good lines, return the offset after the last good
  * line in *good, and 0 (clean or only a bad tail) / 1 (bad line with valid
  * lines after it) / -1 (I/O error). */
 static int
-replay(int fd, jl_cb cb, void *ctx, uint64_t *good, uint64_t *size)
+replay(int fd, uint64_t from, jl_cb cb, void *ctx, uint64_t *good, uint64_t *size)
 {
 	struct buf b = {0};
-	uint64_t base = 0, rd = 0;
+	uint64_t base = from, rd = from;
 	struct stat st;
 	int rc = 0;
 
@@ -237,6 +238,13 @@ int
 journal_open(struct journal **jp, const char *run, const char *stage,
     enum jl_fsync mode, int repair, jl_cb cb, void *ctx, char *err, size_t errlen)
 {
+	return journal_open_at(jp, run, stage, mode, repair, NULL, cb, ctx, err, errlen);
+}
+
+int
+journal_open_at(struct journal **jp, const char *run, const char *stage,
+    enum jl_fsync mode, int repair, jl_start start, jl_cb cb, void *ctx, char *err, size_t errlen)
+{
 	struct journal *j = xcalloc(1, sizeof *j);
 	char *dir = xasprintf("%s/journal", run);
 	uint64_t good = 0, size = 0;
@@ -283,7 +291,18 @@ journal_open(struct journal **jp, const char *run, const char *stage,
 		snprintf(err, errlen, "cannot open %s: %s", j->path, safefs_why(errno));
 		goto fatal;
 	}
-	rc = replay(j->fd, cb, ctx, &good, &size);
+	uint64_t from = 0;
+	if (start) {
+		struct stat st;
+		if (fstat(j->fd, &st) < 0) {
+			snprintf(err, errlen, "cannot read %s: %s", j->path, strerror(errno));
+			goto fatal;
+		}
+		from = start(ctx, j->fd, (uint64_t)st.st_size);
+		if (from > (uint64_t)st.st_size)
+			from = 0;
+	}
+	rc = replay(j->fd, from, cb, ctx, &good, &size);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", j->path, strerror(errno));
 		goto fatal;
@@ -509,6 +528,18 @@ jreader_get(struct jreader *r, uint64_t off)
 	return get_at(r->fd, off);
 }
 
+uint64_t
+jreader_offset(const struct jreader *r)
+{
+	return r->off;
+}
+
+void
+jreader_seek(struct jreader *r, uint64_t off)
+{
+	r->off = off;
+}
+
 const char *
 jreader_path(const struct jreader *r)
 {
@@ -545,7 +576,7 @@ journal_verify(const char *path, uint64_t *nlines, uint64_t *bad_off, char *err,
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	int rc = replay(fd, count_cb, nlines, &good, &size);
+	int rc = replay(fd, 0, count_cb, nlines, &good, &size);
 	close(fd);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
@@ -588,7 +619,7 @@ journal_notjson(const char *path, uint64_t *count, uint64_t *first)
 	*count = *first = 0;
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	int rc = replay(fd, notjson_cb, &nj, &good, &size);
+	int rc = replay(fd, 0, notjson_cb, &nj, &good, &size);
 	close(fd);
 	*count = nj.n;
 	*first = nj.first;

@@ -27,6 +27,14 @@ struct journal;
 int journal_open(struct journal **jp, const char *run, const char *stage,
     enum jl_fsync mode, int repair, jl_cb cb, void *ctx, char *err, size_t errlen);
 
+/* The same, replaying from the offset start returns rather than from 0:
+ * start is called once the lock is held, with the journal's descriptor
+ * and size, and returns where a checkpoint of the caller's fold ends (a
+ * line boundary, at most size; 0 replays everything). */
+typedef uint64_t (*jl_start)(void *ctx, int fd, uint64_t size);
+int journal_open_at(struct journal **jp, const char *run, const char *stage,
+    enum jl_fsync mode, int repair, jl_start start, jl_cb cb, void *ctx, char *err, size_t errlen);
+
 /* Queue one event (compact JSON, no newline inside); *off gets its offset.
  * Nothing is durable until journal_commit.  -1 on error (errno). */
 int journal_append(struct journal *j, const char *json, size_t len, uint64_t *off);
@@ -55,6 +63,9 @@ int jreader_poll(struct jreader *r, jl_cb cb, void *ctx, char *err, size_t errle
 /* Read and parse the line at off (from a reader's file). */
 json_t *jreader_get(struct jreader *r, uint64_t off);
 const char *jreader_path(const struct jreader *r);
+/* Where the next poll starts; set it to skip what a checkpoint covers. */
+uint64_t jreader_offset(const struct jreader *r);
+void jreader_seek(struct jreader *r, uint64_t off);
 void jreader_close(struct jreader *r);
 
 /* Check one line (len bytes up to, not including, its newline): framing

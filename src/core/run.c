@@ -1,15 +1,21 @@
 /* run: fold the journals of a run into per-job state. */
 #include "core/run.h"
+#include "core/ckpt.h"
 #include "base/hash.h"
 #include "base/jscan.h"
+#include "base/safefs.h"
 #include "base/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 
 struct run *
@@ -42,32 +48,76 @@ run_free(struct run *r)
 	free(r);
 }
 
+/* The per-stage arrays and job_off grow together, to one capacity: an
+ * eighth more at a time (at ten million jobs, doubling would leave a
+ * good part of the fold's memory unused), or to exactly what a checkpoint
+ * says it needs. */
+static void *
+grow_array(void *p, size_t old, size_t n, int fill)
+{
+	p = xrealloc(p, n);
+	memset((char *)p + old, fill, n - old);
+	return p;
+}
+
+static void
+resize(struct run *r, uint32_t cap)
+{
+	for (int s = 0; s < ST_N; s++)
+		if (r->st[s])
+			r->st[s] = grow_array(r->st[s], (size_t)r->cap * sizeof **r->st,
+			    (size_t)cap * sizeof **r->st, 0);
+	if (r->job_off)
+		r->job_off = grow_array(r->job_off, (size_t)r->cap * sizeof *r->job_off,
+		    (size_t)cap * sizeof *r->job_off, 0xff);
+	r->cap = cap;
+}
+
 static void
 ensure_cap(struct run *r, uint32_t n)
 {
 	if (n <= r->cap)
 		return;
-	/* the per-stage arrays and job_off grow together, to one capacity */
-	uint32_t cap = r->cap;
-	for (int s = 0; s < ST_N; s++)
-		if (r->st[s]) {
-			cap = r->cap;
-			r->st[s] = grow_slots(r->st[s], &cap, n - 1, sizeof **r->st, 1024, 0);
-		}
-	if (r->job_off) {
-		cap = r->cap;
-		r->job_off = grow_slots(r->job_off, &cap, n - 1, sizeof *r->job_off, 1024, 0xff);
+	uint64_t c = r->cap < 1024 ? 1024 : (uint64_t)r->cap + r->cap / 8;
+	if (c < n)
+		c = n;
+	resize(r, c > UINT32_MAX ? UINT32_MAX : (uint32_t)c);
+}
+
+void
+run_reserve(struct run *r, uint32_t n)
+{
+	if (n > r->cap)
+		resize(r, n);
+}
+
+void
+run_set_job_off(struct run *r, uint32_t slot, uint64_t off)
+{
+	ensure_cap(r, slot + 1);
+	if (!r->job_off)
+		r->job_off = grow_array(NULL, 0, (size_t)r->cap * sizeof *r->job_off, 0xff);
+	r->job_off[slot] = off;
+}
+
+void
+run_reset_stage(struct run *r, enum stage s)
+{
+	free(r->st[s]);
+	r->st[s] = NULL;
+	memset(&r->stats[s], 0, sizeof r->stats[s]);
+	if (s == ST_INGEST) {
+		free(r->job_off);
+		r->job_off = NULL;
 	}
-	r->cap = grow_cap(r->cap, n - 1, 1024);
 }
 
 struct jobstate *
 run_job(struct run *r, enum stage s, uint32_t slot)
 {
 	ensure_cap(r, idx_count(r->ids));
-	if (!r->st[s]) {
-		r->st[s] = xcalloc(r->cap, sizeof **r->st);
-	}
+	if (!r->st[s])
+		r->st[s] = grow_array(NULL, 0, (size_t)r->cap * sizeof **r->st, 0);
 	return slot < r->cap ? &r->st[s][slot] : NULL;
 }
 
@@ -159,11 +209,7 @@ fold_shard(struct run *r, const char *json, size_t len, uint64_t off, int64_t t,
 static void
 fold_job(struct run *r, uint32_t slot, struct jobstate *f, const char *key, uint64_t off)
 {
-	if (!r->job_off) {
-		r->job_off = xmalloc(r->cap * sizeof *r->job_off);
-		memset(r->job_off, 0xff, r->cap * sizeof *r->job_off);
-	}
-	r->job_off[slot] = off;
+	run_set_job_off(r, slot, off);
 	/* the job's key, known before it is fetched: vj-ingest tells the same
 	 * job from a different one under the same id by it */
 	if (f->state == JS_NONE)
@@ -189,6 +235,19 @@ fold_done(struct run *r, enum stage s, struct jobstate *f, const char *key, uint
 	f->retry_at = 0;
 }
 
+/* A cost as a done event's text carries it (event.c: "%.10g", and none
+ * when not positive), so that the fold of what this process wrote -- and
+ * a checkpoint of it -- is the fold a replay of the text makes. */
+static double
+cost_as_written(double cost)
+{
+	char b[32];
+	if (!(cost > 0) || !isfinite(cost))
+		return 0;
+	snprintf(b, sizeof b, "%.10g", cost);
+	return strtod(b, NULL);
+}
+
 /* Events this process writes itself are folded from what it knows, not
  * scanned back from their text: at a million jobs that is a tenth of
  * ingest's main thread. */
@@ -210,7 +269,7 @@ run_append_hint(struct run *r, enum stage s, const char *json, size_t len, const
 		st->tok_prompt += h->tok[0];
 		st->tok_completion += h->tok[1];
 		st->tok_cached += h->tok[2];
-		st->cost += h->cost;
+		st->cost += cost_as_written(h->cost);
 	}
 	return 0;
 }
@@ -335,11 +394,58 @@ fold_cb(void *ctx, const char *json, size_t len, uint64_t off)
 	return 0;
 }
 
+/* The fold of s holds nothing yet: a checkpoint may be loaded into it. */
+static int
+fold_empty(const struct run *r, enum stage s)
+{
+	return !r->st[s] && r->stats[s].events == 0 && (s != ST_INGEST || !r->job_off);
+}
+
+/* Before a reader's first look at a journal: its checkpoint, and the
+ * reader on past what it covers. */
+static void
+reader_start(struct run *r, enum stage s)
+{
+	r->ck_tried[s] = 1;
+	if (jreader_offset(r->rd[s]) != 0 || !fold_empty(r, s) || !ckpt_enabled())
+		return;
+	int fd = safefs_open(jreader_path(r->rd[s]), O_RDONLY, 0);
+	struct stat st;
+	if (fd < 0)
+		return;   /* the poll says why, if it matters */
+	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+		r->ck_off[s] = ckpt_load(r, s, fd, (uint64_t)st.st_size);
+		jreader_seek(r->rd[s], r->ck_off[s]);
+	}
+	close(fd);
+}
+
+/* journal_open's start: under the lock, the stage's checkpoint, unless
+ * --repair asked for the whole journal to be read (and so checked). */
+static uint64_t
+own_start(void *ctx, int fd, uint64_t size)
+{
+	void **a = ctx;
+	struct run *r = a[0];
+	enum stage s = (enum stage)(intptr_t)a[1];
+	r->ck_tried[s] = 1;
+	r->ck_ms[s] = mono_ms();
+	if (a[2] || !fold_empty(r, s))
+		return 0;
+	return r->ck_off[s] = ckpt_load(r, s, fd, size);
+}
+
 int
 run_own(struct run *r, enum stage s, enum jl_fsync mode, int repair, char *err, size_t errlen)
 {
-	void *a[2] = { r, (void *)(intptr_t)s };
-	int rc = journal_open(&r->own[s], r->dir, stage_name[s], mode, repair, fold_cb, a, err, errlen);
+	void *a[3] = { r, (void *)(intptr_t)s, (void *)(intptr_t)repair };
+	/* a downstream stage numbers its table by the ingest checkpoint first
+	 * (its tail is read later, with the other upstream journals): its own
+	 * checkpoint then finds nearly every id in place instead of hashing */
+	if (s != ST_INGEST && !repair && !r->ck_tried[ST_INGEST])
+		reader_start(r, ST_INGEST);
+	int rc = journal_open_at(&r->own[s], r->dir, stage_name[s], mode, repair, own_start, fold_cb, a,
+	    err, errlen);
 	if (rc != VJ_OK)
 		return rc;
 	if (too_new(r, s, err, errlen)) {
@@ -368,6 +474,8 @@ run_refresh(struct run *r, unsigned mask, char *err, size_t errlen)
 	for (int s = 0; s < ST_N; s++) {
 		if (!(mask & (1u << s)) || r->own[s])
 			continue;
+		if (!r->ck_tried[s])
+			reader_start(r, (enum stage)s);
 		void *a[2] = { r, (void *)(intptr_t)s };
 		if (jreader_poll(r->rd[s], fold_cb, a, err, errlen) < 0 || too_new(r, s, err, errlen))
 			return -1;
@@ -452,4 +560,70 @@ run_exists(const char *dir)
 	int r = stat(j, &st) == 0 && S_ISDIR(st.st_mode);
 	free(j);
 	return r;
+}
+
+/* ---- checkpoints --------------------------------------------------- */
+
+#define MiB (1ull << 20)
+#define CK_EXIT (1 * MiB)        /* at a clean exit: past this much unread journal */
+#define CK_TICK (128 * MiB)      /* while running: this much ... */
+#define CK_TICK_MS (5 * 60000)   /* ... or CK_EXIT after this long */
+#define CK_IDLE (4 * MiB)       /* a reader, for a stage nobody runs */
+
+static void
+own_ckpt(struct run *r, enum stage s, uint64_t min)
+{
+	if (!r->own[s] || journal_pending(r->own[s]))
+		return;   /* the fold is a checkpoint of the journal only once it is all written */
+	uint64_t size = journal_size(r->own[s]);
+	if (size - r->ck_off[s] < min)
+		return;
+	ckpt_write(r, s, size);
+	r->ck_ms[s] = mono_ms();
+}
+
+void
+run_ckpt(struct run *r, enum stage s)
+{
+	own_ckpt(r, s, ckpt_threshold(CK_EXIT));
+}
+
+void
+run_ckpt_tick(struct run *r, enum stage s)
+{
+	if (!r->own[s])
+		return;
+	uint64_t unread = journal_size(r->own[s]) - r->ck_off[s];
+	if (unread >= ckpt_threshold(CK_TICK) ||
+	    (unread >= ckpt_threshold(CK_EXIT) && mono_ms() - r->ck_ms[s] >= CK_TICK_MS))
+		own_ckpt(r, s, 1);
+}
+
+void
+run_ckpt_idle(struct run *r, unsigned mask)
+{
+	if (!ckpt_enabled())
+		return;
+	for (int s = 0; s < ST_N; s++) {
+		if (!(mask & (1u << s)) || r->own[s] || r->newer[s])
+			continue;
+		uint64_t covers = jreader_offset(r->rd[s]);
+		if (covers <= r->ck_off[s] || covers - r->ck_off[s] < ckpt_threshold(CK_IDLE))
+			continue;
+		/* the writer's lock, so that no writer runs meanwhile; one that
+		 * holds it is running, and writes its own */
+		char *lp = xasprintf("%s/journal/%s.lock", r->dir, stage_name[s]);
+		int fd = safefs_open(lp, O_RDWR, 0);
+		free(lp);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			/* a stage that starts meanwhile names who holds the lock */
+			char pid[32];
+			int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+			if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)pl, 0) == pl)
+				ckpt_write(r, (enum stage)s, covers);
+		}
+		close(fd);   /* and the lock with it */
+	}
 }

@@ -51,6 +51,10 @@ struct run {
 	struct journal *own[ST_N];  /* the journal this process writes, if any */
 	int64_t today_start;        /* ms: midnight UTC today, for done_today */
 	int32_t newer[ST_N];        /* a journal's header named this newer format */
+	/* checkpoints (core/ckpt.h) */
+	uint64_t ck_off[ST_N];      /* journal bytes the latest checkpoint read or written covers */
+	int64_t ck_ms[ST_N];        /* when this process last wrote one (mono ms) */
+	uint8_t ck_tried[ST_N];     /* the stage's checkpoint was looked for */
 };
 
 struct run *run_new(const char *dir);
@@ -82,6 +86,22 @@ struct fold_hint {
 int run_append_hint(struct run *r, enum stage s, const char *json, size_t len, const struct fold_hint *h);
 
 struct jobstate *run_job(struct run *r, enum stage s, uint32_t slot);
+/* For loading a checkpoint (core/ckpt.c): room for n slots in every
+ * per-job array; an ingest job line's offset; forget a stage's fold. */
+void run_reserve(struct run *r, uint32_t n);
+void run_set_job_off(struct run *r, uint32_t slot, uint64_t off);
+void run_reset_stage(struct run *r, enum stage s);
+
+/* Checkpoints of the fold (docs/journal.md, "Checkpoints").  The owner of
+ * a journal writes its stage's: run_ckpt at a clean exit (after the last
+ * commit), run_ckpt_tick after a commit (now and then).  run_ckpt_idle,
+ * for readers, writes those of the stages in mask that nobody runs,
+ * holding each one's lock meanwhile.  A checkpoint is only worth its
+ * writing when enough journal was read past the last one; they say
+ * nothing when skipped, and a failure costs only time (-v says why). */
+void run_ckpt(struct run *r, enum stage s);
+void run_ckpt_tick(struct run *r, enum stage s);
+void run_ckpt_idle(struct run *r, unsigned mask);
 /* The stage's line at off, parsed. */
 json_t *run_line(struct run *r, enum stage s, uint64_t off);
 /* A job's record as far as stage upto (inclusive) is done: id, keys, job,

@@ -777,6 +777,7 @@ hook_tick(void *ctx, int urgent)
 		}
 	}
 	x->out.len = 0;
+	run_ckpt_tick(x->run, x->d->s);
 out:
 	progress(x);
 	return 1000;    /* nothing waits to be committed */
@@ -876,8 +877,10 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 	} else if (journal_commit(x.run->own[d->s]) < 0) {
 		stage_io_error(&x, NULL);
 	}
-	if (!x.io_failed)
+	if (!x.io_failed) {
+		run_ckpt(x.run, d->s);   /* the fold, for the next start */
 		journal_close(x.run->own[d->s]);
+	}
 	else
 		journal_abandon(x.run->own[d->s]);
 	x.run->own[d->s] = NULL;

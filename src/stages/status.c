@@ -505,6 +505,7 @@ open_run(const char *dir, int *rc)
 		*rc = VJ_EFATAL;
 		return NULL;
 	}
+	run_ckpt_idle(r, ALL_STAGES);   /* so that the next look at a big idle run is quick */
 	*rc = VJ_OK;
 	return r;
 }
