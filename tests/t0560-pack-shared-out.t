@@ -23,7 +23,7 @@ test_expect_success 'two runs into one OUT, index.json deleted between them: not
 	vj-pack -r a -o out --pending --shard-records 10 >/dev/null &&
 	shard_sums out >a.sum &&
 	rm out/index.json &&
-	vj-pack -r b -o out --pending --shard-records 10 >b.txt 2>b.err &&
+	vj-pack -q -r b -o out --pending --shard-records 10 >b.txt 2>b.err &&
 	test ! -s b.err &&
 	test "$(jq -r .name b.txt | tr "\n" " ")" = "shard-000002.tar.zst shard-000003.tar.zst " &&
 	shard_sums out | head -n 2 >a2.sum && test_cmp a.sum a2.sum &&
@@ -31,7 +31,7 @@ test_expect_success 'two runs into one OUT, index.json deleted between them: not
 		"a0000000 a0000010 b0000000 b0000010" &&
 	check_shards out 35 &&
 	test -z "$(events a "select(.ev == \"unshard\")")" &&
-	vj-pack -r a -o out --pending >/dev/null 2>a.err && test ! -s a.err
+	vj-pack -q -r a -o out --pending >/dev/null 2>a.err && test ! -s a.err
 '
 
 test_expect_success '--reindex rebuilds the same index.json from the log and the files' '
@@ -54,13 +54,13 @@ test_expect_success 'a kill between one run'"'"'s seal and its index rewrite: th
 	tail -n 10 c.jsonl | vj-pack -r c -o co >c2.txt &&
 	cut_after_intent co && cp old-index.json co/index.json &&
 	shard_sums co >c.sum &&
-	vj-pack -r d -o co --pending --shard-records 10 >d.txt 2>d.err &&
+	vj-pack -q -r d -o co --pending --shard-records 10 >d.txt 2>d.err &&
 	test ! -s d.err &&
 	shard_sums co | head -n 2 >c2.sum && test_cmp c.sum c2.sum &&
 	test "$(jq -r "[.shards[] | .first] | join(\" \")" co/index.json)" = \
 		"c0000000 c0000010 d0000000 d0000010" &&
 	check_shards co 35 &&
-	vj-pack -r c -o co --pending >c3.txt 2>c3.err &&
+	vj-pack -q -r c -o co --pending >c3.txt 2>c3.err &&
 	test ! -s c3.txt && test ! -s c3.err &&
 	test -z "$(events c "select(.ev == \"unshard\")")"
 '
