@@ -78,9 +78,12 @@ SHIM = tests/shim/vjfault.so
 $(SHIM): tests/shim/vjfault.c
 	$(CC) -O2 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
 
+# T narrows the run: make test T='tests/t05*.t' (unit tests run only when
+# T is left at its default).
+T = $(UNIT_BIN) tests/t*.t
 test: check-deps all $(UNIT_BIN) $(TOOL_BIN) $(FIXT_BIN) $(MKIMG) $(SHIM)
 	sh scripts/check-layers
-	prove -f $(UNIT_BIN) tests/t*.t
+	prove -f $(T)
 
 # The same tests under the sanitizers, built in place after a clean.
 asan:
