@@ -206,7 +206,8 @@ norm_url(const char *u, const char *basedir, char *err, size_t errlen)
 
 int
 job_normalize(const char *line, size_t len, const char *basedir, int strict,
-    json_t **jobp, char **canonp, char id[JOB_ID_MAX + 1], char key[33], char *err, size_t errlen)
+    json_t **jobp, char **canonp, char id[JOB_ID_MAX + 1], char key[33], char legacy[33],
+    char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *in, *v, *job = NULL;
@@ -251,11 +252,16 @@ job_normalize(const char *line, size_t len, const char *basedir, int strict,
 		snprintf(err, errlen, "imageUrl: must be a string, not %s", type_name(v));
 		goto out;
 	}
-	char *u = norm_url(json_string_value(v), basedir, err, errlen);
+	const char *written = json_string_value(v);
+	char *u = norm_url(written, basedir, err, errlen);
 	if (!u)
 		goto out;
 	json_object_set_new(job, "imageUrl", json_string(u));
 	free(u);
+	/* a plain relative path: resolved against basedir for fetching,
+	 * kept as written in what is journaled, keyed and printed */
+	char sch[32];
+	const char *rel = !url_scheme(written, sch, sizeof sch) && *written != '/' ? written : NULL;
 	/* the optional strings */
 	for (int i = 1; i <= 3; i++) {
 		if (get(in, &fields[i], &v, err, errlen) < 0)
@@ -297,6 +303,8 @@ job_normalize(const char *line, size_t len, const char *basedir, int strict,
 	if (v && !json_is_null(v))
 		json_object_set(job, "meta", v);
 
+	/* the absolute form derives ids, as it always has: two manifests in
+	 * two directories naming "a.jpg" without ids are two jobs */
 	char *canon = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 	v = json_object_get(in, "id");
 	if (v && !json_is_null(v)) {
@@ -325,6 +333,18 @@ job_normalize(const char *line, size_t len, const char *basedir, int strict,
 	char *withid = xasprintf("%s\n%s", id, canon);
 	key_derive("ingest", "job/v1", withid, key);
 	free(withid);
+	*legacy = 0;
+	if (rel) {
+		memcpy(legacy, key, 33);
+		json_t *portable = json_copy(job);
+		json_object_set_new(portable, "imageUrl", json_string(rel));
+		jarena_free(canon);
+		canon = json_dumps(portable, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+		json_decref(portable);
+		withid = xasprintf("%s\n%s", id, canon);
+		key_derive("ingest", "job/v1", withid, key);
+		free(withid);
+	}
 	*canonp = canon;    /* the normalised job as text: journaled and printed as is */
 	*jobp = job;
 	job = NULL;

@@ -52,10 +52,20 @@ event_header(struct buf *b, int version, int64_t t)
 }
 
 void
-event_job(struct buf *b, const char *id, int64_t t, const char *key, const char *job_json)
+event_job(struct buf *b, const char *id, int64_t t, const char *key, const char *job_json,
+    const char *src)
 {
 	head(b, "job", id, t, key);
-	buf_addf(b, ",\"job\":%s}", job_json);
+	buf_addf(b, ",\"job\":%s", job_json);
+	if (src) {
+		json_t *s = json_string(src);
+		char *q = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+		if (q)
+			buf_addf(b, ",\"src\":%s", q);
+		free(q);
+		json_decref(s);
+	}
+	buf_add(b, "}", 1);
 }
 
 void

@@ -32,7 +32,10 @@ extern const char *const event_payload[];
 /* Each writer appends one event's JSON text (no newline) to b.  Ids and
  * keys are [A-Za-z0-9_-] and hex: they need no escaping. */
 void event_header(struct buf *b, int version, int64_t t);
-void event_job(struct buf *b, const char *id, int64_t t, const char *key, const char *job_json);
+/* src: where the image is read from when job.imageUrl is a relative path
+ * (file:///absolute), else NULL. */
+void event_job(struct buf *b, const char *id, int64_t t, const char *key, const char *job_json,
+    const char *src);
 /* A done event: open it, add its payload fields, close it. */
 void event_done_open(struct buf *b, const char *id, int64_t t, const char *key, long ms,
     int attempt, json_t *usage, double cost);

@@ -72,6 +72,7 @@ struct prepared {
 	char *canon;
 	char id[JOB_ID_MAX + 1];
 	char key[KEY_HEX + 1];
+	char legacy[KEY_HEX + 1];   /* "" unless the image path was relative */
 };
 
 static void
@@ -95,7 +96,7 @@ ingest_prepare(void *ctx, const char *line, size_t len, const char *src, char *e
 	 * emptied after the line, and only copies leave */
 	jarena_begin();
 	if (job_normalize(line, len, basedir_of(g, src), g->conf->strict, &job, &canon, pr->id,
-	    pr->key, err, errlen) < 0) {
+	    pr->key, pr->legacy, err, errlen) < 0) {
 		jarena_end();
 		free(pr);
 		return NULL;
@@ -129,7 +130,14 @@ ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, c
 	uint64_t k[2];
 	key_parse(key, k);
 	if (r->job_off && (uint32_t)slot < r->cap && r->job_off[slot] != NO_OFF) {
-		if (f->key[0] != k[0] || f->key[1] != k[1]) {
+		uint64_t l[2] = { 0, 0 };
+		if (*pr->legacy)
+			key_parse(pr->legacy, l);
+		if (*pr->legacy && f->key[0] == l[0] && f->key[1] == l[1]) {
+			/* ingested before relative paths were kept: the same job,
+			 * under the key its results already carry */
+			key_format(f->key, key);
+		} else if (f->key[0] != k[0] || f->key[1] != k[1]) {
 			vj_msg("%s:%ld: id %s: already holds a different job in this run "
 			    "(give this one another id, or drop the id to derive one)", src, lno, id);
 			ingest_reject(x, line, len);
@@ -140,7 +148,7 @@ ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, c
 		/* ids and keys need no escaping: [A-Za-z0-9_-] and hex */
 		struct fold_hint h = { .ev = 'j', .slot = (uint32_t)slot, .key = key, .t = now_ms() };
 		g->ev.len = 0;
-		event_job(&g->ev, id, h.t, key, pr->canon);
+		event_job(&g->ev, id, h.t, key, pr->canon, *pr->legacy ? pr->url : NULL);
 		if (run_append_hint(r, ST_INGEST, g->ev.p, g->ev.len, &h) < 0) {
 			stage_io_error(x, id);
 			prep_free(pr);

@@ -387,10 +387,15 @@ pending_check(struct stage_state *x, uint32_t slot, char key[KEY_HEX + 1], uint6
 	return 0;
 }
 
+/* A job to redo with --pending: the upstream record, or for ingest the
+ * journaled job.  A job whose image path is relative is fetched from the
+ * event's "src" and printed as journaled (*raw_job). */
 static int
-pending_record(struct stage_state *x, uint32_t slot, json_t **rec, char key[KEY_HEX + 1])
+pending_record(struct stage_state *x, uint32_t slot, json_t **rec, char key[KEY_HEX + 1],
+    char **raw_job)
 {
 	struct run *r = x->run;
+	*raw_job = NULL;
 	if (pending_check(x, slot, key, &x->n_waiting))
 		return 1;
 	if (x->d->s != ST_INGEST) {
@@ -400,10 +405,16 @@ pending_record(struct stage_state *x, uint32_t slot, json_t **rec, char key[KEY_
 	json_t *ev = run_line(r, ST_INGEST, r->job_off[slot]);
 	if (!ev)
 		return 1;
-	*rec = json_pack("{s:s, s:{}, s:O}", "id", idx_id(r->ids, slot), "keys", "job",
-	    json_object_get(ev, "job"));
+	json_t *job = json_object_get(ev, "job"), *src = json_object_get(ev, "src");
+	if (json_is_string(src) && json_is_object(job)) {
+		*raw_job = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+		*rec = json_pack("{s:s, s:{}, s:{s:O}}", "id", idx_id(r->ids, slot), "keys", "job",
+		    "imageUrl", src);
+	} else {
+		*rec = json_pack("{s:s, s:{}, s:O}", "id", idx_id(r->ids, slot), "keys", "job", job);
+	}
 	json_decref(ev);
-	return 0;
+	return *rec ? 0 : 1;
 }
 
 /* How much --pending has to do, for the progress line. */
@@ -428,8 +439,9 @@ scan_some(struct stage_state *x, int *room)
 		char key[KEY_HEX + 1];
 		if (is_busy(x, slot))
 			continue;
-		if (pending_record(x, slot, &rec, key) == 0) {
-			consider(x, rec, key, NULL);
+		char *raw_job;
+		if (pending_record(x, slot, &rec, key, &raw_job) == 0) {
+			consider(x, rec, key, raw_job);
 			(*room)--;
 		}
 	}
