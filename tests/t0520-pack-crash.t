@@ -55,7 +55,7 @@ test_expect_success 'a second vj-pack on the run exits 75 naming the pid; SIGTER
 	{ vj-pack -r r3 -o o3 <in >o3.txt 2>o3.err & echo $! >pid; } &&
 	exec 3>in &&
 	pid=$(cat pid) && n=0 &&
-	while [ "$(cat r3/journal/pack.lock 2>/dev/null)" != "$pid" ] && [ $n -lt 100 ]; do
+	while [ "$(cat r3/journal/pack.lock 2>/dev/null)" != "$pid" ] && [ $n -lt 600 ]; do
 		sleep 0.05; n=$((n + 1)); done &&
 	head -n 3 recs.jsonl >&3 &&
 	st=0 && vj-pack -r r3 -o o4 --pending 2>lock.err || st=$? &&
