@@ -1,5 +1,6 @@
 /* safefs: checks and opens that trust no symbolic link inside a run. */
 #include "base/safefs.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -93,4 +94,42 @@ safefs_why(int e)
 	if (e == EPERM)
 		return "it is owned by another user";
 	return strerror(e);
+}
+
+int
+safefs_write_small(const char *dir, const char *tmp, const char *path, const char *text,
+    size_t n, int replace, char *err, size_t errlen)
+{
+	int r = -1, fd;
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	fd = safefs_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp, safefs_why(errno));
+		return -1;
+	}
+	if (write_all(fd, text, n) < 0 || fsync(fd) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	if (close(fd) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (replace ? rename(tmp, path) < 0 : link(tmp, path) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fsync_dir(dir) < 0) {
+		snprintf(err, errlen, "cannot sync %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	r = 0;
+out:
+	if (!replace || r < 0)
+		unlink(tmp);
+	return r;
 }

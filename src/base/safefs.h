@@ -19,6 +19,15 @@ int safefs_mkdir(const char *path, char *err, size_t errlen);
  * link, EINVAL for a FIFO, device or directory). */
 int safefs_open(const char *path, int flags, int mode);
 
+/* Write a small file durably under a temporary name in dir (a leftover or
+ * planted one is unlinked first: a link is removed, not followed), fsync
+ * it, then put it in place and fsync dir.  replace: rename over path;
+ * otherwise link(2), which keeps a path another writer made first (and
+ * returns 0: read it back to see whose it is).  0, or -1 with err naming
+ * the file. */
+int safefs_write_small(const char *dir, const char *tmp, const char *path, const char *text,
+    size_t n, int replace, char *err, size_t errlen);
+
 /* strerror for what safefs_open refuses: ELOOP and EINVAL get words that
  * say what was found instead of the libc text. */
 const char *safefs_why(int e);

@@ -139,30 +139,7 @@ create_id(const char *run, const char *path, char *err, size_t errlen)
 	char *tmp = xasprintf("%s/.run.json.tmp.%ld", run, (long)getpid());
 	char *js = xasprintf("{\"version\":%d,\"id\":\"%s\",\"created\":%lld}\n", RUNID_VERSION, id,
 	    (long long)now_ms());
-	int r = -1;
-	unlink(tmp);     /* a dead process of the same pid; a link is removed, not followed */
-	int fd = safefs_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp, safefs_why(errno));
-		goto out;
-	}
-	if (write_all(fd, js, strlen(js)) < 0 || fsync(fd) < 0) {
-		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-		close(fd);
-		goto out;
-	}
-	close(fd);
-	if (link(tmp, path) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fsync_dir(run) < 0) {
-		snprintf(err, errlen, "cannot sync %s: %s", run, strerror(errno));
-		goto out;
-	}
-	r = 0;
-out:
-	unlink(tmp);
+	int r = safefs_write_small(run, tmp, path, js, strlen(js), 0, err, errlen);
 	free(tmp);
 	free(js);
 	return r;

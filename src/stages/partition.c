@@ -298,36 +298,7 @@ part_write(const char *run, const struct part *p, char *err, size_t errlen)
 	char *tmp = xasprintf("%s.tmp", path);
 	char text[64];
 	int n = snprintf(text, sizeof text, "{\"k\":%d,\"n\":%d}\n", p->k, p->n);
-	int r = -1, fd;
-
-	/* a temporary left by a crash (or planted) goes: unlink removes a
-	 * link, not what it points to */
-	if (unlink(tmp) < 0 && errno != ENOENT) {
-		errf(err, errlen, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = safefs_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-	if (fd < 0) {
-		errf(err, errlen, "%s: %s", tmp, safefs_why(errno));
-		goto out;
-	}
-	if (write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0) {
-		errf(err, errlen, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	if (fsync_dir(run) < 0) {
-		errf(err, errlen, "%s: %s", run, strerror(errno));
-		goto out;
-	}
-	r = 0;
-out:
+	int r = safefs_write_small(run, tmp, path, text, (size_t)n, 1, err, errlen);
 	free(tmp);
 	free(path);
 	return r;
