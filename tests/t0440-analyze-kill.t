@@ -41,7 +41,7 @@ test_expect_success "$KILLS kills at random moments, then a run to completion" '
 		echo "kill $n after 0.$((r % 4))$((r % 10))5 s: $(wc -l <done.$n) done"
 	done &&
 	test $(wc -l <done.$((KILLS / 2))) -lt $N &&
-	timeout 120 vj-analyze --base-url "$FAKE_URL" -j 32 --retries 10 --timeout 10 in.jsonl >out 2>err &&
+	timeout 600 vj-analyze --base-url "$FAKE_URL" -j 32 --retries 10 --timeout 10 in.jsonl >out 2>err &&
 	test $(wc -l <out) -eq $N &&
 	test $(jq -r .id out | sort -u | wc -l) -eq $N &&
 	jq -r "select(.analysis == null) | .id" out >noan && test ! -s noan
