@@ -646,6 +646,7 @@ commit(struct merge *m, enum jl_fsync fsync)
 	json_t *entries = json_array(), *unlisted = json_object();
 	if (!bad && outlog_commit(&l) == 0) {
 		outlog_listing(&l, m->dest_real, NULL, entries, unlisted);
+		outlog_supersede(&l, entries);
 		json_t *runs = outlog_runs(&l, entries, NULL);
 		bad = outlog_commit(&l) < 0 || outlog_write_index(m->dest, entries, runs) < 0;
 		json_decref(runs);
