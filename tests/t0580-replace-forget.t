@@ -31,7 +31,7 @@ member() {
 test_expect_success "$N jobs through the pipe" '
 	i=0 && while [ $i -lt $N ]; do
 		printf "{\"imageUrl\": \"img/%s\", \"id\": \"j%02d\"}\n" \
-			$(echo "dark.jpg bright.jpg palette.gif" | cut -d" " -f$((i % 3 + 1))) $i
+			$(echo "dark.jpg bright.jpg half-red-half-blue.png" | cut -d" " -f$((i % 3 + 1))) $i
 		i=$((i + 1))
 	done >jobs.jsonl &&
 	vj-ingest -q jobs.jsonl | vj-analyze -q --base-url "$FAKE_URL" |

@@ -622,6 +622,8 @@ outlog_runs(struct outlog *l, json_t *entries, const char *also_run)
 			json_object_set(o, "partition", json_object_get(rs, "part"));
 		for (size_t k = 0; rs && k < sizeof counts / sizeof *counts; k++)
 			json_object_set(o, counts[k], json_object_get(rs, counts[k]));
+		if (json_integer_value(json_object_get(rs, "withdrawn")))   /* only when some are */
+			json_object_set(o, "withdrawn", json_object_get(rs, "withdrawn"));
 		json_array_append_new(runs, o);
 	}
 	json_decref(ids);
