@@ -46,3 +46,15 @@ key_derive(const char *what, const char *cfg, const char *up, char out[KEY_HEX +
 	memcpy(out, full, KEY_HEX);
 	out[KEY_HEX] = 0;
 }
+
+int
+key_valid(const char *s)
+{
+	size_t n = 0;
+	if (!s)
+		return 0;
+	for (; s[n]; n++)
+		if (n >= KEY_HEX || !((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return 0;
+	return n == KEY_HEX;
+}

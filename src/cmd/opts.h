@@ -55,6 +55,8 @@ struct opts {
 	/* vj-ingest */
 	const char *rejects;
 	int strict;
+	int replace;                  /* --replace */
+	const char *forget, *forget_file;   /* --forget ID, --forget-file FILE */
 	int part[2];                  /* --partition K/N; 0/0: none (auto: resolved by opts_parse) */
 	long part_count, part_base;   /* --partition-count, --partition-base; -1: not given */
 	char part_from[256];          /* what --partition auto read; "": not auto */

@@ -10,9 +10,11 @@ static const struct opts_cmd cmd = {
 "                 [--partition-base 0|1]] [--max-bytes SIZE] [--deny-private]\n"
 "                 [--files-under DIR | --no-local-files] [--retries N] [--timeout SEC]\n"
 "                 [--job-timeout SEC] [--grace SEC] [--fsync always|batch|never] [--repair]\n"
+"                 [--replace]\n"
 "                 [--progress | --no-progress]\n"
 "                 [--heartbeat SEC] [--log-format text|json]\n"
 "                 [--pending [--retry-failed] [--wait-retries SEC]] [FILE...]\n"
+"       vj-ingest [-qv] [-r RUN] --forget ID | --forget-file FILE\n"
 "       vj-ingest -h | -V\n",
 	.about =
 "Read job manifests (JSONL) from FILEs or stdin ('-'), journal each job in RUN,\n"
@@ -30,7 +32,11 @@ main(int argc, char **argv)
 		.max_bytes = (size_t)o.max_bytes, .deny_private = o.deny_private,
 		.no_local_files = o.no_local_files, .files_under = o.files_under,
 		.part_from = o.part_from[0] ? o.part_from : NULL,
+		.replace = o.replace, .forget = o.forget, .forget_file = o.forget_file,
 	};
+	if ((o.forget || o.forget_file) && (o.nfiles || o.replace || o.pending || (o.forget && o.forget_file)))
+		opts_usage("--forget and --forget-file withdraw jobs and read no manifest: give one of them, "
+		    "alone (no FILE, --replace or --pending)");
 	opts_stage_config(&o, &c.stage);
 	return ingest_main(&c);
 }

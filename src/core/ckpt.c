@@ -23,7 +23,8 @@
 #define SCAN_AHEAD 16               /* slots compared before an id is looked up */
 
 /* entry flags: which fields follow (the others are zero) */
-enum { F_KEY = 1, F_OFF = 2, F_RETRY = 4, F_MS = 8, F_FKEY = 16, F_ATT = 32, F_JOBOFF = 64 };
+enum { F_KEY = 1, F_OFF = 2, F_RETRY = 4, F_MS = 8, F_FKEY = 16, F_ATT = 32, F_JOBOFF = 64,
+	F_UKEY = 128 };
 
 /* ---- settings ------------------------------------------------------ */
 
@@ -308,6 +309,11 @@ w_entry(struct wr *w, const struct run *r, enum stage s, uint32_t slot, struct p
 		*fl |= F_ATT;
 		q += put_var(q, f->attempts);
 	}
+	if (f->ukey) {
+		*fl |= F_UKEY;
+		put_u32(q, f->ukey);
+		q += 4;
+	}
 	if (jo != NO_OFF) {
 		*fl |= F_JOBOFF;
 		q += put_var(q, zigzag(jo - pv->job_off));
@@ -562,7 +568,8 @@ get_entry(struct ld *l, const unsigned char **qp, const unsigned char *e)
 	l->idlen = len;
 	unsigned fl = *q++;
 	f.state = *q++;
-	if (fl > 127 || f.state > JS_DEAD || (fl == 0 && f.state == JS_NONE))
+	if (f.state > JS_GONE || (f.state == JS_GONE && l->s != ST_INGEST) ||
+	    (fl == 0 && f.state == JS_NONE))
 		return -1;
 	if (fl & F_KEY) {
 		if (e - q < 16)
@@ -598,6 +605,12 @@ get_entry(struct ld *l, const unsigned char **qp, const unsigned char *e)
 		if (get_var(&q, e, &v) < 0 || v == 0 || v > 65535)
 			return -1;
 		f.attempts = (uint16_t)v;
+	}
+	if (fl & F_UKEY) {
+		if (e - q < 4)
+			return -1;
+		f.ukey = get_u32(q);
+		q += 4;
 	}
 	uint64_t jo = NO_OFF;
 	if (fl & F_JOBOFF) {

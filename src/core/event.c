@@ -17,7 +17,7 @@ const struct stage_info stage_info[ST_N] = {
 };
 
 const char *const event_fields[] = { "ev", "id", "key", "t", "ms", "attempt", "final",
-	"retry_at", "usage", "cost", "version", NULL };
+	"retry_at", "usage", "cost", "version", "up", NULL };
 const char *const event_payload[] = { "job", "image", "analysis", "content", "meta", "ids",
 	NULL };
 
@@ -69,10 +69,12 @@ event_job(struct buf *b, const char *id, int64_t t, const char *key, const char 
 }
 
 void
-event_done_open(struct buf *b, const char *id, int64_t t, const char *key, long ms, int attempt,
-    json_t *usage, double cost)
+event_done_open(struct buf *b, const char *id, int64_t t, const char *key, const char *up, long ms,
+    int attempt, json_t *usage, double cost)
 {
 	head(b, "done", id, t, key);
+	if (up)
+		buf_addf(b, ",\"up\":\"%s\"", up);
 	buf_addf(b, ",\"ms\":%ld,\"attempt\":%d", ms, attempt);
 	usage_cost(b, usage, cost);
 }
@@ -115,4 +117,10 @@ void
 event_retry(struct buf *b, const char *id, int64_t t)
 {
 	buf_addf(b, "{\"ev\":\"retry\",\"id\":\"%s\",\"t\":%lld}", id, (long long)t);
+}
+
+void
+event_forget(struct buf *b, const char *id, int64_t t)
+{
+	buf_addf(b, "{\"ev\":\"forget\",\"id\":\"%s\",\"t\":%lld}", id, (long long)t);
 }

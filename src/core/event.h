@@ -37,14 +37,19 @@ void event_header(struct buf *b, int version, int64_t t);
 void event_job(struct buf *b, const char *id, int64_t t, const char *key, const char *job_json,
     const char *src);
 /* A done event: open it, add its payload fields, close it. */
-void event_done_open(struct buf *b, const char *id, int64_t t, const char *key, long ms,
-    int attempt, json_t *usage, double cost);
+/* up: the upstream result's key it was made from (NULL at ingest), so
+ * that a later stage can tell a result of a job's current version from
+ * one of a version since replaced (vj-ingest --replace). */
+void event_done_open(struct buf *b, const char *id, int64_t t, const char *key, const char *up,
+    long ms, int attempt, json_t *usage, double cost);
 void event_field(struct buf *b, const char *name, const char *json_text);
 void event_close(struct buf *b);
 void event_fail(struct buf *b, const char *id, int64_t t, const char *key, int attempt,
     const char *kind, int final, long status, int64_t retry_at, json_t *usage, double cost,
     const char *msg);
 void event_retry(struct buf *b, const char *id, int64_t t);
+/* vj-ingest --forget: the job is withdrawn (an ingest event). */
+void event_forget(struct buf *b, const char *id, int64_t t);
 
 /* A JSON value as the journal writes it: compact, 15 significant digits
  * (malloc'd). */

@@ -206,22 +206,104 @@ fold_shard(struct run *r, const char *json, size_t len, uint64_t off, int64_t t,
 	json_decref(ev);
 }
 
+/* Leave a job's state at ingest, as when it is replaced or withdrawn:
+ * the counts its state was in give it back. */
 static void
-fold_job(struct run *r, uint32_t slot, struct jobstate *f, const char *key, uint64_t off)
+leave_state(struct run *r, struct jobstate *f)
 {
-	run_set_job_off(r, slot, off);
-	/* the job's key, known before it is fetched: vj-ingest tells the same
-	 * job from a different one under the same id by it */
-	if (f->state == JS_NONE)
-		key_parse(key, f->key);
+	struct stage_stats *st = &r->stats[ST_INGEST];
+	if (f->state == JS_DONE && st->done)
+		st->done--;
+	if (f->state == JS_DEAD && st->fails_final)
+		st->fails_final--;
+	memset(f, 0, sizeof *f);
 }
 
 static void
-fold_done(struct run *r, enum stage s, struct jobstate *f, const char *key, uint64_t off, int64_t t,
-    int64_t ms)
+fold_job(struct run *r, uint32_t slot, struct jobstate *f, const char *key, uint64_t off)
+{
+	uint64_t k[2];
+	int known = r->job_off && slot < r->cap && r->job_off[slot] != NO_OFF;
+	key_parse(key, k);
+	run_set_job_off(r, slot, off);
+	/* the job's key, known before it is fetched: vj-ingest tells the same
+	 * job from a different one under the same id by it */
+	if (f->state == JS_NONE) {
+		f->key[0] = k[0];
+		f->key[1] = k[1];
+		return;
+	}
+	/* a new version of a known job (vj-ingest --replace), or a withdrawn
+	 * job given back: its work starts again; the old results stay in the
+	 * journals, and the later stages, whose keys derive from this one,
+	 * redo theirs */
+	if (known && (f->state == JS_GONE || k[0] != f->key[0] || k[1] != f->key[1])) {
+		leave_state(r, f);
+		f->key[0] = k[0];
+		f->key[1] = k[1];
+	}
+}
+
+/* An ingest result (done or fail) of a version the job no longer has: a
+ * fetch that was in flight when the job was replaced. */
+static int
+stale_ingest(struct run *r, enum stage s, uint32_t slot, const struct jobstate *f, const char *key)
+{
+	uint64_t k[2];
+	if (s != ST_INGEST || (!f->key[0] && !f->key[1]) || !r->job_off || slot >= r->cap ||
+	    r->job_off[slot] == NO_OFF)
+		return 0;
+	key_parse(key, k);
+	return f->state == JS_GONE || k[0] != f->key[0] || k[1] != f->key[1];
+}
+
+int
+run_gone(struct run *r, uint32_t slot)
+{
+	struct jobstate *f = slot < idx_count(r->ids) ? run_job(r, ST_INGEST, slot) : NULL;
+	return f && f->state == JS_GONE;
+}
+
+int
+run_current(struct run *r, enum stage s, uint32_t slot)
+{
+	if (slot >= idx_count(r->ids))
+		return 0;
+	for (;;) {
+		struct jobstate *f = run_job(r, s, slot);
+		if (!f || f->state != JS_DONE)
+			return 0;
+		if (s == ST_INGEST)
+			return 1;
+		struct jobstate *u = run_job(r, (enum stage)(s - 1), slot);
+		if (!u || u->state != JS_DONE || (f->ukey && f->ukey != (uint32_t)u->key[1]))
+			return 0;
+		s = (enum stage)(s - 1);
+	}
+}
+
+/* The low bits of an upstream key, as the fold keeps them (0: none). */
+static uint32_t
+ukey_of(const char *up, size_t len)
+{
+	char b[KEY_HEX + 1];
+	uint64_t k[2];
+	if (!up || len != KEY_HEX)
+		return 0;
+	memcpy(b, up, KEY_HEX);
+	b[KEY_HEX] = 0;
+	key_parse(b, k);
+	return (uint32_t)k[1];
+}
+
+static void
+fold_done(struct run *r, enum stage s, uint32_t slot, struct jobstate *f, const char *key,
+    uint64_t off, int64_t t, int64_t ms, uint32_t ukey)
 {
 	struct stage_stats *st = &r->stats[s];
 	st->done_ev++;
+	if (stale_ingest(r, s, slot, f, key))
+		return;
 	if (f->state != JS_DONE) {
 		st->done++;
 		if (t >= r->today_start)
@@ -233,6 +315,7 @@ fold_done(struct run *r, enum stage s, struct jobstate *f, const char *key, uint
 	f->ms = (uint32_t)ms;
 	f->attempts = 0;
 	f->retry_at = 0;
+	f->ukey = ukey;
 }
 
 /* A cost as a done event's text carries it (event.c: "%.10g", and none
@@ -265,7 +348,8 @@ run_append_hint(struct run *r, enum stage s, const char *json, size_t len, const
 	if (h->ev == 'j') {
 		fold_job(r, h->slot, f, h->key, off);
 	} else {
-		fold_done(r, s, f, h->key, off, h->t, h->ms);
+		fold_done(r, s, h->slot, f, h->key, off, h->t, h->ms,
+		    h->up ? ukey_of(h->up, strlen(h->up)) : 0);
 		st->tok_prompt += h->tok[0];
 		st->tok_completion += h->tok[1];
 		st->tok_cached += h->tok[2];
@@ -280,10 +364,10 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 	/* the payload comes after every field the fold reads (event.h): not
 	 * scanning it is most of the replay's time on a large run */
 	const char *const *keys = event_fields, *const *payload = event_payload;
-	struct jval v[11];
+	struct jval v[12];
 	struct stage_stats *st = &r->stats[s];
 
-	if (jscan_until(json, len, keys, v, 11, payload) < 0 ||
+	if (jscan_until(json, len, keys, v, 12, payload) < 0 ||
 	    (jval_is(&v[0], "job") && !jscan_valid(json, len)) ||
 	    (jval_is(&v[0], "done") && !jscan_valid(json, len))) {
 		/* Its CRC is right but its text is not JSON: a result that cannot
@@ -325,13 +409,16 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 		return;
 	}
 	if (jval_is(&v[0], "done")) {
-		fold_done(r, s, f, kbuf, off, t, jval_int(&v[4], 0));
+		fold_done(r, s, (uint32_t)slot, f, kbuf, off, t, jval_int(&v[4], 0),
+		    v[11].type == 's' ? ukey_of(v[11].p, v[11].len) : 0);
 		add_usage(st, &v[8], &v[9]);
 	} else if (jval_is(&v[0], "fail")) {
 		uint64_t k[2];
 		key_parse(kbuf, k);
 		st->fails++;
 		add_usage(st, &v[8], &v[9]);
+		if (stale_ingest(r, s, (uint32_t)slot, f, kbuf))
+			return;   /* a failure of a version since replaced */
 		if (f->state == JS_DONE && k[0] == f->key[0] && k[1] == f->key[1])
 			return;   /* a stale failure of a key already done */
 		if ((uint32_t)k[1] != f->fkey)
@@ -357,6 +444,14 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 		int64_t ra = jval_int(&v[7], 0);
 		f->retry_at = ra <= 0 ? 0 : ra >= (int64_t)UINT32_MAX * 1000 ? UINT32_MAX :
 		    (uint32_t)((ra + 999) / 1000);
+	} else if (jval_is(&v[0], "forget") && s == ST_INGEST) {
+		/* vj-ingest --forget: withdrawn; the stages skip it, vj-pack
+		 * leaves it out (and marks it withdrawn where it is packed) */
+		uint64_t k0 = f->key[0], k1 = f->key[1];
+		leave_state(r, f);
+		f->key[0] = k0;
+		f->key[1] = k1;
+		f->state = JS_GONE;
 	} else if (jval_is(&v[0], "retry")) {
 		/* --retry-failed: a job failed for good gets another chance */
 		if (f->state == JS_DEAD) {

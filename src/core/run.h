@@ -16,7 +16,8 @@
 #define RUN_JOURNAL_VERSION 1
 
 
-enum jstate { JS_NONE = 0, JS_DONE, JS_RETRY, JS_DEAD };
+/* JS_GONE is ingest's only: the job was withdrawn (vj-ingest --forget). */
+enum jstate { JS_NONE = 0, JS_DONE, JS_RETRY, JS_DEAD, JS_GONE };
 
 #define NO_OFF UINT64_MAX
 
@@ -27,6 +28,7 @@ struct jobstate {       /* what the fold keeps of one job in one stage */
 	uint32_t retry_at;   /* seconds since the epoch: a retryable failure waits until then */
 	uint32_t ms;         /* duration of the latest done */
 	uint32_t fkey;       /* low bits of the key the failures were counted for */
+	uint32_t ukey;       /* low bits of the upstream key the latest done was made from; 0 unknown */
 	uint16_t attempts;   /* failures counted since the latest done */
 	uint8_t state;       /* enum jstate */
 };
@@ -79,6 +81,7 @@ struct fold_hint {
 	char ev;                  /* 'j' job, 'd' done */
 	uint32_t slot;
 	const char *key;
+	const char *up;           /* done: the upstream key (or NULL) */
 	int64_t t, ms;
 	uint64_t tok[3];          /* prompt, completion, cached */
 	double cost;
@@ -86,6 +89,13 @@ struct fold_hint {
 int run_append_hint(struct run *r, enum stage s, const char *json, size_t len, const struct fold_hint *h);
 
 struct jobstate *run_job(struct run *r, enum stage s, uint32_t slot);
+/* Is the job's result at stage s (< ST_PACK) the one of its current
+ * version: done there, made from its upstream's current result, and so on
+ * up to a job that is not withdrawn?  A result whose done event names no
+ * upstream key (vj 0.1) is taken as current. */
+int run_current(struct run *r, enum stage s, uint32_t slot);
+/* Was the job withdrawn (vj-ingest --forget)? */
+int run_gone(struct run *r, uint32_t slot);
 /* For loading a checkpoint (core/ckpt.c): room for n slots in every
  * per-job array; an ingest job line's offset; forget a stage's fold. */
 void run_reserve(struct run *r, uint32_t n);

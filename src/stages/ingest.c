@@ -129,22 +129,37 @@ ingest_accept(struct stage_state *x, void *prep, const char *line, size_t len, c
 	struct jobstate *f = run_job(r, ST_INGEST, (uint32_t)slot);
 	uint64_t k[2];
 	key_parse(key, k);
-	if (r->job_off && (uint32_t)slot < r->cap && r->job_off[slot] != NO_OFF) {
-		uint64_t l[2] = { 0, 0 };
-		if (*pr->legacy)
-			key_parse(pr->legacy, l);
-		if (*pr->legacy && f->key[0] == l[0] && f->key[1] == l[1]) {
-			/* ingested before relative paths were kept: the same job,
-			 * under the key its results already carry */
-			key_format(f->key, key);
-		} else if (f->key[0] != k[0] || f->key[1] != k[1]) {
-			vj_msg("%s:%ld: id %s: already holds a different job in this run "
-			    "(give this one another id, or drop the id to derive one)", src, lno, id);
-			ingest_reject(x, line, len);
-			prep_free(pr);
-			return -1;
-		}
-	} else {
+	int known = r->job_off && (uint32_t)slot < r->cap && r->job_off[slot] != NO_OFF;
+	uint64_t l[2] = { 0, 0 };
+	if (*pr->legacy)
+		key_parse(pr->legacy, l);
+	if (known && *pr->legacy && f->key[0] == l[0] && f->key[1] == l[1]) {
+		/* ingested before relative paths were kept: the same job, under
+		 * the key its results already carry */
+		key_format(f->key, key);
+		k[0] = l[0], k[1] = l[1];
+	}
+	int same = known && f->key[0] == k[0] && f->key[1] == k[1];
+	const char *why = NULL;
+	if (c->replace && !known)
+		why = "--replace: the run holds no job with this id (drop --replace to add it)";
+	else if (!c->replace && known && f->state == JS_GONE)
+		why = "was withdrawn from this run (vj-ingest --forget); --replace gives it back";
+	else if (!c->replace && known && !same)
+		why = "already holds a different job in this run (give this one another id, drop the id "
+		    "to derive one, or give it with --replace to replace that job)";
+	if (why) {
+		vj_msg("%s:%ld: id %s: %s", src, lno, id, why);
+		ingest_reject(x, line, len);
+		prep_free(pr);
+		return -1;
+	}
+	if (!known || !same || f->state == JS_GONE) {
+		/* a new job, or a new version of one (--replace): its job event
+		 * resets the job's state (core/run.c), and the later stages,
+		 * whose keys derive from its key, redo their work */
+		if (known)
+			vj_info("job %s: replaced by %s:%ld", id, src, lno);
 		/* ids and keys need no escaping: [A-Za-z0-9_-] and hex */
 		struct fold_hint h = { .ev = 'j', .slot = (uint32_t)slot, .key = key, .t = now_ms() };
 		g->ev.len = 0;
@@ -210,9 +225,136 @@ files_under(const char *dir)
 	return xstrdup(real);
 }
 
+/* ---- --forget: withdraw jobs ---- */
+
+/* The ids to withdraw: --forget ID, or --forget-file FILE (one a line;
+ * blank lines and lines starting with '#' are skipped).  Every one is
+ * checked before any is journaled: all or nothing. */
+static int
+forget_ids(const struct ingest_config *c, struct run *r, json_t *ids)
+{
+	const char *src = c->forget_file;
+	int bad = 0;
+	if (c->forget) {
+		if (!job_id_valid(c->forget, strlen(c->forget))) {
+			vj_msg("--forget %.200s: not a job id ([A-Za-z0-9_-], 1 to %d characters)", c->forget,
+			    JOB_ID_MAX);
+			return -1;
+		}
+		json_array_append_new(ids, json_string(c->forget));
+	} else {
+		int is_stdin = !strcmp(src, "-");
+		FILE *f = is_stdin ? stdin : fopen(src, "r");
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t n;
+		long lno = 0;
+		if (!f) {
+			vj_warn("--forget-file %s:", src);
+			return -1;
+		}
+		if (is_stdin)
+			src = "<stdin>";
+		while ((n = getline(&line, &cap, f)) >= 0) {
+			lno++;
+			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+				line[--n] = 0;
+			if (n == 0 || line[0] == '#')
+				continue;
+			if ((size_t)n != strlen(line) || !job_id_valid(line, (size_t)n)) {
+				vj_msg("%s:%ld: not a job id ([A-Za-z0-9_-], 1 to %d characters, one a line)", src,
+				    lno, JOB_ID_MAX);
+				bad++;
+				continue;
+			}
+			json_array_append_new(ids, json_string(line));
+		}
+		int err = ferror(f);
+		free(line);
+		if (!is_stdin)
+			fclose(f);
+		if (err) {
+			vj_warn("cannot read %s:", src);
+			return -1;
+		}
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v) {
+		const char *id = json_string_value(v);
+		int64_t slot = idx_get(r->ids, id, strlen(id), 0);
+		if (slot < 0 || !r->job_off || (uint32_t)slot >= r->cap || r->job_off[slot] == NO_OFF) {
+			vj_msg("job %s: the run %s holds no job with this id: nothing withdrawn", id,
+			    c->stage.run);
+			bad++;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+static int
+forget_main(const struct ingest_config *c)
+{
+	char err[1024];
+	if (!run_exists(c->stage.run)) {
+		vj_msg("no run at %s (check -r or $VJ_RUN)", c->stage.run);
+		return VJ_EUSAGE;
+	}
+	struct run *r = run_new(c->stage.run);
+	int rc = run_own(r, ST_INGEST, c->stage.fsync, c->stage.repair, err, sizeof err);
+	if (rc != VJ_OK) {
+		vj_msg("%s", err);
+		run_free(r);
+		return rc;
+	}
+	json_t *ids = json_array();
+	struct buf ev = {0};
+	size_t n = 0, already = 0, i;
+	json_t *v;
+	if (forget_ids(c, r, ids) < 0) {
+		rc = VJ_EUSAGE;
+		goto out;
+	}
+	json_array_foreach(ids, i, v) {
+		const char *id = json_string_value(v);
+		uint32_t slot = (uint32_t)idx_get(r->ids, id, strlen(id), 0);
+		if (run_gone(r, slot)) {
+			already++;
+			continue;
+		}
+		ev.len = 0;
+		event_forget(&ev, id, now_ms());
+		if (run_append_text(r, ST_INGEST, ev.p, ev.len) < 0) {
+			vj_warn("cannot write %s:", journal_path(r->own[ST_INGEST]));
+			rc = VJ_EFATAL;
+			goto out;
+		}
+		vj_debug("job %s: withdrawn", id);
+		n++;
+	}
+	if (journal_commit(r->own[ST_INGEST]) < 0) {
+		vj_warn("cannot write %s:", journal_path(r->own[ST_INGEST]));
+		rc = VJ_EFATAL;
+		goto out;
+	}
+	run_ckpt(r, ST_INGEST);
+	vj_info("%zu job%s withdrawn%s%zu already withdrawn", n, n == 1 ? "" : "s", ", ", already);
+out:
+	if (rc == VJ_EFATAL) {
+		journal_abandon(r->own[ST_INGEST]);
+		r->own[ST_INGEST] = NULL;
+	}
+	json_decref(ids);
+	buf_free(&ev);
+	run_free(r);
+	return rc;
+}
+
 int
 ingest_main(const struct ingest_config *c)
 {
+	if (c->forget || c->forget_file)
+		return forget_main(c);
 	struct ingest g = { .conf = c };
 	struct fetch_ctx fc = { .run = c->stage.run, .max_bytes = c->max_bytes, .max_redirects = 5,
 	    .timeout = c->stage.timeout, .deny_private = c->deny_private,

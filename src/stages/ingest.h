@@ -15,6 +15,9 @@ struct ingest_config {
 	int deny_private;             /* no fetch from a private address */
 	int no_local_files;           /* no local file read */
 	const char *files_under;      /* local files only below DIR; NULL: anywhere */
+	int replace;                  /* a line with a known id replaces that job */
+	const char *forget;           /* withdraw this job id; NULL: none */
+	const char *forget_file;      /* ... or the ids this file lists ("-" stdin) */
 };
 
 int ingest_main(const struct ingest_config *c);

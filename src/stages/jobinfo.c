@@ -54,7 +54,7 @@ collect_cb(void *ctx, const char *json, size_t len, uint64_t off)
 	return 0;
 }
 
-static const char *const state_name[] = { "pending", "done", "retrying", "failed" };
+static const char *const state_name[] = { "pending", "done", "retrying", "failed", "withdrawn" };
 
 static json_t *
 stage_story(struct run *r, enum stage s, uint32_t slot, const char *id, char *err, size_t errlen)
@@ -69,7 +69,7 @@ stage_story(struct run *r, enum stage s, uint32_t slot, const char *id, char *er
 	}
 	struct jobstate *f = run_job(r, s, slot);
 	json_t *o = json_object();
-	json_object_set_new(o, "state", json_string(state_name[f && f->state < 4 ? f->state : 0]));
+	json_object_set_new(o, "state", json_string(state_name[f && f->state <= JS_GONE ? f->state : 0]));
 	if (f && f->state == JS_DONE && s != ST_PACK) {
 		char k[KEY_HEX + 1];
 		key_format(f->key, k);

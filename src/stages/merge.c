@@ -57,6 +57,8 @@ struct piece {           /* one shard to place in DEST */
 	json_t *e;           /* its index entry (borrowed from the part) */
 	json_t *intent;      /* its intent record in the part's log */
 	char *src, *tmp, *dst;
+	json_t *sup;         /* the ids its entry marks superseded or withdrawn: {id: true} */
+	size_t sup_seen;     /* ... of them, found in the shard */
 	int reuse;           /* DEST already holds this very file */
 	int placed;          /* tmp exists */
 };
@@ -76,6 +78,7 @@ struct merge {
 	int problems;
 	int dup_said;
 	json_int_t records;
+	json_t *live;        /* run id -> the live job ids read back from its shards */
 };
 
 static const char *
@@ -144,6 +147,7 @@ open_part(struct merge *m, struct part *p)
 	json_t *unlisted = json_object();
 	int bad = outlog_listing(&p->log, p->real, NULL, p->entries, unlisted);
 	json_decref(unlisted);
+	outlog_supersede(&p->log, p->entries);
 	if (bad)
 		problem(m, "%s: %d shard%s its log records cannot be listed (above)", p->out, bad,
 		    bad == 1 ? "" : "s");
@@ -184,7 +188,10 @@ check_runs(struct merge *m, int pi)
 	json_array_foreach(p->entries, i, e) {
 		const char *id = str(e, "run_id");
 		json_int_t have = num(json_object_get(sum, id), "n");
-		json_object_set_new(sum, id, json_pack("{s:I}", "n", have + num(e, "records")));
+		/* the live records: a superseded or withdrawn sample is not the run's */
+		json_int_t live = num(e, "records") - (json_int_t)json_array_size(json_object_get(e,
+		    "superseded"));
+		json_object_set_new(sum, id, json_pack("{s:I}", "n", have + live));
 	}
 	const char *id;
 	json_t *rs;
@@ -220,6 +227,12 @@ check_runs(struct merge *m, int pi)
 			problem(m, "%s: its shards hold %lld records, its last vj-pack packed %lld: run "
 			    "vj-pack -r %s -o %s --pending again", who, (long long)num(v, "n"),
 			    (long long)num(rs, "packed"), path ? path : "RUN", p->out);
+		if (!num(rs, "pending") && !num(rs, "retryable") &&
+		    num(rs, "jobs") != num(rs, "packed") + num(rs, "failed"))
+			problem(m, "%s: its counts do not add up: %lld jobs, %lld packed, %lld failed for "
+			    "good: run vj-pack -r %s -o %s --pending again", who, (long long)num(rs, "jobs"),
+			    (long long)num(rs, "packed"), (long long)num(rs, "failed"), path ? path : "RUN",
+			    p->out);
 		if (num(rs, "pending") || num(rs, "retryable"))
 			problem(m, "%s is incomplete: %lld jobs pending, %lld retryable (of %lld; %lld "
 			    "failed for good, %lld packed)", who, (long long)num(rs, "pending"),
@@ -308,6 +321,12 @@ plan(struct merge *m)
 			c->src = xasprintf("%s/%s", p->out, name);
 			c->dst = xasprintf("%s/%s", m->dest, name);
 			c->tmp = xasprintf("%s/.merge-%s.tmp.%ld", m->dest, name, (long)getpid());
+			c->sup = json_object();
+			size_t si;
+			json_t *sv;
+			json_array_foreach(json_object_get(e, "superseded"), si, sv)
+				if (json_string_value(sv))
+					json_object_set(c->sup, json_string_value(sv), json_true());
 			size_t k;
 			json_t *v;
 			json_array_foreach(outlog_named(&p->log, name), k, v) {
@@ -396,6 +415,21 @@ unkey(const char *k, size_t n, struct buf *out)
 static void
 saw_id(struct merge *m, size_t pi, const char *id, size_t len)
 {
+	struct piece *c = &m->pieces[pi];
+	if (json_object_size(c->sup)) {
+		char *k = xmalloc(len + 1);
+		memcpy(k, id, len);
+		k[len] = 0;
+		int skip = json_object_get(c->sup, k) != NULL;
+		free(k);
+		if (skip) {
+			c->sup_seen++;   /* an older version, or withdrawn: readers skip it */
+			return;
+		}
+	}
+	const char *run = str(c->e, "run_id");
+	if (run)
+		json_object_set_new(m->live, run, json_integer(num(m->live, run) + 1));
 	int64_t slot = idx_get(m->ids, id, len, 0);
 	if (slot >= 0) {
 		struct piece *o = &m->pieces[m->owner[slot]];
@@ -635,6 +669,17 @@ commit(struct merge *m, enum jl_fsync fsync)
 		json_t *c = rebased(m, in);
 		bad |= outlog_add(&l, c) < 0 || outlog_sealed(&l, str(in, "seal")) < 0;
 		json_decref(c);
+		/* its withdrawn jobs stay withdrawn in DEST */
+		json_t *w = json_object_get(m->pieces[i].p->log.withdrawn, str(in, "seal"));
+		if (json_object_size(w)) {
+			json_t *ids = json_array();
+			const char *wid;
+			json_t *wv;
+			json_object_foreach(w, wid, wv)
+				json_array_append_new(ids, json_string(wid));
+			bad |= outlog_withdraw(&l, str(in, "run"), str(in, "seal"), ids) < 0;
+			json_decref(ids);
+		}
 	}
 	const char *id;
 	json_t *r;
@@ -646,6 +691,7 @@ commit(struct merge *m, enum jl_fsync fsync)
 	json_t *entries = json_array(), *unlisted = json_object();
 	if (!bad && outlog_commit(&l) == 0) {
 		outlog_listing(&l, m->dest_real, NULL, entries, unlisted);
+		outlog_supersede(&l, entries);
 		json_t *runs = outlog_runs(&l, entries, NULL);
 		bad = outlog_commit(&l) < 0 || outlog_write_index(m->dest, entries, runs) < 0;
 		json_decref(runs);
@@ -672,6 +718,7 @@ cleanup(struct merge *m)
 		free(c->src);
 		free(c->tmp);
 		free(c->dst);
+		json_decref(c->sup);
 	}
 	free(m->pieces);
 	for (int i = 0; i < m->nparts; i++) {
@@ -682,6 +729,7 @@ cleanup(struct merge *m)
 	}
 	free(m->parts);
 	json_decref(m->runs);
+	json_decref(m->live);
 	idx_free(m->ids);
 	free(m->owner);
 	if (m->lockfd >= 0)
@@ -694,6 +742,29 @@ refused(struct merge *m)
 	vj_msg("merge into %s refused: %d problem%s (each named above); nothing was merged", m->dest,
 	    m->problems, m->problems == 1 ? "" : "s");
 	return VJ_EFAILED;
+}
+
+/* What the shards hold, read back, against what the runs say: each run's
+ * live job ids (not superseded, not withdrawn) are as many as its last
+ * vj-pack counted packed, and what an entry marks superseded is in it. */
+static void
+check_read(struct merge *m)
+{
+	for (size_t i = 0; i < m->npieces; i++) {
+		struct piece *c = &m->pieces[i];
+		if (c->sup_seen != json_object_size(c->sup))
+			problem(m, "%s: its index entry marks %zu ids superseded or withdrawn, the shard "
+			    "holds %zu of them", c->src, json_object_size(c->sup), c->sup_seen);
+	}
+	const char *id;
+	json_t *r;
+	json_object_foreach(m->runs, id, r) {
+		json_t *rs = json_object_get(r, "rs");
+		if (rs && num(m->live, id) != num(rs, "packed"))
+			problem(m, "%s: its shards hold %lld live job ids (read back), its last vj-pack "
+			    "counted %lld packed", str(r, "who"), (long long)num(m->live, id),
+			    (long long)num(rs, "packed"));
+	}
 }
 
 static int
@@ -723,6 +794,7 @@ run_merge(struct merge *m, enum jl_fsync fsync)
 		place_and_check(m, i, &copied);
 	if (m->dup_said > MAX_SAID)
 		vj_msg("... %d job ids are in more than one shard in all", m->dup_said);
+	check_read(m);
 	if (m->problems)
 		return refused(m);
 	if ((rc = commit(m, fsync)) != VJ_OK)
@@ -743,6 +815,7 @@ pack_merge(char **outs, int nouts, const char *dest, enum jl_fsync fsync)
 	}
 	m.runs = json_object();
 	m.ids = idx_new();
+	m.live = json_object();
 	int rc = run_merge(&m, fsync);
 	cleanup(&m);
 	return rc;

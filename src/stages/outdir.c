@@ -20,6 +20,7 @@
  * end but does not. */
 #include "stages/outdir.h"
 #include "base/hash.h"
+#include "base/key.h"
 #include "base/safefs.h"
 #include "base/util.h"
 
@@ -40,9 +41,27 @@ outdir_seen(struct outdir *o, int64_t slot)
 			n *= 2;
 		o->seen = xrealloc(o->seen, n);
 		memset(o->seen + o->nseen, 0, n - o->nseen);
+		o->pkey = xrealloc(o->pkey, n * sizeof *o->pkey);
+		memset(o->pkey + o->nseen, 0, (n - o->nseen) * sizeof *o->pkey);
+		o->pseal = xrealloc(o->pseal, n * sizeof *o->pseal);
+		memset(o->pseal + o->nseen, 0, (n - o->nseen) * sizeof *o->pseal);
 		o->nseen = n;
 	}
 	return &o->seen[slot];
+}
+
+uint64_t
+outdir_packed_key(struct outdir *o, int64_t slot)
+{
+	outdir_seen(o, slot);
+	return o->pkey[slot];
+}
+
+const char *
+outdir_packed_seal(struct outdir *o, int64_t slot)
+{
+	outdir_seen(o, slot);
+	return o->pseal[slot] ? json_string_value(json_array_get(o->sealv, o->pseal[slot] - 1)) : NULL;
 }
 
 uint8_t *
@@ -89,14 +108,41 @@ same_out(struct outdir *o, json_t *ev)
 	return given && strcmp(given, o->out) == 0;
 }
 
+/* A shard's jobs packed here (with their generate keys, when its event
+ * has them), or no longer: a job is in one live shard of the run, the
+ * latest; an unshard of an older shard, which a new version of the job
+ * superseded, leaves it packed. */
 static void
-mark_ids(struct outdir *o, json_t *ids, uint8_t state)
+mark_ids(struct outdir *o, json_t *ids, uint8_t state, json_t *keys, const char *seal)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(ids, i, v)
-		if (json_string_value(v))
-			*outdir_seen_id(o, json_string_value(v)) = state;
+	uint32_t num = 0;
+	if (state == OUTDIR_PACKED && seal) {
+		json_array_append_new(o->sealv, json_string(seal));
+		num = (uint32_t)json_array_size(o->sealv);
+	}
+	json_array_foreach(ids, i, v) {
+		const char *id = json_string_value(v);
+		if (!id)
+			continue;
+		int64_t slot = idx_get(o->who.r->ids, id, strlen(id), 1);
+		uint8_t *st = outdir_seen(o, slot);
+		if (state == OUTDIR_PACKED) {
+			uint64_t k[2] = { 0, 0 };
+			const char *key = json_string_value(json_array_get(keys, i));
+			if (key_valid(key))
+				key_parse(key, k);
+			o->pkey[slot] = k[1];
+			o->pseal[slot] = num;
+		} else if (seal && o->pseal[slot] && strcmp(outdir_packed_seal(o, slot), seal) != 0) {
+			continue;   /* a newer shard holds it */
+		} else {
+			o->pkey[slot] = 0;
+			o->pseal[slot] = 0;
+		}
+		*st = state;
+	}
 }
 
 /* The seal of a shard or unshard event.  vj 0.1 wrote none: its shard
@@ -173,7 +219,7 @@ journal_cb(void *ctx, const char *js, size_t len, uint64_t off)
 		if (mine) {
 			json_object_set_new(o->ours, name, json_pack("{s:s, s:I, s:I}", "seal", seal,
 			    "off", (json_int_t)off, "t", json_integer_value(json_object_get(ev, "t"))));
-			mark_ids(o, json_object_get(ev, "ids"), OUTDIR_PACKED);
+			mark_ids(o, json_object_get(ev, "ids"), OUTDIR_PACKED, json_object_get(ev, "keys"), seal);
 		}
 	} else if (strcmp(type, "unshard") == 0) {
 		/* the shard was found lost: its jobs are not packed here */
@@ -184,7 +230,7 @@ journal_cb(void *ctx, const char *js, size_t len, uint64_t off)
 		json_t *w = json_object_get(o->ours, name);
 		if (w && seal && strcmp(str(w, "seal"), seal) == 0) {
 			json_object_del(o->ours, name);
-			mark_ids(o, json_object_get(ev, "ids"), OUTDIR_UNPACKED);
+			mark_ids(o, json_object_get(ev, "ids"), OUTDIR_UNPACKED, NULL, seal);
 		}
 	}
 	json_decref(ev);
@@ -437,7 +483,7 @@ forget_lost(struct outdir *o, json_t *legacy)
 			break;
 		}
 		json_decref(un);
-		mark_ids(o, ids, OUTDIR_UNPACKED);
+		mark_ids(o, ids, OUTDIR_UNPACKED, NULL, str(w, "seal"));
 		json_decref(ev);
 		if (changed) {
 			buf_addf(&rm, "%s/%s", o->out, name);
@@ -470,7 +516,8 @@ forget_lost(struct outdir *o, json_t *legacy)
 /* The intent record of a shard: what OUT's log knows of it. */
 static json_t *
 intent_of(struct outdir *o, const char *seal, uint64_t at, const char *name, json_t *ids,
-    uint64_t records, uint64_t bytes, const char *sha, const char *format, const char *compress)
+    uint64_t records, uint64_t bytes, const char *sha, const char *format, const char *compress,
+    json_t *supersedes)
 {
 	size_t n = json_array_size(ids);
 	json_t *in = json_pack("{s:s, s:I, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:O?, s:O?, s:s, s:s,"
@@ -482,6 +529,12 @@ intent_of(struct outdir *o, const char *seal, uint64_t at, const char *name, jso
 	if (o->who.part_n)
 		json_object_set_new(in, "part", json_pack("{s:i, s:i}", "k", o->who.part_k, "n",
 		    o->who.part_n));
+	/* in the intent, before the rename: from then on the old versions
+	 * are marked superseded in index.json, even if this seal is undone
+	 * (its jobs are then packed again): a job may be missing until its
+	 * run's next vj-pack, never there twice */
+	if (json_object_size(supersedes))
+		json_object_set(in, "supersedes", supersedes);
 	return in;
 }
 
@@ -504,7 +557,7 @@ adopt(struct outdir *o)
 		    (uint64_t)json_integer_value(json_object_get(ev, "records")),
 		    (uint64_t)json_integer_value(json_object_get(ev, "bytes")),
 		    str(ev, "sha256") ? str(ev, "sha256") : "", str(ev, "format") ? str(ev, "format") : "wds",
-		    str(ev, "compress") ? str(ev, "compress") : "zstd");
+		    str(ev, "compress") ? str(ev, "compress") : "zstd", NULL);
 		vj_debug("%s/%s: recorded in OUT's log under run id %s", o->out, name, o->who.id);
 		if (outlog_add(&o->log, in) < 0 || outlog_sealed(&o->log, seal) < 0)
 			r = -1;
@@ -517,6 +570,7 @@ adopt(struct outdir *o)
 static int
 write_index(struct outdir *o)
 {
+	outlog_supersede(&o->log, o->index);
 	json_t *runs = outlog_runs(&o->log, o->index, o->who.id);
 	int r = outlog_write_index(o->out, o->index, runs);
 	json_decref(runs);
@@ -599,6 +653,7 @@ outdir_open(struct outdir *o, const struct outdir_run *who)
 	o->jseals = json_object();
 	o->legacy = json_object();
 	o->unlisted = json_object();
+	o->sealv = json_array();
 	char err[1024];
 	if ((rc = outlog_lock(o->out, 1, &o->lockfd)) != VJ_OK)
 		return rc;
@@ -633,16 +688,74 @@ outdir_open(struct outdir *o, const struct outdir_run *who)
 	return VJ_OK;
 }
 
+/* Is the version of the job packed here its current one?  Unknown (a
+ * shard event of vj 0.1) counts as current. */
+int
+outdir_live(struct outdir *o, uint32_t slot)
+{
+	struct run *r = o->who.r;
+	uint64_t pk = outdir_packed_key(o, slot);
+	if (!pk)
+		return 1;
+	struct jobstate *g = run_job(r, ST_GENERATE, slot);
+	return g && run_current(r, ST_GENERATE, slot) && g->key[1] == pk;
+}
+
+int
+outdir_withdraw(struct outdir *o)
+{
+	struct run *r = o->who.r;
+	json_t *by = json_object();   /* seal -> [ids] */
+	int rc = 0;
+	for (uint32_t s = 0; s < o->nseen && s < idx_count(r->ids); s++) {
+		const char *seal = o->seen[s] == OUTDIR_PACKED ? outdir_packed_seal(o, s) : NULL;
+		if (!seal)
+			continue;
+		const char *id = idx_id(r->ids, s);
+		int done = outlog_is_withdrawn(&o->log, seal, id);
+		if (!done && !run_gone(r, s))
+			continue;
+		if (!done) {
+			if (!json_object_get(by, seal))
+				json_object_set_new(by, seal, json_array());
+			json_array_append_new(json_object_get(by, seal), json_string(id));
+		}
+		/* the shard holds it no more, as readers see it: given back
+		 * (vj-ingest --replace), it is packed again */
+		o->seen[s] = OUTDIR_UNPACKED;
+		o->pseal[s] = 0;
+		o->pkey[s] = 0;
+	}
+	const char *seal;
+	json_t *ids;
+	json_object_foreach(by, seal, ids) {
+		vj_info("%s: %zu withdrawn job%s marked in index.json", o->out, json_array_size(ids),
+		    json_array_size(ids) == 1 ? "" : "s");
+		if (outlog_withdraw(&o->log, o->who.id, seal, ids) < 0)
+			rc = -1;
+	}
+	if (json_object_size(by) && (rc < 0 || outlog_commit(&o->log) < 0 || write_index(o) < 0)) {
+		vj_warn("cannot write %s:", outlog_path(&o->log));
+		rc = -1;
+	}
+	json_decref(by);
+	return rc;
+}
+
 /* A job's place in the run: what a merge needs to know it is complete. */
 static void
 count_jobs(struct outdir *o, json_int_t c[5])
 {
 	struct run *r = o->who.r;
 	uint32_t n = idx_count(r->ids);
-	memset(c, 0, 5 * sizeof *c);
+	memset(c, 0, 6 * sizeof *c);
 	for (uint32_t s = 0; s < n; s++) {
-		int packed = s < o->nseen && o->seen[s] == OUTDIR_PACKED;
 		int job = r->job_off && s < r->cap && r->job_off[s] != NO_OFF;
+		if (job && run_gone(r, s)) {
+			c[5]++;   /* withdrawn: not a job of the dataset */
+			continue;
+		}
+		int packed = s < o->nseen && o->seen[s] == OUTDIR_PACKED && outdir_live(o, s);
 		c[1] += packed;
 		if (!job)
 			continue;
@@ -668,12 +781,14 @@ outdir_finish(struct outdir *o)
 		vj_msg("%s (the run's jobs are not counted in %s)", err, o->out);
 		return -1;
 	}
-	json_int_t c[5];
+	json_int_t c[6];
 	count_jobs(o, c);
 	json_t *rs = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "ev", "runstate",
 	    "t", (json_int_t)now_ms(), "run", o->who.id, "run_path", o->run_real, "run_rel",
 	    o->run_rel, "jobs", c[0], "packed", c[1], "failed", c[2], "pending", c[3],
 	    "retryable", c[4]);
+	if (c[5])
+		json_object_set_new(rs, "withdrawn", json_integer(c[5]));
 	if (o->who.part_n)
 		json_object_set_new(rs, "part", json_pack("{s:i, s:i}", "k", o->who.part_k, "n",
 		    o->who.part_n));
@@ -700,6 +815,9 @@ outdir_close(struct outdir *o)
 	if (o->jr)
 		jreader_close(o->jr);
 	free(o->seen);
+	free(o->pkey);
+	free(o->pseal);
+	json_decref(o->sealv);
 	free(o->out_real);
 	free(o->run_real);
 	free(o->run_rel);
@@ -718,23 +836,29 @@ outdir_temp_path(const struct outdir *o)
 }
 
 static json_t *
-shard_event(struct outdir *o, const char *name, const char *seal, json_t *ids, uint64_t bytes,
-    const char *sha, const struct shard_opts *so)
+shard_event(struct outdir *o, const char *name, const char *seal, json_t *ids, json_t *keys,
+    uint64_t bytes, const char *sha, const struct shard_opts *so)
 {
 	size_t n = json_array_size(ids);
-	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:O, s:O, s:s, s:s, s:O}",
+	json_t *ev = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:O, s:O, s:s, s:s, s:O}",
 	    "ev", "shard", "t", (json_int_t)now_ms(), "name", name, "seal", seal, "out", o->out,
 	    "out_path", o->out_real, "records", (json_int_t)n, "bytes", (json_int_t)bytes,
 	    "sha256", sha, "first", json_array_get(ids, 0), "last", json_array_get(ids, n - 1),
 	    "format", shard_format_name[so->format],
 	    "compress", shard_compress_name[so->compress], "ids", ids);
+	/* each job's generate key, last (after the ids, which the fold reads
+	 * first): which version of a job the shard holds */
+	if (ev && keys)
+		json_object_set(ev, "keys", keys);
+	return ev;
 }
 
 /* Steps 2 to 5 of a seal (pack.c): a crash between any two of them is
  * repaired by the next outdir_open. */
 static int
 commit_shard(struct outdir *o, const char *tmp, const char *final, const char *name,
-    json_t *ids, uint64_t bytes, const char *sha, const struct shard_opts *so, json_t **entry)
+    json_t *ids, json_t *keys, json_t *supersedes, uint64_t bytes, const char *sha,
+    const struct shard_opts *so, json_t **entry)
 {
 	char seal[RUNID_HEX + 1];
 	struct journal *pj = o->who.r->own[ST_PACK];
@@ -747,7 +871,7 @@ commit_shard(struct outdir *o, const char *tmp, const char *final, const char *n
 	 * this is where it goes */
 	uint64_t at = journal_size(pj);
 	json_t *in = intent_of(o, seal, at, name, ids, json_array_size(ids), bytes,
-	    sha, shard_format_name[so->format], shard_compress_name[so->compress]);
+	    sha, shard_format_name[so->format], shard_compress_name[so->compress], supersedes);
 	int r = outlog_add(&o->log, in) < 0 || outlog_commit(&o->log) < 0 ? -1 : 0;
 	if (r < 0) {
 		vj_warn("cannot write %s (the shard %s is removed):", outlog_path(&o->log), final);
@@ -767,7 +891,7 @@ commit_shard(struct outdir *o, const char *tmp, const char *final, const char *n
 		json_decref(in);
 		return -1;
 	}
-	json_t *ev = shard_event(o, name, seal, ids, bytes, sha, so);
+	json_t *ev = shard_event(o, name, seal, ids, keys, bytes, sha, so);
 	if (run_append(o->who.r, ST_PACK, ev) < 0 || journal_commit(pj) < 0) {
 		vj_warn("cannot write %s (the shard %s is removed, its records stay unpacked):",
 		    journal_path(pj), final);
@@ -777,7 +901,7 @@ commit_shard(struct outdir *o, const char *tmp, const char *final, const char *n
 		return -1;
 	}
 	json_decref(ev);
-	mark_ids(o, ids, OUTDIR_PACKED);
+	mark_ids(o, ids, OUTDIR_PACKED, keys, seal);
 	json_object_set_new(o->ours, name, json_pack("{s:s, s:I, s:I}", "seal", seal, "off",
 	    (json_int_t)at, "t", (json_int_t)now_ms()));
 	if (outlog_sealed(&o->log, seal) < 0 || outlog_commit(&o->log) < 0) {
@@ -795,12 +919,13 @@ commit_shard(struct outdir *o, const char *tmp, const char *final, const char *n
 }
 
 int
-outdir_commit(struct outdir *o, const char *tmp, const char *name, json_t *ids,
-    uint64_t bytes, const char *sha, const struct shard_opts *so, json_t **entry)
+outdir_commit(struct outdir *o, const char *tmp, const char *name, json_t *ids, json_t *keys,
+    json_t *supersedes, uint64_t bytes, const char *sha, const struct shard_opts *so,
+    json_t **entry)
 {
 	char *final = xasprintf("%s/%s", o->out, name);
 	*entry = NULL;
-	int r = commit_shard(o, tmp, final, name, ids, bytes, sha, so, entry);
+	int r = commit_shard(o, tmp, final, name, ids, keys, supersedes, bytes, sha, so, entry);
 	free(final);
 	return r;
 }

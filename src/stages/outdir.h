@@ -36,7 +36,10 @@ struct outdir {
 	char prefix[40];     /* shard names: "shard-" or "shard-pKKofNN-" */
 	int lockfd;
 	uint8_t *seen;       /* by job slot: OUTDIR_* */
+	uint64_t *pkey;      /* by job slot: low half of the generate key it was packed with; 0 unknown */
+	uint32_t *pseal;     /* by job slot: 1 + the index in sealv of the shard holding it; 0 none */
 	size_t nseen;
+	json_t *sealv;       /* the seal ids pseal numbers */
 	struct outlog log;
 	json_t *index;       /* array of index entries */
 	json_t *ours;        /* name -> {"seal", "off", "t"}: this run's shards in OUT */
@@ -68,6 +71,18 @@ void outdir_close(struct outdir *o);
 uint8_t *outdir_seen(struct outdir *o, int64_t slot);
 uint8_t *outdir_seen_id(struct outdir *o, const char *id);
 
+/* The packed version of the job in slot: the low half of its generate
+ * key (0: unknown, a shard event of vj 0.1) and the seal of its shard
+ * (NULL: none). */
+uint64_t outdir_packed_key(struct outdir *o, int64_t slot);
+const char *outdir_packed_seal(struct outdir *o, int64_t slot);
+/* Jobs withdrawn from the run (vj-ingest --forget) that a shard of this
+ * run in OUT holds: recorded in OUT's log (index.json marks them), and no
+ * longer counted packed.  -1 when OUT's log cannot be written. */
+int outdir_withdraw(struct outdir *o);
+/* Is the version of the job packed here (OUTDIR_PACKED) its current one? */
+int outdir_live(struct outdir *o, uint32_t slot);
+
 /* File names for the next shard: its name in OUT ("shard-000012.tar.zst",
  * "shard-p03of08-000012.tar.zst"), and the temp file to write it in first. */
 char *outdir_shard_name(const struct outdir *o, const struct shard_opts *so);
@@ -77,7 +92,11 @@ char *outdir_temp_path(const struct outdir *o);
  * its jobs packed, record it sealed and rewrite index.json.  -1 when the
  * run must stop (reported); *entry is set, to be printed and freed by the
  * caller, once the shard is journaled. */
-int outdir_commit(struct outdir *o, const char *tmp, const char *name, json_t *ids,
-    uint64_t bytes, const char *sha, const struct shard_opts *so, json_t **entry);
+/* keys: each job's generate key (parallel to ids); supersedes: old seal ->
+ * [ids] of this run's shards that hold an older version of a job of this
+ * one (recorded in its intent; may be empty). */
+int outdir_commit(struct outdir *o, const char *tmp, const char *name, json_t *ids, json_t *keys,
+    json_t *supersedes, uint64_t bytes, const char *sha, const struct shard_opts *so,
+    json_t **entry);
 
 #endif

@@ -134,6 +134,17 @@ fold(struct outlog *l, json_t *rec)
 			json_object_set_new(s, "state", json_integer(OL_DROPPED));
 	} else if (strcmp(ev, "runstate") == 0) {
 		json_object_set(l->runs, run, rec);
+	} else if (strcmp(ev, "withdraw") == 0) {
+		json_t *ids = json_object_get(rec, "ids"), *v;
+		size_t i;
+		if (!runid_valid(seal) || !json_is_array(ids))
+			return;
+		if (!json_object_get(l->withdrawn, seal))
+			json_object_set_new(l->withdrawn, seal, json_object());
+		json_array_foreach(ids, i, v)
+			if (json_string_value(v))
+				json_object_set(json_object_get(l->withdrawn, seal), json_string_value(v),
+				    json_true());
 	}
 }
 
@@ -161,6 +172,7 @@ init(struct outlog *l, const char *out)
 	l->byname = json_object();
 	l->runs = json_object();
 	l->where = json_object();
+	l->withdrawn = json_object();
 }
 
 static int
@@ -223,7 +235,8 @@ outlog_close(struct outlog *l)
 	json_decref(l->byname);
 	json_decref(l->runs);
 	json_decref(l->where);
-	l->seals = l->order = l->byname = l->runs = l->where = NULL;
+	json_decref(l->withdrawn);
+	l->seals = l->order = l->byname = l->runs = l->where = l->withdrawn = NULL;
 }
 
 int
@@ -316,6 +329,103 @@ const char *
 outlog_run_path(struct outlog *l, const char *run_id)
 {
 	return json_string_value(json_object_get(json_object_get(l->where, run_id), "run_path"));
+}
+
+int
+outlog_withdraw(struct outlog *l, const char *run_id, const char *seal, json_t *ids)
+{
+	json_t *rec = json_pack("{s:s, s:I, s:s, s:s, s:O}", "ev", "withdraw", "t",
+	    (json_int_t)now_ms(), "run", run_id, "seal", seal, "ids", ids);
+	int r = rec ? outlog_add(l, rec) : -1;
+	json_decref(rec);
+	return r;
+}
+
+int
+outlog_is_withdrawn(struct outlog *l, const char *seal, const char *id)
+{
+	return json_object_get(json_object_get(l->withdrawn, seal), id) != NULL;
+}
+
+/* The seal of an index entry: the latest seal of its name that is not
+ * dropped and has its sha256 (what outlog_listing lists); NULL for an
+ * entry the log does not explain (vj 0.1's). */
+static const char *
+entry_seal(struct outlog *l, json_t *e)
+{
+	json_t *seals = outlog_named(l, str(e, "name"));
+	for (size_t i = json_array_size(seals); i-- > 0;) {
+		const char *seal = json_string_value(json_array_get(seals, i));
+		int state;
+		json_t *in = outlog_seal(l, seal, &state);
+		if (state != OL_DROPPED && str(in, "sha256") && str(e, "sha256") &&
+		    strcmp(str(in, "sha256"), str(e, "sha256")) == 0)
+			return seal;
+	}
+	return NULL;
+}
+
+static int by_string(const void *a, const void *b);
+
+void
+outlog_supersede(struct outlog *l, json_t *entries)
+{
+	json_t *acc = json_object();   /* seal -> {id: true} */
+	size_t i;
+	json_t *e;
+	/* every intent's supersedes count, also of a seal since undone (its
+	 * jobs are then packed again by its run): a job may be missing from
+	 * the dataset until its run's next vj-pack, never in it twice */
+	json_array_foreach(l->order, i, e) {
+		json_t *sup = json_object_get(outlog_seal(l, json_string_value(e), NULL), "supersedes");
+		const char *old;
+		json_t *ids;
+		if (!json_is_object(sup))
+			continue;
+		json_object_foreach(sup, old, ids) {
+			size_t k;
+			json_t *v;
+			if (!json_object_get(acc, old))
+				json_object_set_new(acc, old, json_object());
+			json_array_foreach(ids, k, v)
+				if (json_string_value(v))
+					json_object_set(json_object_get(acc, old), json_string_value(v),
+					    json_true());
+		}
+	}
+	json_array_foreach(entries, i, e) {
+		const char *seal = entry_seal(l, e);
+		json_object_del(e, "superseded");
+		if (!seal)
+			continue;
+		json_t *set = json_object(), *w = json_object_get(l->withdrawn, seal);
+		if (w)
+			json_object_update(set, w);
+		if (json_object_get(acc, seal))
+			json_object_update(set, json_object_get(acc, seal));
+		if (json_object_size(set)) {
+			size_t n = json_object_size(set), k = 0;
+			const char **ids = xcalloc(n, sizeof *ids);
+			const char *id;
+			json_t *v;
+			json_object_foreach(set, id, v)
+				ids[k++] = id;
+			qsort(ids, n, sizeof *ids, by_string);
+			json_t *arr = json_array();
+			for (k = 0; k < n; k++)
+				json_array_append_new(arr, json_string(ids[k]));
+			json_object_set_new(e, "superseded", arr);
+			free(ids);
+		}
+		json_decref(set);
+	}
+	json_decref(acc);
+}
+
+static int
+by_string(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* ---- index.json ---- */
@@ -512,6 +622,8 @@ outlog_runs(struct outlog *l, json_t *entries, const char *also_run)
 			json_object_set(o, "partition", json_object_get(rs, "part"));
 		for (size_t k = 0; rs && k < sizeof counts / sizeof *counts; k++)
 			json_object_set(o, counts[k], json_object_get(rs, counts[k]));
+		if (json_integer_value(json_object_get(rs, "withdrawn")))   /* only when some are */
+			json_object_set(o, "withdrawn", json_object_get(rs, "withdrawn"));
 		json_array_append_new(runs, o);
 	}
 	json_decref(ids);
@@ -725,6 +837,7 @@ pack_reindex(const char *out, enum jl_fsync fsync)
 	outlog_listing(&l, rp, NULL, index, unlisted);
 	outlog_keep_legacy(out, index, legacy);
 	outlog_scan(out, index, unlisted, NULL);
+	outlog_supersede(&l, index);
 	json_t *runs = outlog_runs(&l, index, NULL);
 	rc = VJ_OK;
 	if (outlog_commit(&l) < 0) {

@@ -33,6 +33,7 @@ struct outlog {
 	json_t *byname;        /* shard name -> [seal id, ...], in that order */
 	json_t *runs;          /* run id -> its latest runstate record */
 	json_t *where;         /* run id -> {"run_path", "run_rel"?}: where it was last */
+	json_t *withdrawn;     /* seal id -> {job id: true}: jobs withdrawn from that shard */
 	long newer;            /* the header names this newer format: refused */
 };
 
@@ -56,6 +57,16 @@ json_t *outlog_named(struct outlog *l, const char *name);
 int outlog_drop(struct outlog *l, const char *seal, const char *reason);
 /* ... and a sealed record: the owner's shard event is committed. */
 int outlog_sealed(struct outlog *l, const char *seal);
+
+/* A withdraw record: jobs of a shard withdrawn (vj-ingest --forget), so
+ * that index.json marks them; and whether one was recorded. */
+int outlog_withdraw(struct outlog *l, const char *run_id, const char *seal, json_t *ids);
+int outlog_is_withdrawn(struct outlog *l, const char *seal, const char *id);
+/* Mark in index entries the samples readers skip: the ids of an entry's
+ * shard that a later listed shard of the log supersedes (its intent's
+ * "supersedes": a new version of the job), or that were withdrawn.  The
+ * entry gets "superseded": [ids], sorted; nothing when there are none. */
+void outlog_supersede(struct outlog *l, json_t *entries);
 
 /* A name vj-pack gives a shard: "shard-" ["pKKofNN-"] 6 digits "." and a
  * known suffix.  0 with *num and *prefix (the length of the part before

@@ -20,6 +20,7 @@
 #include "core/run.h"
 #include "core/runid.h"
 #include "core/store.h"
+#include "base/key.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -168,6 +169,50 @@ progress(struct packer *p)
 	progress_set(p->prog, &c);
 }
 
+/* The record's version against the run's: 1 a new version of a job packed
+ * here (its generate key differs from the packed one), 0 nothing to say,
+ * -1 not to be packed (withdrawn, or a version since replaced; reported). */
+static int
+version_of(struct packer *p, json_t *rec, int64_t slot, const char *id)
+{
+	json_t *keys = json_object_get(rec, "keys");
+	const char *ik = json_string_value(json_object_get(keys, "ingest"));
+	const char *gk = json_string_value(json_object_get(keys, "generate"));
+	struct jobstate *f = run_job(p->r, ST_INGEST, (uint32_t)slot);
+	uint64_t k[2];
+	char err[512];
+	for (int pass = 0; pass < 2; pass++) {
+		int known = p->r->job_off && (uint32_t)slot < p->r->cap && p->r->job_off[slot] != NO_OFF;
+		key_parse(ik ? ik : "", k);
+		int gone = known && f->state == JS_GONE;
+		int stale = known && key_valid(ik) && (k[0] != f->key[0] || k[1] != f->key[1]);
+		if (!gone && !stale)
+			break;
+		if (pass == 0) {
+			/* a pipe: vj-ingest may have journaled it after our last look */
+			if (run_refresh(p->r, 1u << ST_INGEST, err, sizeof err) < 0) {
+				vj_msg("%s", err);
+				return -1;
+			}
+			f = run_job(p->r, ST_INGEST, (uint32_t)slot);
+			continue;
+		}
+		if (gone) {
+			vj_info("job %s: withdrawn (vj-ingest --forget): not packed", id);
+			p->n_skipped++;
+			return -1;
+		}
+		left_out(p, "job %s: the record is of a version of the job since replaced "
+		    "(vj-ingest --replace)", id);
+		return -1;
+	}
+	uint64_t pk = outdir_packed_key(&p->od, slot);
+	if (!pk || !key_valid(gk))
+		return 0;
+	key_parse(gk, k);
+	return k[1] != pk;
+}
+
 /* Take one record into the current shard; seal it when full. */
 static int
 add_record(struct packer *p, json_t *rec)
@@ -178,8 +223,17 @@ add_record(struct packer *p, json_t *rec)
 		json_decref(rec);
 		return 0;
 	}
-	uint8_t *st = outdir_seen_id(&p->od, id);
-	if (*st != OUTDIR_UNPACKED) {
+	int64_t slot = idx_get(p->r->ids, id, strlen(id), 1);
+	uint8_t *st = outdir_seen(&p->od, slot);
+	int v = version_of(p, rec, slot, id);
+	if (v < 0) {
+		json_decref(rec);
+		progress(p);
+		return 0;
+	}
+	if (*st == OUTDIR_PACKED && v == 1) {
+		vj_debug("job %s: a new version: packed again, the old one is marked superseded", id);
+	} else if (*st != OUTDIR_UNPACKED) {
 		vj_debug("job %s: %s, skipped", id, *st == OUTDIR_PACKED ?
 		    "already packed into this OUT" : "given twice, packed once");
 		json_decref(rec);
@@ -374,11 +428,15 @@ setup(struct packer *p)
 	}
 	if ((rc = outdir_open(&p->od, &who)) != VJ_OK)
 		return rc;
-	if (p->c->pending && run_refresh(p->r, 1u << ST_INGEST | 1u << ST_ANALYZE | 1u << ST_GENERATE,
-	    err, sizeof err) < 0) {
+	/* the ingest journal in any case: which jobs were withdrawn or
+	 * replaced (vj-ingest --forget, --replace) */
+	if (run_refresh(p->r, p->c->pending ? 1u << ST_INGEST | 1u << ST_ANALYZE | 1u << ST_GENERATE :
+	    1u << ST_INGEST, err, sizeof err) < 0) {
 		vj_msg("%s", err);
 		return VJ_EFATAL;
 	}
+	if (outdir_withdraw(&p->od) < 0)
+		return VJ_EFATAL;
 	return VJ_OK;
 }
 
@@ -414,7 +472,7 @@ seal(struct packer *p)
 	qsort(p->batch, p->nbatch, sizeof *p->batch, by_id);
 	char *name = outdir_shard_name(&p->od, &p->c->so);
 	char *tmp = outdir_temp_path(&p->od);
-	json_t *ids = json_array();
+	json_t *ids = json_array(), *keys = json_array(), *sup = json_object();
 	struct shard *s = shard_create(tmp, &p->c->so, err, sizeof err);
 	struct prefetch *f = NULL;
 	int r = 0;
@@ -435,9 +493,21 @@ seal(struct packer *p)
 			r = fatal(p, VJ_EFATAL);
 			goto out;
 		}
-		if (w == 0)
-			json_array_append_new(ids, json_string(p->batch[i].id));
-		else
+		if (w == 0) {
+			const char *id = p->batch[i].id;
+			const char *gk = json_string_value(json_object_get(json_object_get(p->batch[i].rec,
+			    "keys"), "generate"));
+			int64_t slot = idx_get(p->r->ids, id, strlen(id), 1);
+			const char *old = outdir_packed_seal(&p->od, slot);
+			json_array_append_new(ids, json_string(id));
+			json_array_append_new(keys, key_valid(gk) ? json_string(gk) : json_null());
+			/* an older version of it is in a shard of ours: superseded */
+			if (old) {
+				if (!json_object_get(sup, old))
+					json_object_set_new(sup, old, json_array());
+				json_array_append_new(json_object_get(sup, old), json_string(id));
+			}
+		} else
 			*outdir_seen_id(&p->od, p->batch[i].id) = OUTDIR_UNPACKED;
 	}
 	prefetch_end(f);
@@ -459,7 +529,7 @@ seal(struct packer *p)
 		goto out;
 	}
 	json_t *entry;
-	int c = outdir_commit(&p->od, tmp, name, ids, bytes, sha, &p->c->so, &entry);
+	int c = outdir_commit(&p->od, tmp, name, ids, keys, sup, bytes, sha, &p->c->so, &entry);
 	print_entry(entry);
 	if (c < 0) {
 		r = fatal(p, VJ_EFATAL);
@@ -472,6 +542,8 @@ seal(struct packer *p)
 out:
 	prefetch_end(f);
 	json_decref(ids);
+	json_decref(keys);
+	json_decref(sup);
 	free(name);
 	free(tmp);
 	free_batch(p);
@@ -537,8 +609,12 @@ feed_pending(struct packer *p)
 	uint32_t *slots = xcalloc(n, sizeof *slots);
 	int r = 0;
 	for (uint32_t s = 0; s < n; s++) {
-		struct jobstate *g = run_job(p->r, ST_GENERATE, s);
-		if (g && g->state == JS_DONE && *outdir_seen(&p->od, s) == OUTDIR_UNPACKED)
+		/* generated from the job's current version, and not packed here
+		 * (or packed in an older version: packed again, superseding it) */
+		if (!run_current(p->r, ST_GENERATE, s))
+			continue;
+		uint8_t st = *outdir_seen(&p->od, s);
+		if (st == OUTDIR_UNPACKED || (st == OUTDIR_PACKED && !outdir_live(&p->od, s)))
 			slots[k++] = s;
 	}
 	pend_idx = p->r->ids;

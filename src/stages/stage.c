@@ -242,6 +242,12 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 	uint64_t k[2];
 
 	key_parse(key, k);
+	if (x->d->s != ST_INGEST && run_gone(x->run, (uint32_t)slot)) {
+		vj_info("job %s: withdrawn (vj-ingest --forget): skipped", id);
+		json_decref(rec);
+		free(raw_job);
+		return;
+	}
 	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1]) {
 		if (merge_done(x, rec, f->off, key) == 0) {
 			x->n_cached++;
@@ -357,12 +363,14 @@ pending_check(struct stage_state *x, uint32_t slot, char key[KEY_HEX + 1], uint6
 
 	x->due = 0;
 	if (s == ST_INGEST) {
-		if (!r->job_off || slot >= r->cap || r->job_off[slot] == NO_OFF)
+		if (!r->job_off || slot >= r->cap || r->job_off[slot] == NO_OFF || f->state == JS_GONE)
 			return 1;
 		key_format(f->key, key);      /* the job's key, from its job event */
 	} else {
+		/* the upstream result of the job's current version: after a
+		 * --replace, not the old one, even where a crash left it */
 		struct jobstate *u = run_job(r, (enum stage)(s - 1), slot);
-		if (!u || u->state != JS_DONE)
+		if (!u || !run_current(r, (enum stage)(s - 1), slot))
 			return 1;
 		key_format(u->key, up);
 		stage_key(x, up, key);
@@ -650,8 +658,15 @@ hook_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
 		h.tok[2] = (uint64_t)json_integer_value(json_object_get(usage, "cached"));
 	}
 	const struct stage_info *si = &stage_info[x->d->s];
+	/* the upstream result it was made from: a later stage tells by it a
+	 * result of the job's current version from one of a replaced version */
+	const char *up = si->up < 0 ? NULL :
+	    json_string_value(json_object_get(json_object_get(t->rec, "keys"), stage_name[si->up]));
+	if (up && !key_valid(up))
+		up = NULL;
+	h.up = up;
 	ev->len = 0;
-	event_done_open(ev, t->id, h.t, jt->key, ms, t->attempts + 1, usage, c);
+	event_done_open(ev, t->id, h.t, jt->key, up, ms, t->attempts + 1, usage, c);
 	for (int i = 0; si->ev_field[i] && ec.n < 8; i++) {
 		json_t *v = json_object_get(result, si->ev_field[i]);
 		if (!v)

@@ -124,6 +124,8 @@ percentile(uint32_t *a, size_t n, unsigned pct)
 static int
 upstream_done(const struct run *r, int s, uint32_t slot)
 {
+	if (r->st[ST_INGEST] && r->st[ST_INGEST][slot].state == JS_GONE)
+		return 0;   /* withdrawn: counted apart */
 	if (s == ST_INGEST)
 		return r->job_off && r->job_off[slot] != NO_OFF;
 	return r->st[s - 1] && r->st[s - 1][slot].state == JS_DONE;
@@ -192,8 +194,10 @@ status_compute(struct run *r, struct status *s, int64_t now)
 	memset(s, 0, sizeof *s);
 	s->run = r->dir;
 	s->now = now;
-	for (uint32_t i = 0; i < n && r->job_off; i++)
+	for (uint32_t i = 0; i < n && r->job_off; i++) {
 		s->jobs += r->job_off[i] != NO_OFF;
+		s->withdrawn += r->st[ST_INGEST] && r->st[ST_INGEST][i].state == JS_GONE;
+	}
 	for (int i = 0; i < ST_N; i++) {
 		compute_stage(r, i, &s->st[i], now, ms);
 		s->cost += s->st[i].cost;
@@ -374,8 +378,11 @@ void
 status_text(const struct status *s, int quiet, struct buf *out)
 {
 	const struct status_stage *pk = &s->st[ST_PACK];
-	buf_addf(out, "run %s: %llu job%s\n\n", s->run, (unsigned long long)s->jobs,
+	buf_addf(out, "run %s: %llu job%s", s->run, (unsigned long long)s->jobs,
 	    s->jobs == 1 ? "" : "s");
+	if (s->withdrawn)
+		buf_addf(out, " (%llu withdrawn: vj-ingest --forget)", (unsigned long long)s->withdrawn);
+	buf_adds(out, "\n\n");
 	jobs_table(s, out);
 	buf_adds(out, "\n");
 	time_table(s, out);
@@ -459,6 +466,7 @@ status_json(const struct status *s, struct buf *out)
 	json_object_set_new(o, "run", json_string(s->run));
 	json_object_set_new(o, "time", json_iso(s->now));
 	json_object_set_new(o, "jobs", json_integer((json_int_t)s->jobs));
+	json_object_set_new(o, "withdrawn", json_integer((json_int_t)s->withdrawn));
 	for (int i = 0; i < ST_N; i++)
 		json_object_set_new(stages, stage_name[i], stage_json(i, &s->st[i]));
 	json_object_set_new(o, "stages", stages);

@@ -31,6 +31,7 @@ struct status {
 	const char *run;
 	int64_t now;             /* ms, when computed */
 	uint64_t jobs;           /* jobs accepted by ingest */
+	uint64_t withdrawn;      /* ... of them, withdrawn (vj-ingest --forget) */
 	struct status_stage st[ST_N];
 	double cost;
 };
