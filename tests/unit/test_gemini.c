@@ -31,9 +31,9 @@ test_open(void)
 	setenv("GEMINI_API_KEY", TEST_KEY "\n", 1);
 	is_int(prov_open(&q, &c, err, sizeof(err)), VJ_OK, "opens with a key");
 	is_str(q.name, "gemini", "name");
-	is_str(q.model, "gemini-2.5-flash", "default model");
+	is_str(q.model, "gemini-3.5-flash-lite", "default model");
 	ok(strstr(q.cfg, TEST_KEY) == NULL, "the key is not in the config");
-	ok(strstr(q.cfg, "\"model\":\"gemini-2.5-flash\"") && strstr(q.cfg, "\"prompt\":\"") &&
+	ok(strstr(q.cfg, "\"model\":\"gemini-3.5-flash-lite\"") && strstr(q.cfg, "\"prompt\":\"") &&
 	    strstr(q.cfg, "\"schema\":\"") && strstr(q.cfg, "\"max_tokens\":8192") &&
 	    strstr(q.cfg, "\"base_url\":\"https://generativelanguage.googleapis.com\""),
 	    "config: %s", q.cfg);
@@ -70,7 +70,7 @@ test_build(void)
 
 	build(&p, rec, &b);
 	is_int(b.rc, 0, "build ok");
-	is_str(b.h.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
+	is_str(b.h.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-3.5-flash-lite:generateContent",
 	    "URL");
 	ok(strstr(b.h.url, TEST_KEY) == NULL && strstr(b.h.url, "key=") == NULL, "no key in the URL");
 	is_str(header(b.h.headers, "x-goog-api-key"), TEST_KEY, "key in x-goog-api-key");
@@ -231,7 +231,7 @@ test_parse_ok(json_t *rec)
 	ok(json_equal(json_object_get(o.result, "analysis"), want), "text joined over parts, thoughts skipped");
 	meta = json_object_get(o.result, "meta");
 	is_str(json_string_value(json_object_get(meta, "provider")), "gemini", "meta.provider");
-	is_str(json_string_value(json_object_get(meta, "model")), "gemini-2.5-flash", "meta.model");
+	is_str(json_string_value(json_object_get(meta, "model")), "gemini-3.5-flash-lite", "meta.model");
 	is_str(json_string_value(json_object_get(meta, "model_version")), "gemini-2.5-flash-001",
 	    "meta.model_version");
 	is_str(json_string_value(json_object_get(meta, "finish_reason")), "STOP", "meta.finish_reason");
@@ -369,7 +369,7 @@ test_errors(json_t *rec)
 	free(b);
 	b = gerr(404, "NOT_FOUND", "models/x is not found for API version v1beta", NULL);
 	parse(&p, rec, 404, b, &o);
-	is_fail(&o, EC_FATAL, "gemini: unknown model gemini-2.5-flash", "404 fatal: unknown model");
+	is_fail(&o, EC_FATAL, "gemini: unknown model gemini-3.5-flash-lite", "404 fatal: unknown model");
 	free(b);
 
 	b = gerr(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota.",
