@@ -339,6 +339,7 @@ flex_timeouts(const struct model_config *c, struct stage_config *sc)
 			sc->wait_retries = FLEX_JOB_TIMEOUT;
 		sc->job_timeout = FLEX_JOB_TIMEOUT;
 	}
+	vj_debug("--tier flex: a request may take %.0f s, a job %.0f s", sc->timeout, sc->job_timeout);
 }
 
 /* The model table: the shipped one with --models (or $VJ_MODELS) merged
