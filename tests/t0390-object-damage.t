@@ -6,7 +6,7 @@
 
 vj-mkimages img >/dev/null
 export VJ_FAKE_KEY=fake-key-0390 GEMINI_API_KEY=fake-key-0390
-start_fake --models gemini-2.5-flash
+start_fake --models gemini-3.5-flash-lite
 printf '{"imageUrl": "img/gradient.jpg", "id": "d1"}\n' >m.jsonl
 
 # damage RUN ID: overwrite the job's object with zeros of the same size

@@ -17,7 +17,7 @@ sch schema,ok
 bl blank
 dr drop,ok
 EOT
-start_fake --script script --models gemini-2.5-flash
+start_fake --script script --models gemini-3.5-flash-lite
 
 # mk FILE ID...: ingested records for these ids
 mk() { mk_ingested img/dark.jpg "$@"; }

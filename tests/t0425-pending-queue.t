@@ -9,7 +9,7 @@ PATH="$TOP/tests/tools:$PATH"
 
 vj-mkimages img >/dev/null
 export VJ_FAKE_KEY=fake-key-0425 GEMINI_API_KEY=fake-key-0425
-start_fake --models gemini-2.5-flash
+start_fake --models gemini-3.5-flash-lite
 an() { vj-analyze --base-url "$FAKE_URL" --timeout 10 "$@"; }
 
 for c in "vj-ingest --pending" "vj-analyze --pending --provider offline" "vj-generate --pending --provider offline"; do

@@ -8,7 +8,7 @@ vj-mkimages img >/dev/null
 export VJ_FAKE_KEY=fake-key-0460 GEMINI_API_KEY=fake-key-0460
 # the first job answers at once, the other seven 1.5 s later
 { echo "f0 ok"; for i in 1 2 3 4 5 6 7; do echo "f$i slow"; done; } >script
-start_fake --script script --models gemini-2.5-flash
+start_fake --script script --models gemini-3.5-flash-lite
 for i in 0 1 2 3 4 5 6 7; do printf '{"imageUrl": "img/dark.jpg", "id": "f%s"}\n' $i; done |
 	vj-ingest -q >in
 

@@ -11,7 +11,9 @@ vj-mkimages --one 1600x1200 gradient jpg big.jpg >/dev/null
 export VJ_FAKE_KEY=k0640 GEMINI_API_KEY=k0640
 start_fake --image-sizes
 
-an() { vj-analyze --base-url "$FAKE_URL" --timeout 10 "$@"; }
+# Gemini 2.x counts an image by its 768-px tiles, so a smaller copy costs
+# fewer tokens (Gemini 3's fixed budget does not change: t0660)
+an() { vj-analyze --base-url "$FAKE_URL" --model gemini-2.5-flash-lite --timeout 10 "$@"; }
 img() { curl -s "$FAKE_URL/_stats" | jq -r ".images[\"$1\"] | \"\(.mime) \(.width)x\(.height)\""; }
 dims() { jq -r '"\(.image.width)x\(.image.height)"' "$1"; }
 objects() { find vj-run/objects -type f ! -path "*/.tmp/*" | wc -l; }

@@ -70,10 +70,10 @@ test_expect_success '--off-peak on a model with one price at every hour is a usa
 	test_status 2 ge --wait in2
 '
 
-test_expect_success 'a retired default model and one that ignores temperature: warned once, in the meta' '
+test_expect_success 'a retired model and one that ignores temperature: warned once, in the meta' '
 	export VJ_RUN=ret &&
 	mk_ingested img/gradient.jpg in3 r1 r2 r3 &&
-	VJ_NOW_MS=$MON vj-analyze --base-url "$FAKE_URL" -j 3 in3 >o 2>e &&
+	VJ_NOW_MS=$MON vj-analyze --base-url "$FAKE_URL" --model gemini-2.5-flash -j 3 in3 >o 2>e &&
 	test $(grep -c "was served until 2026-11-30: requests to it now go to gemini-3.5-flash-lite" e) -eq 1 &&
 	test $(grep -c "ignores temperature: creativityLevel has no effect" e) -eq 1 &&
 	test $(jq -s "map(select(.analysis_meta.temperature_ignored == true and .analysis_meta.model_served_until == \"2026-11-30\" and .analysis_meta.model_successor == \"gemini-3.5-flash-lite\")) | length" o) -eq 3 &&

@@ -79,6 +79,10 @@ int64_t now_ms(void);
 /* ms since the epoch as "2026-12-01T23:14:56Z". */
 void utc_iso(int64_t ms, char *out, size_t n);
 int64_t mono_ms(void);
+/* Wall time for prices and time-of-day windows, ms since the epoch:
+ * now_ms(), or with VJ_NOW_MS=T (a test hook, docs/prices.md) T at the
+ * first call, running on at the real pace from there. */
+int64_t price_now_ms(void);
 
 /* Files.  All return 0 on success, -1 with errno set. */
 int write_all(int fd, const void *p, size_t n);  /* loops on short writes and EINTR */

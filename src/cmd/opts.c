@@ -4,6 +4,7 @@
  * default is a value, it is parsed from the table's text, so --help cannot
  * say one thing while the command does another. */
 #include "cmd/opts.h"
+#include "content/models.h"
 #include "core/journal.h"
 #include "core/shard.h"
 #include "stages/modelstage.h"
@@ -62,6 +63,17 @@ static const struct choice compressors[] = {
 };
 static const struct choice log_formats[] = {
 	{ "text", VJ_LOG_TEXT }, { "json", VJ_LOG_JSON }, { NULL, 0 }
+};
+static const struct choice tiers[] = {
+	{ "standard", MODELS_STANDARD }, { "flex", MODELS_FLEX }, { NULL, 0 }
+};
+static const struct choice media_res[] = {
+	{ "low", MODELS_RES_LOW }, { "medium", MODELS_RES_MEDIUM }, { "high", MODELS_RES_HIGH },
+	{ "ultra", MODELS_RES_ULTRA }, { NULL, 0 }
+};
+static const struct choice details[] = {
+	{ "low", MODELS_RES_LOW }, { "high", MODELS_RES_HIGH }, { "auto", MODELS_RES_AUTO },
+	{ NULL, 0 }
 };
 
 #define INIT 1        /* .def is also the initial value, parsed as if given */
@@ -147,6 +159,13 @@ static const struct opt table[] = {
 	  .help = "send only in the model's cheapest hours; else exit 75 (or --wait)" },
 	{ 0, "wait", NULL, MODEL, K_FLAG, AT(wait),
 	  .help = "with --off-peak: wait for the cheap hours instead of exiting" },
+	{ 0, "tier", NULL, MODEL, K_CHOICE, AT(tier), .choices = tiers,
+	  .help = "flex: half price, best effort, slower (Gemini, OpenAI)", .def = "standard",
+	  .flags = INIT },
+	{ 0, "media-resolution", NULL, CMD_ANALYZE, K_CHOICE, AT(media_res), .choices = media_res,
+	  .help = "Gemini 3: the fixed token budget of an image", .def = "the model's" },
+	{ 0, "detail", NULL, CMD_ANALYZE, K_CHOICE, AT(detail), .choices = details,
+	  .help = "OpenAI vision: how closely the model looks at the image", .def = "the model's" },
 	{ 0, "max-side", NULL, CMD_ANALYZE, K_INT, AT(max_side), "N", .lo = 1, .hi = 65535,
 	  .help = "send a copy downscaled to at most N pixels a side", .def = "full size" },
 	{ 0, "max-pixels", NULL, CMD_ANALYZE, K_INT, AT(max_pixels), "N", .lo = 1, .hi = 1e9,
@@ -522,6 +541,8 @@ opts_parse(struct opts *o, int argc, char **argv, const struct opts_cmd *cmd)
 			version(cmd);
 		if (d->kind == K_NUM && d->off == AT(timeout))
 			o->timeout_set = 1;   /* a provider's advice is only for the default */
+		if (d->kind == K_NUM && d->off == AT(job_timeout))
+			o->job_timeout_set = 1;   /* flex has its own default */
 		if (d->kind == K_NUM && d->off == AT(wait_retries))
 			o->wait_retries_set = 1;   /* else it follows --job-timeout */
 		apply(o, d, optarg, as);
@@ -585,4 +606,10 @@ opts_model_config(const struct opts *o, struct model_config *c)
 		opts_usage("--wait goes with --off-peak");
 	c->max_tokens = o->max_tokens;
 	c->timeout_set = o->timeout_set;
+	c->job_timeout_set = o->job_timeout_set;
+	c->tier = o->tier;
+	if (o->media_res && o->detail)
+		opts_usage("--media-resolution is Gemini's, --detail OpenAI's: give one");
+	c->res = o->media_res ? o->media_res : o->detail;
+	c->res_opt = o->media_res ? "--media-resolution" : o->detail ? "--detail" : NULL;
 }

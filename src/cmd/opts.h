@@ -52,6 +52,9 @@ struct opts {
 	const char *models;           /* --models, else $VJ_MODELS */
 	long max_side, max_pixels;    /* vj-analyze: 0 full size */
 	int estimate, off_peak, wait;
+	int tier;                     /* enum models_tier: --tier */
+	int media_res, detail;        /* enum models_res: --media-resolution, --detail */
+	int job_timeout_set;          /* --job-timeout given */
 	/* vj-ingest */
 	const char *rejects;
 	int strict;

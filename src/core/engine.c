@@ -339,7 +339,8 @@ failed(struct engine *e, struct eng_task *t, struct eng_err *err, json_t *usage)
 	} else {
 		if (err->cls == EC_RATE) {
 			e->n_rate++;
-			limiter_cut(&e->lim, mono_ms(), t->sent, err->retry_after, e->n_ok);
+			if (!err->shed)
+				limiter_cut(&e->lim, mono_ms(), t->sent, err->retry_after, e->n_ok);
 		} else
 			t->attempts++;
 		double delay;
@@ -567,7 +568,7 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 	err.retry_after = r.retry_after;
 	err.status = status;
 	int ok = e->p->parse(e->pctx, t, &r, &result, &usage, &err) == 0;
-	limiter_answer(&e->lim, ms, !ok && err.cls == EC_RATE);
+	limiter_answer(&e->lim, ms, !ok && err.cls == EC_RATE && !err.shed);
 	/* the hooks may free t: the transfer is cleaned up first */
 	task_cleanup(e, t);
 	if (ok) {

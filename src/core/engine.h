@@ -27,6 +27,8 @@ struct eng_err {
 	enum eng_class cls;
 	double retry_after;   /* seconds the server asked for; < 0 when it did not say */
 	long status;          /* HTTP status, 0 for transport errors */
+	int shed;             /* EC_RATE: the provider shed a best-effort (flex)
+	                       * request; retried, the account's rate not cut */
 	char msg[512];
 };
 void eng_seterr(struct eng_err *e, enum eng_class cls, const char *fmt, ...)

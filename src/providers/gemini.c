@@ -22,11 +22,30 @@ mime_ok(const char *m)
 	return 0;
 }
 
+/* media_resolution as the API spells it: low, medium and high for the
+ * whole request (generationConfig), ultra for the image part only. */
+static const char *
+resolution(enum models_res r)
+{
+	switch (r) {
+	case MODELS_RES_LOW: return "MEDIA_RESOLUTION_LOW";
+	case MODELS_RES_MEDIUM: return "MEDIA_RESOLUTION_MEDIUM";
+	case MODELS_RES_HIGH: return "MEDIA_RESOLUTION_HIGH";
+	case MODELS_RES_ULTRA: return "MEDIA_RESOLUTION_ULTRA_HIGH";
+	default: return NULL;
+	}
+}
+
 static json_t *
 gen_config(const struct prov_ctx *c, const struct prompt_msg *m, double temp)
 {
-	json_t *g = json_pack("{s:f, s:I}", "temperature", temp, "maxOutputTokens",
-	    (json_int_t)c->max_tokens);
+	json_t *g = json_pack("{s:I}", "maxOutputTokens", (json_int_t)c->max_tokens);
+
+	/* a model that ignores temperature is not sent one (models.txt) */
+	if (!c->no_temperature)
+		json_object_set_new(g, "temperature", json_real(temp));
+	if (c->analyze && c->res != MODELS_RES_ULTRA && resolution(c->res))
+		json_object_set_new(g, "mediaResolution", json_string(resolution(c->res)));
 
 	if (!m->json)
 		return g;
@@ -50,9 +69,14 @@ request(const struct prov_ctx *c, const struct ps_req *q, struct eng_err *e)
 		return NULL;
 	}
 	parts = json_array();
-	if (q->mime)
-		json_array_append_new(parts, json_pack("{s:{s:s, s:o}}", "inline_data",
-		    "mime_type", q->mime, "data", ps_image_slot()));
+	if (q->mime) {
+		json_t *img = json_pack("{s:{s:s, s:o}}", "inline_data", "mime_type", q->mime, "data",
+		    ps_image_slot());
+		if (c->res == MODELS_RES_ULTRA)
+			json_object_set_new(img, "media_resolution", json_pack("{s:s}", "level",
+			    resolution(c->res)));
+		json_array_append_new(parts, img);
+	}
 	json_array_append_new(parts, json_pack("{s:s}", "text", q->m->user));
 	doc = json_object();
 	if (*q->m->system)
@@ -61,6 +85,9 @@ request(const struct prov_ctx *c, const struct ps_req *q, struct eng_err *e)
 	json_object_set_new(doc, "contents", json_pack("[{s:s, s:o}]", "role", "user",
 	    "parts", parts));
 	json_object_set_new(doc, "generationConfig", gen_config(c, q->m, q->temp));
+	/* flex: best effort at half price (docs/providers.md, "Tiers") */
+	if (c->tier == MODELS_FLEX)
+		json_object_set_new(doc, "service_tier", json_string("flex"));
 	return doc;
 }
 
@@ -134,7 +161,18 @@ error(const struct prov_ctx *c, long s, const struct eng_resp *r, json_t *doc, s
 		ps_err(c, e, EC_FATAL, s, "unknown model %s (%s)", c->model, code);
 	else if (s == 429 && (q = daily_quota(err)))
 		ps_err(c, e, EC_FATAL, s, "daily quota exhausted (%s); it resets at midnight Pacific time", q);
-	else {
+	else if (c->tier == MODELS_FLEX && (s == 503 ||
+	    (s == 429 && !detail(err, "google.rpc.QuotaFailure")))) {
+		/* flex is best effort: shed under load, which says nothing of
+		 * the account's quota (that 429 names its QuotaFailure) */
+		ps_err(c, e, EC_RATE, s, "%s: flex request shed (no capacity now; asked again "
+		    "later, the account's rate is not cut): %s", code, msg);
+		e->shed = 1;
+		e->retry_after = eng_parse_delay(json_string_value(json_object_get(
+		    detail(err, "google.rpc.RetryInfo"), "retryDelay")));
+		if (e->retry_after < 0)
+			e->retry_after = r->retry_after;
+	} else {
 		/* a 429 waits for RetryInfo, else Retry-After; Gemini sends no x-should-retry */
 		delay = s != 429 ? -1 : eng_parse_delay(json_string_value(json_object_get(
 		    detail(err, "google.rpc.RetryInfo"), "retryDelay")));

@@ -22,13 +22,20 @@ endpoint(const struct prov_ctx *c)
 }
 
 static json_t *
-user_message(const struct prompt_msg *m, int image)
+user_message(const struct prov_ctx *c, const struct prompt_msg *m, int image)
 {
+	static const char *const detail[] = {
+		[MODELS_RES_LOW] = "low", [MODELS_RES_HIGH] = "high", [MODELS_RES_AUTO] = "auto"
+	};
+	json_t *u;
+
 	if (!image)
 		return json_pack("{s:s, s:s}", "role", "user", "content", m->user);
-	return json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:{s:o}}]}", "role", "user", "content",
-	    "type", "text", "text", m->user,
-	    "type", "image_url", "image_url", "url", ps_image_slot());
+	u = json_pack("{s:o}", "url", ps_image_slot());
+	if ((c->res == MODELS_RES_LOW || c->res == MODELS_RES_HIGH || c->res == MODELS_RES_AUTO))
+		json_object_set_new(u, "detail", json_string(detail[c->res]));
+	return json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:o}]}", "role", "user", "content",
+	    "type", "text", "text", m->user, "type", "image_url", "image_url", u);
 }
 
 static json_t *
@@ -39,9 +46,15 @@ request(const struct prov_ctx *c, const struct ps_req *q, struct eng_err *e)
 	if (*q->m->system)
 		json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system",
 		    "content", q->m->system));
-	json_array_append_new(msgs, user_message(q->m, q->mime != NULL));
-	doc = json_pack("{s:s, s:o, s:f, s:I, s:b}", "model", c->model, "messages", msgs,
-	    "temperature", q->temp, "max_tokens", (json_int_t)c->max_tokens, "stream", 0);
+	json_array_append_new(msgs, user_message(c, q->m, q->mime != NULL));
+	doc = json_pack("{s:s, s:o}", "model", c->model, "messages", msgs);
+	/* a model that ignores temperature (or refuses one: gpt-5-mini) gets none */
+	if (!c->no_temperature)
+		json_object_set_new(doc, "temperature", json_real(q->temp));
+	json_object_set_new(doc, "max_tokens", json_integer((json_int_t)c->max_tokens));
+	json_object_set_new(doc, "stream", json_false());
+	if (c->tier == MODELS_FLEX)
+		json_object_set_new(doc, "service_tier", json_string("flex"));
 	/* JSON mode only when the prompt asks for JSON: DeepSeek refuses JSON
 	 * mode without the word "json" in the prompt. */
 	if (q->m->json)
@@ -94,6 +107,14 @@ is(const char *s, const char *want)
 	return s && strcmp(s, want) == 0;
 }
 
+/* OpenAI's flex 429: code or type resource_unavailable, or its words. */
+static int
+unavailable(const struct oerr *o)
+{
+	return is(o->code, "resource_unavailable") || is(o->type, "resource_unavailable") ||
+	    (o->message && strcasestr(o->message, "resource unavailable"));
+}
+
 static void
 error(const struct prov_ctx *c, long s, const struct eng_resp *r, json_t *doc, struct eng_err *e)
 {
@@ -115,6 +136,14 @@ error(const struct prov_ctx *c, long s, const struct eng_resp *r, json_t *doc, s
 		ps_err(c, e, EC_FATAL, s, "insufficient balance: %s", msg);
 	else if (s == 429 && (is(o.code, "insufficient_quota") || is(o.type, "insufficient_quota")))
 		ps_err(c, e, EC_FATAL, s, "out of credit (insufficient_quota): %s", msg);
+	else if (s == 429 && unavailable(&o)) {
+		/* flex's own "Resource Unavailable": no capacity for best-effort
+		 * work now, which is not the account's rate limit */
+		ps_err(c, e, EC_RATE, s, "%s: flex request shed (no capacity now; asked again "
+		    "later, the account's rate is not cut): %s", code, msg);
+		e->shed = 1;
+		e->retry_after = r->retry_after;
+	}
 	else if (s == 404 && (is(o.code, "model_not_found") || (o.message && strstr(o.message, "model"))))
 		ps_err(c, e, EC_FATAL, s, "unknown model %s (%s: %s)", c->model, code, msg);
 	else if (s == 404)
@@ -197,11 +226,30 @@ answer(const struct prov_ctx *c, json_t *rec, const struct eng_resp *r, json_t *
 	return content_text(json_object_get(choice, "message"));
 }
 
+/* OpenAI echoes the tier that served the request ("default", "flex",
+ * "priority"); servers that do not, leave it to the tier asked for. */
+static const char *
+served(json_t *doc)
+{
+	return json_string_value(json_object_get(doc, "service_tier"));
+}
+
+/* "created": seconds since the epoch, when the server made the answer:
+ * DeepSeek bills by the hour it did. */
+static int64_t
+made(json_t *doc)
+{
+	json_t *v = json_object_get(doc, "created");
+	json_int_t s = json_is_integer(v) ? json_integer_value(v) : 0;
+	return s > 0 && s < 253402300799 ? (int64_t)s * 1000 : 0;
+}
+
 const struct ps_wire openai_wire = {
 	.request = request, .data_url = 1, .url = endpoint, .key_header = "Authorization: Bearer ",
 	/* a held request gets blank lines before the body, or only them */
 	.empty = "empty response body (the server held the request and gave up)",
 	.error = error, .usage = usage_of, .answer = answer, .model_field = "model",
+	.served = served, .made = made,
 };
 
 const struct provider openai_provider = {

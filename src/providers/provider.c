@@ -2,6 +2,7 @@
  * (docs/providers.md), and turning options into an opened provider. */
 #include "providers/provider.h"
 #include "providers/provshared.h"
+#include "content/models.h"
 #include "content/prompt.h"
 #include "content/schema.h"
 #include "core/netsafe.h"
@@ -32,8 +33,10 @@ static const struct def {
 	long max_tokens[2];                 /* analyze, generate */
 	double timeout;                     /* seconds */
 } defs[] = {
+	/* the model table's default (data/models.txt, "default") comes first:
+	 * this one is for a table that names none */
 	{ "gemini", { &gemini_provider, &gemini_provider }, &gemini_wire,
-	  "gemini-2.5-flash",
+	  "gemini-3.5-flash-lite",
 	  "https://generativelanguage.googleapis.com", "GEMINI_API_KEY", KEY_NEEDED,
 	  /* thinking tokens count against the cap: leave room */
 	  { 8192, 4096 }, 120 },
@@ -220,8 +223,14 @@ config_text(const struct prov_ctx *c, const char *stage)
 	    "provider", c->name, "model", c->model, "base_url", c->base_url,
 	    "prompt", prompt_version(c->prompt), "max_tokens", (json_int_t)c->max_tokens,
 	    "schema", schema_version());
-	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	static const char *const res[] = { "default", "low", "medium", "high", "ultra", "auto" };
+	char *s;
 
+	/* what the model sees of the image shapes the result; only when
+	 * given, so that runs without it keep their keys */
+	if (c->res > MODELS_RES_DEFAULT && c->res <= MODELS_RES_AUTO)
+		json_object_set_new(o, "image_detail", json_string(res[c->res]));
+	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	return s;
 }
@@ -272,8 +281,14 @@ prov_open(struct prov *p, const struct prov_config *cf, char *err, size_t n)
 	c->run = xstrdup(cf->run ? cf->run : ".");
 	c->max_tokens = cf->max_tokens > 0 ? cf->max_tokens : d->max_tokens[st];
 	c->max_image_bytes = cf->max_image_bytes ? cf->max_image_bytes : MAX_IMAGE_BYTES;
-	if (!(c->model = clean_model(d, cf->model ? cf->model : d->model, err, n)))
+	const char *dm = d->key != KEY_NONE ? models_default(d->name, cf->stage) : NULL;
+	if (!(c->model = clean_model(d, cf->model ? cf->model : dm ? dm : d->model, err, n)))
 		goto bad;
+	c->tier = cf->tier == MODELS_FLEX ? MODELS_FLEX : MODELS_STANDARD;
+	c->res = (enum models_res)cf->res;
+	/* the model that answers (a retired one's successor, if routed) */
+	const struct models_row *row = models_billed(d->name, c->model, price_now_ms());
+	c->no_temperature = row && !row->temperature;
 	if (d->base_url && !(c->base_url = clean_base(cf->base_url ? cf->base_url : d->base_url,
 	    &host, err, n)))
 		goto bad;

@@ -18,6 +18,8 @@ struct prov_config {
 	const char *prompt_file;  /* generate: custom template */
 	long max_tokens;          /* 0: default */
 	size_t max_image_bytes;   /* inline image cap; 0: default 20 MiB */
+	int tier;                 /* enum models_tier asked for: 0 standard */
+	int res;                  /* enum models_res: --media-resolution or --detail; 0 none */
 };
 
 struct prov {

@@ -38,6 +38,7 @@ ps_err(const struct prov_ctx *c, struct eng_err *e, enum eng_class cls, long sta
 	redact(e->msg);
 	e->status = status;
 	e->retry_after = -1;
+	e->shed = 0;
 }
 
 static int
@@ -401,6 +402,34 @@ out:
 	return r;
 }
 
+/* The usage gets what bills it: the tier that served the answer (as the
+ * answer says, else the one asked for) and when the provider made it (as
+ * the answer says, unless that is a day or more off this clock, else now). */
+static void
+stamp(const struct prov_ctx *c, json_t *doc, json_t *usage)
+{
+	const struct ps_wire *w = c->wire;
+	const char *s = w->served ? w->served(doc) : NULL;
+	int tier = s ? models_tier_parse(s) : -1;
+	int64_t now = price_now_ms(), t = w->made ? w->made(doc) : 0;
+	char raw[24];
+	size_t i;
+
+	if (tier < 0 && s && *s) {
+		/* a tier the table has no price for (OpenAI's "priority"): kept
+		 * as the server named it, billed as standard */
+		for (i = 0; s[i] && i < sizeof raw - 1; i++)
+			raw[i] = (s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ? s[i] : '_';
+		raw[i] = '\0';
+		json_object_set_new(usage, "tier", json_string(raw));
+	} else
+		json_object_set_new(usage, "tier", json_string(models_tier_name(
+		    tier < 0 ? c->tier : (enum models_tier)tier)));
+	if (t <= 0 || t > now + 86400000 || t < now - 86400000)
+		t = now;
+	json_object_set_new(usage, "t", json_integer(t));
+}
+
 static const char echo_msg[] = "the answer contains the API key vj sent (the server echoes "
     "it): nothing of the answer is kept";
 
@@ -414,6 +443,17 @@ echoed(json_t *result)
 
 	free(s);
 	return r;
+}
+
+/* Seconds before asking again for a request shed on its tries'th send:
+ * 1, 2, 4 ... 60, as the engine's own backoff. */
+static double
+shed_delay(int tries)
+{
+	double d = 1;
+	for (int i = 1; i < tries && d < 60; i++)
+		d *= 2;
+	return d < 60 ? d : 60;
 }
 
 int
@@ -442,6 +482,10 @@ ps_parse(void *ctx, struct eng_task *t, const struct eng_resp *r, json_t **resul
 		doc = load(r->body, r->len);
 		w->error(c, r->status, r, doc, e);
 		json_decref(doc);
+		/* a shed request is asked again later, later each time (it is
+		 * not an attempt, and the limiter is not slowed for it) */
+		if (e->shed && e->retry_after < 0)
+			e->retry_after = shed_delay(t->tries);
 		return -1;
 	}
 	if (blank(r->body, r->len)) {
@@ -459,8 +503,8 @@ ps_parse(void *ctx, struct eng_task *t, const struct eng_resp *r, json_t **resul
 		ps_err(c, e, EC_RETRY, r->status, "response is not JSON: %s", why);
 		return -1;
 	}
-	if (usage)
-		*usage = w->usage(doc);
+	if (usage && (*usage = w->usage(doc)))
+		stamp(c, doc, *usage);
 	if (!(text = w->answer(c, t->rec, r, doc, &finish, e))) {
 		json_decref(doc);
 		return -1;

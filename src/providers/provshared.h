@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "core/engine.h"
+#include "content/models.h"
 #include "content/prompt.h"
 
 struct ps_wire;
@@ -26,6 +27,9 @@ struct prov_ctx {
 	long max_tokens;
 	size_t max_image_bytes;
 	int deepseek;             /* openai: the base is DeepSeek's own API */
+	enum models_tier tier;    /* the tier asked for (--tier) */
+	enum models_res res;      /* --media-resolution (gemini) or --detail (openai) */
+	int no_temperature;       /* the model ignores temperature: none is sent */
 	struct prompt *prompt;
 };
 
@@ -58,6 +62,12 @@ struct ps_wire {
 	char *(*answer)(const struct prov_ctx *c, json_t *rec, const struct eng_resp *r,
 	    json_t *doc, const char **finish, struct eng_err *e);
 	const char *model_field;  /* the member naming the model that answered */
+	/* The tier the answer says served it, or NULL when it does not say
+	 * (then it is the tier asked for).  May be NULL. */
+	const char *(*served)(json_t *doc);
+	/* When the provider made the answer, ms since the epoch; 0 when it
+	 * does not say.  May be NULL. */
+	int64_t (*made)(json_t *doc);
 };
 
 /* The providers' tables. */
@@ -97,7 +107,8 @@ json_t *ps_image_slot(void);
 
 /* meta of a result. */
 json_t *ps_meta(const struct prov_ctx *c, const char *model_version, const char *finish);
-/* usage of a result: {"prompt","completion","cached"}. */
+/* usage of a result: {"prompt","completion","cached"}; ps_parse adds
+ * "tier" (what served it) and "t" (ms since the epoch, when it was made). */
 json_t *ps_usage(json_int_t prompt, json_int_t completion, json_int_t cached);
 
 #endif

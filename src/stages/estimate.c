@@ -37,17 +37,7 @@ struct estimate {
 int64_t
 estimate_now(void)
 {
-	static int64_t base = -1, mono0;
-	if (base < 0) {
-		const char *s = getenv("VJ_NOW_MS");
-		long v;
-		base = 0;
-		if (s && *s && parse_long(s, 0, 253402300799999L, &v) == 0) {
-			base = v;
-			mono0 = mono_ms();
-		}
-	}
-	return base ? base + (mono_ms() - mono0) : now_ms();
+	return price_now_ms();
 }
 
 struct estimate *
@@ -114,7 +104,8 @@ text_tokens(struct estimate *e, json_t *rec)
 
 /* Image tokens of rec at rp; -1 when the size or the rule is unknown. */
 static double
-image_tokens(const struct models_row *r, json_t *rec, const struct resize_params *rp)
+image_tokens(const struct models_row *r, json_t *rec, const struct resize_params *rp,
+    enum models_res res)
 {
 	json_t *img = json_object_get(rec, "image");
 	json_int_t w = json_integer_value(json_object_get(img, "width"));
@@ -123,7 +114,7 @@ image_tokens(const struct models_row *r, json_t *rec, const struct resize_params
 	if (!r || w <= 0 || h <= 0 || w > 1000000 || h > 1000000)
 		return -1;
 	resize_fit((long)w, (long)h, rp, &nw, &nh);
-	long t = models_image_tokens(&r->image, nw, nh, MODELS_RES_DEFAULT);
+	long t = models_image_tokens(&r->image, nw, nh, res);
 	return t < 0 ? -1 : (double)t;
 }
 
@@ -162,7 +153,8 @@ estimate_learn(struct estimate *e, json_t *rec, json_t *usage)
 	if (text < 0 || !json_is_integer(p))
 		return;
 	struct resize_params rp = sent_params(e);
-	double img = e->images ? image_tokens(row_now(e), rec, &rp) : 0;
+	double img = e->images ? image_tokens(row_now(e), rec, &rp, (enum models_res)e->c.res)
+	    : 0;
 	double est = text + (img > 0 ? img : 0);
 	double got = (double)json_integer_value(p);
 	if (est > 0 && got / est > e->prompt_ratio && got / est < 1000)
@@ -176,7 +168,8 @@ estimate_reserve(struct estimate *e, json_t *rec)
 	if (!r)
 		return 0;
 	struct resize_params rp = sent_params(e);
-	double text = text_tokens(e, rec), img = e->images ? image_tokens(r, rec, &rp) : 0;
+	double text = text_tokens(e, rec);
+	double img = e->images ? image_tokens(r, rec, &rp, (enum models_res)e->c.res) : 0;
 	const char *from;
 	double out = output_tokens(e, &from);
 	if (e->run_n && e->run_out_max > out)
@@ -184,7 +177,7 @@ estimate_reserve(struct estimate *e, json_t *rec)
 	if (text < 0)
 		return 0;   /* it fails before any request */
 	struct models_usage u = { (text + (img > 0 ? img : 0)) * e->prompt_ratio, 0, out };
-	return models_cost_row(r, &u, MODELS_STANDARD, estimate_now());
+	return models_cost_row(r, &u, (enum models_tier)e->c.tier, estimate_now());
 }
 
 /* ---- time-of-day prices ---- */
@@ -250,7 +243,7 @@ estimate_add(struct estimate *e, json_t *rec)
 		return;
 	e->rule_known = r && r->image.kind != MODELS_IMG_UNKNOWN && r->image.kind != MODELS_IMG_NONE;
 	for (int i = 0; i < e->nvar; i++) {
-		double t = image_tokens(r, rec, &e->v[i].rp);
+		double t = image_tokens(r, rec, &e->v[i].rp, (enum models_res)e->c.res);
 		if (t < 0 && i == 0 && e->rule_known)
 			e->no_size++;
 		if (t > 0)

@@ -19,6 +19,8 @@ struct estimate_config {
 	const char *prompt_file;      /* NULL: the built-in templates */
 	long max_tokens;              /* the request's output cap */
 	long max_side, max_pixels;    /* --max-side, --max-pixels (0: full size) */
+	int tier;                     /* enum models_tier the requests ask for */
+	int res;                      /* enum models_res: --media-resolution or --detail */
 };
 
 struct estimate;

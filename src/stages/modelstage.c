@@ -271,6 +271,77 @@ cfg_with(const char *cfg, const char *rp)
 	return s;
 }
 
+/* The models of provider that offer tier and are served at t, for a
+ * message: "a, b and c" (or "none"). */
+static void
+models_with(const char *provider, enum models_tier tier, int64_t t, struct buf *b)
+{
+	size_t n, k = 0;
+	const struct models_row *r = models_rows(&n);
+	const char *names[64];
+	for (size_t i = 0; i < n && k < 64; i++) {
+		if (strcmp(r[i].provider, provider) || models_past(&r[i], t) ||
+		    models_lookup(provider, r[i].model, t) != &r[i] || !models_offers(&r[i], tier))
+			continue;
+		names[k++] = r[i].model;
+	}
+	for (size_t i = 0; i < k; i++)
+		buf_addf(b, "%s%s", i == 0 ? "" : i + 1 == k ? " and " : ", ", names[i]);
+	if (!k)
+		buf_adds(b, "none");
+}
+
+/* What the model table says the model cannot take: --tier flex,
+ * --media-resolution, --detail.  A model the table does not know is let
+ * through (a local server's): the server is the judge.  -1 said. */
+static int
+check_model(const struct model_config *c, const struct prov *p, int64_t now)
+{
+	const struct models_row *r = models_billed(p->name, p->model, now);
+	int gemini = !strcmp(p->name, "gemini");
+	struct buf b = { 0 };
+	if (c->res_opt && gemini != !strcmp(c->res_opt, "--media-resolution")) {
+		vj_msg("%s is for %s models; %s takes %s", c->res_opt, gemini ? "OpenAI-compatible" :
+		    "Gemini", p->name, gemini ? "--media-resolution" : "--detail");
+		return -1;
+	}
+	if (!r)
+		return 0;
+	if (c->tier == MODELS_FLEX && !models_offers(r, MODELS_FLEX)) {
+		models_with(p->name, MODELS_FLEX, now, &b);
+		vj_msg("--tier flex: %s model %s has no flex tier (docs/prices.md); %s models with it: %s",
+		    p->name, r->model, p->name, b.p);
+		buf_free(&b);
+		return -1;
+	}
+	int takes = gemini ? r->media_resolution == 1 :
+	    r->image.kind == MODELS_IMG_OPENAI_TILES || r->image.kind == MODELS_IMG_OPENAI_PATCHES;
+	if (c->res_opt && !takes) {
+		vj_msg("%s: %s model %s does not take it (data/models.txt: %s)", c->res_opt, p->name,
+		    r->model, gemini ? "media_resolution no" : "its image rule is not OpenAI's");
+		return -1;
+	}
+	return 0;
+}
+
+/* Flex answers may take up to about 15 minutes (docs/providers.md,
+ * "Tiers"): a request and a job get that long unless told otherwise. */
+#define FLEX_TIMEOUT 900
+#define FLEX_JOB_TIMEOUT 3600
+static void
+flex_timeouts(const struct model_config *c, struct stage_config *sc)
+{
+	if (!c->timeout_set && sc->timeout < FLEX_TIMEOUT)
+		sc->timeout = FLEX_TIMEOUT;
+	if (!c->job_timeout_set && sc->job_timeout < FLEX_JOB_TIMEOUT) {
+		/* --wait-retries follows the job timeout unless given */
+		if (sc->wait_retries == sc->job_timeout)
+			sc->wait_retries = FLEX_JOB_TIMEOUT;
+		sc->job_timeout = FLEX_JOB_TIMEOUT;
+	}
+	vj_debug("--tier flex: a request may take %.0f s, a job %.0f s", sc->timeout, sc->job_timeout);
+}
+
 /* The model table: the shipped one with --models (or $VJ_MODELS) merged
  * over it, then --prices. */
 static int
@@ -305,7 +376,7 @@ modelstage_main(const struct model_config *c, enum stage s)
 	struct prov_config pc = {
 		.stage = stage_name[s], .name = c->provider, .model = c->model, .base_url = c->base_url,
 		.api_key_env = c->api_key_env, .run = c->stage.run, .prompt_file = c->prompt_file,
-		.max_tokens = c->max_tokens,
+		.max_tokens = c->max_tokens, .tier = c->tier, .res = c->res,
 	};
 	struct stage_config sc = c->stage;
 	char *cfg = NULL;
@@ -325,10 +396,17 @@ modelstage_main(const struct model_config *c, enum stage s)
 		if (models_retired(p.name, p.model, now, &ctx.successor, &until))
 			models_date_str(until, ctx.until);
 	}
+	if (!offline && check_model(c, &p, now) < 0) {
+		prov_close(&p);
+		return VJ_EUSAGE;
+	}
+	if (c->tier == MODELS_FLEX)
+		flex_timeouts(c, &sc);
 	struct estimate_config ec = {
 		.stage = s, .provider = p.name, .model = p.model, .prompt_file = c->prompt_file,
 		.max_tokens = ((struct prov_ctx *)p.ctx)->max_tokens,
 		.max_side = c->max_side, .max_pixels = c->max_pixels,
+		.tier = c->tier, .res = c->res,
 	};
 	if (!(ctx.est = estimate_new(&ec, err, sizeof err))) {
 		vj_msg("%s", err);

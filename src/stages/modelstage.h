@@ -18,6 +18,10 @@ struct model_config {
 	int timeout_set;              /* stage.timeout was given, not defaulted */
 	int estimate, json;           /* --estimate: send nothing, say what the run would take */
 	int off_peak, wait;           /* send only in the model's cheapest hours; wait for them */
+	int job_timeout_set;          /* stage.job_timeout was given */
+	int tier;                     /* enum models_tier: --tier */
+	int res;                      /* enum models_res: --media-resolution or --detail */
+	const char *res_opt;          /* which of the two was given; NULL: neither */
 };
 
 int modelstage_main(const struct model_config *c, enum stage s);

@@ -161,6 +161,21 @@ void	 fake_image_note(const char *job, json_t *req);
 json_t	*fake_image_json(void);
 void	 fake_image_reset(void);
 
+/* Width and height from the header of a base64 image (a data: URL or
+ * bare); 0 when it is not one the fake reads. */
+int	 fake_image_decode(const char *b64, size_t n, long *w, long *h);
+
+/* ---- fake_tokens.c: prompt tokens by the real rules, flex ---- */
+
+int	 fake_tokens_rule_parse(const char *);	/* --token-rule; -1 auto */
+json_int_t fake_tokens_prompt(struct fake_call *);
+int	 fake_tokens_flex(struct fake_call *);	/* service_tier flex asked */
+int	 fake_tokens_shed(struct fake_call *, struct fake_resp *);	/* 1: shed */
+void	 fake_tokens_answer(struct fake_call *, json_t *);	/* OpenAI: tier, created */
+void	 fake_tokens_after(struct fake_call *, struct fake_resp *);	/* latency, /_stats */
+json_t	*fake_tokens_json(void);
+void	 fake_tokens_reset(void);
+
 /* ---- fake_net.c ---- */
 
 int	 fake_net_listen(int port);
@@ -205,6 +220,10 @@ struct fake_opts {
 	const char *static_dir;
 	const char *log_file;
 	int	 image_sizes;	/* note the inline images' dimensions (fake_image.c) */
+	int	 token_rule;	/* fake_tokens.c: -1 by model name */
+	double	 flex_latency_ms, flex_unavailable;	/* flex: delay; percent shed */
+	const char *serve_tier;	/* OpenAI answers' service_tier; NULL: as asked */
+	uint64_t clock_ms, clock_step_ms;	/* OpenAI "created": first, step */
 };
 
 extern struct fake_opts fake_opt;

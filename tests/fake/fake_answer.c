@@ -140,14 +140,6 @@ fake_truncate(char *s)
 	s[n > 8 ? n * 3 / 5 : 0] = '\0';
 }
 
-static json_int_t
-fake_prompt_tokens(size_t reqlen)
-{
-	/* About 4 bytes a token, capped so a big inline image stays plausible. */
-	size_t t = reqlen / 4 + 1;
-
-	return (json_int_t)(t > 16384 ? 16384 : t);
-}
 
 void
 fake_resp_header(struct fake_resp *rs, const char *fmt, ...)
@@ -235,7 +227,7 @@ void
 fake_gemini_ok(struct fake_call *call, struct fake_resp *rs, int fault)
 {
 	uint64_t h = fake_hash(call->job, strlen(call->job));
-	json_int_t pt = fake_prompt_tokens(call->reqlen), ct;
+	json_int_t pt = fake_tokens_prompt(call), ct;
 	json_t *o = json_object(), *an;
 	const char *finish = "STOP";
 	char *text;
@@ -434,10 +426,10 @@ void
 fake_openai_ok(struct fake_call *call, struct fake_resp *rs, int fault)
 {
 	uint64_t h = fake_hash(call->job, strlen(call->job));
-	json_int_t pt = fake_prompt_tokens(call->reqlen), ct, hit;
+	json_int_t pt = fake_tokens_prompt(call), ct, hit;
 	const char *finish = "stop", *model;
 	char *text, id[48];
-	json_t *an;
+	json_t *an, *o;
 
 	if (fake_answer_hollow(rs, fault))
 		return;
@@ -460,7 +452,7 @@ fake_openai_ok(struct fake_call *call, struct fake_resp *rs, int fault)
 	hit = (h & 1) ? pt / 2 / 64 * 64 : 0;	/* a plausible context-cache hit */
 	model = json_string_value(json_object_get(call->req, "model"));
 	snprintf(id, sizeof(id), "chatcmpl-vjf%016llx", (unsigned long long)h);
-	fake_resp_json(rs, 200, json_pack(
+	o = json_pack(
 	    "{s:s,s:s,s:I,s:s,s:s,s:[{s:i,s:{s:s,s:s,s:n},s:n,s:s}],"
 	    "s:{s:I,s:I,s:I,s:I,s:I}}",
 	    "id", id, "object", "chat.completion",
@@ -469,7 +461,9 @@ fake_openai_ok(struct fake_call *call, struct fake_resp *rs, int fault)
 	    "choices", "index", 0, "message", "role", "assistant", "content", text,
 	    "reasoning_content", "logprobs", "finish_reason", finish,
 	    "usage", "prompt_tokens", pt, "completion_tokens", ct, "total_tokens", pt + ct,
-	    "prompt_cache_hit_tokens", hit, "prompt_cache_miss_tokens", pt - hit));
+	    "prompt_cache_hit_tokens", hit, "prompt_cache_miss_tokens", pt - hit);
+	fake_tokens_answer(call, o);
+	fake_resp_json(rs, 200, o);
 	free(text);
 	if (fault == FAULT_BLANK)
 		rs->blank_lines = 6;

@@ -135,6 +135,26 @@ fake_walk(json_t *v, const char *job, int depth)
 	}
 }
 
+int
+fake_image_decode(const char *s, size_t n, long *w, long *h)
+{
+	const char *b = n > 5 && strncmp(s, "data:", 5) == 0 ? strstr(s, ";base64,") : NULL;
+	const char *mime;
+	unsigned char *img;
+	size_t len;
+	int r;
+
+	if (b != NULL) {
+		n -= (size_t)(b + 8 - s);
+		s = b + 8;
+	}
+	/* the header is near the start: a JPEG's SOF may follow its EXIF */
+	img = fake_b64dec(s, n < 1u << 20 ? n : 1u << 20, &len);
+	r = fake_dims(img, len, &mime, w, h);
+	free(img);
+	return r;
+}
+
 void
 fake_image_note(const char *job, json_t *req)
 {

@@ -12,7 +12,7 @@
 
 #include "fake.h"
 
-struct fake_opts fake_opt = { .latency_dist = 1 };
+struct fake_opts fake_opt = { .latency_dist = 1, .token_rule = -1 };
 uint64_t fake_rng;
 FILE *fake_logf;
 
@@ -24,7 +24,8 @@ fake_usage(void)
 	    "\t[--p429 F] [--p500 F] [--p503 F] [--p504 F] [--ptimeout F] [--pdrop F]\n"
 	    "\t[--pbadjson F] [--pschema F] [--pblank F] [--pempty F]\n"
 	    "\t[--key KEY] [--models a,b,c] [--static DIR] [--script FILE] [--log FILE]\n"
-	    "\t[--image-sizes]\n"
+	    "\t[--image-sizes] [--token-rule auto|bytes|RULE] [--flex-latency-ms MS]\n"
+	    "\t[--flex-unavailable PCT] [--serve-tier NAME] [--clock-ms T [--clock-step-ms S]]\n"
 	    "The key may also come from the environment variable VJ_FAKE_KEY.\n", stderr);
 	exit(2);
 }
@@ -92,7 +93,8 @@ fake_write_port(const char *file)
 
 enum { O_PORT = 256, O_PORTFILE, O_SEED, O_LAT, O_DIST, O_RPM, O_KEY, O_MODELS,
 	O_STATIC, O_SCRIPT, O_LOG, O_P429, O_P500, O_P503, O_P504, O_PTIMEOUT,
-	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY, O_IMGSIZES };
+	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY, O_IMGSIZES,
+	O_TOKRULE, O_FLEXLAT, O_FLEXUNAV, O_SERVETIER, O_CLOCK, O_CLOCKSTEP };
 
 static const struct { int opt; int fault; } fake_pmap[] = {
 	{ O_P429, FAULT_429 }, { O_P500, FAULT_500 }, { O_P503, FAULT_503 },
@@ -124,6 +126,12 @@ static const struct option fake_longopts[] = {
 	{ "pblank", required_argument, NULL, O_PBLANK },
 	{ "pempty", required_argument, NULL, O_PEMPTY },
 	{ "image-sizes", no_argument, NULL, O_IMGSIZES },
+	{ "token-rule", required_argument, NULL, O_TOKRULE },
+	{ "flex-latency-ms", required_argument, NULL, O_FLEXLAT },
+	{ "flex-unavailable", required_argument, NULL, O_FLEXUNAV },
+	{ "serve-tier", required_argument, NULL, O_SERVETIER },
+	{ "clock-ms", required_argument, NULL, O_CLOCK },
+	{ "clock-step-ms", required_argument, NULL, O_CLOCKSTEP },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -155,6 +163,12 @@ fake_option(int c, const char *arg)
 	case O_SCRIPT: fake_load_script(arg); return;
 	case O_LOG: fake_opt.log_file = arg; return;
 	case O_IMGSIZES: fake_opt.image_sizes = 1; return;
+	case O_TOKRULE: fake_opt.token_rule = fake_tokens_rule_parse(arg); return;
+	case O_FLEXLAT: fake_opt.flex_latency_ms = fake_num("flex-latency-ms", arg, 0, 3600000); return;
+	case O_FLEXUNAV: fake_opt.flex_unavailable = fake_num("flex-unavailable", arg, 0, 100); return;
+	case O_SERVETIER: fake_opt.serve_tier = arg; return;
+	case O_CLOCK: fake_opt.clock_ms = (uint64_t)fake_num("clock-ms", arg, 0, 253402300799999.0); return;
+	case O_CLOCKSTEP: fake_opt.clock_step_ms = (uint64_t)fake_num("clock-step-ms", arg, 0, 1e12); return;
 	}
 	for (i = 0; i < sizeof(fake_pmap) / sizeof(fake_pmap[0]); i++)
 		if (fake_pmap[i].opt == c) {
@@ -194,6 +208,7 @@ main(int argc, char **argv)
 	fake_script_load("", 0, NULL, 0);
 	fake_stats_reset();
 	fake_image_reset();
+	fake_tokens_reset();
 	fake_rpm_init(0);
 	for (f = 0; f < fake_opt.nmodels; f++)
 		free(fake_opt.models[f]);

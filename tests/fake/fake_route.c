@@ -200,6 +200,8 @@ fake_route_gemini(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 		fault = fake_script_next(call.job);
 		if (fault == FAULT_NONE && fake_rpm_take(FAM_GEMINI, fake_now_ms(), &call.retry_ms))
 			fake_gemini_429(&call, rs, 0);
+		else if (fault == FAULT_NONE && fake_tokens_shed(&call, rs))
+			;	/* flex, shed */
 		else {
 			if (fault == FAULT_NONE)
 				fault = fake_random_fault();
@@ -208,6 +210,7 @@ fake_route_gemini(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 			if (fault == FAULT_SLOW)
 				rs->delay_ms = FAKE_SLOW_MS;
 		}
+		fake_tokens_after(&call, rs);
 	}
 	json_decref(call.req);
 	return rs->action == ACT_SEND ? rs->status : 0;
@@ -328,6 +331,8 @@ fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 		fault = fake_script_next(call.job);
 		if (fault == FAULT_NONE && fake_rpm_take(FAM_OPENAI, fake_now_ms(), &call.retry_ms))
 			fake_openai_429(&call, rs);
+		else if (fault == FAULT_NONE && fake_tokens_shed(&call, rs))
+			;	/* flex, shed */
 		else {
 			if (fault == FAULT_NONE)
 				fault = fake_random_fault();
@@ -336,6 +341,7 @@ fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 			if (fault == FAULT_SLOW)
 				rs->delay_ms = FAKE_SLOW_MS;
 		}
+		fake_tokens_after(&call, rs);
 	}
 	json_decref(call.req);
 	return rs->action == ACT_SEND ? rs->status : 0;
@@ -502,10 +508,12 @@ fake_route_control(struct fake_req *rq, struct fake_resp *rs)
 		json_t *st = fake_stats_json();
 		if (fake_opt.image_sizes)
 			json_object_set_new(st, "images", fake_image_json());
+		json_object_set_new(st, "seen", fake_tokens_json());
 		fake_resp_json(rs, 200, st);
 	} else if (strcmp(rq->path, "/_reset") == 0) {
 		fake_stats_reset();
 		fake_image_reset();
+		fake_tokens_reset();
 		fake_rpm_reset();
 		fake_resp_json(rs, 200, json_pack("{s:b}", "ok", 1));
 	} else if (strcmp(rq->path, "/_script") == 0 && strcmp(rq->method, "POST") == 0) {

@@ -1,6 +1,7 @@
 /* test_gemini: the request gemini builds (URL, headers, streamed body) and
  * what it makes of every kind of answer in docs/providers.md. */
 #include "provtest.h"
+#include "content/models.h"
 #include "content/schema.h"
 
 static struct prov p;
@@ -31,9 +32,9 @@ test_open(void)
 	setenv("GEMINI_API_KEY", TEST_KEY "\n", 1);
 	is_int(prov_open(&q, &c, err, sizeof(err)), VJ_OK, "opens with a key");
 	is_str(q.name, "gemini", "name");
-	is_str(q.model, "gemini-2.5-flash", "default model");
+	is_str(q.model, "gemini-3.5-flash-lite", "default model");
 	ok(strstr(q.cfg, TEST_KEY) == NULL, "the key is not in the config");
-	ok(strstr(q.cfg, "\"model\":\"gemini-2.5-flash\"") && strstr(q.cfg, "\"prompt\":\"") &&
+	ok(strstr(q.cfg, "\"model\":\"gemini-3.5-flash-lite\"") && strstr(q.cfg, "\"prompt\":\"") &&
 	    strstr(q.cfg, "\"schema\":\"") && strstr(q.cfg, "\"max_tokens\":8192") &&
 	    strstr(q.cfg, "\"base_url\":\"https://generativelanguage.googleapis.com\""),
 	    "config: %s", q.cfg);
@@ -70,7 +71,7 @@ test_build(void)
 
 	build(&p, rec, &b);
 	is_int(b.rc, 0, "build ok");
-	is_str(b.h.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
+	is_str(b.h.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-3.5-flash-lite:generateContent",
 	    "URL");
 	ok(strstr(b.h.url, TEST_KEY) == NULL && strstr(b.h.url, "key=") == NULL, "no key in the URL");
 	is_str(header(b.h.headers, "x-goog-api-key"), TEST_KEY, "key in x-goog-api-key");
@@ -231,7 +232,7 @@ test_parse_ok(json_t *rec)
 	ok(json_equal(json_object_get(o.result, "analysis"), want), "text joined over parts, thoughts skipped");
 	meta = json_object_get(o.result, "meta");
 	is_str(json_string_value(json_object_get(meta, "provider")), "gemini", "meta.provider");
-	is_str(json_string_value(json_object_get(meta, "model")), "gemini-2.5-flash", "meta.model");
+	is_str(json_string_value(json_object_get(meta, "model")), "gemini-3.5-flash-lite", "meta.model");
 	is_str(json_string_value(json_object_get(meta, "model_version")), "gemini-2.5-flash-001",
 	    "meta.model_version");
 	is_str(json_string_value(json_object_get(meta, "finish_reason")), "STOP", "meta.finish_reason");
@@ -369,7 +370,7 @@ test_errors(json_t *rec)
 	free(b);
 	b = gerr(404, "NOT_FOUND", "models/x is not found for API version v1beta", NULL);
 	parse(&p, rec, 404, b, &o);
-	is_fail(&o, EC_FATAL, "gemini: unknown model gemini-2.5-flash", "404 fatal: unknown model");
+	is_fail(&o, EC_FATAL, "gemini: unknown model gemini-3.5-flash-lite", "404 fatal: unknown model");
 	free(b);
 
 	b = gerr(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota.",
@@ -414,6 +415,75 @@ test_errors(json_t *rec)
 	is_fail(&o, EC_PERM, "418", "another 4xx is permanent");
 }
 
+/* --tier flex, --media-resolution and a model that ignores temperature,
+ * with the shipped model table loaded. */
+static void
+test_flex(void)
+{
+	struct prov_config c = config("analyze");
+	struct prov q;
+	struct built b;
+	struct parsed o;
+	char err[256], *body;
+	json_t *rec = record(NULL, 0.4), *gc, *part;
+
+	if (models_load("data/models.txt", NULL, err, sizeof err) < 0) {
+		ok(0, "the model table: %s", err);
+		return;
+	}
+	c.tier = MODELS_FLEX;
+	c.res = MODELS_RES_LOW;
+	is_int(prov_open(&q, &c, err, sizeof(err)), VJ_OK, "opens for flex");
+	build(&q, rec, &b);
+	is_str(json_string_value(json_object_get(b.body, "service_tier")), "flex", "service_tier flex");
+	gc = json_object_get(b.body, "generationConfig");
+	ok(json_object_get(gc, "temperature") == NULL,
+	    "no temperature for gemini-3.5-flash-lite, which ignores it");
+	is_str(json_string_value(json_object_get(gc, "mediaResolution")), "MEDIA_RESOLUTION_LOW",
+	    "generationConfig.mediaResolution");
+	ok(strstr(q.cfg, "\"image_detail\":\"low\"") != NULL, "the resolution is in the cache key");
+	built_free(&b);
+
+	/* shed: a 429 without a quota detail, a 503; a quota 429 is the account's */
+	body = gerr(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", NULL);
+	parse(&q, rec, 429, body, &o);
+	ok(o.e.cls == EC_RATE && o.e.shed && o.e.retry_after == 1, "flex 429: shed, 1 s: %s", o.e.msg);
+	free(body);
+	body = gerr(503, "UNAVAILABLE", "The model is overloaded.", NULL);
+	parse(&q, rec, 503, body, &o);
+	ok(o.e.cls == EC_RATE && o.e.shed, "flex 503: shed");
+	free(body);
+	body = gerr(429, "RESOURCE_EXHAUSTED", "Quota exceeded",
+	    "{\"@type\":\"type.googleapis.com/google.rpc.QuotaFailure\",\"violations\":[{\"quotaMetric\":\"m\","
+	    "\"quotaId\":\"GenerateRequestsPerMinutePerProjectPerModel\"}]}");
+	parse(&q, rec, 429, body, &o);
+	ok(o.e.cls == EC_RATE && !o.e.shed, "flex, a quota 429: the account's rate");
+	free(body);
+	prov_close(&q);
+
+	c.tier = MODELS_STANDARD;
+	c.res = MODELS_RES_ULTRA;
+	c.model = "gemini-2.5-flash-lite";
+	is_int(prov_open(&q, &c, err, sizeof(err)), VJ_OK, "opens for standard");
+	build(&q, rec, &b);
+	ok(json_object_get(b.body, "service_tier") == NULL, "standard: no service_tier");
+	gc = json_object_get(b.body, "generationConfig");
+	ok(json_number_value(json_object_get(gc, "temperature")) == 0.4, "temperature for a model that honours it");
+	ok(json_object_get(gc, "mediaResolution") == NULL, "ultra is not a request-wide resolution");
+	part = json_array_get(json_object_get(json_array_get(json_object_get(b.body, "contents"), 0),
+	    "parts"), 0);
+	is_str(json_string_value(json_object_get(json_object_get(part, "media_resolution"), "level")),
+	    "MEDIA_RESOLUTION_ULTRA_HIGH", "ultra on the image part");
+	built_free(&b);
+	body = gerr(503, "UNAVAILABLE", "The model is overloaded.", NULL);
+	parse(&q, rec, 503, body, &o);
+	ok(o.e.cls == EC_RETRY && !o.e.shed, "standard 503: retried as ever");
+	free(body);
+	prov_close(&q);
+	json_decref(rec);
+	models_reset();
+}
+
 int
 main(void)
 {
@@ -440,6 +510,7 @@ main(void)
 	json_decref(rec);
 	test_generate();
 	prov_close(&p);
+	test_flex();
 	cleanup_run();
 	return done_testing();
 }

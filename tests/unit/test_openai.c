@@ -198,6 +198,31 @@ test_parse(struct prov *q)
 	is_int(usage_n(o.usage, "prompt"), 16, "usage.prompt");
 	is_int(usage_n(o.usage, "completion"), 10, "usage.completion");
 	is_int(usage_n(o.usage, "cached"), 6, "usage.cached from prompt_cache_hit_tokens");
+	is_str(json_string_value(json_object_get(o.usage, "tier")), "standard",
+	    "usage.tier: the one asked for when the answer does not say");
+	ok(llabs((long long)usage_n(o.usage, "t") - (long long)now_ms()) < 60000, "usage.t: now");
+	parsed_free(&o);
+	free(b);
+
+	/* the answer says which tier served it and when it was made */
+	b = xasprintf("{\"id\":\"x\",\"model\":\"gpt-5-mini\",\"created\":%lld,\"service_tier\":\"flex\","
+	    "\"choices\":[{\"index\":0,\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\","
+	    "\"content\":\"A mug.\"}}],\"usage\":{\"prompt_tokens\":16,\"completion_tokens\":4}}",
+	    (long long)(now_ms() / 1000 - 3600));
+	parse(q, text, 200, b, &o);
+	is_str(json_string_value(json_object_get(o.usage, "tier")), "flex", "usage.tier: served flex");
+	is_int(usage_n(o.usage, "t") % 1000, 0, "usage.t: the answer's created");
+	ok(now_ms() - usage_n(o.usage, "t") > 3500000, "... an hour ago");
+	parsed_free(&o);
+	free(b);
+	b = xasprintf("{\"id\":\"x\",\"model\":\"m\",\"created\":1000,\"service_tier\":\"Prio!ty\","
+	    "\"choices\":[{\"index\":0,\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\","
+	    "\"content\":\"A mug.\"}}],\"usage\":{\"prompt_tokens\":16,\"completion_tokens\":4}}");
+	parse(q, text, 200, b, &o);
+	is_str(json_string_value(json_object_get(o.usage, "tier")), "_rio_ty",
+	    "an unknown tier kept, cleaned");
+	ok(llabs((long long)usage_n(o.usage, "t") - (long long)now_ms()) < 60000,
+	    "a created far from this clock is not believed");
 	parsed_free(&o);
 	free(b);
 
@@ -285,6 +310,14 @@ test_errors(struct prov *q)
 	ok(o.e.cls == EC_RATE && o.e.retry_after == 0.25, "retry-after-ms honoured");
 	parse(q, rec, 429, "", &o);
 	ok(o.e.cls == EC_RATE && o.e.retry_after < 0, "429 without a delay: %s", o.e.msg);
+	ok(!o.e.shed, "an account's 429 is not shed: it cuts the rate");
+	/* flex's own 429: retried, not the account's rate, later each time */
+	parse(q, rec, 429, OAI("Resource Unavailable: no capacity for flex", "invalid_request_error",
+	    "\"resource_unavailable\""), &o);
+	ok(o.e.cls == EC_RATE && o.e.shed, "429 resource_unavailable: shed: %s", o.e.msg);
+	ok(o.e.retry_after == 1, "the first shed waits 1 s (%g)", o.e.retry_after);
+	parse(q, rec, 429, OAI("Resource unavailable, please retry", "server_error", "null"), &o);
+	ok(o.e.cls == EC_RATE && o.e.shed, "429 by its words: shed");
 	for (size_t i = 0; i < sizeof(retry) / sizeof(retry[0]); i++) {
 		parse(q, rec, retry[i], OAI("Server busy", "server_error", "null"), &o);
 		is_fail(&o, EC_RETRY, "Server busy", "%d retried", retry[i]);

@@ -101,6 +101,34 @@ main(void)
 	json_object_set_new(u, "tier", json_string("flex"));
 	ok(near(prices_cost("gemini", "gemini-2.5-flash-lite", u), (800 * 0.05 + 200 * 0.0125 + 500 * 0.20) / 1e6),
 	    "usage's tier: flex");
+	/* the end of a peak, Monday 2026-12-14 04:00 UTC: a millisecond before
+	 * is peak, the hour itself not; Saturday 02:00 is off-peak */
+	json_object_del(u, "tier");
+	json_object_set_new(u, "t", json_integer(1797206400000LL + 4 * 3600000 - 1));
+	ok(near(prices_cost("openai", "deepseek-flash", u), 0.0008412), "03:59:59.999 Monday: peak");
+	json_object_set_new(u, "t", json_integer(1797206400000LL + 4 * 3600000));
+	ok(near(prices_cost("openai", "deepseek-flash", u), 0.0004206), "04:00 Monday: off-peak");
+	json_object_set_new(u, "t", json_integer(1797206400000LL + 6 * 3600000));
+	ok(near(prices_cost("openai", "deepseek-flash", u), 0.0008412), "06:00 Monday: peak again");
+	json_object_set_new(u, "t", json_integer(1797206400000LL - 2 * 86400000 + 2 * 3600000));
+	ok(near(prices_cost("openai", "deepseek-flash", u), 0.0004206), "Saturday 02:00: off-peak");
+	/* gemini-3.8-flash doubles on 2027-01-01; flex is half of either */
+	json_object_set_new(u, "t", json_integer(1798761599999LL));
+	ok(near(prices_cost("gemini", "gemini-3.8-flash", u), (800 * 0.75 + 200 * 0.075 + 500 * 3.75) / 1e6),
+	    "2026-12-31 23:59:59.999: the old price");
+	json_object_set_new(u, "t", json_integer(1798761600000LL));
+	ok(near(prices_cost("gemini", "gemini-3.8-flash", u), (800 * 1.50 + 200 * 0.15 + 500 * 7.50) / 1e6),
+	    "2027-01-01: the new price");
+	json_object_set_new(u, "tier", json_string("flex"));
+	ok(near(prices_cost("gemini", "gemini-3.8-flash", u), (800 * 0.75 + 200 * 0.075 + 500 * 3.75) / 1e6),
+	    "2027-01-01 flex: half the new price");
+	/* a tier the table has no price for is billed at standard */
+	json_object_set_new(u, "tier", json_string("priority"));
+	ok(near(prices_cost("gemini", "gemini-3.8-flash", u), (800 * 1.50 + 200 * 0.15 + 500 * 7.50) / 1e6),
+	    "an unknown tier: standard");
+	json_object_set_new(u, "tier", json_string("flex"));
+	ok(near(prices_cost("openai", "gpt-4.1-mini", u), (800 * 0.40 + 200 * 0.10 + 500 * 1.60) / 1e6),
+	    "flex on a model without it: standard");
 	json_object_del(u, "t");
 	json_object_del(u, "tier");
 	is_int(prices_cost("offline", "vj-offline-0.1.0", u) == 0, 1, "offline is free");
