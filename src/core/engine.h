@@ -73,6 +73,7 @@ struct eng_task {
 	struct eng_http http;
 	char hdr_retry[32], hdr_retry_ms[32], hdr_ctype[128];
 	int hdr_should;
+	char hdr_rl[3][32];             /* x-ratelimit-{limit,remaining,reset}-requests */
 	int64_t sent;
 	long tmo_ms;                    /* the timeout this attempt was given */
 	char refused[96];               /* the private address a connection was refused to */

@@ -154,6 +154,7 @@ void	 fake_stats_reset(void);
 int	 fake_rpm_take(int family, uint64_t now, uint64_t *retry_ms);
 void	 fake_rpm_init(int rpm);
 void	 fake_rpm_reset(void);
+void	 fake_rpm_headers(struct fake_resp *, int family, uint64_t now);
 
 /* ---- fake_image.c (--image-sizes) ---- */
 
@@ -205,6 +206,9 @@ struct fake_opts {
 	const char *static_dir;
 	const char *log_file;
 	int	 image_sizes;	/* note the inline images' dimensions (fake_image.c) */
+	uint64_t rpm_window_ms;	/* --rpm-window: the sliding window of --rpm (60 s) */
+	int	 no_retry_after;	/* --no-retry-after: rate-limit 429s name no delay */
+	int	 rl_headers;	/* --ratelimit-headers: x-ratelimit-*-requests on answers */
 };
 
 extern struct fake_opts fake_opt;

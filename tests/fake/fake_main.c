@@ -12,7 +12,7 @@
 
 #include "fake.h"
 
-struct fake_opts fake_opt = { .latency_dist = 1 };
+struct fake_opts fake_opt = { .latency_dist = 1, .rpm_window_ms = 60000 };
 uint64_t fake_rng;
 FILE *fake_logf;
 
@@ -24,7 +24,7 @@ fake_usage(void)
 	    "\t[--p429 F] [--p500 F] [--p503 F] [--p504 F] [--ptimeout F] [--pdrop F]\n"
 	    "\t[--pbadjson F] [--pschema F] [--pblank F] [--pempty F]\n"
 	    "\t[--key KEY] [--models a,b,c] [--static DIR] [--script FILE] [--log FILE]\n"
-	    "\t[--image-sizes]\n"
+	    "\t[--image-sizes] [--rpm-window SECONDS] [--no-retry-after] [--ratelimit-headers]\n"
 	    "The key may also come from the environment variable VJ_FAKE_KEY.\n", stderr);
 	exit(2);
 }
@@ -92,7 +92,8 @@ fake_write_port(const char *file)
 
 enum { O_PORT = 256, O_PORTFILE, O_SEED, O_LAT, O_DIST, O_RPM, O_KEY, O_MODELS,
 	O_STATIC, O_SCRIPT, O_LOG, O_P429, O_P500, O_P503, O_P504, O_PTIMEOUT,
-	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY, O_IMGSIZES };
+	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY, O_IMGSIZES,
+	O_RPMWIN, O_NORA, O_RLHDR };
 
 static const struct { int opt; int fault; } fake_pmap[] = {
 	{ O_P429, FAULT_429 }, { O_P500, FAULT_500 }, { O_P503, FAULT_503 },
@@ -124,6 +125,9 @@ static const struct option fake_longopts[] = {
 	{ "pblank", required_argument, NULL, O_PBLANK },
 	{ "pempty", required_argument, NULL, O_PEMPTY },
 	{ "image-sizes", no_argument, NULL, O_IMGSIZES },
+	{ "rpm-window", required_argument, NULL, O_RPMWIN },
+	{ "no-retry-after", no_argument, NULL, O_NORA },
+	{ "ratelimit-headers", no_argument, NULL, O_RLHDR },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -155,6 +159,11 @@ fake_option(int c, const char *arg)
 	case O_SCRIPT: fake_load_script(arg); return;
 	case O_LOG: fake_opt.log_file = arg; return;
 	case O_IMGSIZES: fake_opt.image_sizes = 1; return;
+	case O_RPMWIN:
+		fake_opt.rpm_window_ms = (uint64_t)(fake_num("rpm-window", arg, 0.001, 86400) * 1000);
+		return;
+	case O_NORA: fake_opt.no_retry_after = 1; return;
+	case O_RLHDR: fake_opt.rl_headers = 1; return;
 	}
 	for (i = 0; i < sizeof(fake_pmap) / sizeof(fake_pmap[0]); i++)
 		if (fake_pmap[i].opt == c) {

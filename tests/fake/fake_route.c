@@ -198,7 +198,8 @@ fake_route_gemini(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 	fake_image_note(call.job, call.req);
 	if (fake_gemini_check(&call, model, rs) == 0) {
 		fault = fake_script_next(call.job);
-		if (fault == FAULT_NONE && fake_rpm_take(FAM_GEMINI, fake_now_ms(), &call.retry_ms))
+		uint64_t at = fake_now_ms();
+		if (fault == FAULT_NONE && fake_rpm_take(FAM_GEMINI, at, &call.retry_ms))
 			fake_gemini_429(&call, rs, 0);
 		else {
 			if (fault == FAULT_NONE)
@@ -208,6 +209,7 @@ fake_route_gemini(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 			if (fault == FAULT_SLOW)
 				rs->delay_ms = FAKE_SLOW_MS;
 		}
+		fake_rpm_headers(rs, FAM_GEMINI, at);
 	}
 	json_decref(call.req);
 	return rs->action == ACT_SEND ? rs->status : 0;
@@ -326,7 +328,8 @@ fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 	fake_image_note(call.job, call.req);
 	if (fake_openai_check(&call, rs) == 0) {
 		fault = fake_script_next(call.job);
-		if (fault == FAULT_NONE && fake_rpm_take(FAM_OPENAI, fake_now_ms(), &call.retry_ms))
+		uint64_t at = fake_now_ms();
+		if (fault == FAULT_NONE && fake_rpm_take(FAM_OPENAI, at, &call.retry_ms))
 			fake_openai_429(&call, rs);
 		else {
 			if (fault == FAULT_NONE)
@@ -336,6 +339,7 @@ fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 			if (fault == FAULT_SLOW)
 				rs->delay_ms = FAKE_SLOW_MS;
 		}
+		fake_rpm_headers(rs, FAM_OPENAI, at);
 	}
 	json_decref(call.req);
 	return rs->action == ACT_SEND ? rs->status : 0;
