@@ -25,6 +25,7 @@ fake_usage(void)
 	    "\t[--pbadjson F] [--pschema F] [--pblank F] [--pempty F]\n"
 	    "\t[--key KEY] [--models a,b,c] [--static DIR] [--script FILE] [--log FILE]\n"
 	    "\t[--image-sizes] [--rpm-window SECONDS] [--no-retry-after] [--ratelimit-headers]\n"
+	    "\t[--ratelimit-values LIMIT,REMAINING,RESET]\n"
 	    "The key may also come from the environment variable VJ_FAKE_KEY.\n", stderr);
 	exit(2);
 }
@@ -93,7 +94,7 @@ fake_write_port(const char *file)
 enum { O_PORT = 256, O_PORTFILE, O_SEED, O_LAT, O_DIST, O_RPM, O_KEY, O_MODELS,
 	O_STATIC, O_SCRIPT, O_LOG, O_P429, O_P500, O_P503, O_P504, O_PTIMEOUT,
 	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY, O_IMGSIZES,
-	O_RPMWIN, O_NORA, O_RLHDR };
+	O_RPMWIN, O_NORA, O_RLHDR, O_RLVAL };
 
 static const struct { int opt; int fault; } fake_pmap[] = {
 	{ O_P429, FAULT_429 }, { O_P500, FAULT_500 }, { O_P503, FAULT_503 },
@@ -128,6 +129,7 @@ static const struct option fake_longopts[] = {
 	{ "rpm-window", required_argument, NULL, O_RPMWIN },
 	{ "no-retry-after", no_argument, NULL, O_NORA },
 	{ "ratelimit-headers", no_argument, NULL, O_RLHDR },
+	{ "ratelimit-values", required_argument, NULL, O_RLVAL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -164,6 +166,19 @@ fake_option(int c, const char *arg)
 		return;
 	case O_NORA: fake_opt.no_retry_after = 1; return;
 	case O_RLHDR: fake_opt.rl_headers = 1; return;
+	case O_RLVAL: {
+		/* three values, any text (a test of what a client believes) */
+		char *d = fake_xstrdup(arg), *save = NULL;
+		for (int i = 0; i < 3; i++) {
+			char *v = strtok_r(i ? NULL : d, ",", &save);
+			if (v == NULL)
+				fake_die("--ratelimit-values: LIMIT,REMAINING,RESET");
+			fake_opt.rl_values[i] = fake_xstrdup(v);
+		}
+		free(d);
+		fake_opt.rl_headers = 1;
+		return;
+	}
 	}
 	for (i = 0; i < sizeof(fake_pmap) / sizeof(fake_pmap[0]); i++)
 		if (fake_pmap[i].opt == c) {
@@ -207,5 +222,7 @@ main(int argc, char **argv)
 	for (f = 0; f < fake_opt.nmodels; f++)
 		free(fake_opt.models[f]);
 	free(fake_opt.models);
+	for (f = 0; f < 3; f++)
+		free(fake_opt.rl_values[f]);
 	return 0;
 }

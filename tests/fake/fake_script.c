@@ -297,6 +297,12 @@ fake_rpm_headers(struct fake_resp *rs, int family, uint64_t now)
 	uint64_t reset = 0;
 	char text[32];
 
+	if (fake_opt.rl_headers && fake_opt.rl_values[0]) {
+		fake_resp_header(rs, "x-ratelimit-limit-requests: %s", fake_opt.rl_values[0]);
+		fake_resp_header(rs, "x-ratelimit-remaining-requests: %s", fake_opt.rl_values[1]);
+		fake_resp_header(rs, "x-ratelimit-reset-requests: %s", fake_opt.rl_values[2]);
+		return;
+	}
 	if (!fake_opt.rl_headers || fake_rpm_cap == 0 || family < 0 || family > 1)
 		return;
 	w = &fake_windows[family];
