@@ -15,10 +15,11 @@ limiter_init(struct limiter *l, double rpm, double tpm, int concurrency)
 	l->concurrency = concurrency > 0 ? concurrency : 1;
 	l->rate = rpm;
 	if (rpm > 0) {
-		/* --rpm: a minute's window.  Until a window has gone by
-		 * without a wall, only -j of it goes at once: a limit set too
-		 * high must not meet the real one at full speed, every
-		 * request in flight then coming back a 429 */
+		/* --rpm: a minute's window.  Until it is confirmed (a window
+		 * gone by without a wall, or 55% of it let through) only -j
+		 * of it goes at once, the rest evenly: a limit set too high
+		 * must not meet the real one at full speed, every request in
+		 * flight then coming back a 429 */
 		l->win = 60000;
 		l->allow = l->ceiling = l->back = rpm;
 		l->sure = tpm > 0 ? 0 : fmin(rpm, l->concurrency);
@@ -287,8 +288,10 @@ cut_window(struct limiter *l, int64_t now, uint64_t n_ok)
 	}
 	/* the refused are out of the ring: what is left was let through,
 	 * or is still out (most of those sent before the first refused were
-	 * let through) */
-	double accepted = starts_between(l, first - l->win, first);
+	 * let through).  Those sent in the same ms count too (a burst sends
+	 * many in one): a few too many cost a few 429s and a second cut, too
+	 * few a window's throughput until the limit grows again */
+	double accepted = starts_between(l, first - l->win, first + 1);
 	double was = l->allow;
 	if (n_ok > l->ok_at_cut || l->back < was)
 		l->back = was;
@@ -386,8 +389,13 @@ ok_window(struct limiter *l, int64_t now)
 		}
 		return;
 	}
+	/* confirmed: a window gone by without a wall, or, before any wall,
+	 * 55% of --rpm's limit let through (a wall past that is a limit less
+	 * than 1.8x too high: at most -j 429s, once; a wall at half of it,
+	 * 2x too high, is met at the even rate) */
 	int64_t since = l->last_change > l->first_start ? l->last_change : l->first_start;
-	if (l->tpm <= 0 && l->sure < l->allow && sent - since >= l->win)
+	if (l->tpm <= 0 && l->sure < l->allow &&
+	    (sent - since >= l->win || (!l->last_cut && ++l->probe_ok >= 0.55 * l->allow)))
 		l->sure = l->allow;
 	double ceiling = l->ceiling > 0 ? l->ceiling : 1e9;
 	if (l->last_cut && l->allow < ceiling && now - l->last_cut >= 2 * l->win &&

@@ -36,6 +36,7 @@ struct limiter {
 	int64_t hdr_win;            /* the window the headers imply; 0: none yet */
 	int hdr_seen;
 	int64_t first_start, last_change, last_grow;
+	double probe_ok;            /* successes before the first cut */
 	/* the even rate when no window is known */
 	double rate_429;            /* the rate that last drew 429s; 0: none yet */
 	int64_t next_start;         /* ms: the earliest next evenly spaced start */
