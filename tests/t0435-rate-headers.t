@@ -37,4 +37,16 @@ test_expect_success 'header values that are no count or no duration are ignored'
 	done
 '
 
+# An image host's x-ratelimit headers are its own limit, not the account's:
+# vj-ingest does not heed them (believed, 12 fetches would take minutes).
+test_expect_success 'vj-ingest ignores an image host'"'"'s x-ratelimit headers' '
+	start_fake --static img --ratelimit-values "2,0,30s" &&
+	curl -s -D hd -o /dev/null "$FAKE_URL/img/stripes.png" &&
+	grep -i "x-ratelimit-limit-requests: 2" hd &&
+	for i in $(seq 1 12); do fake_job "/img/stripes.png?$i" g$i; done >jobs &&
+	timeout 25 vj-ingest -j 4 -r ing jobs >o &&
+	test $(wc -l <o) -eq 12 &&
+	stop_fake
+'
+
 test_done

@@ -508,7 +508,7 @@ rate_count(const char *s)
 static void
 rate_headers(struct engine *e, struct eng_task *t)
 {
-	if (!t->hdr_rl[0][0] || !t->hdr_rl[1][0] || !t->hdr_rl[2][0])
+	if (e->c.ignore_rate_headers || !t->hdr_rl[0][0] || !t->hdr_rl[1][0] || !t->hdr_rl[2][0])
 		return;
 	double limit = rate_count(t->hdr_rl[0]), left = rate_count(t->hdr_rl[1]);
 	double reset = eng_parse_delay(t->hdr_rl[2]);

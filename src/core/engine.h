@@ -103,6 +103,7 @@ struct eng_config {
 	double backoff_base;    /* seconds (default 1) */
 	double backoff_max;     /* seconds (default 60) */
 	int verbose;
+	int ignore_rate_headers;   /* x-ratelimit-* are one host's (image servers) */
 };
 
 /* How the engine reports to the stage that drives it. */

@@ -133,6 +133,8 @@ limiter_ready_at(const struct limiter *l)
 		int64_t now = at_once_at(l);
 		if (now < at)
 			at = now;
+		if (l->probe_gap && l->probe_next > at)
+			at = l->probe_next;
 	}
 	return at > l->hold_until ? at : l->hold_until;
 }
@@ -142,6 +144,8 @@ limiter_started(struct limiter *l, int64_t now, int64_t sent, long tokens)
 {
 	int burst = windowed(l) && at_once_at(l) <= now;
 	l->starts[l->nstarts++ % LIMITER_RING] = sent;
+	if (l->probe_gap)
+		l->probe_next = sent + l->probe_gap;   /* one probe a gap */
 	if (!l->first_start)
 		l->first_start = sent;
 	int64_t gap = interval_ms(l, tokens);
@@ -335,6 +339,33 @@ forget_start(struct limiter *l, int64_t sent)
 	l->starts[base % LIMITER_RING] = 0;   /* long ago */
 }
 
+/* A 429 within a window of a wall, on a request the window kept let go:
+ * the limit is no more than what the window held (the server lowered
+ * it, or shares it, and what the window shows of the past is more than
+ * it takes now).  Send one request at a time, 1 s apart, twice as far
+ * apart after each refusal (up to an eighth of the window), until one is
+ * let through.  Without this, every start the old window's ageing lets
+ * go would be refused until the server's count is under its new limit. */
+static void
+probe(struct limiter *l, int64_t now, int64_t sent)
+{
+	double held = starts_between(l, sent - l->win, sent) + l->others;
+	int64_t most = l->win / 8 > 1000 ? l->win / 8 : 1000;
+	if (l->probe_gap && sent >= l->probe_since) {
+		l->probe_gap = l->probe_gap * 2 < most ? l->probe_gap * 2 : most;
+	} else if (!l->probe_gap && l->last_cut && sent > l->last_cut &&
+	    now - l->last_cut < win_end(l) && held < l->allow) {
+		l->probe_gap = 1000;
+		l->probe_since = now;
+	} else
+		return;
+	l->probe_next = now + l->probe_gap;
+	if (held < l->allow)
+		l->allow = l->back = fmax(1, held);
+	l->sure = 0;
+	set_rate(l);
+}
+
 /* A 429 on a request sent at `sent`: slow down at once, remember where
  * the wall was. */
 void
@@ -342,6 +373,8 @@ limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, ui
 {
 	l->refused[l->nrefused++ % LIMITER_REFUSED] = sent;
 	forget_start(l, sent);
+	if (windowed(l))
+		probe(l, now, sent);
 	/* Hold every start only when 429s are most of what comes back (a
 	 * quota wall: the others would be refused too).  429s among
 	 * successes delay their own jobs and may slow the rate, no more:
@@ -364,6 +397,10 @@ limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, ui
 	 * at once. */
 	if (__builtin_popcount(l->recent429) < 3)
 		return;
+	if (l->probe_gap) {
+		l->last_cut = now;   /* probing measures the limit, not the window */
+		return;
+	}
 	l->last_cut = now;
 	l->ok_since_cut = 0;
 	if (windowed(l))
@@ -380,6 +417,17 @@ static void
 ok_window(struct limiter *l, int64_t now)
 {
 	int64_t sent = now - l->last_ms;
+	if (l->probe_gap) {
+		if (sent < l->probe_since)
+			return;
+		/* a probe let through: the server's count is under its limit
+		 * again, and the limit no more than what the window held at the
+		 * last refusal: that may go at once (a refusal probes again) */
+		l->probe_gap = 0;
+		l->sure = l->tpm > 0 ? 0 : l->allow;
+		l->last_change = now;
+		return;
+	}
 	if (l->allow < l->back) {
 		if (++l->ok_since_cut >= 5) {
 			l->allow = fmin(l->back, l->allow * 1.05);

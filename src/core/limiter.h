@@ -37,6 +37,10 @@ struct limiter {
 	int hdr_seen;
 	int64_t first_start, last_change, last_grow;
 	double probe_ok;            /* successes before the first cut */
+	/* probing: the server refused what the window measured at a wall
+	 * allows (it lowered the limit, or shares it) */
+	int64_t probe_gap;          /* ms between probes; 0: not probing */
+	int64_t probe_since, probe_next;
 	/* the even rate when no window is known */
 	double rate_429;            /* the rate that last drew 429s; 0: none yet */
 	int64_t next_start;         /* ms: the earliest next evenly spaced start */

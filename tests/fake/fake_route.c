@@ -438,6 +438,8 @@ fake_route_img(struct fake_resp *rs, const char *name, int fault)
 		rs->body.len /= 2;
 	if (fault == FAULT_SLOW)
 		rs->delay_ms = FAKE_SLOW_MS;
+	if (fake_opt.rl_values[0])
+		fake_rpm_headers(rs, -1, 0);	/* an image host's limit, for vj-ingest */
 	return 200;
 }
 

@@ -204,6 +204,8 @@ test_no_rpm(void)
  * send OpenAI's x-ratelimit-*-requests headers. */
 struct srv {
 	int limit;
+	int lowered;               /* the limit from lower_at on (0: none) */
+	int64_t lower_at;
 	int64_t win;
 	int retry_after, headers;
 	int64_t ring[4096];
@@ -246,6 +248,8 @@ static void
 srv_take(struct srv *s, struct flight *f)
 {
 	int64_t at = f->sent + 5;
+	if (s->lowered && at >= s->lower_at)
+		s->limit = s->lowered;
 	while (s->n > 0 && s->ring[s->head] + s->win <= at) {
 		s->head = (s->head + 1) % 4096;
 		s->n--;
@@ -505,6 +509,46 @@ test_headers(void)
 	ok(near(l.allow, 120) && near(l.sure, 120), "headers over --rpm: --rpm's 120, all at once (%g)", l.allow);
 }
 
+/* The provider halves the limit 90 s into a run (300 to 150 a minute):
+ * the accepted rate settles on the new one within two windows.  What vj
+ * measures at the first wall is the old limit (the server's window still
+ * holds it); the refusals after it start probing, one request at a time
+ * further and further apart, until the server takes one.  Without that,
+ * a quarter of the requests were 429s (316 here). */
+static void
+test_lowered(void)
+{
+	static struct srv s;
+	struct run r;
+
+	for (int ra = 0; ra < 2; ra++) {
+		memset(&s, 0, sizeof s);
+		s.limit = 300;
+		s.win = 60000;
+		s.retry_after = ra;
+		s.lowered = 150;
+		s.lower_at = T0 + 90000;
+		memset(&r, 0, sizeof r);
+		r.jobs = SIM_JOBS;
+		r.j = 64;
+		r.lat = 1000;
+		r.rpm = 300;
+		sim_seed = 15;
+		sim_run(&r, &s);
+		printf("# lowered to 150/min at 90 s%s: %d s, %d 429s; by window:", ra ? ", Retry-After" : "",
+		    (int)(r.end / 1000), r.refused);
+		for (int w = 0; w < r.nwin && w < 16; w++)
+			printf(" %d", r.per_win[w]);
+		printf("\n");
+		int settled = 1;
+		for (int w = 3; w + 1 < r.nwin; w++)
+			if (r.per_win[w] < 0.9 * 150)
+				settled = 0;
+		ok(settled && r.refused * 10 < r.sent, "the limit halved under a run%s: from the 4th window "
+		    "on at least 0.9 of the new limit, under 10%% 429s (%d)", ra ? ", Retry-After" : "", r.refused);
+	}
+}
+
 /* The price of going at once past 55%: a --rpm 1.5x too high meets the
  * real limit with up to -j requests in flight, once; after that the
  * windows are the server's. */
@@ -529,5 +573,6 @@ main(void)
 	test_at_limit();
 	test_too_high();
 	test_a_bit_high();
+	test_lowered();
 	return done_testing();
 }
