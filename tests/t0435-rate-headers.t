@@ -14,11 +14,14 @@ stop_fake() { p=${t_bg##* }; kill "$p" && wait "$p" 2>/dev/null; t_bg=${t_bg% *}
 test_expect_success 'a limit and window from the headers: 18 jobs at 6 per 3 s, hardly a 429' '
 	start_fake --rpm 6 --rpm-window 3 --ratelimit-headers &&
 	mk m18 $(seq -f h%g 1 18) &&
-	timeout 120 vj-analyze --base-url "$FAKE_URL" --timeout 10 -j 4 m18 >o 2>e &&
+	rc=0 &&
+	{ timeout 120 vj-analyze --base-url "$FAKE_URL" --timeout 10 -j 4 m18 >o 2>e || rc=$?; } &&
+	n=$(n429) &&
+	stop_fake &&
+	echo "429s: $n" &&
+	test $rc -eq 0 &&
 	test $(wc -l <o) -eq 18 &&
-	echo "429s: $(n429)" &&
-	test $(n429) -le 3 &&
-	stop_fake
+	test $n -le 3
 '
 
 # Each of these, believed, would hold the run to 2 requests in 30 s (12
@@ -30,10 +33,11 @@ test_expect_success 'header values that are no count or no duration are ignored'
 		i=$((i + 1)) &&
 		mk m12 $(seq -f "b$i-%g" 1 12) &&
 		start_fake --ratelimit-values "$v" &&
-		{ timeout 25 vj-analyze --base-url "$FAKE_URL" --timeout 10 -j 4 m12 >o 2>e ||
-			{ echo "believed: $v"; false; }; } &&
-		test $(wc -l <o) -eq 12 &&
-		stop_fake || return 1
+		rc=0 &&
+		{ timeout 25 vj-analyze --base-url "$FAKE_URL" --timeout 10 -j 4 m12 >o 2>e || rc=$?; } &&
+		stop_fake &&
+		{ test $rc -eq 0 || { echo "believed: $v"; false; }; } &&
+		test $(wc -l <o) -eq 12 || return 1
 	done
 '
 
@@ -42,11 +46,13 @@ test_expect_success 'header values that are no count or no duration are ignored'
 test_expect_success 'vj-ingest ignores an image host'"'"'s x-ratelimit headers' '
 	start_fake --static img --ratelimit-values "2,0,30s" &&
 	curl -s -D hd -o /dev/null "$FAKE_URL/img/stripes.png" &&
-	grep -i "x-ratelimit-limit-requests: 2" hd &&
+	grep -qi "x-ratelimit-limit-requests: 2" hd || { stop_fake; false; }
 	for i in $(seq 1 12); do fake_job "/img/stripes.png?$i" g$i; done >jobs &&
-	timeout 25 vj-ingest -j 4 -r ing jobs >o &&
-	test $(wc -l <o) -eq 12 &&
-	stop_fake
+	rc=0 &&
+	{ timeout 25 vj-ingest -j 4 -r ing jobs >o || rc=$?; } &&
+	stop_fake &&
+	test $rc -eq 0 &&
+	test $(wc -l <o) -eq 12
 '
 
 test_done
