@@ -4,7 +4,8 @@
  * a fresh window grants goes at once (up to -j of it until the limit is
  * confirmed, then all of it), the rest evenly spaced, never more starts in
  * a window than the limit.  A wall of 429s sets the limit to what the
- * server let through in the window before it; it grows back
+ * server let through in the window before it (refusals after that: one
+ * request at a time until one is let through); it grows back
  * multiplicatively.  With no limit known it behaves as before: no limit
  * until 429s, then an even rate cut by a fifth and recovered step by step.
  * --tpm spaces starts by each request's token estimate.
