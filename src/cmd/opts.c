@@ -116,7 +116,7 @@ static const struct opt table[] = {
 	{ 'j', "concurrency", "jobs", STAGES, K_INT, AT(jobs), "N", .lo = 1, .hi = 4096,
 	  .help = "requests in flight at once", .def = "8", .flags = INIT },
 	{ 0, "rpm", NULL, STAGES, K_NUM, AT(rpm), "N", .lo = 0, .hi = 1e7,
-	  .help = "at most N requests a minute, spaced evenly; 0: no limit", .def = "0", .flags = INIT },
+	  .help = "at most N requests in any minute: -j at once, the rest spaced evenly; 0: no limit", .def = "0", .flags = INIT },
 	{ 0, "tpm", NULL, MODEL, K_NUM, AT(tpm), "N", .lo = 0, .hi = 1e12,
 	  .help = "at most about N tokens a minute; 0: no limit", .def = "0", .flags = INIT },
 	{ 0, "tpm", NULL, CMD_INGEST, K_NUM, AT(tpm), "N", .lo = 0, .hi = 1e12,

@@ -258,6 +258,12 @@ header_cb(char *p, size_t size, size_t nmemb, void *ud)
 		hdr_copy(t->hdr_ctype, sizeof t->hdr_ctype, v, vl);
 	else if (kl == 14 && !strncasecmp(p, "x-should-retry", 14))
 		t->hdr_should = (vl >= 5 && memmem(v, vl, "true", 4)) ? 1 : 0;
+	else if (kl == 26 && !strncasecmp(p, "x-ratelimit-limit-requests", 26))
+		hdr_copy(t->hdr_rl[0], sizeof t->hdr_rl[0], v, vl);
+	else if (kl == 30 && !strncasecmp(p, "x-ratelimit-remaining-requests", 30))
+		hdr_copy(t->hdr_rl[1], sizeof t->hdr_rl[1], v, vl);
+	else if (kl == 26 && !strncasecmp(p, "x-ratelimit-reset-requests", 26))
+		hdr_copy(t->hdr_rl[2], sizeof t->hdr_rl[2], v, vl);
 	return n;
 }
 
@@ -419,6 +425,7 @@ start(struct engine *e, struct eng_task *t)
 	t->resp = xcalloc(1, sizeof *t->resp);
 	t->hdr_retry[0] = t->hdr_retry_ms[0] = t->hdr_ctype[0] = 0;
 	t->hdr_should = -1;
+	t->hdr_rl[0][0] = t->hdr_rl[1][0] = t->hdr_rl[2][0] = 0;
 	t->curl_err[0] = 0;
 	t->refused[0] = 0;
 	char hdr[200];
@@ -479,6 +486,36 @@ start(struct engine *e, struct eng_task *t)
 	if (e->c.verbose > 1)
 		vj_debug("job %s: %s attempt %d", t->id, e->p->name, t->tries);
 	return 1;
+}
+
+/* A count in a rate-limit header: digits only, at most 10 million (a
+ * server's word, so checked: "1e9", "-1", "12abc" are no count). */
+static double
+rate_count(const char *s)
+{
+	double v = 0;
+	if (!*s || strlen(s) > 8)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v <= 1e7 ? v : -1;
+}
+
+/* x-ratelimit-*-requests (OpenAI's): the limit, what is left, when the
+ * window is full again ("1s", "6m0s", "120ms").  All three or none. */
+static void
+rate_headers(struct engine *e, struct eng_task *t)
+{
+	if (e->c.ignore_rate_headers || !t->hdr_rl[0][0] || !t->hdr_rl[1][0] || !t->hdr_rl[2][0])
+		return;
+	double limit = rate_count(t->hdr_rl[0]), left = rate_count(t->hdr_rl[1]);
+	double reset = eng_parse_delay(t->hdr_rl[2]);
+	if (limit < 1 || left < 0 || left > limit || reset < 0)
+		return;
+	limiter_headers(&e->lim, mono_ms(), t->sent, limit, left, (int64_t)(reset * 1000));
 }
 
 static void
@@ -567,6 +604,7 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 		r.retry_after = eng_parse_delay(t->hdr_retry);
 	err.retry_after = r.retry_after;
 	err.status = status;
+	rate_headers(e, t);
 	int ok = e->p->parse(e->pctx, t, &r, &result, &usage, &err) == 0;
 	limiter_answer(&e->lim, ms, !ok && err.cls == EC_RATE && !err.shed);
 	/* the hooks may free t: the transfer is cleaned up first */

@@ -75,6 +75,7 @@ struct eng_task {
 	struct eng_http http;
 	char hdr_retry[32], hdr_retry_ms[32], hdr_ctype[128];
 	int hdr_should;
+	char hdr_rl[3][32];             /* x-ratelimit-{limit,remaining,reset}-requests */
 	int64_t sent;
 	long tmo_ms;                    /* the timeout this attempt was given */
 	char refused[96];               /* the private address a connection was refused to */
@@ -104,6 +105,7 @@ struct eng_config {
 	double backoff_base;    /* seconds (default 1) */
 	double backoff_max;     /* seconds (default 60) */
 	int verbose;
+	int ignore_rate_headers;   /* x-ratelimit-* are one host's (image servers) */
 };
 
 /* How the engine reports to the stage that drives it. */

@@ -1,6 +1,6 @@
 /* limiter: the engine's rate limiter (docs/providers.md, "Rate limits").
- * Spaces request starts for --rpm and --tpm, cuts the rate when 429s are
- * frequent and recovers it step by step.  Time comes in with each call. */
+ * A known limit is kept as a window of the limiter's own starts; with
+ * none known, an even rate that 429s cut.  Time comes in with each call. */
 #include "core/limiter.h"
 
 #include <math.h>
@@ -12,11 +12,90 @@ limiter_init(struct limiter *l, double rpm, double tpm, int concurrency)
 	memset(l, 0, sizeof *l);
 	l->rpm = rpm;
 	l->tpm = tpm;
-	l->concurrency = concurrency;
+	l->concurrency = concurrency > 0 ? concurrency : 1;
 	l->rate = rpm;
+	if (rpm > 0) {
+		/* --rpm: a minute's window.  Until it is confirmed (a window
+		 * gone by without a wall, or 55% of it let through) only -j
+		 * of it goes at once, the rest evenly: a limit set too high
+		 * must not meet the real one at full speed, every request in
+		 * flight then coming back a 429 */
+		l->win = 60000;
+		l->allow = l->ceiling = l->back = rpm;
+		l->sure = tpm > 0 ? 0 : fmin(rpm, l->concurrency);
+	}
 }
 
-/* Minimum gap between request starts, from the current rate and tokens. */
+/* A start leaves the window this long after it was sent, plus a margin:
+ * the server counted it when it came in, a little later. */
+static int64_t
+win_end(const struct limiter *l)
+{
+	return l->win + 250 + l->win / 100;
+}
+
+/* Is the window kept start by start?  Not when it allows more starts
+ * than the ring holds: those limits are spaced evenly. */
+static int
+windowed(const struct limiter *l)
+{
+	return l->win > 0 && l->allow >= 1 && l->allow <= LIMITER_RING;
+}
+
+/* The starts the window allows now: the limit less what others used. */
+static unsigned
+allowed(const struct limiter *l)
+{
+	double n = floor(l->allow - l->others);
+	return n < 1 ? 1 : n > LIMITER_RING ? LIMITER_RING : (unsigned)n;
+}
+
+/* When the window has room for a start if it may hold n (1..RING): when
+ * the n-th latest start leaves it; 0 when there is room now. */
+static int64_t
+room_at(const struct limiter *l, unsigned n)
+{
+	if (n == 0 || l->nstarts < n)
+		return 0;
+	return l->starts[(l->nstarts - n) % LIMITER_RING] + win_end(l);
+}
+
+/* Of the starts kept, how many were sent in (a, b): a binary search, the
+ * ring being in the order sent. */
+static unsigned
+starts_between(const struct limiter *l, int64_t a, int64_t b)
+{
+	unsigned n = l->nstarts < LIMITER_RING ? l->nstarts : LIMITER_RING;
+	unsigned base = l->nstarts - n;
+	unsigned lo = 0, hi = n, first, end;
+	while (lo < hi) {       /* the first sent after a */
+		unsigned mid = lo + (hi - lo) / 2;
+		if (l->starts[(base + mid) % LIMITER_RING] <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	first = lo;
+	hi = n;
+	while (lo < hi) {       /* the first sent at or after b */
+		unsigned mid = lo + (hi - lo) / 2;
+		if (l->starts[(base + mid) % LIMITER_RING] < b)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	end = lo;
+	return end - first;
+}
+
+static void
+set_rate(struct limiter *l)
+{
+	if (l->win > 0)
+		l->rate = l->allow * 60000.0 / (double)l->win;
+}
+
+/* Minimum gap between evenly spaced starts, from the rate and tokens. */
 static int64_t
 interval_ms(const struct limiter *l, long tokens)
 {
@@ -31,27 +110,109 @@ interval_ms(const struct limiter *l, long tokens)
 	return (int64_t)ms;
 }
 
+/* May the next start go at once, the window having room among the starts
+ * that go at once? */
+static int64_t
+at_once_at(const struct limiter *l)
+{
+	unsigned n = allowed(l);
+	unsigned c = l->sure < n ? (unsigned)floor(l->sure) : n;
+	return c >= 1 ? room_at(l, c) : INT64_MAX;
+}
+
 int64_t
 limiter_ready_at(const struct limiter *l)
 {
-	return l->next_start > l->hold_until ? l->next_start : l->hold_until;
+	int64_t at = l->next_start;
+	if (windowed(l)) {
+		/* evenly spaced, within the window's limit ... */
+		int64_t full = room_at(l, allowed(l));
+		if (full > at)
+			at = full;
+		/* ... or at once, when the window has room among those */
+		int64_t now = at_once_at(l);
+		if (now < at)
+			at = now;
+		if (l->probe_gap && l->probe_next > at)
+			at = l->probe_next;
+	}
+	return at > l->hold_until ? at : l->hold_until;
 }
 
 void
 limiter_started(struct limiter *l, int64_t now, int64_t sent, long tokens)
 {
+	int burst = windowed(l) && at_once_at(l) <= now;
 	l->starts[l->nstarts++ % LIMITER_RING] = sent;
+	if (l->probe_gap)
+		l->probe_next = sent + l->probe_gap;   /* one probe a gap */
+	if (!l->first_start)
+		l->first_start = sent;
+	int64_t gap = interval_ms(l, tokens);
+	if (burst) {
+		/* what the window grants goes now; the even spacing after
+		 * it counts from the last of it */
+		if (l->next_start < now + gap)
+			l->next_start = now + gap;
+		return;
+	}
 	/* keep the even grid when the loop came late by less than a gap (its
 	 * wake-up latency must not lower the rate); after a longer pause,
-	 * count from now: an idle spell earns no burst */
-	int64_t gap = interval_ms(l, tokens);
+	 * count from now: an idle spell earns no burst (the window gives
+	 * what a burst may have) */
 	l->next_start = (l->next_start > now - gap ? l->next_start : now) + gap;
+}
+
+void
+limiter_headers(struct limiter *l, int64_t now, int64_t sent, double limit,
+    double remaining, int64_t reset_ms)
+{
+	(void)now;
+	if (!(limit >= 1 && limit <= 1e7) || !(remaining >= 0 && remaining <= limit) ||
+	    reset_ms < 0 || reset_ms > 86400000)
+		return;
+	/* The window: a bucket that refills evenly is back to full in
+	 * reset = used/limit of it, a sliding window in no less than that,
+	 * so reset*limit/used is never shorter than the real window and the
+	 * least of them is the best guess.  Only with at least half used:
+	 * right after a start a sliding window gives a wild overestimate. */
+	double used = limit - remaining;
+	if (used >= limit / 2 && used >= 1 && reset_ms > 0) {
+		double w = (double)reset_ms * limit / used;
+		int64_t wi = (int64_t)fmin(86400000, fmax(1000, w));
+		if (!l->hdr_win || wi < l->hdr_win)
+			l->hdr_win = wi;
+	}
+	int64_t win = l->hdr_win ? l->hdr_win : l->win > 0 ? l->win : 60000;
+	double cap = limit;
+	if (l->rpm > 0 && l->rpm * (double)win / 60000 < cap)
+		cap = l->rpm * (double)win / 60000;   /* --rpm stays the ceiling */
+	if (!l->hdr_seen || l->allow <= 0) {
+		/* the server says what the window allows: all of it may go
+		 * at once, unless a wall of 429s said otherwise already */
+		l->hdr_seen = 1;
+		if (l->last_cut == 0 || l->allow <= 0 || l->allow > cap)
+			l->allow = l->back = cap;
+		if (l->tpm <= 0)
+			l->sure = l->allow;
+	} else if (l->allow > cap)
+		l->allow = cap;
+	if (l->back > cap)
+		l->back = cap;
+	l->win = win;
+	l->ceiling = cap;
+	/* the server's count against ours over the same window: more is
+	 * another client's (or an earlier run's) use of the same quota */
+	double ours = starts_between(l, sent - win, sent + 1);
+	l->others = used > ours ? used - ours : 0;
+	set_rate(l);
 }
 
 void
 limiter_answer(struct limiter *l, long ms, int rate_limited)
 {
 	l->avg_ms = l->avg_ms > 0 ? 0.9 * l->avg_ms + 0.1 * (double)ms : (double)ms;
+	l->last_ms = ms;
 	l->recent429 = (l->recent429 << 1 | (rate_limited != 0)) & 0xff;
 }
 
@@ -73,35 +234,10 @@ started_in_minute_before(const struct limiter *l, int64_t sent)
 	return i == l->nstarts ? (double)n : -1;   /* all since the start, or the ring is short */
 }
 
-/* A 429 on a request sent at `sent`: slow down at once, remember where
- * the wall was. */
-void
-limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, uint64_t n_ok)
+/* No window known: cut the even rate (as before windows were kept). */
+static void
+cut_rate(struct limiter *l, int64_t now, int64_t sent, uint64_t n_ok)
 {
-	/* Hold every start only when 429s are most of what comes back (a
-	 * quota wall: the others would be refused too).  429s among
-	 * successes delay their own jobs and may slow the rate, no more:
-	 * holding all of -j for each would cut throughput many times over. */
-	if (retry_after > 0 && __builtin_popcount(l->recent429) >= 4) {
-		/* from when it was sent: the server counted it then, and an
-		 * answer that took a while to come must not stretch the pause */
-		int64_t hold = sent + (int64_t)(fmin(retry_after, 60) * 1000);
-		if (hold > l->hold_until)
-			l->hold_until = hold;
-	}
-	/* one cut per burst: answers to requests sent before the last cut
-	 * (already in flight at the old rate) are echoes */
-	if (now - l->last_cut < 1000 || sent < l->last_cut)
-		return;
-	/* A lone 429 among successes is noise (a busy replica, a shared
-	 * quota's blip): that job waits, the rate stays.  Cutting for each
-	 * would ratchet the rate down to nothing under a steady trickle of
-	 * them; a real wall answers most requests with 429 and passes this
-	 * at once. */
-	if (__builtin_popcount(l->recent429) < 3)
-		return;
-	l->last_cut = now;
-	l->ok_since_cut = 0;
 	if (l->rate <= 0) {
 		/* no limit was set: start from the rate just achieved, the
 		 * starts of the last 10 s (over at least 1 s, so a burst at
@@ -128,10 +264,9 @@ limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, ui
 		l->rate_429 = l->rate;
 	l->ok_at_cut = n_ok;
 	/* The minute before the refused request tells where a per-minute wall
-	 * is: go just under it rather than only 20% down, so a --rpm set well
-	 * above the limit converges in one step instead of a 429 burst per
-	 * step.  Trusted only when not far below the rate (another client or
-	 * an earlier run may have used part of the quota). */
+	 * is: go just under it rather than only 20% down.  Trusted only when
+	 * not far below the rate (another client or an earlier run may have
+	 * used part of the quota). */
 	double wall = started_in_minute_before(l, sent);
 	if (wall >= l->rate * 0.45 && wall < l->rate) {
 		l->rate_429 = wall;
@@ -140,11 +275,190 @@ limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, ui
 		l->rate = fmax(1, l->rate * 0.8);
 }
 
-/* After successes, recover step by step: quickly up to just under the rate
- * that last drew a 429, then slowly, so a limit set too high converges
- * without a storm of 429s. */
+/* A known window met a wall: what the server let through in the window
+ * before the first refused request of this burst is its real limit.
+ * Measured, not guessed: one cut lands near it, and repeated cuts while
+ * the server's window is still full cannot ratchet the rate down. */
+static void
+cut_window(struct limiter *l, int64_t now, uint64_t n_ok)
+{
+	/* the first of the last three refused (the burst that made this a
+	 * wall): requests sent after it may be refused too, unseen yet */
+	int64_t first = INT64_MAX;
+	for (unsigned i = 0; i < 3 && i < l->nrefused; i++) {
+		int64_t s = l->refused[(l->nrefused - 1 - i) % LIMITER_REFUSED];
+		if (s < first)
+			first = s;
+	}
+	/* the refused are out of the ring: what is left was let through,
+	 * or is still out (most of those sent before the first refused were
+	 * let through).  Those sent in the same ms count too (a burst sends
+	 * many in one): a few too many cost a few 429s and a second cut, too
+	 * few a window's throughput until the limit grows again */
+	double accepted = starts_between(l, first - l->win, first + 1);
+	double was = l->allow;
+	if (n_ok > l->ok_at_cut || l->back < was)
+		l->back = was;
+	l->ok_at_cut = n_ok;
+	if (accepted >= 1 && accepted >= 0.25 * (l->allow - l->others)) {
+		/* a window's wall: just under what it took, and that pattern
+		 * may go at once again (the server has just taken it) */
+		l->allow = fmax(1, accepted + l->others);
+		l->back = l->allow;
+		l->sure = l->tpm > 0 ? 0 : l->allow;
+	} else {
+		/* far below the limit: not the window (a short overload, a
+		 * cap on requests in flight): slow down by a fifth, evenly,
+		 * and come back soon */
+		l->allow = fmax(1, l->allow * 0.8);
+		l->sure = 0;
+	}
+	l->last_change = now;
+	set_rate(l);
+}
+
+/* A refused request is no start the server counted: out of the ring it
+ * goes (the older starts move up a place, the oldest falls out), so the
+ * window kept is the server's. */
+static void
+forget_start(struct limiter *l, int64_t sent)
+{
+	unsigned n = l->nstarts < LIMITER_RING ? l->nstarts : LIMITER_RING;
+	unsigned base = l->nstarts - n, lo = 0, hi = n;
+	while (lo < hi) {       /* the first start at or after sent */
+		unsigned mid = lo + (hi - lo) / 2;
+		if (l->starts[(base + mid) % LIMITER_RING] < sent)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == n || l->starts[(base + lo) % LIMITER_RING] != sent)
+		return;         /* gone from the ring already */
+	for (unsigned i = lo; i > 0; i--)
+		l->starts[(base + i) % LIMITER_RING] = l->starts[(base + i - 1) % LIMITER_RING];
+	l->starts[base % LIMITER_RING] = 0;   /* long ago */
+}
+
+/* A 429 within a window of a wall, on a request the window kept let go:
+ * the limit is no more than what the window held (the server lowered
+ * it, or shares it, and what the window shows of the past is more than
+ * it takes now).  Send one request at a time, 1 s apart, twice as far
+ * apart after each refusal (up to an eighth of the window), until one is
+ * let through.  Without this, every start the old window's ageing lets
+ * go would be refused until the server's count is under its new limit. */
+static void
+probe(struct limiter *l, int64_t now, int64_t sent)
+{
+	double held = starts_between(l, sent - l->win, sent) + l->others;
+	int64_t most = l->win / 8 > 1000 ? l->win / 8 : 1000;
+	if (l->probe_gap && sent >= l->probe_since) {
+		l->probe_gap = l->probe_gap * 2 < most ? l->probe_gap * 2 : most;
+	} else if (!l->probe_gap && l->last_cut && sent > l->last_cut &&
+	    now - l->last_cut < win_end(l) && held < l->allow) {
+		l->probe_gap = 1000;
+		l->probe_since = now;
+	} else
+		return;
+	l->probe_next = now + l->probe_gap;
+	if (held < l->allow)
+		l->allow = l->back = fmax(1, held);
+	l->sure = 0;
+	set_rate(l);
+}
+
+/* A 429 on a request sent at `sent`: slow down at once, remember where
+ * the wall was. */
 void
-limiter_ok(struct limiter *l, int64_t now)
+limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, uint64_t n_ok)
+{
+	l->refused[l->nrefused++ % LIMITER_REFUSED] = sent;
+	forget_start(l, sent);
+	if (windowed(l))
+		probe(l, now, sent);
+	/* Hold every start only when 429s are most of what comes back (a
+	 * quota wall: the others would be refused too).  429s among
+	 * successes delay their own jobs and may slow the rate, no more:
+	 * holding all of -j for each would cut throughput many times over. */
+	if (retry_after > 0 && __builtin_popcount(l->recent429) >= 4) {
+		/* from when it was sent: the server counted it then, and an
+		 * answer that took a while to come must not stretch the pause */
+		int64_t hold = sent + (int64_t)(fmin(retry_after, 60) * 1000);
+		if (hold > l->hold_until)
+			l->hold_until = hold;
+	}
+	/* one cut per burst: answers to requests sent before the last cut
+	 * (already in flight at the old rate) are echoes */
+	if (now - l->last_cut < 1000 || sent < l->last_cut)
+		return;
+	/* A lone 429 among successes is noise (a busy replica, a shared
+	 * quota's blip): that job waits, the rate stays.  Cutting for each
+	 * would ratchet the rate down to nothing under a steady trickle of
+	 * them; a real wall answers most requests with 429 and passes this
+	 * at once. */
+	if (__builtin_popcount(l->recent429) < 3)
+		return;
+	if (l->probe_gap) {
+		l->last_cut = now;   /* probing measures the limit, not the window */
+		return;
+	}
+	l->last_cut = now;
+	l->ok_since_cut = 0;
+	if (windowed(l))
+		cut_window(l, now, n_ok);
+	else
+		cut_rate(l, now, sent, n_ok);
+}
+
+/* A known window after successes: back to the allowance before a short
+ * overload, 5% per 5 successes; at the limit for a window without a wall,
+ * all of it may go at once; two windows after a wall, grow a quarter a
+ * window (evenly spaced beyond what was confirmed) up to the ceiling. */
+static void
+ok_window(struct limiter *l, int64_t now)
+{
+	int64_t sent = now - l->last_ms;
+	if (l->probe_gap) {
+		if (sent < l->probe_since)
+			return;
+		/* a probe let through: the server's count is under its limit
+		 * again, and the limit no more than what the window held at the
+		 * last refusal: that may go at once (a refusal probes again) */
+		l->probe_gap = 0;
+		l->sure = l->tpm > 0 ? 0 : l->allow;
+		l->last_change = now;
+		return;
+	}
+	if (l->allow < l->back) {
+		if (++l->ok_since_cut >= 5) {
+			l->allow = fmin(l->back, l->allow * 1.05);
+			l->ok_since_cut = 0;
+			l->last_change = now;
+			set_rate(l);
+		}
+		return;
+	}
+	/* confirmed: a window gone by without a wall, or, before any wall,
+	 * 55% of --rpm's limit let through (a wall past that is a limit less
+	 * than 1.8x too high: at most -j 429s, once; a wall at half of it,
+	 * 2x too high, is met at the even rate) */
+	int64_t since = l->last_change > l->first_start ? l->last_change : l->first_start;
+	if (l->tpm <= 0 && l->sure < l->allow &&
+	    (sent - since >= l->win || (!l->last_cut && ++l->probe_ok >= 0.55 * l->allow)))
+		l->sure = l->allow;
+	double ceiling = l->ceiling > 0 ? l->ceiling : 1e9;
+	if (l->last_cut && l->allow < ceiling && now - l->last_cut >= 2 * l->win &&
+	    now - l->last_grow >= l->win && now - l->last_change >= l->win) {
+		l->allow = fmin(ceiling, l->allow * 1.25);
+		l->back = l->allow;
+		l->last_grow = l->last_change = now;
+		set_rate(l);
+	}
+}
+
+/* No window: recover the even rate step by step, quickly up to just
+ * under the rate that last drew a 429, then slowly. */
+static void
+ok_rate(struct limiter *l, int64_t now)
 {
 	if (l->rate_429 <= 0)
 		return;
@@ -160,4 +474,13 @@ limiter_ok(struct limiter *l, int64_t now)
 			l->rate = fmin(target, l->rate * (1 + step));
 		l->ok_since_cut = 0;
 	}
+}
+
+void
+limiter_ok(struct limiter *l, int64_t now)
+{
+	if (windowed(l))
+		ok_window(l, now);
+	else
+		ok_rate(l, now);
 }

@@ -867,6 +867,7 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 		.concurrency = c->jobs, .rpm = c->rpm, .tpm = c->tpm, .retries = c->retries,
 		.timeout = c->timeout, .job_timeout = c->job_timeout, .grace = c->grace,
 		.verbose = vj_verbose,
+		.ignore_rate_headers = d->s == ST_INGEST,   /* an image host's limit is not the account's */
 	};
 	struct eng_hooks h = {
 		.ctx = &x, .feed = hook_feed, .input_fd = -1, .done = hook_done,

@@ -154,6 +154,7 @@ void	 fake_stats_reset(void);
 int	 fake_rpm_take(int family, uint64_t now, uint64_t *retry_ms);
 void	 fake_rpm_init(int rpm);
 void	 fake_rpm_reset(void);
+void	 fake_rpm_headers(struct fake_resp *, int family, uint64_t now);
 
 /* ---- fake_image.c (--image-sizes) ---- */
 
@@ -224,6 +225,10 @@ struct fake_opts {
 	double	 flex_latency_ms, flex_unavailable;	/* flex: delay; percent shed */
 	const char *serve_tier;	/* OpenAI answers' service_tier; NULL: as asked */
 	uint64_t clock_ms, clock_step_ms;	/* OpenAI "created": first, step */
+	uint64_t rpm_window_ms;	/* --rpm-window: the sliding window of --rpm (60 s) */
+	int	 no_retry_after;	/* --no-retry-after: rate-limit 429s name no delay */
+	int	 rl_headers;	/* --ratelimit-headers: x-ratelimit-*-requests on answers */
+	char	*rl_values[3];	/* --ratelimit-values L,R,RESET: sent as they are */
 };
 
 extern struct fake_opts fake_opt;

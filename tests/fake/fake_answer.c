@@ -355,6 +355,18 @@ fake_gemini_429(struct fake_call *call, struct fake_resp *rs, int perday)
 	    "and billing details. Quota exceeded for metric: "
 	    "generativelanguage.googleapis.com/generate_content_free_tier_requests, "
 	    "limit: %s, model: %s\nPlease retry in %s.", val, call->model, delay);
+	if (fake_opt.no_retry_after && !perday && call->rpm > 0) {
+		/* --no-retry-after: the quota failure alone, no RetryInfo */
+		details = json_pack("[{s:s,s:[{s:s,s:s,s:{s:s,s:s},s:s}]}]",
+		    "@type", "type.googleapis.com/google.rpc.QuotaFailure",
+		    "violations",
+		    "quotaMetric", "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+		    "quotaId", quota,
+		    "quotaDimensions", "location", "global", "model", call->model,
+		    "quotaValue", val);
+		fake_resp_json(rs, 429, fake_gemini_errbody(429, msg, details));
+		return;
+	}
 	details = json_pack("[{s:s,s:[{s:s,s:s,s:{s:s,s:s},s:s}]},{s:s,s:s}]",
 	    "@type", "type.googleapis.com/google.rpc.QuotaFailure",
 	    "violations",
@@ -491,16 +503,13 @@ fake_openai_429(struct fake_call *call, struct fake_resp *rs)
 	    "Limit %d. Please try again in %llums.", call->rpm > 0 ? call->rpm : 60,
 	    (unsigned long long)ms);
 	fake_openai_error(call, rs, 429, "requests", "rate_limit_exceeded", msg);
+	/* --no-retry-after: like the OpenAI-compatible servers that name no
+	 * delay; the x-ratelimit-* headers come with --ratelimit-headers
+	 * (fake_rpm_headers) */
+	if (fake_opt.no_retry_after && call->rpm > 0)
+		return;
 	fake_resp_header(rs, "retry-after: %llu", (unsigned long long)((ms + 999) / 1000));
 	fake_resp_header(rs, "retry-after-ms: %llu", (unsigned long long)ms);
-	if (call->rpm > 0) {
-		fake_resp_header(rs, "x-ratelimit-limit-requests: %d", call->rpm);
-		fake_resp_header(rs, "x-ratelimit-remaining-requests: 0");
-		char reset[32];
-
-		fake_fmt_seconds(reset, sizeof(reset), ms);	/* Go duration, like "1.5s" */
-		fake_resp_header(rs, "x-ratelimit-reset-requests: %s", reset);
-	}
 }
 
 /* ---- answers that test a client's trust ---- */

@@ -12,7 +12,7 @@
 
 #include "fake.h"
 
-struct fake_opts fake_opt = { .latency_dist = 1, .token_rule = -1 };
+struct fake_opts fake_opt = { .latency_dist = 1, .token_rule = -1, .rpm_window_ms = 60000 };
 uint64_t fake_rng;
 FILE *fake_logf;
 
@@ -26,6 +26,8 @@ fake_usage(void)
 	    "\t[--key KEY] [--models a,b,c] [--static DIR] [--script FILE] [--log FILE]\n"
 	    "\t[--image-sizes] [--token-rule auto|bytes|RULE] [--flex-latency-ms MS]\n"
 	    "\t[--flex-unavailable PCT] [--serve-tier NAME] [--clock-ms T [--clock-step-ms S]]\n"
+	    "\t[--image-sizes] [--rpm-window SECONDS] [--no-retry-after] [--ratelimit-headers]\n"
+	    "\t[--ratelimit-values LIMIT,REMAINING,RESET]\n"
 	    "The key may also come from the environment variable VJ_FAKE_KEY.\n", stderr);
 	exit(2);
 }
@@ -94,7 +96,8 @@ fake_write_port(const char *file)
 enum { O_PORT = 256, O_PORTFILE, O_SEED, O_LAT, O_DIST, O_RPM, O_KEY, O_MODELS,
 	O_STATIC, O_SCRIPT, O_LOG, O_P429, O_P500, O_P503, O_P504, O_PTIMEOUT,
 	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY, O_IMGSIZES,
-	O_TOKRULE, O_FLEXLAT, O_FLEXUNAV, O_SERVETIER, O_CLOCK, O_CLOCKSTEP };
+	O_TOKRULE, O_FLEXLAT, O_FLEXUNAV, O_SERVETIER, O_CLOCK, O_CLOCKSTEP,
+	O_RPMWIN, O_NORA, O_RLHDR, O_RLVAL };
 
 static const struct { int opt; int fault; } fake_pmap[] = {
 	{ O_P429, FAULT_429 }, { O_P500, FAULT_500 }, { O_P503, FAULT_503 },
@@ -132,6 +135,10 @@ static const struct option fake_longopts[] = {
 	{ "serve-tier", required_argument, NULL, O_SERVETIER },
 	{ "clock-ms", required_argument, NULL, O_CLOCK },
 	{ "clock-step-ms", required_argument, NULL, O_CLOCKSTEP },
+	{ "rpm-window", required_argument, NULL, O_RPMWIN },
+	{ "no-retry-after", no_argument, NULL, O_NORA },
+	{ "ratelimit-headers", no_argument, NULL, O_RLHDR },
+	{ "ratelimit-values", required_argument, NULL, O_RLVAL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -169,6 +176,24 @@ fake_option(int c, const char *arg)
 	case O_SERVETIER: fake_opt.serve_tier = arg; return;
 	case O_CLOCK: fake_opt.clock_ms = (uint64_t)fake_num("clock-ms", arg, 0, 253402300799999.0); return;
 	case O_CLOCKSTEP: fake_opt.clock_step_ms = (uint64_t)fake_num("clock-step-ms", arg, 0, 1e12); return;
+	case O_RPMWIN:
+		fake_opt.rpm_window_ms = (uint64_t)(fake_num("rpm-window", arg, 0.001, 86400) * 1000);
+		return;
+	case O_NORA: fake_opt.no_retry_after = 1; return;
+	case O_RLHDR: fake_opt.rl_headers = 1; return;
+	case O_RLVAL: {
+		/* three values, any text (a test of what a client believes) */
+		char *d = fake_xstrdup(arg), *save = NULL;
+		for (int i = 0; i < 3; i++) {
+			char *v = strtok_r(i ? NULL : d, ",", &save);
+			if (v == NULL)
+				fake_die("--ratelimit-values: LIMIT,REMAINING,RESET");
+			fake_opt.rl_values[i] = fake_xstrdup(v);
+		}
+		free(d);
+		fake_opt.rl_headers = 1;
+		return;
+	}
 	}
 	for (i = 0; i < sizeof(fake_pmap) / sizeof(fake_pmap[0]); i++)
 		if (fake_pmap[i].opt == c) {
@@ -213,5 +238,7 @@ main(int argc, char **argv)
 	for (f = 0; f < fake_opt.nmodels; f++)
 		free(fake_opt.models[f]);
 	free(fake_opt.models);
+	for (f = 0; f < 3; f++)
+		free(fake_opt.rl_values[f]);
 	return 0;
 }

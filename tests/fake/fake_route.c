@@ -198,7 +198,8 @@ fake_route_gemini(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 	fake_image_note(call.job, call.req);
 	if (fake_gemini_check(&call, model, rs) == 0) {
 		fault = fake_script_next(call.job);
-		if (fault == FAULT_NONE && fake_rpm_take(FAM_GEMINI, fake_now_ms(), &call.retry_ms))
+		uint64_t at = fake_now_ms();
+		if (fault == FAULT_NONE && fake_rpm_take(FAM_GEMINI, at, &call.retry_ms))
 			fake_gemini_429(&call, rs, 0);
 		else if (fault == FAULT_NONE && fake_tokens_shed(&call, rs))
 			;	/* flex, shed */
@@ -211,6 +212,7 @@ fake_route_gemini(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 				rs->delay_ms = FAKE_SLOW_MS;
 		}
 		fake_tokens_after(&call, rs);
+		fake_rpm_headers(rs, FAM_GEMINI, at);
 	}
 	json_decref(call.req);
 	return rs->action == ACT_SEND ? rs->status : 0;
@@ -329,7 +331,8 @@ fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 	fake_image_note(call.job, call.req);
 	if (fake_openai_check(&call, rs) == 0) {
 		fault = fake_script_next(call.job);
-		if (fault == FAULT_NONE && fake_rpm_take(FAM_OPENAI, fake_now_ms(), &call.retry_ms))
+		uint64_t at = fake_now_ms();
+		if (fault == FAULT_NONE && fake_rpm_take(FAM_OPENAI, at, &call.retry_ms))
 			fake_openai_429(&call, rs);
 		else if (fault == FAULT_NONE && fake_tokens_shed(&call, rs))
 			;	/* flex, shed */
@@ -342,6 +345,7 @@ fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 				rs->delay_ms = FAKE_SLOW_MS;
 		}
 		fake_tokens_after(&call, rs);
+		fake_rpm_headers(rs, FAM_OPENAI, at);
 	}
 	json_decref(call.req);
 	return rs->action == ACT_SEND ? rs->status : 0;
@@ -440,6 +444,8 @@ fake_route_img(struct fake_resp *rs, const char *name, int fault)
 		rs->body.len /= 2;
 	if (fault == FAULT_SLOW)
 		rs->delay_ms = FAKE_SLOW_MS;
+	if (fake_opt.rl_values[0])
+		fake_rpm_headers(rs, -1, 0);	/* an image host's limit, for vj-ingest */
 	return 200;
 }
 

@@ -240,7 +240,8 @@ fake_stats_reset(void)
 	memset(fake_by_family, 0, sizeof(fake_by_family));
 }
 
-/* ---- the sliding-window limiter: a ring of the last `rpm` admissions ---- */
+/* ---- the sliding-window limiter: a ring of the last `rpm` admissions
+ * within --rpm-window (60 s unless told) ---- */
 
 struct fake_window {
 	uint64_t *ring;
@@ -274,6 +275,46 @@ fake_rpm_reset(void)
 	fake_windows[1].n = fake_windows[1].head = 0;
 }
 
+static void
+fake_rpm_expire(struct fake_window *w, uint64_t now)
+{
+	while (w->n > 0 && w->ring[w->head] + fake_opt.rpm_window_ms <= now) {
+		w->head = (w->head + 1) % fake_rpm_cap;
+		w->n--;
+	}
+}
+
+/*
+ * --ratelimit-headers: what OpenAI sends on every answer, for the window
+ * as it stands at `now` (when the request was admitted or refused): the
+ * limit, the admissions left, and the time until the window is back to
+ * its full allowance (its newest admission leaves it), as a Go duration.
+ */
+void
+fake_rpm_headers(struct fake_resp *rs, int family, uint64_t now)
+{
+	struct fake_window *w;
+	uint64_t reset = 0;
+	char text[32];
+
+	if (fake_opt.rl_headers && fake_opt.rl_values[0]) {
+		fake_resp_header(rs, "x-ratelimit-limit-requests: %s", fake_opt.rl_values[0]);
+		fake_resp_header(rs, "x-ratelimit-remaining-requests: %s", fake_opt.rl_values[1]);
+		fake_resp_header(rs, "x-ratelimit-reset-requests: %s", fake_opt.rl_values[2]);
+		return;
+	}
+	if (!fake_opt.rl_headers || fake_rpm_cap == 0 || family < 0 || family > 1)
+		return;
+	w = &fake_windows[family];
+	fake_rpm_expire(w, now);
+	if (w->n > 0)
+		reset = w->ring[(w->head + w->n - 1) % fake_rpm_cap] + fake_opt.rpm_window_ms - now;
+	fake_fmt_seconds(text, sizeof(text), reset);
+	fake_resp_header(rs, "x-ratelimit-limit-requests: %zu", fake_rpm_cap);
+	fake_resp_header(rs, "x-ratelimit-remaining-requests: %zu", fake_rpm_cap - w->n);
+	fake_resp_header(rs, "x-ratelimit-reset-requests: %s", text);
+}
+
 /*
  * Admit a request at `now` or refuse it: 0 admitted, 1 refused with
  * *retry_ms the time until the oldest admission leaves the window.
@@ -286,12 +327,9 @@ fake_rpm_take(int family, uint64_t now, uint64_t *retry_ms)
 	if (fake_rpm_cap == 0 || family < 0 || family > 1)
 		return 0;
 	w = &fake_windows[family];
-	while (w->n > 0 && w->ring[w->head] + 60000 <= now) {
-		w->head = (w->head + 1) % fake_rpm_cap;
-		w->n--;
-	}
+	fake_rpm_expire(w, now);
 	if (w->n == fake_rpm_cap) {
-		*retry_ms = w->ring[w->head] + 60000 - now;
+		*retry_ms = w->ring[w->head] + fake_opt.rpm_window_ms - now;
 		return 1;
 	}
 	w->ring[(w->head + w->n) % fake_rpm_cap] = now;
