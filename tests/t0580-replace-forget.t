@@ -134,4 +134,26 @@ test_expect_success 'a withdrawn job given again needs --replace, then comes bac
 	live out >ids4 && test_cmp ids0 ids4
 '
 
+test_expect_success 'a stale analysis is not taken for a job not generated before its --replace' '
+	echo "{\"imageUrl\": \"img/dark.jpg\", \"id\": \"s1\"}" >s1.jsonl &&
+	vj-ingest -q -r r2 s1.jsonl | vj-analyze -q -r r2 --provider offline >/dev/null &&
+	echo "{\"imageUrl\": \"img/bright.jpg\", \"id\": \"s1\", \"imageContext\": \"new\"}" >s1b.jsonl &&
+	vj-ingest -q -r r2 --replace s1b.jsonl >/dev/null &&
+	vj-generate -q -r r2 --pending --provider offline >g.out && test ! -s g.out &&
+	vj-analyze -q -r r2 --pending --provider offline >/dev/null &&
+	vj-generate -q -r r2 --pending --provider offline >g.out && test $(wc -l <g.out) -eq 1 &&
+	jq -e ".job.imageContext == \"new\" and (.job.imageUrl | endswith(\"bright.jpg\"))" g.out
+'
+
+test_expect_success 'vj-pack --verify: a live id in two shards is a problem, a superseded one is not' '
+	cp -r out vout &&
+	jq "(.shards[0].superseded) |= ((. // []) - [\"j05\"])" out/index.json >vout/index.json &&
+	test_status 1 vj-pack --verify vout 2>err &&
+	test_grep "job id j05 is live in shard-000000.tar.zst and in shard-000003.tar.zst" err &&
+	jq "(.shards[0].superseded) |= ((. // []) + [\"zz\"])" out/index.json >vout/index.json &&
+	test_status 1 vj-pack --verify vout 2>err &&
+	test_grep "marks 3 ids superseded, the shard holds 2" err &&
+	vj-pack --verify out 2>err && test_grep "superseded or withdrawn" err
+'
+
 test_done
