@@ -170,4 +170,30 @@ test_expect_success 'vj-pack --verify: a live id in two shards is a problem, a s
 	vj-pack --verify out 2>err && test_grep "superseded or withdrawn" err
 '
 
+test_expect_success 'vj-pack --merge checks the parts against themselves' '
+	PATH="$TOP/tests/tools:$PATH" &&
+	run=$(jq -r ".runs[0].id" out/index.json) &&
+	name=$(jq -r "[.shards[] | select(.superseded == null and .records == 10)][0].name" out/index.json) &&
+	seal=$(cut -d" " -f2- out/journal/out.log | jq -r --arg n $name "select(.ev == \"intent\" and .name == \$n) | .seal") &&
+	rm -rf m1 && cp -r out m1 &&
+	printf "{\"ev\":\"withdraw\",\"t\":1,\"run\":\"%s\",\"seal\":\"%s\",\"ids\":[\"nosuch\"]}\n" $run $seal |
+		vj-jline >>m1/journal/out.log &&
+	vj-pack -q --reindex m1 &&
+	test_status 1 vj-pack --merge m1 -o d1 2>err &&
+	test_grep "its shards hold 29 records, its last vj-pack packed 30" err &&
+	cut -d" " -f2- out/journal/out.log | jq -c "select(.ev == \"runstate\")" | tail -n 1 |
+		jq -c ".jobs -= 1 | .packed -= 1" | vj-jline >>m1/journal/out.log &&
+	vj-pack -q --reindex m1 &&
+	test_status 1 vj-pack --merge m1 -o d1 2>err &&
+	test_grep "$name: its index entry marks 1 ids superseded or withdrawn, the shard holds 0" err &&
+	test_grep "its shards hold 30 live job ids (read back), its last vj-pack counted 29 packed" err &&
+	rm -rf m2 && cp -r out m2 &&
+	cut -d" " -f2- out/journal/out.log | jq -c "select(.ev == \"runstate\")" | tail -n 1 |
+		jq -c ".jobs += 2" | vj-jline >>m2/journal/out.log &&
+	vj-pack -q --reindex m2 &&
+	test_status 1 vj-pack --merge m2 -o d2 2>err &&
+	test_grep "its counts do not add up: 32 jobs, 30 packed, 0 failed for good" err &&
+	test ! -e d1/index.json && test ! -e d2/index.json
+'
+
 test_done
