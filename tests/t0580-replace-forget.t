@@ -102,6 +102,7 @@ test_expect_success 'the run again: j05 in its new version exactly once, the old
 	test -z "$(uniq -d ids2)" &&
 	member out j05 | jq -e ".job.imageContext == \"fixed\" and (.job.imageUrl | endswith(\"subject-left.png\"))" &&
 	jq -e "[.shards[] | .superseded // [] | .[]] | sort == [\"j05\", \"j07\"]" out/index.json &&
+	jq -e "[.shards[] | .withdrawn // [] | .[]] == [\"j07\"]" out/index.json &&
 	jq -e ".runs[0] | .pending == 0 and .packed == $((N - 1)) and .withdrawn == 1" out/index.json &&
 	vj-pack --verify out
 '
