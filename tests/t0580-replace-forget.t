@@ -102,6 +102,7 @@ test_expect_success 'the run again: j05 in its new version exactly once, the old
 	test -z "$(uniq -d ids2)" &&
 	member out j05 | jq -e ".job.imageContext == \"fixed\" and (.job.imageUrl | endswith(\"subject-left.png\"))" &&
 	jq -e "[.shards[] | .superseded // [] | .[]] | sort == [\"j05\", \"j07\"]" out/index.json &&
+	jq -e "[.shards[] | .withdrawn // [] | .[]] == [\"j07\"]" out/index.json &&
 	jq -e ".runs[0] | .pending == 0 and .packed == $((N - 1)) and .withdrawn == 1" out/index.json &&
 	vj-pack --verify out
 '
@@ -132,6 +133,68 @@ test_expect_success 'a withdrawn job given again needs --replace, then comes bac
 	vj-ingest -q --replace j07.jsonl | vj-analyze -q --base-url "$FAKE_URL" |
 		vj-generate -q --provider offline | vj-pack -q -o out >/dev/null &&
 	live out >ids4 && test_cmp ids0 ids4
+'
+
+test_expect_success 'a stale analysis is not taken for a job not generated before its --replace' '
+	echo "{\"imageUrl\": \"img/dark.jpg\", \"id\": \"s1\"}" >s1.jsonl &&
+	vj-ingest -q -r r2 s1.jsonl | vj-analyze -q -r r2 --provider offline >/dev/null &&
+	echo "{\"imageUrl\": \"img/bright.jpg\", \"id\": \"s1\", \"imageContext\": \"new\"}" >s1b.jsonl &&
+	vj-ingest -q -r r2 --replace s1b.jsonl >/dev/null &&
+	vj-generate -q -r r2 --pending --provider offline >g.out && test ! -s g.out &&
+	vj-analyze -q -r r2 --pending --provider offline >/dev/null &&
+	vj-generate -q -r r2 --pending --provider offline >g.out && test $(wc -l <g.out) -eq 1 &&
+	jq -e ".job.imageContext == \"new\" and (.job.imageUrl | endswith(\"bright.jpg\"))" g.out
+'
+
+test_expect_success 'a job that failed for good is fixed by --replace; --retry-failed takes the new URL' '
+	echo "{\"imageUrl\": \"img/nosuch.jpg\", \"id\": \"f1\"}" >f1.jsonl &&
+	test_status 1 vj-ingest -q -r r3 f1.jsonl >/dev/null 2>&1 &&
+	echo "{\"imageUrl\": \"img/later.jpg\", \"id\": \"f1\"}" >f1b.jsonl &&
+	test_status 1 vj-ingest -q -r r3 --replace f1b.jsonl >/dev/null 2>err &&
+	test_grep "later.jpg" err &&
+	cp img/dark.jpg img/later.jpg &&
+	vj-ingest -r r3 --pending >p.out 2>/dev/null && test ! -s p.out &&
+	vj-ingest -q -r r3 --pending --retry-failed >p.out &&
+	jq -e ".id == \"f1\" and (.job.imageUrl | endswith(\"later.jpg\")) and .image.sha256 != null" p.out
+'
+
+test_expect_success 'vj-pack --verify: a live id in two shards is a problem, a superseded one is not' '
+	cp -r out vout &&
+	jq "(.shards[] | select((.superseded // []) | index(\"j05\")) | .superseded) |= . - [\"j05\"]" \
+		out/index.json >vout/index.json &&
+	test_status 1 vj-pack --verify vout 2>err &&
+	test_grep "job id j05 is live in shard-0000.*tar.zst and in shard-0000.*tar.zst" err &&
+	jq "(.shards[] | select((.superseded // []) | index(\"j05\")) | .superseded) |= . + [\"zz\"]" \
+		out/index.json >vout/index.json &&
+	test_status 1 vj-pack --verify vout 2>err &&
+	test_grep "ids superseded, the shard holds" err &&
+	vj-pack --verify out 2>err && test_grep "superseded or withdrawn" err
+'
+
+test_expect_success 'vj-pack --merge checks the parts against themselves' '
+	PATH="$TOP/tests/tools:$PATH" &&
+	run=$(jq -r ".runs[0].id" out/index.json) &&
+	name=$(jq -r "[.shards[] | select(.superseded == null and .records == 10)][0].name" out/index.json) &&
+	seal=$(cut -d" " -f2- out/journal/out.log | jq -r --arg n $name "select(.ev == \"intent\" and .name == \$n) | .seal") &&
+	rm -rf m1 && cp -r out m1 &&
+	printf "{\"ev\":\"withdraw\",\"t\":1,\"run\":\"%s\",\"seal\":\"%s\",\"ids\":[\"nosuch\"]}\n" $run $seal |
+		vj-jline >>m1/journal/out.log &&
+	vj-pack -q --reindex m1 &&
+	test_status 1 vj-pack --merge m1 -o d1 2>err &&
+	test_grep "its shards hold 29 records, its last vj-pack packed 30" err &&
+	cut -d" " -f2- out/journal/out.log | jq -c "select(.ev == \"runstate\")" | tail -n 1 |
+		jq -c ".jobs -= 1 | .packed -= 1" | vj-jline >>m1/journal/out.log &&
+	vj-pack -q --reindex m1 &&
+	test_status 1 vj-pack --merge m1 -o d1 2>err &&
+	test_grep "$name: its index entry marks 1 ids superseded or withdrawn, the shard holds 0" err &&
+	test_grep "its shards hold 30 live job ids (read back), its last vj-pack counted 29 packed" err &&
+	rm -rf m2 && cp -r out m2 &&
+	cut -d" " -f2- out/journal/out.log | jq -c "select(.ev == \"runstate\")" | tail -n 1 |
+		jq -c ".jobs += 2" | vj-jline >>m2/journal/out.log &&
+	vj-pack -q --reindex m2 &&
+	test_status 1 vj-pack --merge m2 -o d2 2>err &&
+	test_grep "its counts do not add up: 32 jobs, 30 packed, 0 failed for good" err &&
+	test ! -e d1/index.json && test ! -e d2/index.json
 '
 
 test_done

@@ -23,8 +23,7 @@
 #define SCAN_AHEAD 16               /* slots compared before an id is looked up */
 
 /* entry flags: which fields follow (the others are zero) */
-enum { F_KEY = 1, F_OFF = 2, F_RETRY = 4, F_MS = 8, F_FKEY = 16, F_ATT = 32, F_JOBOFF = 64,
-	F_UKEY = 128 };
+enum { F_KEY = 1, F_OFF = 2, F_RETRY = 4, F_MS = 8, F_FKEY = 16, F_ATT = 32, F_JOBOFF = 64 };
 
 /* ---- settings ------------------------------------------------------ */
 
@@ -309,11 +308,6 @@ w_entry(struct wr *w, const struct run *r, enum stage s, uint32_t slot, struct p
 		*fl |= F_ATT;
 		q += put_var(q, f->attempts);
 	}
-	if (f->ukey) {
-		*fl |= F_UKEY;
-		put_u32(q, f->ukey);
-		q += 4;
-	}
 	if (jo != NO_OFF) {
 		*fl |= F_JOBOFF;
 		q += put_var(q, zigzag(jo - pv->job_off));
@@ -568,7 +562,7 @@ get_entry(struct ld *l, const unsigned char **qp, const unsigned char *e)
 	l->idlen = len;
 	unsigned fl = *q++;
 	f.state = *q++;
-	if (f.state > JS_GONE || (f.state == JS_GONE && l->s != ST_INGEST) ||
+	if (fl > 127 || f.state > JS_GONE || (f.state == JS_GONE && l->s != ST_INGEST) ||
 	    (fl == 0 && f.state == JS_NONE))
 		return -1;
 	if (fl & F_KEY) {
@@ -605,12 +599,6 @@ get_entry(struct ld *l, const unsigned char **qp, const unsigned char *e)
 		if (get_var(&q, e, &v) < 0 || v == 0 || v > 65535)
 			return -1;
 		f.attempts = (uint16_t)v;
-	}
-	if (fl & F_UKEY) {
-		if (e - q < 4)
-			return -1;
-		f.ukey = get_u32(q);
-		q += 4;
 	}
 	uint64_t jo = NO_OFF;
 	if (fl & F_JOBOFF) {

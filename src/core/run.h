@@ -27,8 +27,11 @@ struct jobstate {       /* what the fold keeps of one job in one stage */
 	uint64_t off;        /* offset of the latest done (or shard) line */
 	uint32_t retry_at;   /* seconds since the epoch: a retryable failure waits until then */
 	uint32_t ms;         /* duration of the latest done */
-	uint32_t fkey;       /* low bits of the key the failures were counted for */
-	uint32_t ukey;       /* low bits of the upstream key the latest done was made from; 0 unknown */
+	union {              /* one word, so that the fold stays 40 bytes a job and stage: */
+		uint32_t fkey;   /* not done: low bits of the key the failures were counted for */
+		uint32_t ukey;   /* done: low bits of the upstream key it was made from; 0 unknown
+		                  * (a failure after a done starts its count again either way) */
+	};
 	uint16_t attempts;   /* failures counted since the latest done */
 	uint8_t state;       /* enum jstate */
 };

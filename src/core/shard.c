@@ -18,6 +18,7 @@
  * checks the next images). */
 #include "core/shard.h"
 #include "base/hash.h"
+#include "base/jscan.h"
 #include "base/util.h"
 
 #include <archive.h>
@@ -517,15 +518,45 @@ shard_abort(struct shard *s)
 }
 
 /* Count newlines of the decompressed jsonl; a last line without one is bad. */
+struct ids_cb {
+	void (*fn)(void *ctx, const char *key, size_t len);
+	void *ctx;
+	struct buf line;
+};
+
+static void
+line_id(struct ids_cb *cb)
+{
+	static const char *const keys[] = { "id" };
+	struct jval v;
+	if (jscan(cb->line.p ? cb->line.p : "", cb->line.len, keys, &v, 1) == 0 && v.type == 's')
+		cb->fn(cb->ctx, v.p, v.len);
+	else
+		cb->fn(cb->ctx, "", 0);
+	cb->line.len = 0;
+}
+
 static int
-read_lines(struct archive *a, uint64_t *records, char *err, size_t errlen, const char *path)
+read_lines(struct archive *a, uint64_t *records, char *err, size_t errlen, const char *path,
+    struct ids_cb *cb)
 {
 	char buf[65536];
 	la_ssize_t n;
 	char last = '\n';
 	while ((n = archive_read_data(a, buf, sizeof buf)) > 0) {
-		for (la_ssize_t i = 0; i < n; i++)
-			*records += buf[i] == '\n';
+		la_ssize_t from = 0;
+		for (la_ssize_t i = 0; i < n; i++) {
+			if (buf[i] != '\n')
+				continue;
+			(*records)++;
+			if (cb) {
+				buf_add(&cb->line, buf + from, (size_t)(i - from));
+				line_id(cb);
+			}
+			from = i + 1;
+		}
+		if (cb && from < n)
+			buf_add(&cb->line, buf + from, (size_t)(n - from));
 		last = buf[n - 1];
 	}
 	if (n < 0) {
@@ -540,7 +571,8 @@ read_lines(struct archive *a, uint64_t *records, char *err, size_t errlen, const
 }
 
 static int
-read_members(struct archive *a, uint64_t *records, char *err, size_t errlen, const char *path)
+read_members(struct archive *a, uint64_t *records, char *err, size_t errlen, const char *path,
+    struct ids_cb *cb)
 {
 	struct archive_entry *e;
 	char buf[65536];
@@ -549,8 +581,11 @@ read_members(struct archive *a, uint64_t *records, char *err, size_t errlen, con
 		const char *name = archive_entry_pathname(e);
 		size_t nl = strlen(name);
 		la_ssize_t n;
-		if (nl > 5 && strcmp(name + nl - 5, ".json") == 0)
+		if (nl > 5 && strcmp(name + nl - 5, ".json") == 0) {
 			(*records)++;
+			if (cb)
+				cb->fn(cb->ctx, name, strcspn(name, "."));
+		}
 		while ((n = archive_read_data(a, buf, sizeof buf)) > 0)
 			;
 		if (n < 0) {
@@ -568,6 +603,14 @@ read_members(struct archive *a, uint64_t *records, char *err, size_t errlen, con
 int
 shard_read_check(const char *path, enum shard_format f, uint64_t *records, char *err, size_t errlen)
 {
+	return shard_read_ids(path, f, records, NULL, NULL, err, errlen);
+}
+
+int
+shard_read_ids(const char *path, enum shard_format f, uint64_t *records,
+    void (*on_id)(void *ctx, const char *key, size_t len), void *ctx, char *err, size_t errlen)
+{
+	struct ids_cb cbs = { on_id, ctx, { 0 } }, *cb = on_id ? &cbs : NULL;
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
 	int r = -1;
@@ -583,13 +626,14 @@ shard_read_check(const char *path, enum shard_format f, uint64_t *records, char 
 		goto out;
 	}
 	if (f == SF_WDS) {
-		r = read_members(a, records, err, errlen, path);
+		r = read_members(a, records, err, errlen, path, cb);
 	} else if (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		r = read_lines(a, records, err, errlen, path);
+		r = read_lines(a, records, err, errlen, path, cb);
 	} else {
 		snprintf(err, errlen, "%s: %s", path, archive_error_string(a));
 	}
 out:
 	archive_read_free(a);
+	buf_free(&cbs.line);
 	return r;
 }

@@ -57,5 +57,10 @@ void shard_abort(struct shard *s);
  * 0 good, -1 with err saying what is wrong. */
 int shard_read_check(const char *path, enum shard_format f, uint64_t *records,
     char *err, size_t errlen);
+/* The same, telling on_id each record's key (wds: the member name before
+ * its first dot, of each .json member; jsonl: the "id" of each line, or an
+ * empty key for a line without one).  Keys are not NUL-terminated. */
+int shard_read_ids(const char *path, enum shard_format f, uint64_t *records,
+    void (*on_id)(void *ctx, const char *key, size_t len), void *ctx, char *err, size_t errlen);
 
 #endif

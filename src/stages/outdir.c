@@ -695,8 +695,8 @@ outdir_live(struct outdir *o, uint32_t slot)
 {
 	struct run *r = o->who.r;
 	uint64_t pk = outdir_packed_key(o, slot);
-	if (!pk)
-		return 1;
+	if (!pk || !r->job_off || slot >= r->cap || r->job_off[slot] == NO_OFF)
+		return 1;   /* packed by a vj without keys, or records of jobs the run does not hold */
 	struct jobstate *g = run_job(r, ST_GENERATE, slot);
 	return g && run_current(r, ST_GENERATE, slot) && g->key[1] == pk;
 }

@@ -80,7 +80,9 @@ const char *outdir_packed_seal(struct outdir *o, int64_t slot);
  * run in OUT holds: recorded in OUT's log (index.json marks them), and no
  * longer counted packed.  -1 when OUT's log cannot be written. */
 int outdir_withdraw(struct outdir *o);
-/* Is the version of the job packed here (OUTDIR_PACKED) its current one? */
+/* Is the version of the job packed here (OUTDIR_PACKED) its current one?
+ * Yes too when it cannot be told (no key journaled, a job the run's
+ * journals do not hold). */
 int outdir_live(struct outdir *o, uint32_t slot);
 
 /* File names for the next shard: its name in OUT ("shard-000012.tar.zst",

@@ -396,6 +396,7 @@ outlog_supersede(struct outlog *l, json_t *entries)
 	json_array_foreach(entries, i, e) {
 		const char *seal = entry_seal(l, e);
 		json_object_del(e, "superseded");
+		json_object_del(e, "withdrawn");
 		if (!seal)
 			continue;
 		json_t *set = json_object(), *w = json_object_get(l->withdrawn, seal);
@@ -418,6 +419,21 @@ outlog_supersede(struct outlog *l, json_t *entries)
 			free(ids);
 		}
 		json_decref(set);
+		/* which of them were withdrawn, rather than replaced: to say so */
+		if (json_object_size(w)) {
+			size_t n = json_object_size(w), k = 0;
+			const char **ids = xcalloc(n, sizeof *ids);
+			const char *id;
+			json_t *v;
+			json_object_foreach(w, id, v)
+				ids[k++] = id;
+			qsort(ids, n, sizeof *ids, by_string);
+			json_t *arr = json_array();
+			for (k = 0; k < n; k++)
+				json_array_append_new(arr, json_string(ids[k]));
+			json_object_set_new(e, "withdrawn", arr);
+			free(ids);
+		}
 	}
 	json_decref(acc);
 }

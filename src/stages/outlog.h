@@ -65,7 +65,8 @@ int outlog_is_withdrawn(struct outlog *l, const char *seal, const char *id);
 /* Mark in index entries the samples readers skip: the ids of an entry's
  * shard that a later listed shard of the log supersedes (its intent's
  * "supersedes": a new version of the job), or that were withdrawn.  The
- * entry gets "superseded": [ids], sorted; nothing when there are none. */
+ * entry gets "superseded": [ids], sorted, and "withdrawn": those of them
+ * that were withdrawn; nothing when there are none. */
 void outlog_supersede(struct outlog *l, json_t *entries);
 
 /* A name vj-pack gives a shard: "shard-" ["pKKofNN-"] 6 digits "." and a

@@ -242,6 +242,14 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 	uint64_t k[2];
 
 	key_parse(key, k);
+	if (x->d->s != ST_INGEST && run_gone(x->run, (uint32_t)slot) && !x->conf->pending) {
+		/* a record in a pipe: vj-ingest may have given the job back
+		 * (--replace) after this stage last read its journal */
+		char err[512];
+		if (run_refresh(x->run, 1u << ST_INGEST, err, sizeof err) < 0)
+			vj_msg("%s", err);
+		f = run_job(x->run, x->d->s, (uint32_t)slot);
+	}
 	if (x->d->s != ST_INGEST && run_gone(x->run, (uint32_t)slot)) {
 		vj_info("job %s: withdrawn (vj-ingest --forget): skipped", id);
 		json_decref(rec);

@@ -122,13 +122,16 @@ percentile(uint32_t *a, size_t n, unsigned pct)
 }
 
 static int
-upstream_done(const struct run *r, int s, uint32_t slot)
+upstream_done(struct run *r, int s, uint32_t slot)
 {
 	if (r->st[ST_INGEST] && r->st[ST_INGEST][slot].state == JS_GONE)
 		return 0;   /* withdrawn: counted apart */
 	if (s == ST_INGEST)
 		return r->job_off && r->job_off[slot] != NO_OFF;
-	return r->st[s - 1] && r->st[s - 1][slot].state == JS_DONE;
+	/* the upstream result of the job's current version (a replaced job's
+	 * old one is not work for this stage) */
+	return r->st[s - 1] && r->st[s - 1][slot].state == JS_DONE &&
+	    run_current(r, (enum stage)(s - 1), slot);
 }
 
 /* One pass over the stage's jobs; ms is scratch for idx_count entries. */

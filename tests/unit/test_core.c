@@ -9,7 +9,10 @@
 #include "core/run.h"
 #include "base/util.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static void
@@ -181,9 +184,56 @@ test_misc(void)
 	is_int(crc32c(0, "123456789", 9), 0xe3069283, "crc32c check value");
 }
 
+/* The fold of --replace and --forget: a job's new version starts its
+ * ingest state again, a late result of the old one is ignored, a later
+ * stage's result is current only when made from the current upstream one. */
+static void
+fold_line(struct run *r, enum stage s, uint64_t off, const char *fmt, ...)
+{
+	char b[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof b, fmt, ap);
+	va_end(ap);
+	run_fold(r, s, b, strlen(b), off);
+}
+
+static void
+test_replace(void)
+{
+	const char *k1 = "11111111111111111111111111111111", *k2 = "22222222222222222222222222222222";
+	const char *a1 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1", *a2 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2";
+	struct run *r = run_new("/nonexistent/vj-test-run");
+	fold_line(r, ST_INGEST, 10, "{\"ev\":\"job\",\"id\":\"a\",\"t\":1,\"key\":\"%s\",\"job\":{}}", k1);
+	fold_line(r, ST_INGEST, 20, "{\"ev\":\"done\",\"id\":\"a\",\"t\":2,\"key\":\"%s\",\"ms\":1}", k1);
+	fold_line(r, ST_ANALYZE, 10, "{\"ev\":\"done\",\"id\":\"a\",\"t\":3,\"key\":\"%s\",\"up\":\"%s\",\"ms\":1}", a1, k1);
+	uint32_t slot = (uint32_t)idx_get(r->ids, "a", 1, 0);
+	ok(run_current(r, ST_ANALYZE, slot), "an analysis of the job's version is current");
+	fold_line(r, ST_INGEST, 30, "{\"ev\":\"job\",\"id\":\"a\",\"t\":4,\"key\":\"%s\",\"job\":{}}", k2);
+	ok(run_job(r, ST_INGEST, slot)->state == JS_NONE && r->stats[ST_INGEST].done == 0,
+	    "a new version starts the job's ingest state again");
+	ok(!run_current(r, ST_ANALYZE, slot), "... and the old analysis is no longer current");
+	ok(r->job_off[slot] == 30, "... its record is the new job line");
+	fold_line(r, ST_INGEST, 40, "{\"ev\":\"done\",\"id\":\"a\",\"t\":5,\"key\":\"%s\",\"ms\":1}", k1);
+	ok(run_job(r, ST_INGEST, slot)->state == JS_NONE, "a late result of the old version is ignored");
+	fold_line(r, ST_INGEST, 50, "{\"ev\":\"done\",\"id\":\"a\",\"t\":6,\"key\":\"%s\",\"ms\":1}", k2);
+	ok(run_current(r, ST_INGEST, slot) && !run_current(r, ST_ANALYZE, slot),
+	    "the new version fetched: the old analysis still is not current");
+	fold_line(r, ST_ANALYZE, 60, "{\"ev\":\"done\",\"id\":\"a\",\"t\":7,\"key\":\"%s\",\"up\":\"%s\",\"ms\":1}", a2, k2);
+	ok(run_current(r, ST_ANALYZE, slot), "the new analysis is");
+	fold_line(r, ST_INGEST, 60, "{\"ev\":\"forget\",\"id\":\"a\",\"t\":8}");
+	ok(run_gone(r, slot) && !run_current(r, ST_ANALYZE, slot) && r->stats[ST_INGEST].done == 0,
+	    "forget withdraws it: nothing of it is current");
+	fold_line(r, ST_INGEST, 70, "{\"ev\":\"job\",\"id\":\"a\",\"t\":9,\"key\":\"%s\",\"job\":{}}", k2);
+	ok(!run_gone(r, slot) && run_job(r, ST_INGEST, slot)->state == JS_NONE,
+	    "the same job given again (--replace) comes back, to be fetched again");
+	run_free(r);
+}
+
 int
 main(void)
 {
+	test_replace();
 	test_jscan();
 	test_idx();
 	test_body();
