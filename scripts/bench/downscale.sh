@@ -3,7 +3,8 @@
 # "Downscaling").  For photographs of 1, 4 and 12 megapixels (vj-mkimages:
 # a smooth gradient, and noise as the worst case for the decoder):
 #   - the wall and CPU time per image of the downscaled copy at 1024 and
-#     768 (content/resize.c through tests/tools/vj-resize, 10 runs each);
+#     768 (content/resize.c through tests/tools/vj-resize, 10 runs each),
+#     and (with valgrind) the instructions it takes on the 12 MP ones;
 #   - the image tokens per image and their cost per 1,000 jobs for each
 #     image rule of the model table, at full size, 1024 and 768 (the table's
 #     standard input price; from vj-analyze --estimate, nothing sent).
@@ -32,6 +33,20 @@ for mp in 1 4 12; do
 		done
 	done
 done
+
+# Instructions per image are the same on a loaded machine as on an idle
+# one: with valgrind installed, count them for the 12 MP pictures.
+if command -v valgrind >/dev/null 2>&1; then
+	echo
+	echo "== instructions per image (callgrind: deterministic, whatever the load)"
+	for kind in gradient noise; do
+		for side in 1024 768; do
+			n=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null tests/tools/vj-resize \
+			    $side 0 1 "$W/$kind-12.jpg" 2>&1 >/dev/null | sed -n 's/.*Collected : //p')
+			printf '%-22s %-7s %6s M\n' "$kind 12MP" $side $((n / 1000000))
+		done
+	done
+fi
 
 echo
 echo "== image tokens per image and their cost per 1,000 jobs (standard input price)"

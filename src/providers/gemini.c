@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The image types the API takes inline. */
 static int
@@ -262,10 +263,29 @@ answer(const struct prov_ctx *c, json_t *rec, const struct eng_resp *r, json_t *
 	return cand_text(cand);
 }
 
+/* Gemini's answers name no tier today: the tier asked for is the one
+ * billed.  Should one come to echo the request's field (service_tier, or
+ * its camel-case spelling, in any case), it is believed. */
+static const char *
+served(json_t *doc)
+{
+	const char *t = json_string_value(json_object_get(doc, "serviceTier"));
+
+	if (!t)
+		t = json_string_value(json_object_get(doc, "service_tier"));
+	if (!t)
+		return NULL;
+	if (!strcasecmp(t, "flex"))
+		return "flex";
+	if (!strcasecmp(t, "standard"))
+		return "standard";
+	return t;
+}
+
 const struct ps_wire gemini_wire = {
 	.request = request, .data_url = 0, .url = url, .key_header = "x-goog-api-key: ",
 	.empty = "empty response body", .error = error, .usage = usage_of, .answer = answer,
-	.model_field = "modelVersion",
+	.model_field = "modelVersion", .served = served,
 };
 
 const struct provider gemini_provider = {

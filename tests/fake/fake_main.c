@@ -171,11 +171,19 @@ fake_option(int c, const char *arg)
 	case O_LOG: fake_opt.log_file = arg; return;
 	case O_IMGSIZES: fake_opt.image_sizes = 1; return;
 	case O_TOKRULE: fake_opt.token_rule = fake_tokens_rule_parse(arg); return;
-	case O_FLEXLAT: fake_opt.flex_latency_ms = fake_num("flex-latency-ms", arg, 0, 3600000); return;
-	case O_FLEXUNAV: fake_opt.flex_unavailable = fake_num("flex-unavailable", arg, 0, 100); return;
+	case O_FLEXLAT:
+		fake_opt.flex_latency_ms = fake_num("flex-latency-ms", arg, 0, 3600000);
+		return;
+	case O_FLEXUNAV:
+		fake_opt.flex_unavailable = fake_num("flex-unavailable", arg, 0, 100);
+		return;
 	case O_SERVETIER: fake_opt.serve_tier = arg; return;
-	case O_CLOCK: fake_opt.clock_ms = (uint64_t)fake_num("clock-ms", arg, 0, 253402300799999.0); return;
-	case O_CLOCKSTEP: fake_opt.clock_step_ms = (uint64_t)fake_num("clock-step-ms", arg, 0, 1e12); return;
+	case O_CLOCK:
+		fake_opt.clock_ms = (uint64_t)fake_num("clock-ms", arg, 0, 253402300799999.0);
+		return;
+	case O_CLOCKSTEP:
+		fake_opt.clock_step_ms = (uint64_t)fake_num("clock-step-ms", arg, 0, 1e12);
+		return;
 	case O_RPMWIN:
 		fake_opt.rpm_window_ms = (uint64_t)(fake_num("rpm-window", arg, 0.001, 86400) * 1000);
 		return;

@@ -444,6 +444,24 @@ test_flex(void)
 	ok(strstr(q.cfg, "\"image_detail\":\"low\"") != NULL, "the resolution is in the cache key");
 	built_free(&b);
 
+	/* the usage: the tier asked for, unless the answer names one */
+	body = xasprintf("{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]},"
+	    "\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":10,"
+	    "\"candidatesTokenCount\":2}%s}", "");
+	parse(&q, rec, 200, body, &o);
+	is_str(json_string_value(json_object_get(o.usage, "tier")), "flex", "usage.tier: flex as asked");
+	ok(json_is_integer(json_object_get(o.usage, "t")), "usage.t stamped");
+	parsed_free(&o);
+	free(body);
+	body = xasprintf("{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]},"
+	    "\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":10,"
+	    "\"candidatesTokenCount\":2},\"serviceTier\":\"STANDARD\"}");
+	parse(&q, rec, 200, body, &o);
+	is_str(json_string_value(json_object_get(o.usage, "tier")), "standard",
+	    "usage.tier: the one the answer names");
+	parsed_free(&o);
+	free(body);
+
 	/* shed: a 429 without a quota detail, a 503; a quota 429 is the account's */
 	body = gerr(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", NULL);
 	parse(&q, rec, 429, body, &o);
