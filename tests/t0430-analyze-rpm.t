@@ -56,7 +56,9 @@ test_expect_success 'after 429s with --rpm: slowed, then back up to the limit; 4
 	grep "\"ev\":\"done\"" vj-run/journal/analyze.log | tail -n 10 | sed "s/^[^ ]* //" |
 		jq -s "map(.t) | max - min" >last10 &&
 	echo "last 10 spaced over $(cat last10) ms (9 x 50 ms at the limit)" &&
-	test $(cat last10) -le 560
+	# a loose bound (the machine may be loaded): not crawling at a cut
+	# rate; the rate itself is checked on a simulated clock in test_limiter
+	test $(cat last10) -le 3000
 '
 
 test_expect_success 'after a 429 without --rpm the run does not crawl' '
