@@ -16,16 +16,18 @@
 
 static const char hexdig[] = "0123456789abcdef";
 
-/* A hex digit's value; 0 for anything else (as the old parser's arithmetic
- * gave nothing useful for non-hex either: keys are checked where they come
- * in). */
-static unsigned char
-hexval(unsigned char c)
+/* A hex digit's value (anything else counts as 0: keys are checked where
+ * they come in), by table: parsing keys is a visible part of a replay. */
+static unsigned char hexval_tab[256];
+static pthread_once_t hexval_once = PTHREAD_ONCE_INIT;
+
+static void
+hexval_init(void)
 {
-	if (c >= '0' && c <= '9')
-		return (unsigned char)(c - '0');
-	c |= 32;
-	return c >= 'a' && c <= 'f' ? (unsigned char)(c - 'a' + 10) : 0;
+	for (int i = 0; i < 10; i++)
+		hexval_tab['0' + i] = (unsigned char)i;
+	for (int i = 0; i < 6; i++)
+		hexval_tab['a' + i] = hexval_tab['A' + i] = (unsigned char)(10 + i);
 }
 
 static uint64_t
@@ -33,7 +35,7 @@ hex64(const char *p)
 {
 	uint64_t v = 0;
 	for (int i = 0; i < 16; i++)
-		v = v << 4 | hexval((unsigned char)p[i]);
+		v = v << 4 | hexval_tab[(unsigned char)p[i]];
 	return v;
 }
 
@@ -41,6 +43,7 @@ void
 key_parse(const char *hex, uint64_t out[2])
 {
 	/* no strlen: only whether 16 and 32 digits are there matters */
+	pthread_once(&hexval_once, hexval_init);
 	size_t n = 0;
 	while (n < 32 && hex[n])
 		n++;

@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+
+static void free_array(void *p, size_t n);
 
 struct run *
 run_new(const char *dir)
@@ -38,26 +41,52 @@ run_free(struct run *r)
 		return;
 	for (int s = 0; s < ST_N; s++) {
 		jreader_close(r->rd[s]);
-		free(r->st[s]);
+		free_array(r->st[s], (size_t)r->cap * sizeof **r->st);
 		if (r->own[s])
 			journal_close(r->own[s]);
 	}
-	free(r->job_off);
+	free_array(r->job_off, (size_t)r->cap * sizeof *r->job_off);
 	idx_free(r->ids);
 	free(r->dir);
 	free(r);
 }
 
 /* The per-stage arrays and job_off grow together, to one capacity: an
- * eighth more at a time (at ten million jobs, doubling would leave a
- * good part of the fold's memory unused), or to exactly what a checkpoint
- * says it needs. */
+ * eighth more at a time, or to exactly what a checkpoint says it needs.
+ * Each lives in a mapping of its own, grown with mremap: the pages move
+ * instead of being copied, and the pages past the last job are the
+ * kernel's zero pages until a job is there, so what the growth overshoots
+ * costs address space, not memory (at ten million jobs realloc's copies
+ * and the zeroed eighth were 35 bytes a job).  job_off is filled with
+ * NO_OFF, which must be written: an eighth of 8 bytes. */
+static size_t
+page_up(size_t n)
+{
+	size_t pg = 4096;
+	return (n + pg - 1) & ~(pg - 1);
+}
+
 static void *
 grow_array(void *p, size_t old, size_t n, int fill)
 {
-	p = xrealloc(p, n);
-	memset((char *)p + old, fill, n - old);
-	return p;
+	size_t po = page_up(old), pn = page_up(n);
+	void *q = p;
+	if (pn > po || !p) {
+		q = p ? mremap(p, po, pn, MREMAP_MAYMOVE) :
+		    mmap(NULL, pn ? pn : 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (q == MAP_FAILED)
+			vj_die(VJ_EFATAL, "out of memory (%zu bytes for the run's fold)", n);
+	}
+	if (fill)
+		memset((char *)q + old, fill, n - old);
+	return q;
+}
+
+static void
+free_array(void *p, size_t n)
+{
+	if (p)
+		munmap(p, page_up(n) ? page_up(n) : 4096);
 }
 
 static void
@@ -103,11 +132,11 @@ run_set_job_off(struct run *r, uint32_t slot, uint64_t off)
 void
 run_reset_stage(struct run *r, enum stage s)
 {
-	free(r->st[s]);
+	free_array(r->st[s], (size_t)r->cap * sizeof **r->st);
 	r->st[s] = NULL;
 	memset(&r->stats[s], 0, sizeof r->stats[s]);
 	if (s == ST_INGEST) {
-		free(r->job_off);
+		free_array(r->job_off, (size_t)r->cap * sizeof *r->job_off);
 		r->job_off = NULL;
 	}
 }
