@@ -133,8 +133,8 @@ writes, libzstd copying its input, and the records.  Before the writer
 thread the main thread did the shard's hashing and writing as well
 (about 47% of all samples, the busiest thread); now the busiest is the
 writer (about a third).  tar and zstd hash nothing, so vj-pack spends
-more CPU in all (about 1 s more per GB on this machine, two passes of
-SHA-256 at some 1.8 GB/s each): when the 2 CPUs are busy with other work
+more CPU in all (0.8-1 s more per GB of images on this machine: two
+passes of SHA-256 at some 2 GB/s each): when the 2 CPUs are busy with other work
 too, time follows CPU time and vj-pack stays behind the pipeline by that
 much; the threads only overlap it when CPUs are free.  On this VM,
 writes to memory the guest reported free to the host cost up to 3x more
