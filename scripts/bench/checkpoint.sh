@@ -7,7 +7,8 @@
 #   - vj-status --json reading every journal (VJ_CKPT=0), and through the
 #     checkpoints (written once, by a first vj-status, which is timed too);
 #   - with BASE=path/to/an/older/vj-status, that one as well (full replay);
-#   - vj-analyze --pending from its start to its first job handled (the
+#   - vj-analyze --pending from its start to its first job handled, and its
+#     peak RSS by then (the
 #     synthetic run has no image objects, so that job fails at once, where a
 #     request would go out), with and without checkpoints.  This appends
 #     failures to the run's analyze journal: it comes last.
@@ -83,9 +84,10 @@ start() {
 		sleep 0.02
 	done
 	t1=$(date +%s.%N)
+	kb=$(awk '/^VmHWM:/ { print $2 }' /proc/$pid/status 2>/dev/null || echo 0)
 	kill $pid
 	wait $pid || true
-	echo "$(echo "$t1 - $t0" | bc) 0 0" >>"$OUT/ckpt.$name"
+	echo "$(echo "$t1 - $t0" | bc) 0 ${kb:-0}" >>"$OUT/ckpt.$name"
 }
 for i in $(seq "$ROUNDS"); do
 	start start-full VJ_CKPT=0
@@ -94,6 +96,8 @@ done
 for s in start-full start-ckpt; do
 	f="$OUT/ckpt.$s"
 	mid=$(( ($(wc -l <"$f") + 1) / 2 ))
-	printf "%-28s %6.2f s to the first job (median of %d)\n" "vj-analyze --pending, ${s#start-}" \
-	    "$(cut -d' ' -f1 "$f" | sort -n | sed -n "${mid}p")" "$(wc -l <"$f")"
+	kb=$(cut -d' ' -f3 "$f" | sort -n | tail -1)
+	printf "%-28s %6.2f s to the first job (median of %d), peak RSS then %d MB, %d bytes/job\n" \
+	    "vj-analyze --pending, ${s#start-}" \
+	    "$(cut -d' ' -f1 "$f" | sort -n | sed -n "${mid}p")" "$(wc -l <"$f")" $((kb / 1024)) $((kb * 1024 / N))
 done

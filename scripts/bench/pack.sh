@@ -25,16 +25,24 @@ now() { date +%s.%N; }
 # gets a new OUT (the run's pack journal remembers what went into an OUT,
 # and a deleted one is packed again), and the previous output is deleted
 # first, so each command writes into memory freed the same way.
+# The CPU time (user + sys) of the shell's children so far, from `times`,
+# which must run in this shell (a subshell has no children): cpu_mark
+# writes it, cpu reads it.
+cpu_mark() { times >"$W/times"; }
+cpu() {
+	sed -n 2p "$W/times" | awk '{ split($1, u, "m"); split($2, s, "m"); printf "%.3f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
+}
 one() {
 	name=$1; shift
 	rm -rf "$W"/o*
-	t0=$(now); "$@" >/dev/null; t1=$(now)
+	cpu_mark; c0=$(cpu); t0=$(now); "$@" >/dev/null; t1=$(now); cpu_mark; c1=$(cpu)
 	echo "$t1 - $t0" | bc -l >>"$W/t.$name"
+	echo "$c1 - $c0" | bc -l >>"$W/c.$name"
 }
-median() { sort -g "$W/t.$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { sort -g "$W/${2:-t}.$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 mbs() { echo "scale=1; $BYTES / 1048576 / $1" | bc -l; }
 
-VJ=bin/vj-pack
+VJ=${BENCH_VJ:-bin/vj-pack}   # BENCH_VJ: a copy, so that builds meanwhile do not change it
 vjpack() { "$VJ" -q -r "$W/run" -o "$W/o.$(date +%s%N)" --pending --level 3 --fsync never "$@"; }
 tarzstd() { tar -cf - -C "$W/run" objects | zstd -q -f "$@" -3 -o "$W/o.tar.zst"; }
 
@@ -42,33 +50,37 @@ NCPU=$(nproc)
 RUNS=${BENCH_RUNS:-3}
 BASE=${BENCH_BASELINE:-}
 echo "timing ($RUNS rounds, the commands interleaved in each) ..." >&2
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 i=0
 while [ $i -lt "$RUNS" ]; do
 	one vj vjpack
 	one tar tarzstd -T0
 	one vj1 vjpack --threads 1
 	one tar1 tarzstd -T1
-	if [ -n "$BASE" ]; then VJ=$BASE; one base vjpack; VJ=bin/vj-pack; fi
+	if [ -n "$BASE" ]; then VJ=$BASE; one base vjpack; VJ=${BENCH_VJ:-bin/vj-pack}; fi
 	i=$((i + 1))
 done
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 T_VJ=$(median vj); T_VJ1=$(median vj1); T_TAR=$(median tar); T_TAR1=$(median tar1)
+C_VJ=$(median vj c); C_VJ1=$(median vj1 c); C_TAR=$(median tar c); C_TAR1=$(median tar1 c)
 rm -rf "$W"/o*; vjpack >/dev/null; VJ_OUT=$(cat "$W"/o.*/shard-*.tar.zst | wc -c)
 tarzstd -T0; TAR_OUT=$(wc -c <"$W/o.tar.zst")
 RATIO=$(printf %.2f "$(echo "$T_TAR / $T_VJ" | bc -l)")
+CRATIO=$(printf %.2f "$(echo "$C_TAR / $C_VJ" | bc -l)")
 BASEROW=
 if [ -n "$BASE" ]; then
-	T_BASE=$(median base)
-	BASEROW="| baseline: $(basename "$BASE") (\`BENCH_BASELINE\`) | $NCPU | $(printf %.2f "$T_BASE") | $(mbs "$T_BASE") | $((VJ_OUT / 1048576)) |"
+	T_BASE=$(median base); C_BASE=$(median base c)
+	BASEROW="| baseline: $(basename "$BASE") (\`BENCH_BASELINE\`) | $NCPU | $(printf %.2f "$T_BASE") | $(printf %.2f "$C_BASE") | $(mbs "$T_BASE") | $((VJ_OUT / 1048576)) |"
 fi
 
 MB=$(echo "scale=0; $BYTES / 1048576" | bc)
 TABLE=$(cat <<T
-| command | workers | median s | MB/s | output MB |
-|---|---|---|---|---|
-| \`vj-pack --pending\` (tar.zst, level 3) | $NCPU | $(printf %.2f "$T_VJ") | $(mbs "$T_VJ") | $((VJ_OUT / 1048576)) |
-| \`vj-pack --pending --threads 1\` | 1 | $(printf %.2f "$T_VJ1") | $(mbs "$T_VJ1") | $((VJ_OUT / 1048576)) |
-| \`tar -cf - objects \| zstd -T0 -3\` | $NCPU | $(printf %.2f "$T_TAR") | $(mbs "$T_TAR") | $((TAR_OUT / 1048576)) |
-| \`tar -cf - objects \| zstd -T1 -3\` | 1 | $(printf %.2f "$T_TAR1") | $(mbs "$T_TAR1") | $((TAR_OUT / 1048576)) |
+| command | workers | median s | median CPU s | MB/s | output MB |
+|---|---|---|---|---|---|
+| \`vj-pack --pending\` (tar.zst, level 3) | $NCPU | $(printf %.2f "$T_VJ") | $(printf %.2f "$C_VJ") | $(mbs "$T_VJ") | $((VJ_OUT / 1048576)) |
+| \`vj-pack --pending --threads 1\` | 1 | $(printf %.2f "$T_VJ1") | $(printf %.2f "$C_VJ1") | $(mbs "$T_VJ1") | $((VJ_OUT / 1048576)) |
+| \`tar -cf - objects \| zstd -T0 -3\` | $NCPU | $(printf %.2f "$T_TAR") | $(printf %.2f "$C_TAR") | $(mbs "$T_TAR") | $((TAR_OUT / 1048576)) |
+| \`tar -cf - objects \| zstd -T1 -3\` | 1 | $(printf %.2f "$T_TAR1") | $(printf %.2f "$C_TAR1") | $(mbs "$T_TAR1") | $((TAR_OUT / 1048576)) |
 $BASEROW
 T
 )
@@ -76,43 +88,58 @@ TABLE=$(printf '%s\n' "$TABLE" | sed '/^$/d')
 echo "$TABLE"
 echo "all runs (s):" >&2
 for f in "$W"/t.*; do echo "  ${f##*/t.}: $(tr '\n' ' ' <"$f")" >&2; done
+echo "all runs (CPU s):" >&2
+for f in "$W"/c.*; do echo "  ${f##*/c.}: $(tr '\n' ' ' <"$f")" >&2; done
 
 SECTION=$(cat <<S
 ## Packing throughput
 
-\`scripts/bench/pack.sh $JOBS $IMG\` on $(date -u +%Y-%m-%d), $NCPU CPUs, $(uname -m):
+\`scripts/bench/pack.sh $JOBS $IMG\` on $(date -u +%Y-%m-%d), $NCPU CPUs, $(uname -m),
+load average $LOAD0 before the runs and $LOAD1 after (the machine is
+shared: only the ratios of one run mean something):
 $JOBS jobs, $MB MB of PNG images (noisy pixels, hard to compress) in the
 object store, page cache warm, output on the same disk, \`--fsync never\`
 (neither tar nor zstd syncs).  MB/s is image bytes in per second; median
 of $RUNS rounds, the commands interleaved in each round so that load from
-elsewhere falls on all of them alike.  vj-pack also writes a JSON record
-and a text per sample, checks every image's sha256 as it reads it,
-computes each shard's sha256, journals each shard and writes index.json.
+elsewhere falls on all of them alike; CPU is user + sys of the command
+and its threads or processes.  vj-pack also writes a JSON record and a
+text per sample, checks every image's sha256 as it reads it, computes
+each shard's sha256, journals each shard and writes index.json.
 
 $TABLE
 
-vj-pack / \`tar | zstd -T0\` speed: $RATIO.
+vj-pack / \`tar | zstd -T0\` speed: $RATIO; CPU time, tar | zstd over
+vj-pack: $CRATIO.
 
 vj-pack's output is the same bytes for every \`--threads\`; zstd -T0 and
 -T1 produce different frames, vj-pack always uses libzstd's multi-worker
 mode (one worker with \`--threads 1\`).
 
-How vj-pack packs (since 2026-11-29; the output bytes did not change): a
-reader thread reads the next images (up to 64 ahead) and checks their
-sha256 while the main thread frames the tar and feeds libzstd, whose
-workers compress; the tar headers are written by vj-pack itself (the same
-bytes libarchive's pax_restricted writer made; libarchive still writes the
-rare pax header of a name over 99 bytes, and reads shards back for
-\`--verify\`), small pieces are gathered and images passed to libzstd as
-they are, a few calls per sample instead of one per 10 KiB tar block; the
-output is written in 32 KiB pieces.  Where the time goes (perf, 2 CPUs):
-sha256 with SHA-NI (OpenSSL EVP) of 1 GB in and 1 GB out is about half of
-all CPU time, more than zstd at level 3 on incompressible images; tar and
-zstd do no hashing, so on 2 CPUs vj-pack's CPU total is higher than the
-pipeline's and the ratio stays under 1 (with more CPUs the hashing could
-overlap the compression fully; not measured here).  On this VM, writes to memory the guest reported
-free to the host cost up to 3x more system time, worst for big writes
-(large page-cache folios): runs vary by ±30%, hence the interleaving.
+How vj-pack packs (the output bytes did not change): a reader thread
+reads the next images (up to 64 ahead) and checks their sha256; the main
+thread frames the tar and feeds libzstd, whose workers compress; a writer
+thread (since 2026-12-02) writes the compressed bytes out in 32 KiB pieces
+and computes the shard's sha256, from a ring of four 128 KiB buffers.  The
+tar headers are written by vj-pack itself (the same bytes libarchive's
+pax_restricted writer made; libarchive still writes the rare pax header
+of a name over 99 bytes, and reads shards back for \`--verify\`); small
+pieces are gathered and images passed to libzstd as they are.
+
+Where the time goes (perf, 2 CPUs, 1 GB of images): SHA-256 (OpenSSL,
+with the SHA-NI instructions) is 29-42% of vj-pack's CPU samples, about
+half of it on the image reader (1 GB in) and half on the shard's hash
+(1 GB out); zstd's workers are 20-26%; the rest is the kernel's reads and
+writes, libzstd copying its input, and the records.  Before the writer
+thread the main thread did the shard's hashing and writing as well
+(about 47% of all samples, the busiest thread); now the busiest is the
+writer (about a third).  tar and zstd hash nothing, so vj-pack spends
+more CPU in all (0.8-1 s more per GB of images on this machine: two
+passes of SHA-256 at some 2 GB/s each): when the 2 CPUs are busy with other work
+too, time follows CPU time and vj-pack stays behind the pipeline by that
+much; the threads only overlap it when CPUs are free.  On this VM,
+writes to memory the guest reported free to the host cost up to 3x more
+system time, worst for big writes (large page-cache folios): runs vary by
+±30%, hence the interleaving.
 S
 )
 DOC=docs/benchmarks.md

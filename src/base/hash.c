@@ -6,7 +6,11 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+/* SHA256_CTX is deprecated in OpenSSL 3 but is the one way to copy a
+ * digest state without an allocation (sha256_pre below) */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +106,33 @@ sha256_hex(const void *p, size_t n, char out[65])
 	if (!EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL))
 		vj_die(VJ_EFATAL, "sha256 failed");
 	tohex(d, 32, out);
+}
+
+struct sha256_pre {
+	SHA256_CTX c;
+};
+
+struct sha256_pre *
+sha256_pre_new(const void *p, size_t n)
+{
+	struct sha256_pre *pre = xmalloc(sizeof *pre);
+	if (!SHA256_Init(&pre->c) || !SHA256_Update(&pre->c, p, n))
+		vj_die(VJ_EFATAL, "sha256 failed");
+	return pre;
+}
+
+void
+sha256_pre_digest(const struct sha256_pre *pre, const void *p, size_t n, unsigned char out[32])
+{
+	SHA256_CTX c = pre->c;
+	SHA256_Update(&c, p, n);
+	SHA256_Final(out, &c);
+}
+
+void
+sha256_pre_free(struct sha256_pre *pre)
+{
+	free(pre);
 }
 
 struct sha256_ctx {

@@ -15,6 +15,14 @@ struct sha256_ctx;
 struct sha256_ctx *sha256_new(void);
 void sha256_update(struct sha256_ctx *c, const void *p, size_t n);
 void sha256_final(struct sha256_ctx *c, char out[65]);  /* frees c */
+/* Many short messages after one common prefix (cache keys: stage, config,
+ * then a job's upstream key): the prefix is hashed once, each message
+ * then costs only its own block or two.  A prefix state is read-only once
+ * made, so threads may share it. */
+struct sha256_pre;
+struct sha256_pre *sha256_pre_new(const void *p, size_t n);
+void sha256_pre_digest(const struct sha256_pre *pre, const void *p, size_t n, unsigned char out[32]);
+void sha256_pre_free(struct sha256_pre *pre);
 /* sha256 of what is left to read on fd, *size (if not NULL) its length.
  * 0 ok, -1 with errno. */
 int sha256_fd_hex(int fd, char out[65], uint64_t *size);

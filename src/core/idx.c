@@ -22,6 +22,8 @@ struct idx {
 	uint32_t cap;        /* power of two */
 	uint32_t n;
 	uint32_t indexed;    /* slots 0..indexed-1 are in the table (idx_append leaves some out) */
+	uint32_t hint;       /* the slot last returned by idx_get */
+	int dups;            /* idx_index found an id twice: only the table says which slot is its */
 	uint32_t *addr;      /* slot -> record address */
 	uint32_t addr_cap;
 	char **blocks;
@@ -207,6 +209,8 @@ idx_index(struct idx *x)
 	x->indexed = x->n;
 	uint32_t dup = put_slots(x, x->tab, x->cap, from, 1);
 	if (dup)
+		x->dups = 1;
+	if (dup)
 		vj_warn("%u job ids were given two slots by a checkpoint that was not written by vj: "
 		    "the first kept; remove RUN/journal/*.ckpt to fold the journals afresh", dup);
 	return dup ? -1 : 0;
@@ -262,10 +266,26 @@ idx_get_hashed(struct idx *x, const char *id, size_t len, uint64_t h, int create
 	return slot;
 }
 
+/* A journal mostly names the job it named last or the next one (a job
+ * line, then its done; a stage takes the jobs in order): those two are
+ * compared first, records next to each other in the arena, before the
+ * id is hashed and looked up in the table (a cache miss or two away on a
+ * big run: the lookup was a quarter of a replay). */
 int64_t
 idx_get(struct idx *x, const char *id, size_t len, int create)
 {
-	return idx_get_hashed(x, id, len, idx_hash(id, len), create);
+	if (x->indexed == x->n && !x->dups)
+		for (uint32_t k = x->hint; k < x->n && k - x->hint < 2; k++) {
+			const char *rec = rec_at(x, x->addr[k]);
+			if (memcmp(rec + REC_HDR, id, len) == 0 && rec[REC_HDR + len] == 0) {
+				x->hint = k;
+				return k;
+			}
+		}
+	int64_t slot = idx_get_hashed(x, id, len, idx_hash(id, len), create);
+	if (slot >= 0)
+		x->hint = (uint32_t)slot;
+	return slot;
 }
 
 const char *
@@ -288,6 +308,7 @@ idx_truncate(struct idx *x, uint32_t n)
 	/* the rare undo of a checkpoint that turned out bad: the arena keeps
 	 * the dropped text, the table is rebuilt without it */
 	x->n = n;
+	x->hint = 0;
 	rehash(x, cap_for(n) > x->cap ? cap_for(n) : x->cap);
 }
 

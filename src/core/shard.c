@@ -15,7 +15,14 @@
  * any worker count and however the input is cut into calls, while
  * nbWorkers 0 makes a different one.  The workers compress while the
  * caller frames the next samples (and pack.c's reader thread reads and
- * checks the next images). */
+ * checks the next images).
+ *
+ * The compressed bytes are written out and hashed (the sha256 that
+ * index.json gives for the file) on a writer thread of its own: on
+ * incompressible images hashing the output costs as much as compressing
+ * it, and on the caller's thread it held up the framing and the feeding
+ * of the workers.  The compressor fills one of a few output buffers while
+ * the writer takes the others, in order. */
 #include "core/shard.h"
 #include "base/hash.h"
 #include "base/jscan.h"
@@ -25,6 +32,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +53,25 @@ const char *const shard_compress_name[] = { "zstd", "gzip", "none" };
 #define STAGE (1u << 16)       /* small pieces gathered before the compressor */
 #define DIRECT (1u << 14)      /* a piece this big goes to the compressor as it is */
 #define TAR_RECORD 10240       /* the stream is padded to a multiple of this */
+#define NOUT 4                 /* output buffers: one filled, the others being written */
+
+/* The writer thread: writes and hashes buffers in the order they are
+ * handed over.  Wake-ups cost (a futex, in a VM an interrupt to the other
+ * CPU): each side signals only when the other one sleeps. */
+struct writer {
+	pthread_t th;
+	int live;                /* the thread runs (else writes happen in line) */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *buf[NOUT];
+	size_t len[NOUT];
+	uint64_t queued, done;   /* buffers handed over, written */
+	int end, wwait, mwait;
+	int err;                 /* errno of the first failed write */
+	int fd;
+	int inited;
+	struct sha256_ctx *sha;  /* of the file; NULL once shard_finish took it */
+};
 
 struct shard {
 	struct shard_opts o;
@@ -58,10 +85,10 @@ struct shard {
 	uint64_t raw;            /* uncompressed stream bytes so far */
 	unsigned char *stage;
 	size_t nstage;
-	unsigned char *out;      /* the compressor's output, CHUNK bytes */
+	unsigned char *out;      /* the compressor's output, CHUNK bytes: w.buf[w.queued % NOUT] */
 	size_t fill;
 	uint64_t bytes;          /* compressed bytes written */
-	struct sha256_ctx *sha;  /* of the file */
+	struct writer w;         /* writes out and hashes the file (w.sha) */
 };
 
 const char *
@@ -95,22 +122,139 @@ shard_sample_size(const struct shard_member *m, int n, size_t keylen)
 
 /* ---- output: every compressed byte is written and hashed here */
 
-/* Write out the buffer the compressor fills. */
+/* Write and hash one buffer: 0, or an errno. */
+static int
+write_out(struct writer *w, const unsigned char *p, size_t n)
+{
+	for (size_t o = 0; o < n; o += WRITE_PIECE) {
+		size_t k = n - o < WRITE_PIECE ? n - o : WRITE_PIECE;
+		if (write_all(w->fd, p + o, k) < 0)
+			return errno ? errno : EIO;
+	}
+	sha256_update(w->sha, p, n);
+	return 0;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->done == w->queued && !w->end) {
+			w->wwait = 1;
+			pthread_cond_wait(&w->cv, &w->mu);
+			w->wwait = 0;
+		}
+		if (w->done == w->queued)
+			break;
+		/* buffer done % NOUT is ours until done passes it */
+		size_t i = w->done % NOUT, n = w->len[i];
+		int bad = w->err;
+		pthread_mutex_unlock(&w->mu);
+		int e = bad ? 0 : write_out(w, w->buf[i], n);
+		pthread_mutex_lock(&w->mu);
+		if (e && !w->err)
+			w->err = e;
+		w->done++;
+		if (w->mwait)
+			pthread_cond_signal(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void
+writer_start(struct writer *w, int fd)
+{
+	w->fd = fd;
+	w->inited = 1;
+	w->sha = sha256_new();
+	for (int i = 0; i < NOUT; i++)
+		w->buf[i] = xmalloc(CHUNK);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	int e = pthread_create(&w->th, NULL, writer_main, w);
+	if (e)
+		vj_debug("cannot start the writer thread (%s); writing in line", strerror(e));
+	w->live = e == 0;
+}
+
+/* Hand buffer queued % NOUT (n bytes) over; 0, or the errno of a write
+ * that failed (this one, in line, or an earlier one). */
+static int
+writer_put(struct writer *w, size_t n)
+{
+	if (!w->live) {
+		int e = w->err ? w->err : write_out(w, w->buf[0], n);
+		if (e && !w->err)
+			w->err = e;
+		return w->err;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->len[w->queued % NOUT] = n;
+	w->queued++;
+	if (w->wwait)
+		pthread_cond_signal(&w->cv);
+	/* the next buffer to fill must be free */
+	while (w->queued - w->done >= NOUT) {
+		w->mwait = 1;
+		pthread_cond_wait(&w->cv, &w->mu);
+		w->mwait = 0;
+	}
+	int e = w->err;
+	pthread_mutex_unlock(&w->mu);
+	return e;
+}
+
+/* Wait for everything handed over to be written; stop the thread.  0, or
+ * the errno of the first failed write. */
+static int
+writer_stop(struct writer *w)
+{
+	if (w->live) {
+		pthread_mutex_lock(&w->mu);
+		w->end = 1;
+		if (w->wwait)
+			pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->th, NULL);
+		w->live = 0;
+	}
+	return w->err;
+}
+
+static void
+writer_free(struct writer *w)
+{
+	if (!w->inited)
+		return;
+	writer_stop(w);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	for (int i = 0; i < NOUT; i++)
+		free(w->buf[i]);
+	if (w->sha) {
+		char junk[65];
+		sha256_final(w->sha, junk);
+		w->sha = NULL;
+	}
+}
+
+/* Hand the buffer the compressor filled to the writer; fill the next one. */
 static int
 drain(struct shard *s)
 {
 	if (s->fill == 0)
 		return 0;
-	for (size_t o = 0; o < s->fill; o += WRITE_PIECE) {
-		size_t k = s->fill - o < WRITE_PIECE ? s->fill - o : WRITE_PIECE;
-		if (write_all(s->fd, s->out + o, k) < 0) {
-			s->err = errno ? errno : EIO;
-			return -1;
-		}
-	}
-	sha256_update(s->sha, s->out, s->fill);
+	int e = writer_put(&s->w, s->fill);
 	s->bytes += s->fill;
 	s->fill = 0;
+	s->out = s->w.buf[s->w.live ? s->w.queued % NOUT : 0];
+	if (e) {
+		s->err = e;
+		return -1;
+	}
 	return 0;
 }
 
@@ -398,13 +542,9 @@ destroy(struct shard *s)
 		ZSTD_freeCCtx(s->zc);
 	if (s->gz_live)
 		deflateEnd(&s->gz);
-	if (s->sha) {
-		char junk[65];
-		sha256_final(s->sha, junk);
-	}
+	writer_free(&s->w);   /* before the file is closed: it may still write */
 	if (s->fd >= 0)
 		close(s->fd);
-	free(s->out);
 	free(s->stage);
 	free(s->path);
 	free(s);
@@ -418,14 +558,14 @@ shard_create(const char *path, const struct shard_opts *o, char *err, size_t err
 	s->wds = o->format == SF_WDS;
 	s->path = xstrdup(path);
 	s->stage = xmalloc(STAGE);
-	s->out = xmalloc(CHUNK);
-	s->sha = sha256_new();
 	s->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (s->fd < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
 		destroy(s);
 		return NULL;
 	}
+	writer_start(&s->w, s->fd);
+	s->out = s->w.buf[0];
 	if ((o->compress == SC_ZSTD && init_zstd(s, err, errlen) < 0) ||
 	    (o->compress == SC_GZIP && init_gzip(s, err, errlen) < 0)) {
 		shard_abort(s);
@@ -482,6 +622,10 @@ shard_finish(struct shard *s, char sha_out[65], uint64_t *bytes, char *err, size
 		    (s->o.compress != SC_NONE && feed(s, NULL, 0, 1) < 0);
 	if (!bad)
 		bad = drain(s) < 0;
+	if (!bad && writer_stop(&s->w)) {
+		s->err = s->w.err;
+		bad = 1;
+	}
 	if (!bad && s->o.sync && fsync(s->fd) < 0) {
 		s->err = errno;
 		bad = 1;
@@ -499,8 +643,8 @@ shard_finish(struct shard *s, char sha_out[65], uint64_t *bytes, char *err, size
 		return -1;
 	}
 	s->fd = -1;
-	sha256_final(s->sha, sha_out);
-	s->sha = NULL;
+	sha256_final(s->w.sha, sha_out);
+	s->w.sha = NULL;
 	*bytes = s->bytes;
 	destroy(s);
 	return 0;

@@ -59,6 +59,7 @@ struct stage_state {
 	double cost;
 	int64_t last_commit;
 	uint64_t total;               /* what there is to do, when known (progress.h) */
+	int count_later;              /* --pending: total still to count (1), at the next tick (2) */
 	int64_t due;                  /* wall ms the job being taken may be retried at; 0 now */
 	uint64_t n_waiting_open;      /* feeds that found sending closed, in a row */
 	/* --max-cost: what the jobs handed to the engine are expected to cost
@@ -433,17 +434,38 @@ pending_record(struct stage_state *x, uint32_t slot, json_t **rec, char key[KEY_
 	return *rec ? 0 : 1;
 }
 
-/* How much --pending has to do, for the progress line. */
+/* How much --pending has to do from slot from on, for the progress line. */
 static uint64_t
-count_pending(struct stage_state *x)
+count_pending(struct stage_state *x, uint32_t from)
 {
 	uint64_t n = 0, waiting = 0;
+	int64_t due = x->due;
 	char key[KEY_HEX + 1];
-	for (uint32_t slot = 0; slot < idx_count(x->run->ids); slot++)
+	for (uint32_t slot = from; slot < idx_count(x->run->ids); slot++)
 		if (pending_check(x, slot, key, &waiting) == 0)
 			n++;
-	x->due = 0;
+	x->due = due;
 	return n;
+}
+
+/* The total of a --pending run is counted once the first jobs are on their
+ * way, not before: it derives every job's key (ten million of them on a
+ * big run, a second or more) and the first request should not wait for a
+ * figure only the progress line shows.  What the scan has passed is
+ * handled, queued, in flight or held; the rest is counted. */
+static void
+count_total(struct stage_state *x)
+{
+	struct eng_counts c;
+	eng_counts(x->eng, &c);
+	uint64_t handled = x->n_done + x->n_cached + x->n_dead + x->n_bad + x->n_skipped_dead;
+	if (x->count_later == 1) {
+		if (c.in_flight > 0 || handled > 0 || x->scan >= idx_count(x->run->ids))
+			x->count_later = 2;   /* the next turn: the requests are sent */
+		return;
+	}
+	x->count_later = 0;
+	x->total = handled + c.in_flight + c.queued + (x->held != NULL) + count_pending(x, x->scan);
 }
 
 static void
@@ -782,6 +804,8 @@ hook_tick(void *ctx, int urgent)
 		stop(x, STOP_SIGNAL);
 		eng_stop(x->eng, got_signal > 1);
 	}
+	if (x->count_later)
+		count_total(x);
 	/* a journal that fails stops everything at once: nothing may be passed
 	 * on unjournaled; a reader that went away or an unreadable upstream
 	 * stops new work, and what is in flight (already paid for) is finished
@@ -890,9 +914,12 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 	}
 	x.eng = eng_new(&ec, d->ops, d->pctx, &h);
 	x.prog = progress_start(c->run, d->s, &(struct progress_opts){ c->progress, c->heartbeat });
-	if (progress_shown(x.prog))
-		x.total = !c->pending ? progress_count_lines(c->files, c->nfiles) :
-		    !c->follow ? count_pending(&x) : 0;
+	if (progress_shown(x.prog)) {
+		if (!c->pending)
+			x.total = progress_count_lines(c->files, c->nfiles);
+		else if (!c->follow)
+			x.count_later = 1;
+	}
 	progress(&x);
 	rc = eng_run(x.eng);
 	if (x.held) {
