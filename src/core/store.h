@@ -11,6 +11,29 @@ char *store_path(const char *run, const char *sha256);
  * when its bytes match its name, replaced when they do not.
  * sha_out gets the hex digest.  0 ok, -1 with errno. */
 int store_put(const char *run, const void *p, size_t n, char sha_out[65]);
+
+/* Objects made durable in groups, as the journal's events are (docs/design.md,
+ * "Objects").  store_add writes a temporary and starts its writeback;
+ * store_sync makes everything added since the last sync durable: one sweep
+ * of fdatasync over the temporaries, the renames, one fsync per directory
+ * touched.  THE INVARIANT: a caller journals a job that names an object only
+ * after a store_sync that covered the object returned 0 (vj-ingest calls it
+ * just before each journal commit). */
+struct store_batch;
+/* A batch that syncs by itself once it holds max_n objects or max_bytes
+ * (max_n 1: each object on its own, as store_put).  nosync: write and
+ * rename, never fsync (--fsync never). */
+struct store_batch *store_batch_new(const char *run, int max_n, size_t max_bytes, int nosync);
+/* Hash and write bytes, not yet durable; a present good object, or one
+ * already in the batch, is not written again.  sha_out gets the digest.
+ * 0 ok, -1 with errno (this object, or a sync it set off, failed). */
+int store_add(struct store_batch *b, const void *p, size_t n, char sha_out[65]);
+/* Make every object added so far durable.  0 ok; -1 with errno, and then
+ * none of them may be journaled (the temporaries not renamed are removed). */
+int store_sync(struct store_batch *b);
+int store_batch_count(const struct store_batch *b);      /* added, not yet synced */
+void store_batch_free(struct store_batch *b);             /* unsynced temporaries removed */
+
 /* Read an object back, checking it against its name.  NULL with errno
  * (EILSEQ when the bytes do not match their hash). */
 char *store_get(const char *run, const char *sha256, size_t *len);

@@ -38,6 +38,7 @@ enum stop_reason {
 	STOP_JOURNAL,     /* this stage's journal cannot be written: stop now, exit 3 */
 	STOP_UPSTREAM,    /* an upstream journal cannot be read (--follow): exit 3 */
 	STOP_FINISH,      /* the stage's own finishing step failed: exit 3 */
+	STOP_DURABLE,     /* what the results name could not be made durable: exit 3 */
 };
 
 struct stage_state {
@@ -81,13 +82,15 @@ static const char *const stop_words[] = {
 	[STOP_JOURNAL] = ", stopped: the journal could not be written",
 	[STOP_UPSTREAM] = ", stopped: an upstream journal could not be read",
 	[STOP_FINISH] = ", stopped: the stage could not finish",
+	[STOP_DURABLE] = ", stopped: the images could not be made durable",
 };
 
 static void
 stop(struct stage_state *x, enum stop_reason why)
 {
-	if (x->stop == STOP_NONE || (why == STOP_JOURNAL && x->stop != STOP_JOURNAL))
-		x->stop = why;   /* a journal that fails outranks any other reason */
+	int io = why == STOP_JOURNAL || why == STOP_DURABLE;
+	if (x->stop == STOP_NONE || (io && x->stop != STOP_JOURNAL && x->stop != STOP_DURABLE))
+		x->stop = why;   /* a journal or store that fails outranks any other reason */
 }
 
 static void
@@ -113,6 +116,18 @@ stage_io_error(struct stage_state *x, const char *id)
 	}
 	x->io_failed = 1;
 	stop(x, STOP_JOURNAL);
+}
+
+/* The stage's durable hook before a commit: when it fails nothing more is
+ * committed (the results would name what may not be on disk). */
+static int
+make_durable(struct stage_state *x)
+{
+	if (x->io_failed || !x->d->durable || x->d->durable(x) == 0)
+		return 0;
+	x->io_failed = 1;
+	stop(x, STOP_DURABLE);
+	return -1;
 }
 
 void
@@ -751,7 +766,7 @@ hook_tick(void *ctx, int urgent)
 	 * on unjournaled; a reader that went away or an unreadable upstream
 	 * stops new work, and what is in flight (already paid for) is finished
 	 * and journaled within --grace */
-	if (x->stop == STOP_JOURNAL)
+	if (x->stop == STOP_JOURNAL || x->stop == STOP_DURABLE)
 		eng_stop(x->eng, 1);
 	else if (x->stop == STOP_OUTPUT || x->stop == STOP_UPSTREAM)
 		eng_stop(x->eng, 0);
@@ -764,7 +779,10 @@ hook_tick(void *ctx, int urgent)
 		return (int)(COMMIT_MS - (now - x->last_commit));
 	}
 	x->last_commit = now;
-	/* group commit: durable before anything is passed downstream */
+	/* group commit: durable before anything is passed downstream, and
+	 * what the results name (objects) durable before the results */
+	if (make_durable(x) < 0)
+		return -1;
 	if (journal_commit(j) < 0) {
 		stage_io_error(x, NULL);
 		return -1;
@@ -872,6 +890,7 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 	struct progress_counts pc;
 	progress_counts(&x, &pc);
 	progress_end(x.prog, &pc);
+	make_durable(&x);
 	if (journal_pending(x.run->own[d->s]) && x.io_failed) {
 		/* what could not be written stays unwritten: its jobs are redone */
 	} else if (journal_commit(x.run->own[d->s]) < 0) {

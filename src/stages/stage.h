@@ -61,6 +61,11 @@ struct stage_def {
 	 * status (-1: VJ_EFATAL). */
 	int (*start)(struct stage_state *x);
 	int (*finish)(struct stage_state *x);  /* optional, at the end */
+	/* Optional: make durable what the events about to be committed name
+	 * (vj-ingest: their objects).  Called before every journal commit, so
+	 * nothing is journaled before what it names is on disk.  0 ok; -1 with
+	 * a message said: nothing more is committed, the stage stops, exit 3. */
+	int (*durable)(struct stage_state *x);
 	/* Optional, for --max-cost: the estimated cost in USD of one request
 	 * for rec, reserved when the job is handed to the engine (before its
 	 * request is built) and settled by its real cost when it ends.  NULL:
