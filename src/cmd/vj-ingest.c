@@ -10,7 +10,7 @@ static const struct opts_cmd cmd = {
 "                 [--partition-base 0|1]] [--max-bytes SIZE] [--deny-private]\n"
 "                 [--files-under DIR | --no-local-files] [--retries N] [--timeout SEC]\n"
 "                 [--job-timeout SEC] [--grace SEC] [--fsync always|batch|never] [--repair]\n"
-"                 [--progress | --no-progress]\n"
+"                 [--per-host N] [--progress | --no-progress]\n"
 "                 [--heartbeat SEC] [--log-format text|json]\n"
 "                 [--pending [--retry-failed] [--wait-retries SEC]] [FILE...]\n"
 "       vj-ingest -h | -V\n",

@@ -857,7 +857,7 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 	struct eng_config ec = {
 		.concurrency = c->jobs, .rpm = c->rpm, .tpm = c->tpm, .retries = c->retries,
 		.timeout = c->timeout, .job_timeout = c->job_timeout, .grace = c->grace,
-		.verbose = vj_verbose,
+		.per_host = c->per_host, .verbose = vj_verbose,
 	};
 	struct eng_hooks h = {
 		.ctx = &x, .feed = hook_feed, .input_fd = -1, .done = hook_done,

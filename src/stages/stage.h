@@ -30,6 +30,7 @@ struct stage_config {
 	double rpm, tpm;              /* requests, tokens a minute; 0: no limit */
 	int retries;                  /* retries after the first attempt */
 	double timeout, job_timeout, grace;   /* seconds: a request, a job, after a signal */
+	int per_host;                 /* requests to one host at once; 0: no cap */
 	double wait_retries;          /* --pending: retries due within this many seconds are
 	                               * taken and waited for; later ones are left (exit 75) */
 	int wait_open;                /* when the stage_def says sending is closed (off-peak
