@@ -11,6 +11,7 @@
 # time), medians over ROUNDS.
 #   scripts/bench/fetch.sh [N [ROUNDS]]         (defaults 3000 and 3)
 #   OLD=path/to/vj-ingest scripts/bench/fetch.sh   adds an older build at -j 64
+#   SERVE=1 scripts/bench/fetch.sh [N]   only serve (for perf), until killed
 # Needs `make bin/vj-ingest scripts/vj-mkimages`, nginx, aria2c, curl and
 # GNU time.  nginx and aria2 are for this benchmark only (no test needs
 # them); on Debian: apt-get install nginx-light aria2 (or nginx).
@@ -40,7 +41,7 @@ if [ ! -s "img.$N.done" ]; then
 	rm -rf img base && mkdir img base
 	k=0
 	while [ $k -lt 40 ]; do
-		w=$((380 + (k % 8) * 30)) h=$((280 + (k / 8) * 40))
+		w=$((400 + (k % 8) * 30)) h=$((300 + (k / 8) * 40))
 		"$TOP/scripts/vj-mkimages" --one "${w}x$h" noise jpg "base/$k.jpg"
 		k=$((k + 1))
 	done
@@ -86,7 +87,7 @@ http {
 EOF
 } >"$T/nginx.conf"
 "$NGINX" -p "$T" -e "$T/error.log" -c "$T/nginx.conf"
-trap 'kill $(cat "$T/nginx.pid" 2>/dev/null) 2>/dev/null; rm -rf "$T" "$OUT/dst"' EXIT INT TERM
+trap 'kill $(cat "$T/nginx.pid" 2>/dev/null) 2>/dev/null; rm -rf "$T" "$OUT/dst" "$OUT/trash"' EXIT INT TERM
 i=0
 until curl -sf -o /dev/null "http://127.0.0.1:$PORT/0.jpg"; do
 	i=$((i + 1)); [ $i -lt 50 ] || { echo "fetch.sh: nginx did not start" >&2; cat "$T/error.log" >&2; exit 1; }
@@ -97,12 +98,21 @@ i=0
 while [ $i -lt "$N" ]; do echo "$URL/$i.jpg"; i=$((i + 1)); done >urls.txt
 awk '{ printf "{\"imageUrl\": \"%s\", \"id\": \"b%06d\"}\n", $0, NR }' urls.txt >manifest.jsonl
 cat img/*.jpg >/dev/null   # the served files in the page cache
+if [ -n "${SERVE:-}" ]; then
+	echo "serving $URL/0.jpg .. $URL/$((N - 1)).jpg; $OUT/manifest.jsonl; ^C ends"
+	while :; do sleep 3600 & wait $!; done
+fi
 
 # one measurement: NAME, then the command (run in dst/); appends
-# "NAME wall user sys" to results
+# "NAME wall user sys" to results.  What the last tool wrote is moved
+# aside, not deleted: on ext4 without a journal (this machine's), creating
+# a file scans past every inode freed in the last 5-10 s, and 3,000 just
+# deleted make each create of the next tool slow.  The trash is deleted
+# once a round, and the next round waits that out.
 measure() {
 	name=$1; shift
-	rm -rf dst && mkdir dst
+	[ -d dst ] && mv dst "trash/$name.$r"
+	mkdir dst
 	sync    # the last tool's writeback is not this one's time
 	t0=$(date +%s%N)
 	( cd dst && /usr/bin/time -f "%U %S" -o ../time.out "$@" ) >/dev/null 2>err.out ||
@@ -114,7 +124,9 @@ measure() {
 : >results
 echo "fetch.sh: $N images, $((BYTES / 1000000)) MB, $ROUNDS rounds; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 r=0
+rm -rf trash dst && mkdir trash
 while [ $r -lt "$ROUNDS" ]; do
+	rm -rf trash dst && mkdir trash && sync && sleep 12
 	for j in 16 64 256; do
 		measure "vj-ingest-j$j" "$VJ" -r run -q -j $j --per-host $j ../manifest.jsonl
 	done

@@ -60,6 +60,8 @@ struct store_batch {
 	struct pend *p;
 	int n, cap;
 	unsigned char dirty[256];   /* objects/XX whose entries are to be fsynced */
+	int failed;                 /* errno of a sync that failed: sticky, since
+	                             * results naming its objects may be queued */
 };
 
 struct store_batch *
@@ -112,6 +114,10 @@ int
 store_sync(struct store_batch *b)
 {
 	int i, e;
+	if (b->failed) {
+		errno = b->failed;
+		return -1;
+	}
 	/* 1. data: one sweep.  Writeback of each began when it was added, so
 	 * most of these find their pages written; the first one also commits
 	 * the filesystem journal that holds the others' allocations.  Not
@@ -156,6 +162,7 @@ store_sync(struct store_batch *b)
 fail:
 	e = errno;
 	pend_drop(b, i);
+	b->failed = e ? e : EIO;
 	errno = e;
 	return -1;
 }
@@ -164,6 +171,10 @@ int
 store_add(struct store_batch *b, const void *buf, size_t n, char sha[65])
 {
 	char err[512];
+	if (b->failed) {
+		errno = b->failed;
+		return -1;
+	}
 	/* the bytes are hashed where they lie, once: in memory, as received */
 	sha256_hex(buf, n, sha);
 	for (int i = 0; i < b->n; i++)

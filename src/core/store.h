@@ -29,7 +29,8 @@ struct store_batch *store_batch_new(const char *run, int max_n, size_t max_bytes
  * 0 ok, -1 with errno (this object, or a sync it set off, failed). */
 int store_add(struct store_batch *b, const void *p, size_t n, char sha_out[65]);
 /* Make every object added so far durable.  0 ok; -1 with errno, and then
- * none of them may be journaled (the temporaries not renamed are removed). */
+ * none of them may be journaled (the temporaries not renamed are removed):
+ * the batch stays failed, every later store_add and store_sync fails too. */
 int store_sync(struct store_batch *b);
 int store_batch_count(const struct store_batch *b);      /* added, not yet synced */
 void store_batch_free(struct store_batch *b);             /* unsynced temporaries removed */

@@ -56,6 +56,7 @@ struct stage_state {
 	struct buf out, evbuf;
 	enum stop_reason stop;        /* why the stage stopped before the end, if it did */
 	int io_failed;                /* the journal could not be written */
+	int durable_failed;           /* nor what its results name made durable */
 	uint64_t n_done, n_cached, n_dead, n_retry_left, n_bad, n_skipped_dead, n_waiting;
 	double cost;
 	int64_t last_commit;
@@ -123,9 +124,11 @@ stage_io_error(struct stage_state *x, const char *id)
 static int
 make_durable(struct stage_state *x)
 {
-	if (x->io_failed || !x->d->durable || x->d->durable(x) == 0)
+	if (x->durable_failed)
+		return -1;      /* and stays so: what is queued may name what is lost */
+	if (!x->d->durable || x->d->durable(x) == 0)
 		return 0;
-	x->io_failed = 1;
+	x->durable_failed = x->io_failed = 1;
 	stop(x, STOP_DURABLE);
 	return -1;
 }
