@@ -3,7 +3,8 @@
 # 127.0.0.1 (an unprivileged port, its own config in a temporary directory)
 # serves N distinct 100-300 KB JPEGs; in one run, interleaved, each tool
 # fetches all of them into a fresh directory:
-#   vj-ingest -j 16, 64, 256 (objects durable, journaled, checked as images)
+#   vj-ingest -j 16, 64, 256 (objects durable, journaled, checked as images),
+#     and -j 64 --fsync never (what durability costs)
 #   aria2c -j 64
 #   xargs -P 64 curl (16 URLs per curl) and then sha256sum over the files
 #     (neither fsyncs anything)
@@ -130,6 +131,8 @@ while [ $r -lt "$ROUNDS" ]; do
 	for j in 16 64 256; do
 		measure "vj-ingest-j$j" "$VJ" -r run -q -j $j --per-host $j ../manifest.jsonl
 	done
+	# what durability costs: the same with nothing fsynced
+	measure "vj-j64-fsync-never" "$VJ" -r run -q -j 64 --per-host 64 --fsync never ../manifest.jsonl
 	if [ -n "${OLD:-}" ]; then
 		measure "old-vj-ingest-j64" "$OLD" -r run -q -j 64 ../manifest.jsonl
 	fi

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,13 +54,22 @@ struct pend {
 	char *tmp, *path;
 };
 
+/* Objects made durable together, and the directories to fsync with them. */
+struct group {
+	struct pend *p;
+	int n, cap;
+	unsigned char dirty[256];   /* objects/XX whose entries are to be fsynced */
+	int err;                    /* errno of the step that failed; 0 ok */
+};
+
 struct store_batch {
 	char *run;
 	int max_n, nosync;
 	size_t max_bytes, bytes;
-	struct pend *p;
-	int n, cap;
-	unsigned char dirty[256];   /* objects/XX whose entries are to be fsynced */
+	struct group cur;           /* being added to */
+	struct group fly;           /* being synced on its own thread */
+	pthread_t th;
+	int flying;
 	int failed;                 /* errno of a sync that failed: sticky, since
 	                             * results naming its objects may be queued */
 };
@@ -78,7 +88,7 @@ store_batch_new(const char *run, int max_n, size_t max_bytes, int nosync)
 int
 store_batch_count(const struct store_batch *b)
 {
-	return b->n;
+	return b->cur.n + b->fly.n;
 }
 
 static int
@@ -93,78 +103,148 @@ dir_of(const char *sha)
 	return hexval(sha[0]) << 4 | hexval(sha[1]);
 }
 
-/* Drop what is not renamed yet: its temporaries are nobody's. */
+/* Forget a group; the temporaries from index from on (not renamed) are
+ * nobody's and go. */
 static void
-pend_drop(struct store_batch *b, int from)
+group_clear(struct group *g, int from)
 {
-	for (int i = from; i < b->n; i++) {
-		if (b->p[i].fd >= 0)
-			close(b->p[i].fd);
-		unlink(b->p[i].tmp);
+	for (int i = from; i < g->n; i++) {
+		if (g->p[i].fd >= 0)
+			close(g->p[i].fd);
+		unlink(g->p[i].tmp);
 	}
-	for (int i = 0; i < b->n; i++) {
-		free(b->p[i].tmp);
-		free(b->p[i].path);
+	for (int i = 0; i < g->n; i++) {
+		free(g->p[i].tmp);
+		free(g->p[i].path);
 	}
-	b->n = 0;
-	b->bytes = 0;
+	g->n = 0;
+	g->err = 0;
+	memset(g->dirty, 0, sizeof g->dirty);
 }
 
-int
-store_sync(struct store_batch *b)
+/* Make a group durable: 0, or -1 with g->err.  What was not renamed is
+ * removed; names are left for group_clear to free (the adding thread may
+ * be reading them). */
+static int
+group_sync(const char *run, int nosync, struct group *g)
 {
 	int i, e;
-	if (b->failed) {
-		errno = b->failed;
-		return -1;
-	}
 	/* 1. data: one sweep.  Writeback of each began when it was added, so
-	 * most of these find their pages written; the first one also commits
-	 * the filesystem journal that holds the others' allocations.  Not
-	 * syncfs: the store's filesystem is usually shared with everything
-	 * else on the machine, whose dirty pages are not ours to wait for. */
-	for (i = 0; !b->nosync && i < b->n; i++)
-		if (fdatasync(b->p[i].fd) < 0) {
+	 * most of these find their pages written; on a journaling filesystem
+	 * the first one also commits the others' allocations.  Not syncfs:
+	 * the store's filesystem is usually shared with everything else on
+	 * the machine, whose dirty pages are not ours to wait for. */
+	for (i = 0; !nosync && i < g->n; i++)
+		if (fdatasync(g->p[i].fd) < 0) {
 			i = 0;       /* nothing renamed: every temporary goes */
 			goto fail;
 		}
 	/* 2. names: renamed only once durable, so an object under its final
 	 * name is always whole, whatever crashes */
-	for (i = 0; i < b->n; i++) {
-		int fd = b->p[i].fd;
-		b->p[i].fd = -1;
-		if (close(fd) < 0 || rename(b->p[i].tmp, b->p[i].path) < 0) {
-			e = errno;
-			unlink(b->p[i].tmp);
-			errno = e;
+	for (i = 0; i < g->n; i++) {
+		int fd = g->p[i].fd;
+		g->p[i].fd = -1;
+		if (close(fd) < 0 || rename(g->p[i].tmp, g->p[i].path) < 0)
 			goto fail;   /* those before i are in place, not yet durable */
-		}
-		b->dirty[dir_of(b->p[i].sha)] = 1;
+		g->dirty[dir_of(g->p[i].sha)] = 1;
 	}
-	/* 3. the directories: one fsync each, the first commits the renames
-	 * of all of them on most filesystems and the rest find nothing to do */
+	i = g->n;
+	/* 3. the directories: one fsync each */
 	for (int d = 0; d < 256; d++) {
-		if (!b->dirty[d])
+		if (!g->dirty[d])
 			continue;
-		b->dirty[d] = 0;
-		char *dir = xasprintf("%s/objects/%02x", b->run, d);
-		int r = b->nosync ? 0 : fsync_dir(dir);
+		char *dir = xasprintf("%s/objects/%02x", run, d);
+		int r = nosync ? 0 : fsync_dir(dir);
 		e = errno;
 		free(dir);
 		if (r < 0) {
-			i = b->n;
 			errno = e;
 			goto fail;
 		}
 	}
-	pend_drop(b, b->n);
 	return 0;
 fail:
-	e = errno;
-	pend_drop(b, i);
-	b->failed = e ? e : EIO;
-	errno = e;
+	g->err = errno ? errno : EIO;
+	for (int k = i; k < g->n; k++) {
+		if (g->p[k].fd >= 0)
+			close(g->p[k].fd);
+		g->p[k].fd = -1;
+		unlink(g->p[k].tmp);
+	}
 	return -1;
+}
+
+static void *
+sync_thread(void *arg)
+{
+	struct store_batch *b = arg;
+	group_sync(b->run, b->nosync, &b->fly);
+	return NULL;
+}
+
+/* Wait for the group on the sync thread; its failure becomes the batch's. */
+static int
+collect(struct store_batch *b)
+{
+	if (b->flying) {
+		pthread_join(b->th, NULL);
+		b->flying = 0;
+		if (b->fly.err && !b->failed)
+			b->failed = b->fly.err;
+		b->fly.err = 0;
+		group_clear(&b->fly, b->fly.n);
+	}
+	if (b->failed) {
+		errno = b->failed;
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_sync(struct store_batch *b)
+{
+	if (collect(b) < 0)
+		return -1;
+	if (group_sync(b->run, b->nosync, &b->cur) < 0)
+		b->failed = b->cur.err;
+	group_clear(&b->cur, b->cur.n);
+	b->bytes = 0;
+	if (b->failed) {
+		errno = b->failed;
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_sync_start(struct store_batch *b)
+{
+	if (collect(b) < 0)
+		return -1;
+	int any = b->cur.n > 0;
+	for (int d = 0; !any && d < 256; d++)
+		any = b->cur.dirty[d];
+	if (!any)
+		return 0;
+	/* the group moves to the thread; a new one starts empty */
+	struct group g = b->fly;
+	b->fly = b->cur;
+	b->cur = g;
+	b->bytes = 0;
+	if (pthread_create(&b->th, NULL, sync_thread, b) != 0) {
+		/* no thread: synced here, as store_sync would */
+		if (group_sync(b->run, b->nosync, &b->fly) < 0)
+			b->failed = b->fly.err;
+		group_clear(&b->fly, b->fly.n);
+		if (b->failed) {
+			errno = b->failed;
+			return -1;
+		}
+		return 0;
+	}
+	b->flying = 1;
+	return 0;
 }
 
 int
@@ -177,9 +257,14 @@ store_add(struct store_batch *b, const void *buf, size_t n, char sha[65])
 	}
 	/* the bytes are hashed where they lie, once: in memory, as received */
 	sha256_hex(buf, n, sha);
-	for (int i = 0; i < b->n; i++)
-		if (!strcmp(b->p[i].sha, sha))
-			return 0;   /* the same image twice in one group */
+	/* the same image twice in a group, or once in the group being synced
+	 * (which is durable before the next sync returns) */
+	for (int i = 0; i < b->cur.n; i++)
+		if (!strcmp(b->cur.p[i].sha, sha))
+			return 0;
+	for (int i = 0; b->flying && i < b->fly.n; i++)
+		if (!strcmp(b->fly.p[i].sha, sha))
+			return 0;
 	char *dir = xasprintf("%s/objects/%.2s", b->run, sha);
 	char *path = store_path(b->run, sha);
 	/* temporaries live in one place, so a crashed writer's leftovers are
@@ -194,7 +279,7 @@ store_add(struct store_batch *b, const void *buf, size_t n, char sha[65])
 			/* whole, since only durable bytes are renamed; but a writer
 			 * killed before its directory fsync may have left the name
 			 * itself not durable: it is fsynced with this group */
-			b->dirty[dir_of(sha)] = 1;
+			b->cur.dirty[dir_of(sha)] = 1;
 			r = b->max_n == 1 ? store_sync(b) : 0;
 			goto out;
 		}
@@ -216,11 +301,12 @@ store_add(struct store_batch *b, const void *buf, size_t n, char sha[65])
 	if (!b->nosync)
 		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 #endif
-	if (b->n == b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 16;
-		b->p = xrealloc(b->p, (size_t)b->cap * sizeof *b->p);
+	struct group *g = &b->cur;
+	if (g->n == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 16;
+		g->p = xrealloc(g->p, (size_t)g->cap * sizeof *g->p);
 	}
-	struct pend *pe = &b->p[b->n++];
+	struct pend *pe = &g->p[g->n++];
 	memcpy(pe->sha, sha, 65);
 	pe->fd = fd;
 	pe->tmp = tmp;
@@ -229,8 +315,12 @@ store_add(struct store_batch *b, const void *buf, size_t n, char sha[65])
 	fd = -1;
 	b->bytes += n;
 	r = 0;
-	if (b->n >= b->max_n || (b->max_bytes && b->bytes >= b->max_bytes))
+	/* a full group: one object alone is synced here (--fsync always);
+	 * a larger one goes to the sync thread, after the one before it */
+	if (b->max_n == 1)
 		r = store_sync(b);
+	else if (g->n >= b->max_n || (b->max_bytes && b->bytes >= b->max_bytes))
+		r = store_sync_start(b);
 out:
 	e = errno;
 	if (fd >= 0)
@@ -250,8 +340,10 @@ store_batch_free(struct store_batch *b)
 {
 	if (!b)
 		return;
-	pend_drop(b, 0);
-	free(b->p);
+	collect(b);
+	group_clear(&b->cur, 0);
+	free(b->cur.p);
+	free(b->fly.p);
 	free(b->run);
 	free(b);
 }

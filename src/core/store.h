@@ -32,7 +32,14 @@ int store_add(struct store_batch *b, const void *p, size_t n, char sha_out[65]);
  * none of them may be journaled (the temporaries not renamed are removed):
  * the batch stays failed, every later store_add and store_sync fails too. */
 int store_sync(struct store_batch *b);
-int store_batch_count(const struct store_batch *b);      /* added, not yet synced */
+/* The same, in two steps: wait until the objects added before the last
+ * store_sync_start are durable (0, or -1 as store_sync), then hand those
+ * added since to a thread of the store's own, which syncs them while the
+ * caller goes on receiving.  A group that fills (max_n, max_bytes) is handed
+ * over the same way.  So after this returns 0, what was added before the
+ * previous call is durable; what was added since is not yet. */
+int store_sync_start(struct store_batch *b);
+int store_batch_count(const struct store_batch *b);      /* added, not yet known durable */
 void store_batch_free(struct store_batch *b);             /* unsynced temporaries removed */
 
 /* Read an object back, checking it against its name.  NULL with errno

@@ -199,11 +199,14 @@ ingest_start(struct stage_state *x)
 /* Before each journal commit: the objects its results name, durable first.
  * This is what keeps a journaled job's object on disk whatever crashes. */
 static int
-ingest_durable(struct stage_state *x)
+ingest_durable(struct stage_state *x, int final)
 {
 	struct ingest *g = stage_ctx(x);
-	if (!g->fc->batch || store_sync(g->fc->batch) == 0)
+	if (!g->fc->batch)
 		return 0;
+	/* on the store's thread while the loop receives more, except the last */
+	if (final ? store_sync(g->fc->batch) == 0 : store_sync_start(g->fc->batch) == 0)
+		return final ? 0 : 1;
 	vj_msg("cannot make the images durable in %s/objects: %s (the jobs they belong to "
 	    "are not journaled as done: run the same command again)", g->conf->stage.run,
 	    safefs_why(errno));

@@ -57,6 +57,7 @@ struct stage_state {
 	enum stop_reason stop;        /* why the stage stopped before the end, if it did */
 	int io_failed;                /* the journal could not be written */
 	int durable_failed;           /* nor what its results name made durable */
+	size_t mark_j, mark_out;      /* journal and output queued at the last durable call */
 	uint64_t n_done, n_cached, n_dead, n_retry_left, n_bad, n_skipped_dead, n_waiting;
 	double cost;
 	int64_t last_commit;
@@ -122,12 +123,13 @@ stage_io_error(struct stage_state *x, const char *id)
 /* The stage's durable hook before a commit: when it fails nothing more is
  * committed (the results would name what may not be on disk). */
 static int
-make_durable(struct stage_state *x)
+make_durable(struct stage_state *x, int final)
 {
 	if (x->durable_failed)
 		return -1;      /* and stays so: what is queued may name what is lost */
-	if (!x->d->durable || x->d->durable(x) == 0)
-		return 0;
+	int r = x->d->durable ? x->d->durable(x, final) : 0;
+	if (r >= 0)
+		return final ? 0 : r;
 	x->durable_failed = x->io_failed = 1;
 	stop(x, STOP_DURABLE);
 	return -1;
@@ -783,22 +785,35 @@ hook_tick(void *ctx, int urgent)
 	}
 	x->last_commit = now;
 	/* group commit: durable before anything is passed downstream, and
-	 * what the results name (objects) durable before the results */
-	if (make_durable(x) < 0)
+	 * what the results name (objects) durable before the results; when
+	 * the stage makes those durable on another thread, the commit is one
+	 * round behind: what was queued at the last round */
+	int lag = make_durable(x, urgent);
+	if (lag < 0)
 		return -1;
-	if (journal_commit(j) < 0) {
+	size_t jn = lag ? x->mark_j : journal_pending(j), on = lag ? x->mark_out : x->out.len;
+	if (journal_commit_upto(j, jn) < 0) {
 		stage_io_error(x, NULL);
 		return -1;
 	}
-	if (x->out.len && x->stop != STOP_OUTPUT) {
-		if (write_all(1, x->out.p, x->out.len) < 0) {
+	if (on > x->out.len)
+		on = x->out.len;
+	if (on && x->stop != STOP_OUTPUT) {
+		if (write_all(1, x->out.p, on) < 0) {
 			vj_warn("error writing output:");
 			stop(x, STOP_OUTPUT);
 			eng_stop(x->eng, 0);
 		}
 	}
-	x->out.len = 0;
+	memmove(x->out.p, x->out.p + on, x->out.len - on);
+	x->out.len -= on;
+	x->mark_j = journal_pending(j);
+	x->mark_out = x->out.len;
 	run_ckpt_tick(x->run, x->d->s);
+	if (x->mark_j || x->mark_out) {
+		progress(x);
+		return COMMIT_MS;   /* the rest goes at the next round */
+	}
 out:
 	progress(x);
 	return 1000;    /* nothing waits to be committed */
@@ -893,7 +908,7 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 	struct progress_counts pc;
 	progress_counts(&x, &pc);
 	progress_end(x.prog, &pc);
-	make_durable(&x);
+	make_durable(&x, 1);
 	if (journal_pending(x.run->own[d->s]) && x.io_failed) {
 		/* what could not be written stays unwritten: its jobs are redone */
 	} else if (journal_commit(x.run->own[d->s]) < 0) {

@@ -64,9 +64,12 @@ struct stage_def {
 	int (*finish)(struct stage_state *x);  /* optional, at the end */
 	/* Optional: make durable what the events about to be committed name
 	 * (vj-ingest: their objects).  Called before every journal commit, so
-	 * nothing is journaled before what it names is on disk.  0 ok; -1 with
-	 * a message said: nothing more is committed, the stage stops, exit 3. */
-	int (*durable)(struct stage_state *x);
+	 * nothing is journaled before what it names is on disk.  0: all that
+	 * is queued may be committed; 1: what was queued at the previous call
+	 * may (the rest is being made durable meanwhile: it is committed at
+	 * the next call); with final set it must return 0 or -1.  -1 with a
+	 * message said: nothing more is committed, the stage stops, exit 3. */
+	int (*durable)(struct stage_state *x, int final);
 	/* Optional, for --max-cost: the estimated cost in USD of one request
 	 * for rec, reserved when the job is handed to the engine (before its
 	 * request is built) and settled by its real cost when it ends.  NULL:
