@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +254,15 @@ ingest_main(const struct ingest_config *c)
 		vj_warn("cannot get the working directory:");
 		return VJ_EUSAGE;
 	}
+#ifdef M_TRIM_THRESHOLD
+	/* Every image is received into a buffer of its size and freed once
+	 * stored: left to itself, malloc maps or trims those each time, and
+	 * the page faults of touching fresh memory were a fifth of vj-ingest's
+	 * CPU fetching 200 KB images (docs/benchmarks.md).  Kept instead: at
+	 * most about -j buffers are live at once. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
 	if (c->files_under && c->no_local_files) {
 		vj_msg("--files-under and --no-local-files contradict each other: give one");
 		return VJ_EUSAGE;
