@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,7 @@ struct store_batch {
 	struct group fly;           /* being synced on its own thread */
 	pthread_t th;
 	int flying;
+	atomic_int landed;          /* set by the thread when its group is done */
 	int failed;                 /* errno of a sync that failed: sticky, since
 	                             * results naming its objects may be queued */
 };
@@ -179,6 +181,7 @@ sync_thread(void *arg)
 {
 	struct store_batch *b = arg;
 	group_sync(b->run, b->nosync, &b->fly);
+	atomic_store(&b->landed, 1);
 	return NULL;
 }
 
@@ -218,8 +221,11 @@ store_sync(struct store_batch *b)
 }
 
 int
-store_sync_start(struct store_batch *b)
+store_sync_start(struct store_batch *b, int wait)
 {
+	/* the loop does not wait for the disk while it can receive instead */
+	if (b->flying && !wait && !atomic_load(&b->landed))
+		return 1;
 	if (collect(b) < 0)
 		return -1;
 	int any = b->cur.n > 0;
@@ -232,6 +238,7 @@ store_sync_start(struct store_batch *b)
 	b->fly = b->cur;
 	b->cur = g;
 	b->bytes = 0;
+	atomic_store(&b->landed, 0);
 	if (pthread_create(&b->th, NULL, sync_thread, b) != 0) {
 		/* no thread: synced here, as store_sync would */
 		if (group_sync(b->run, b->nosync, &b->fly) < 0)
@@ -320,7 +327,7 @@ store_add(struct store_batch *b, const void *buf, size_t n, char sha[65])
 	if (b->max_n == 1)
 		r = store_sync(b);
 	else if (g->n >= b->max_n || (b->max_bytes && b->bytes >= b->max_bytes))
-		r = store_sync_start(b);
+		r = store_sync_start(b, 1);
 out:
 	e = errno;
 	if (fd >= 0)

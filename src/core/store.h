@@ -37,8 +37,10 @@ int store_sync(struct store_batch *b);
  * added since to a thread of the store's own, which syncs them while the
  * caller goes on receiving.  A group that fills (max_n, max_bytes) is handed
  * over the same way.  So after this returns 0, what was added before the
- * previous call is durable; what was added since is not yet. */
-int store_sync_start(struct store_batch *b);
+ * previous call is durable; what was added since is not yet.  Without
+ * wait, 1 when the group before is still being synced: nothing changed,
+ * call again later. */
+int store_sync_start(struct store_batch *b, int wait);
 int store_batch_count(const struct store_batch *b);      /* added, not yet known durable */
 void store_batch_free(struct store_batch *b);             /* unsynced temporaries removed */
 

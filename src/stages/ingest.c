@@ -206,8 +206,9 @@ ingest_durable(struct stage_state *x, int final)
 	if (!g->fc->batch)
 		return 0;
 	/* on the store's thread while the loop receives more, except the last */
-	if (final ? store_sync(g->fc->batch) == 0 : store_sync_start(g->fc->batch) == 0)
-		return final ? 0 : 1;
+	int r = final ? store_sync(g->fc->batch) : store_sync_start(g->fc->batch, 0);
+	if (r >= 0)
+		return final ? 0 : r == 1 ? 2 : 1;
 	vj_msg("cannot make the images durable in %s/objects: %s (the jobs they belong to "
 	    "are not journaled as done: run the same command again)", g->conf->stage.run,
 	    safefs_why(errno));

@@ -755,6 +755,7 @@ progress(struct stage_state *x)
  * passed on: the loop is told not to sleep past that.  Nothing is printed
  * before it is durable. */
 #define COMMIT_MS 20
+#define DURABLE_POLL_MS 5
 
 static int
 hook_tick(void *ctx, int urgent)
@@ -791,6 +792,12 @@ hook_tick(void *ctx, int urgent)
 	int lag = make_durable(x, urgent);
 	if (lag < 0)
 		return -1;
+	if (lag == 2) {
+		/* the objects are still syncing: look again at the next turn */
+		x->last_commit = now - COMMIT_MS;
+		progress(x);
+		return DURABLE_POLL_MS;
+	}
 	size_t jn = lag ? x->mark_j : journal_pending(j), on = lag ? x->mark_out : x->out.len;
 	if (journal_commit_upto(j, jn) < 0) {
 		stage_io_error(x, NULL);

@@ -67,7 +67,8 @@ struct stage_def {
 	 * nothing is journaled before what it names is on disk.  0: all that
 	 * is queued may be committed; 1: what was queued at the previous call
 	 * may (the rest is being made durable meanwhile: it is committed at
-	 * the next call); with final set it must return 0 or -1.  -1 with a
+	 * the next call); 2: nothing more yet, call again soon; with final set
+	 * it must return 0 or -1.  -1 with a
 	 * message said: nothing more is committed, the stage stops, exit 3. */
 	int (*durable)(struct stage_state *x, int final);
 	/* Optional, for --max-cost: the estimated cost in USD of one request

@@ -195,9 +195,9 @@ test_store_batch(void)
 	ok(!store_has(dir, sha, 11), "not in place before a sync");
 	ok(store_add(b, "first image", 11, sha2) == 0 && !strcmp(sha, sha2) &&
 	    store_batch_count(b) == 1, "the same bytes twice: one object");
-	ok(store_sync_start(b) == 0, "handed to the sync thread");
+	ok(store_sync_start(b, 1) == 0, "handed to the sync thread");
 	ok(store_add(b, "second image", 12, sha2) == 0, "another, meanwhile");
-	ok(store_sync_start(b) == 0 && store_has(dir, sha, 11),
+	ok(store_sync_start(b, 1) == 0 && store_has(dir, sha, 11),
 	    "the next round: what came before the last one is in place");
 	ok(store_sync(b) == 0 && store_has(dir, sha2, 12) && store_batch_count(b) == 0,
 	    "store_sync: everything in place");
