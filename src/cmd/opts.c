@@ -194,6 +194,8 @@ static const struct opt table[] = {
 	  .def = "$VJ_PARTITION_BASE" },
 	{ 0, "max-bytes", NULL, CMD_INGEST, K_SIZE, AT(max_bytes), "SIZE",
 	  .help = "largest image accepted, such as 512K, 20M or 1G", .def = "20M", .flags = INIT },
+	{ 0, "per-host", NULL, CMD_INGEST, K_INT, AT(per_host), "N", .lo = 0, .hi = 4096,
+	  .help = "at most N requests to one host at once; 0: no cap", .def = "8", .flags = INIT },
 	{ 0, "deny-private", NULL, CMD_INGEST, K_FLAG, AT(deny_private),
 	  .help = "fetch nothing from loopback, private or link-local addresses" },
 	{ 0, "files-under", NULL, CMD_INGEST, K_STR, AT(files_under), "DIR",
@@ -578,6 +580,7 @@ opts_stage_config(const struct opts *o, struct stage_config *c)
 		.progress = o->progress, .heartbeat = (int)o->heartbeat, .max_cost = o->max_cost,
 		.jobs = (int)o->jobs, .rpm = o->rpm, .tpm = o->tpm, .retries = (int)o->retries,
 		.timeout = o->timeout, .job_timeout = o->job_timeout, .grace = o->grace,
+		.per_host = (int)o->per_host,
 		.wait_retries = o->wait_retries_set ? o->wait_retries : o->job_timeout,
 		.files = o->files, .nfiles = o->nfiles,
 	};

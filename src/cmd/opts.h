@@ -66,6 +66,7 @@ struct opts {
 	long long max_bytes;
 	int deny_private, no_local_files;
 	const char *files_under;
+	long per_host;                /* --per-host; 0: no cap */
 	/* vj-pack */
 	const char *out, *verify, *reindex;
 	int merge;                    /* --merge: the operands are OUTs, -o the DEST */

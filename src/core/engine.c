@@ -47,6 +47,12 @@ struct engine {
 	struct limiter lim;
 	uint64_t n_sent, n_ok, n_failed, n_retried, n_rate;
 	unsigned seed;
+	/* --per-host: tasks built but not sent while their host is at the cap,
+	 * and how many requests each host has in flight */
+	struct eng_task *parked, *parked_tail;
+	int nparked, host_freed, parked_note;
+	struct host_load { uint64_t host; int n; } *hosts;
+	int nhosts, hosts_cap;
 };
 
 struct engine *
@@ -72,6 +78,11 @@ eng_new(const struct eng_config *c, const struct provider *p, void *pctx, const 
 	curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)e->c.concurrency);
 	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->c.concurrency);
 	curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	/* the engine keeps to --per-host itself (below), so that a request
+	 * waiting for its host waits outside curl, where CURLOPT_TIMEOUT does
+	 * not run; curl's own cap is only the backstop */
+	if (e->c.per_host > 0)
+		curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)e->c.per_host);
 	limiter_init(&e->lim, e->c.rpm, e->c.tpm, e->c.concurrency);
 	e->seed = (unsigned)getpid() ^ (unsigned)mono_ms();
 	return e;
@@ -83,6 +94,7 @@ eng_free(struct engine *e)
 	if (!e)
 		return;
 	curl_multi_cleanup(e->multi);
+	free(e->hosts);
 	free(e);
 }
 
@@ -107,7 +119,7 @@ eng_counts(const struct engine *e, struct eng_counts *c)
 	c->retried = e->n_retried;
 	c->rate_limited = e->n_rate;
 	c->in_flight = (uint64_t)e->inflight;
-	c->queued = (uint64_t)(e->nready + e->nwaiting);
+	c->queued = (uint64_t)(e->nready + e->nwaiting + e->nparked);
 	c->rate_now = e->lim.rate;
 }
 
@@ -220,6 +232,10 @@ write_cb(char *p, size_t size, size_t nmemb, void *ud)
 	size_t cap = t->http.max_bytes ? t->http.max_bytes : DEFAULT_MAX_BYTES;
 	if (t->resp->len + n > cap)
 		return 0;     /* CURLE_WRITE_ERROR: over the cap */
+	curl_off_t cl;
+	if (!t->resp->cap && curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) ==
+	    CURLE_OK && cl > 0 && (uint64_t)cl <= cap)
+		buf_grow(t->resp, (size_t)cl);   /* one allocation, not a dozen copies */
 	buf_add(t->resp, p, n);
 	return n;
 }
@@ -295,10 +311,14 @@ http_clear(struct eng_http *h)
 	memset(h, 0, sizeof *h);
 }
 
+static void host_add(struct engine *e, uint64_t host, int d);
+
 static void
 task_cleanup(struct engine *e, struct eng_task *t)
 {
 	if (t->easy) {
+		if (e->c.per_host > 0)
+			host_add(e, t->host, -1);
 		curl_multi_remove_handle(e->multi, t->easy);
 		curl_easy_cleanup(t->easy);
 		t->easy = NULL;
@@ -400,8 +420,136 @@ failed(struct engine *e, struct eng_task *t, struct eng_err *err, json_t *usage)
 	e->nwaiting++;
 }
 
-/* Build and send one attempt.  1 when a request went out; 0 when the work
- * was done locally or failed before sending (t may be gone then). */
+/* ---- --per-host: requests in flight to one host ---- */
+
+/* The host and port of a URL, lower case, hashed (FNV-1a); the scheme's
+ * own port counts as none.  A redirect is counted against the host first
+ * asked. */
+static uint64_t
+host_key(const char *url)
+{
+	const char *p = strstr(url, "://"), *q;
+	int https = !strncasecmp(url, "https:", 6);
+	p = p ? p + 3 : url;
+	size_t n = strcspn(p, "/?#");
+	for (q = p; q < p + n; q++)
+		if (*q == '@')      /* userinfo: not part of the host */
+			n -= (size_t)(q + 1 - p), p = q + 1, q = p - 1;
+	if (n > 3 && !https && !strncmp(p + n - 3, ":80", 3))
+		n -= 3;
+	else if (n > 4 && https && !strncmp(p + n - 4, ":443", 4))
+		n -= 4;
+	uint64_t h = 14695981039346656037ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i])) * 1099511628211ull;
+	return h;
+}
+
+/* The hosts with requests in flight: as many as -j at most, so a list. */
+static struct host_load *
+host_slot(struct engine *e, uint64_t host, int make)
+{
+	for (int i = 0; i < e->nhosts; i++)
+		if (e->hosts[i].host == host)
+			return &e->hosts[i];
+	if (!make)
+		return NULL;
+	if (e->nhosts == e->hosts_cap) {
+		e->hosts_cap = e->hosts_cap ? e->hosts_cap * 2 : 16;
+		e->hosts = xrealloc(e->hosts, (size_t)e->hosts_cap * sizeof *e->hosts);
+	}
+	e->hosts[e->nhosts] = (struct host_load){ host, 0 };
+	return &e->hosts[e->nhosts++];
+}
+
+static int
+host_busy(struct engine *e, uint64_t host)
+{
+	struct host_load *l = host_slot(e, host, 0);
+	return l && l->n >= e->c.per_host;
+}
+
+static void
+host_add(struct engine *e, uint64_t host, int d)
+{
+	struct host_load *l = host_slot(e, host, 1);
+	l->n += d;
+	if (d < 0)
+		e->host_freed = 1;   /* a parked task may go now */
+	if (l->n <= 0)
+		*l = e->hosts[--e->nhosts];
+}
+
+static void
+park(struct engine *e, struct eng_task *t)
+{
+	if (!e->parked_note++)
+		vj_info("at most %d requests at once to one host (--per-host): the others wait "
+		    "their turn, their job timeout not running", e->c.per_host);
+	t->next = NULL;
+	if (e->parked_tail)
+		e->parked_tail->next = t;
+	else
+		e->parked = t;
+	e->parked_tail = t;
+	e->nparked++;
+}
+
+/* The job's clock starts at its first request (not while it queued); a
+ * job past its deadline fails here.  0 when t was failed (and may be gone). */
+static int
+clock_ok(struct engine *e, struct eng_task *t, int64_t now)
+{
+	if (!t->started) {
+		t->started = now;
+		if (e->c.job_timeout > 0)
+			t->deadline = now + (int64_t)(e->c.job_timeout * 1000);
+	}
+	if (now <= t->deadline)
+		return 1;
+	struct eng_err err = { .cls = EC_PERM, .retry_after = -1 };
+	eng_seterr(&err, EC_PERM, "job timeout of %.0fs reached", e->c.job_timeout);
+	e->n_failed++;
+	http_clear(&t->http);
+	e->h.fail(e->h.ctx, t, &err, NULL, 1, 0);
+	return 0;
+}
+
+static int send_task(struct engine *e, struct eng_task *t);
+
+/* Send the parked tasks whose host has room now, oldest first. */
+static void
+unpark(struct engine *e, int64_t now)
+{
+	struct eng_task **pp = &e->parked, *prev = NULL;
+	if (!e->host_freed)
+		return;
+	e->host_freed = 0;
+	while (*pp && !e->stopping) {
+		if (e->inflight >= e->c.concurrency || now < limiter_ready_at(&e->lim)) {
+			e->host_freed = 1;   /* look again when that has passed */
+			return;
+		}
+		struct eng_task *t = *pp;
+		if (host_busy(e, t->host)) {
+			prev = t;
+			pp = &t->next;
+			continue;
+		}
+		*pp = t->next;
+		if (e->parked_tail == t)
+			e->parked_tail = prev;
+		e->nparked--;
+		if (clock_ok(e, t, now)) {
+			send_task(e, t);
+			limiter_started(&e->lim, now, t->sent, t->tokens);
+		}
+	}
+}
+
+/* Build and send one attempt.  1 when a request went out; 2 when it waits
+ * for its host (--per-host); 0 when the work was done locally or failed
+ * before sending (t may be gone then). */
 static int
 start(struct engine *e, struct eng_task *t)
 {
@@ -420,6 +568,20 @@ start(struct engine *e, struct eng_task *t)
 		failed(e, t, &err, NULL);
 		return 0;
 	}
+	if (e->c.per_host > 0) {
+		t->host = host_key(t->http.url);
+		if (host_busy(e, t->host)) {
+			park(e, t);
+			return 2;
+		}
+	}
+	return send_task(e, t);
+}
+
+/* Send an attempt built by start. */
+static int
+send_task(struct engine *e, struct eng_task *t)
+{
 	CURL *c = curl_easy_init();
 	t->easy = c;
 	t->resp = xcalloc(1, sizeof *t->resp);
@@ -480,6 +642,8 @@ start(struct engine *e, struct eng_task *t)
 	t->tries++;
 	e->n_sent++;
 	e->inflight++;
+	if (e->c.per_host > 0)
+		host_add(e, t->host, 1);
 	t->next = e->flying;
 	e->flying = t;
 	curl_multi_add_handle(e->multi, c);
@@ -656,9 +820,10 @@ feed(struct engine *e, int readable)
 		return;
 	if (e->input_state == 1 && !readable)
 		return;
-	if (e->nready + e->nwaiting + e->inflight >= want)
+	int have = e->nready + e->nwaiting + e->inflight + e->nparked;
+	if (have >= want)
 		return;
-	e->input_state = e->h.feed(e->h.ctx, want - (e->nready + e->nwaiting + e->inflight));
+	e->input_state = e->h.feed(e->h.ctx, want - have);
 }
 
 static void
@@ -690,6 +855,14 @@ drop_all(struct engine *e)
 		if (e->h.drop)
 			e->h.drop(e->h.ctx, t);
 	}
+	while ((t = e->parked)) {
+		e->parked = t->next;
+		task_cleanup(e, t);
+		if (e->h.drop)
+			e->h.drop(e->h.ctx, t);
+	}
+	e->parked_tail = NULL;
+	e->nparked = 0;
 	e->ready_tail = NULL;
 	e->nready = 0;
 	while ((t = e->waiting)) {
@@ -715,6 +888,7 @@ eng_run(struct engine *e)
 		 * print, report progress and see a signal */
 		int turn = 0;
 		int64_t turn_end = now + 100;
+		unpark(e, now);
 		while (!e->stopping && e->ready && e->inflight < e->c.concurrency && turn++ < 256 &&
 		    (turn == 1 || now < turn_end)) {
 			if (now < limiter_ready_at(&e->lim))
@@ -724,22 +898,16 @@ eng_run(struct engine *e)
 			if (!e->ready)
 				e->ready_tail = NULL;
 			e->nready--;
-			if (!t->started) {
-				t->started = now;
-				if (e->c.job_timeout > 0)
-					t->deadline = now + (int64_t)(e->c.job_timeout * 1000);
-			}
-			if (now > t->deadline) {
-				struct eng_err err = { .cls = EC_PERM, .retry_after = -1 };
-				eng_seterr(&err, EC_PERM, "job timeout of %.0fs reached", e->c.job_timeout);
-				e->n_failed++;
-				e->h.fail(e->h.ctx, t, &err, NULL, 1, 0);
+			int fresh = !t->started;
+			if (!clock_ok(e, t, now))
 				continue;
-			}
 			/* the gap is taken after building: only then is the token
 			 * estimate known, and local work takes no slot at all */
-			if (start(e, t) == 1)
+			int sr = start(e, t);
+			if (sr == 1)
 				limiter_started(&e->lim, now, t->sent, t->tokens);
+			else if (sr == 2 && fresh)
+				t->started = 0, t->deadline = INT64_MAX;   /* parked: not yet */
 			feed(e, 0);
 			now = mono_ms();
 		}
@@ -748,12 +916,13 @@ eng_run(struct engine *e)
 		if (e->stopping && (idle || e->hard || now >= e->stop_deadline)) {
 			break;
 		}
-		if (!e->stopping && idle && !e->ready && !e->waiting && e->input_state == 2)
+		if (!e->stopping && idle && !e->ready && !e->waiting && !e->parked && e->input_state == 2)
 			break;
 
 		/* wait for sockets, input, the limiter or a backoff */
 		int64_t wait = 1000;
-		if (e->ready && e->inflight < e->c.concurrency && !e->stopping)
+		if ((e->ready || (e->parked && e->host_freed)) && e->inflight < e->c.concurrency &&
+		    !e->stopping)
 			wait = limiter_ready_at(&e->lim) - now;
 		if (next_wake != INT64_MAX && next_wake - now < wait)
 			wait = next_wake - now;
@@ -763,7 +932,7 @@ eng_run(struct engine *e)
 		 * its high-water mark (then only a finished transfer makes room,
 		 * and spinning on a zero timeout burns a core) */
 		if (e->input_state == 0 && !e->stopping &&
-		    e->nready + e->nwaiting + e->inflight < feed_want(e))
+		    e->nready + e->nwaiting + e->inflight + e->nparked < feed_want(e))
 			wait = 0;
 		if (e->h.poll_ms > 0 && e->input_state == 1 && e->h.input_fd < 0 && wait > e->h.poll_ms)
 			wait = e->h.poll_ms;

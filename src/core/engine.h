@@ -81,6 +81,7 @@ struct eng_task {
 	char refused[96];               /* the private address a connection was refused to */
 	CURL *easy;
 	char curl_err[CURL_ERROR_SIZE];
+	uint64_t host;                  /* --per-host: hash of the URL's host and port */
 };
 
 /* A provider is a small table of functions. */
@@ -104,6 +105,9 @@ struct eng_config {
 	double grace;           /* seconds to finish in-flight work on SIGINT/SIGTERM */
 	double backoff_base;    /* seconds (default 1) */
 	double backoff_max;     /* seconds (default 60) */
+	int per_host;           /* requests to one host (name and port) in flight at
+	                         * once; 0: no cap.  A task over it waits, built, its
+	                         * job clock not running, and takes no -j slot */
 	int verbose;
 	int ignore_rate_headers;   /* x-ratelimit-* are one host's (image servers) */
 };

@@ -379,6 +379,28 @@ journal_commit(struct journal *j)
 	return 0;
 }
 
+int
+journal_commit_upto(struct journal *j, size_t n)
+{
+	if (n >= j->pend.len)
+		return journal_commit(j);
+	if (n == 0)
+		return 0;
+	if (write_all(j->fd, j->pend.p, n) < 0 ||
+	    (j->mode != JL_FSYNC_NEVER && fdatasync(j->fd) < 0)) {
+		int e = errno;
+		if (ftruncate(j->fd, (off_t)j->written) < 0) {
+			/* the torn tail is cut on the next open */
+		}
+		errno = e;
+		return -1;
+	}
+	j->written += n;
+	memmove(j->pend.p, j->pend.p + n, j->pend.len - n);
+	j->pend.len -= n;
+	return 0;
+}
+
 size_t
 journal_pending(const struct journal *j)
 {

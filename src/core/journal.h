@@ -42,6 +42,9 @@ int journal_append(struct journal *j, const char *json, size_t len, uint64_t *of
  * passing any result downstream.  -1 on error: the journal is left at its
  * last good length. */
 int journal_commit(struct journal *j);
+/* The same for the first n bytes queued only (a line boundary: what
+ * journal_pending said at some moment); the rest stays queued. */
+int journal_commit_upto(struct journal *j, size_t n);
 size_t journal_pending(const struct journal *j);
 const char *journal_path(const struct journal *j);
 uint64_t journal_size(const struct journal *j);   /* bytes written, pending ones included */

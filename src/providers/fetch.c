@@ -231,7 +231,7 @@ keep(struct fetch_ctx *c, const char *p, size_t n, int remote, json_t **result, 
 		eng_seterr(e, whole == IMG_CUT && remote ? EC_RETRY : EC_PERM, "%s", why);
 		return -1;
 	}
-	if (store_put(c->run, p, n, sha) < 0) {
+	if ((c->batch ? store_add(c->batch, p, n, sha) : store_put(c->run, p, n, sha)) < 0) {
 		/* a full disk or an I/O error is the run's problem, not the job's */
 		eng_seterr(e, EC_FATAL, "cannot store the image in %s/objects: %s", c->run, safefs_why(errno));
 		return -1;

@@ -18,6 +18,8 @@ struct fetch_ctx {
 	int no_local_files;        /* no file:// at all */
 	const char *files_under;   /* local files only below this real directory; NULL: anywhere */
 	struct fetch_memo *memo;   /* local files already stored in this process */
+	struct store_batch *batch; /* objects are added to it (durable at its sync);
+	                            * NULL: each stored durably on its own */
 };
 
 void fetch_free(struct fetch_ctx *c);

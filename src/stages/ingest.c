@@ -9,10 +9,12 @@
 #include "stages/stage.h"
 #include "core/runid.h"
 #include "core/store.h"
+#include "base/safefs.h"
 #include "base/util.h"
 
 #include <errno.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +29,15 @@ struct ingest {
 	char basedir[PATH_MAX];
 	const char *basedir_for;     /* the source basedir was computed for */
 	struct buf ev;
+	struct fetch_ctx *fc;
 };
+
+/* Objects are made durable in groups (core/store.h): at each journal
+ * commit (every 20 ms at most, stage.c), or sooner when a group holds 64
+ * objects or 64 MiB, so a result waits little and memory and open files
+ * stay bounded whatever -j is. */
+#define GROUP_OBJECTS 64
+#define GROUP_BYTES (64u << 20)
 
 static const char *
 basedir_of(struct ingest *g, const char *src)
@@ -193,6 +203,10 @@ ingest_start(struct stage_state *x)
 		vj_msg("%s", err);
 		return -1;
 	}
+	/* --fsync always journals each result as it comes: each object is then
+	 * durable on its own before it; never: nothing is fsynced at all */
+	g->fc->batch = store_batch_new(c->stage.run, c->stage.fsync == JL_FSYNC_ALWAYS ? 1 :
+	    GROUP_OBJECTS, GROUP_BYTES, c->stage.fsync == JL_FSYNC_NEVER);
 	int st = part_bind(stage_run(x), &(struct part){ c->part_k, c->part_n }, c->part_from,
 	    c->stage.pending, err, sizeof err);
 	if (st != VJ_OK) {
@@ -203,6 +217,25 @@ ingest_start(struct stage_state *x)
 		vj_debug("part %d/%d%s%s%s", c->part_k, c->part_n, c->part_from ? " (from " : "",
 		    c->part_from ? c->part_from : "", c->part_from ? ")" : "");
 	return 0;
+}
+
+
+/* Before each journal commit: the objects its results name, durable first.
+ * This is what keeps a journaled job's object on disk whatever crashes. */
+static int
+ingest_durable(struct stage_state *x, int final)
+{
+	struct ingest *g = stage_ctx(x);
+	if (!g->fc->batch)
+		return 0;
+	/* on the store's thread while the loop receives more, except the last */
+	int r = final ? store_sync(g->fc->batch) : store_sync_start(g->fc->batch, 0);
+	if (r >= 0)
+		return final ? 0 : r == 1 ? 2 : 1;
+	vj_msg("cannot make the images durable in %s/objects: %s (the jobs they belong to "
+	    "are not journaled as done: run the same command again)", g->conf->stage.run,
+	    safefs_why(errno));
+	return -1;
 }
 
 
@@ -365,11 +398,22 @@ ingest_main(const struct ingest_config *c)
 		.prepare = ingest_prepare, .free_prep = prep_free, .reject = ingest_reject,
 		.keep_lines = c->rejects != NULL,
 		.accept = ingest_accept, .ctx = &g, .start = ingest_start,
+		.durable = ingest_durable,
 	};
+	g.fc = &fc;
 	if (!getcwd(g.cwd, sizeof g.cwd)) {
 		vj_warn("cannot get the working directory:");
 		return VJ_EUSAGE;
 	}
+#ifdef M_TRIM_THRESHOLD
+	/* Every image is received into a buffer of its size and freed once
+	 * stored: left to itself, malloc maps or trims those each time, and
+	 * the page faults of touching fresh memory were a fifth of vj-ingest's
+	 * CPU fetching 200 KB images (docs/benchmarks.md).  Kept instead: at
+	 * most about -j buffers are live at once. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
 	if (c->files_under && c->no_local_files) {
 		vj_msg("--files-under and --no-local-files contradict each other: give one");
 		return VJ_EUSAGE;
@@ -385,6 +429,7 @@ ingest_main(const struct ingest_config *c)
 		}
 	}
 	int st = stage_main(&c->stage, &d);
+	store_batch_free(fc.batch);
 	fetch_free(&fc);
 	free(under);
 	buf_free(&g.ev);

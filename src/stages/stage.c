@@ -38,6 +38,7 @@ enum stop_reason {
 	STOP_JOURNAL,     /* this stage's journal cannot be written: stop now, exit 3 */
 	STOP_UPSTREAM,    /* an upstream journal cannot be read (--follow): exit 3 */
 	STOP_FINISH,      /* the stage's own finishing step failed: exit 3 */
+	STOP_DURABLE,     /* what the results name could not be made durable: exit 3 */
 };
 
 struct stage_state {
@@ -55,6 +56,8 @@ struct stage_state {
 	struct buf out, evbuf;
 	enum stop_reason stop;        /* why the stage stopped before the end, if it did */
 	int io_failed;                /* the journal could not be written */
+	int durable_failed;           /* nor what its results name made durable */
+	size_t mark_j, mark_out;      /* journal and output queued at the last durable call */
 	uint64_t n_done, n_cached, n_dead, n_retry_left, n_bad, n_skipped_dead, n_waiting;
 	double cost;
 	int64_t last_commit;
@@ -82,13 +85,15 @@ static const char *const stop_words[] = {
 	[STOP_JOURNAL] = ", stopped: the journal could not be written",
 	[STOP_UPSTREAM] = ", stopped: an upstream journal could not be read",
 	[STOP_FINISH] = ", stopped: the stage could not finish",
+	[STOP_DURABLE] = ", stopped: the images could not be made durable",
 };
 
 static void
 stop(struct stage_state *x, enum stop_reason why)
 {
-	if (x->stop == STOP_NONE || (why == STOP_JOURNAL && x->stop != STOP_JOURNAL))
-		x->stop = why;   /* a journal that fails outranks any other reason */
+	int io = why == STOP_JOURNAL || why == STOP_DURABLE;
+	if (x->stop == STOP_NONE || (io && x->stop != STOP_JOURNAL && x->stop != STOP_DURABLE))
+		x->stop = why;   /* a journal or store that fails outranks any other reason */
 }
 
 static void
@@ -114,6 +119,21 @@ stage_io_error(struct stage_state *x, const char *id)
 	}
 	x->io_failed = 1;
 	stop(x, STOP_JOURNAL);
+}
+
+/* The stage's durable hook before a commit: when it fails nothing more is
+ * committed (the results would name what may not be on disk). */
+static int
+make_durable(struct stage_state *x, int final)
+{
+	if (x->durable_failed)
+		return -1;      /* and stays so: what is queued may name what is lost */
+	int r = x->d->durable ? x->d->durable(x, final) : 0;
+	if (r >= 0)
+		return final ? 0 : r;
+	x->durable_failed = x->io_failed = 1;
+	stop(x, STOP_DURABLE);
+	return -1;
 }
 
 void
@@ -792,6 +812,7 @@ progress(struct stage_state *x)
  * passed on: the loop is told not to sleep past that.  Nothing is printed
  * before it is durable. */
 #define COMMIT_MS 20
+#define DURABLE_POLL_MS 5
 
 static int
 hook_tick(void *ctx, int urgent)
@@ -810,7 +831,7 @@ hook_tick(void *ctx, int urgent)
 	 * on unjournaled; a reader that went away or an unreadable upstream
 	 * stops new work, and what is in flight (already paid for) is finished
 	 * and journaled within --grace */
-	if (x->stop == STOP_JOURNAL)
+	if (x->stop == STOP_JOURNAL || x->stop == STOP_DURABLE)
 		eng_stop(x->eng, 1);
 	else if (x->stop == STOP_OUTPUT || x->stop == STOP_UPSTREAM)
 		eng_stop(x->eng, 0);
@@ -823,20 +844,42 @@ hook_tick(void *ctx, int urgent)
 		return (int)(COMMIT_MS - (now - x->last_commit));
 	}
 	x->last_commit = now;
-	/* group commit: durable before anything is passed downstream */
-	if (journal_commit(j) < 0) {
+	/* group commit: durable before anything is passed downstream, and
+	 * what the results name (objects) durable before the results; when
+	 * the stage makes those durable on another thread, the commit is one
+	 * round behind: what was queued at the last round */
+	int lag = make_durable(x, urgent);
+	if (lag < 0)
+		return -1;
+	if (lag == 2) {
+		/* the objects are still syncing: look again at the next turn */
+		x->last_commit = now - COMMIT_MS;
+		progress(x);
+		return DURABLE_POLL_MS;
+	}
+	size_t jn = lag ? x->mark_j : journal_pending(j), on = lag ? x->mark_out : x->out.len;
+	if (journal_commit_upto(j, jn) < 0) {
 		stage_io_error(x, NULL);
 		return -1;
 	}
-	if (x->out.len && x->stop != STOP_OUTPUT) {
-		if (write_all(1, x->out.p, x->out.len) < 0) {
+	if (on > x->out.len)
+		on = x->out.len;
+	if (on && x->stop != STOP_OUTPUT) {
+		if (write_all(1, x->out.p, on) < 0) {
 			vj_warn("error writing output:");
 			stop(x, STOP_OUTPUT);
 			eng_stop(x->eng, 0);
 		}
 	}
-	x->out.len = 0;
+	memmove(x->out.p, x->out.p + on, x->out.len - on);
+	x->out.len -= on;
+	x->mark_j = journal_pending(j);
+	x->mark_out = x->out.len;
 	run_ckpt_tick(x->run, x->d->s);
+	if (x->mark_j || x->mark_out) {
+		progress(x);
+		return COMMIT_MS;   /* the rest goes at the next round */
+	}
 out:
 	progress(x);
 	return 1000;    /* nothing waits to be committed */
@@ -898,7 +941,7 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 	struct eng_config ec = {
 		.concurrency = c->jobs, .rpm = c->rpm, .tpm = c->tpm, .retries = c->retries,
 		.timeout = c->timeout, .job_timeout = c->job_timeout, .grace = c->grace,
-		.verbose = vj_verbose,
+		.per_host = c->per_host, .verbose = vj_verbose,
 		.ignore_rate_headers = d->s == ST_INGEST,   /* an image host's limit is not the account's */
 	};
 	struct eng_hooks h = {
@@ -935,6 +978,7 @@ stage_main(const struct stage_config *c, struct stage_def *d)
 	struct progress_counts pc;
 	progress_counts(&x, &pc);
 	progress_end(x.prog, &pc);
+	make_durable(&x, 1);
 	if (journal_pending(x.run->own[d->s]) && x.io_failed) {
 		/* what could not be written stays unwritten: its jobs are redone */
 	} else if (journal_commit(x.run->own[d->s]) < 0) {

@@ -30,6 +30,7 @@ struct stage_config {
 	double rpm, tpm;              /* requests, tokens a minute; 0: no limit */
 	int retries;                  /* retries after the first attempt */
 	double timeout, job_timeout, grace;   /* seconds: a request, a job, after a signal */
+	int per_host;                 /* requests to one host at once; 0: no cap */
 	double wait_retries;          /* --pending: retries due within this many seconds are
 	                               * taken and waited for; later ones are left (exit 75) */
 	int wait_open;                /* when the stage_def says sending is closed (off-peak
@@ -61,6 +62,15 @@ struct stage_def {
 	 * status (-1: VJ_EFATAL). */
 	int (*start)(struct stage_state *x);
 	int (*finish)(struct stage_state *x);  /* optional, at the end */
+	/* Optional: make durable what the events about to be committed name
+	 * (vj-ingest: their objects).  Called before every journal commit, so
+	 * nothing is journaled before what it names is on disk.  0: all that
+	 * is queued may be committed; 1: what was queued at the previous call
+	 * may (the rest is being made durable meanwhile: it is committed at
+	 * the next call); 2: nothing more yet, call again soon; with final set
+	 * it must return 0 or -1.  -1 with a
+	 * message said: nothing more is committed, the stage stops, exit 3. */
+	int (*durable)(struct stage_state *x, int final);
 	/* Optional, for --max-cost: the estimated cost in USD of one request
 	 * for rec, reserved when the job is handed to the engine (before its
 	 * request is built) and settled by its real cost when it ends.  NULL:

@@ -149,6 +149,7 @@ int	 fake_script_load(const char *text, size_t len, char *err, size_t errlen);
 int	 fake_script_next(const char *key);		/* FAULT_NONE if none */
 void	 fake_stats_count(const char *job, int family);
 void	 fake_stats_status(int status);
+void	 fake_stats_conn(int delta);	/* a connection opened (+1) or closed (-1) */
 json_t	*fake_stats_json(void);
 void	 fake_stats_reset(void);
 int	 fake_rpm_take(int family, uint64_t now, uint64_t *retry_ms);

@@ -117,6 +117,7 @@ fake_conn_close(struct fake_conn *c)
 {
 	epoll_ctl(fake_ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	fake_stats_conn(-1);
 	fake_conns[c->fd] = NULL;
 	fake_http_reset(&c->ps);
 	fake_buf_free(&c->ps.body);
@@ -163,6 +164,7 @@ fake_conn_new(int fd)
 		fake_die("out of memory");
 	c->fd = fd;
 	c->id = fake_next_id++;
+	fake_stats_conn(1);
 	fake_http_reset(&c->ps);
 	fake_conns[fd] = c;
 	/* Small answers and dripped lines must leave at once. */

@@ -197,6 +197,18 @@ fake_stats_count(const char *job, int family)
 		fake_by_family[family]++;
 }
 
+/* Connections open at once, at most since the last reset: what
+ * vj-ingest --per-host is tested with. */
+static long fake_conns_open, fake_conns_peak;
+
+void
+fake_stats_conn(int delta)
+{
+	fake_conns_open += delta;
+	if (fake_conns_open > fake_conns_peak)
+		fake_conns_peak = fake_conns_open;
+}
+
 void
 fake_stats_status(int status)
 {
@@ -222,6 +234,7 @@ fake_stats_json(void)
 		json_object_set_new(st, num, json_integer(fake_by_status[i]));
 	}
 	json_object_set_new(o, "requests", json_integer(fake_nreq));
+	json_object_set_new(o, "conns_peak", json_integer(fake_conns_peak));
 	json_object_set_new(o, "by_job", jobs);
 	json_object_set_new(o, "by_status", st);
 	json_object_set_new(o, "by_family", json_pack("{s:I,s:I,s:I}",
@@ -235,6 +248,7 @@ void
 fake_stats_reset(void)
 {
 	fake_nreq = 0;
+	fake_conns_peak = fake_conns_open;
 	fake_map_clear(&fake_by_job);
 	memset(fake_by_status, 0, sizeof(fake_by_status));
 	memset(fake_by_family, 0, sizeof(fake_by_family));

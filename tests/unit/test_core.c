@@ -7,6 +7,7 @@
 #include "base/jarena.h"
 #include "base/jscan.h"
 #include "core/run.h"
+#include "core/store.h"
 #include "base/util.h"
 
 #include <stdarg.h>
@@ -230,6 +231,39 @@ test_replace(void)
 	run_free(r);
 }
 
+/* The object store in groups: nothing under its final name before a sync
+ * covers it, duplicates written once, store_sync_start one round behind. */
+static void
+test_store_batch(void)
+{
+	char dir[] = "/tmp/vj-test-store.XXXXXX", sha[65], sha2[65], err[256];
+	ok(mkdtemp(dir) != NULL, "a scratch run");
+	ok(store_open(dir, err, sizeof err) == 0, "store_open");
+	struct store_batch *b = store_batch_new(dir, 64, 64u << 20, 0);
+	ok(store_add(b, "first image", 11, sha) == 0, "store_add");
+	ok(!store_has(dir, sha, 11), "not in place before a sync");
+	ok(store_add(b, "first image", 11, sha2) == 0 && !strcmp(sha, sha2) &&
+	    store_batch_count(b) == 1, "the same bytes twice: one object");
+	ok(store_sync_start(b, 1) == 0, "handed to the sync thread");
+	ok(store_add(b, "second image", 12, sha2) == 0, "another, meanwhile");
+	ok(store_sync_start(b, 1) == 0 && store_has(dir, sha, 11),
+	    "the next round: what came before the last one is in place");
+	ok(store_sync(b) == 0 && store_has(dir, sha2, 12) && store_batch_count(b) == 0,
+	    "store_sync: everything in place");
+	size_t n;
+	char *p = store_get(dir, sha2, &n);
+	ok(p && n == 12 && !memcmp(p, "second image", 12), "read back whole");
+	free(p);
+	store_batch_free(b);
+	/* a group of one (--fsync always): in place at once */
+	b = store_batch_new(dir, 1, 0, 0);
+	ok(store_add(b, "third", 5, sha) == 0 && store_has(dir, sha, 5), "max_n 1: synced at once");
+	store_batch_free(b);
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	ok(system(cmd) == 0, "cleaned up");
+	free(cmd);
+}
+
 int
 main(void)
 {
@@ -239,5 +273,6 @@ main(void)
 	test_body();
 	test_arena();
 	test_misc();
+	test_store_batch();
 	return done_testing();
 }
