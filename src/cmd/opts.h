@@ -52,6 +52,11 @@ struct opts {
 	const char *models;           /* --models, else $VJ_MODELS */
 	long max_side, max_pixels;    /* vj-analyze: 0 full size */
 	int estimate, off_peak, wait;
+	int batch, cancel_batches;    /* --batch, --cancel-batches (vj-status: --batches) */
+	long batch_size;              /* 0: the provider's limit */
+	double poll;                  /* --poll SEC */
+	int batch_fallback;           /* enum batch_fallback */
+	const char *batch_export, *batch_import;
 	/* vj-ingest */
 	const char *rejects;
 	int strict;

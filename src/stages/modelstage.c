@@ -370,6 +370,10 @@ modelstage_main(const struct model_config *c, enum stage s)
 		buf_free(&b);
 		goto out;
 	}
+	if (c->batch.on || c->batch.export_file || c->batch.import_file) {
+		st = batch_main(&sc, &d, &c->batch, p.ctx);
+		goto out;
+	}
 	/* --timeout defaults to 60 s for every provider, as documented; the
 	 * provider table's advice (docs/providers.md) is for the user to take */
 	if (!c->timeout_set && p.timeout > c->stage.timeout)

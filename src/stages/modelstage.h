@@ -5,6 +5,7 @@
 
 #include "core/run.h"
 #include "stages/stage.h"
+#include "stages/batch.h"
 
 /* NULL (0 for max_tokens) is the provider's default (providers/provider.h). */
 struct model_config {
@@ -18,6 +19,7 @@ struct model_config {
 	int timeout_set;              /* stage.timeout was given, not defaulted */
 	int estimate, json;           /* --estimate: send nothing, say what the run would take */
 	int off_peak, wait;           /* send only in the model's cheapest hours; wait for them */
+	struct batch_config batch;    /* --batch and friends */
 };
 
 int modelstage_main(const struct model_config *c, enum stage s);

@@ -253,6 +253,11 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 			return;
 		}
 	}
+	if (x->d->want && !x->d->want(x->d->want_ctx, id)) {
+		json_decref(rec);   /* another way is taking care of it (--batch) */
+		free(raw_job);
+		return;
+	}
 	if (is_busy(x, (uint32_t)slot)) {
 		json_decref(rec);   /* the same job twice in one input: once is enough */
 		free(raw_job);
