@@ -526,7 +526,7 @@ file_close(struct bstate *x)
 	bad |= rename(tmp, x->path) < 0;
 	snprintf(tmp, sizeof tmp, "%s.tmp", x->kpath);
 	bad |= rename(tmp, x->kpath) < 0;
-	bad |= fsync_dir(x->path) < 0;
+	bad |= fsync_dir(x->dir) < 0;
 	if (bad) {
 		vj_warn("cannot write %s:", x->path);
 		x->io_failed = 1;
@@ -990,7 +990,7 @@ download(struct bstate *x, struct batch_rec *b, const char *file_id, const char 
 			ctl_error(x, b, "download failed", &q);
 		return -1;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0 || fsync_dir(x->dir) < 0) {
 		vj_warn("cannot write %s:", path);
 		x->io_failed = 1;
 		return -1;
