@@ -41,6 +41,16 @@ on_signal(int sig)
 	got_signal++;
 }
 
+/* For the crash tests (t1320): VJ_TEST_CRASH=STEP kills the process with
+ * SIGKILL at that step, as a power cut would. */
+static void
+crash_point(const char *step)
+{
+	const char *want = getenv("VJ_TEST_CRASH");
+	if (want && !strcmp(want, step))
+		kill(getpid(), SIGKILL);
+}
+
 /* ---- one control request through the engine ---- */
 
 struct breq {
@@ -317,6 +327,73 @@ batch_scan(const char *run, enum stage s, struct batch_rec **out, size_t *n, cha
 	*out = l.b;
 	*n = l.n;
 	return 0;
+}
+
+/* ---- vj-status --batches ---- */
+
+static json_t *
+rec_json(enum stage s, const struct batch_rec *b)
+{
+	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:b, "
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "stage", stage_name[s], "seq", (json_int_t)b->seq, "name", b->name, "pid", b->pid,
+	    "provider", b->provider, "model", b->model, "requests", (json_int_t)b->n,
+	    "bytes", (json_int_t)b->bytes, "state", b->collected ? "collected" : b->state,
+	    "total", (json_int_t)b->total, "ok", (json_int_t)b->ok,
+	    "failed", (json_int_t)b->failed, "pending", (json_int_t)b->pending,
+	    "collected", b->collected, "done", (json_int_t)b->done,
+	    "failed_jobs", (json_int_t)b->fails, "missing", (json_int_t)b->missing,
+	    "t_intent", (json_int_t)b->t_intent, "t_created", (json_int_t)b->t_created,
+	    "t_state", (json_int_t)b->t_state, "t_collected", (json_int_t)b->t_collected);
+}
+
+int
+batch_show(const char *run, int json)
+{
+	json_t *all = json_array();
+	char err[512];
+	int any = 0;
+	if (!run_exists(run)) {
+		vj_msg("no run at %s (check -r or $VJ_RUN)", run);
+		json_decref(all);
+		return VJ_EUSAGE;
+	}
+	for (enum stage s = ST_ANALYZE; s <= ST_GENERATE; s++) {
+		struct batch_rec *b;
+		size_t n;
+		if (batch_scan(run, s, &b, &n, err, sizeof err) < 0) {
+			vj_msg("%s", err);
+			json_decref(all);
+			return VJ_EFATAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (json) {
+				json_array_append_new(all, rec_json(s, &b[i]));
+				continue;
+			}
+			if (!any++)
+				printf("%-9s %5s  %-8s %-24s %7s  %-10s %7s %7s %7s %7s  %s\n", "stage", "batch",
+				    "provider", "model", "jobs", "state", "total", "ok", "failed", "pending",
+				    "provider id");
+			printf("%-9s %5ld  %-8s %-24s %7ld  %-10s %7ld %7ld %7ld %7ld  %s\n", stage_name[s],
+			    b[i].seq, b[i].provider, b[i].model, b[i].n,
+			    b[i].collected ? "collected" : b[i].state, b[i].total, b[i].ok, b[i].failed,
+			    b[i].pending, b[i].pid[0] ? b[i].pid : "(not created yet)");
+		}
+		free(b);
+	}
+	if (json) {
+		json_t *o = json_pack("{s:o}", "batches", all);
+		char *t = json_dumps(o, JSON_COMPACT);
+		printf("%s\n", t ? t : "{}");
+		free(t);
+		json_decref(o);
+	} else {
+		json_decref(all);
+		if (!any)
+			printf("no batches\n");
+	}
+	return VJ_OK;
 }
 
 /* ---- the state of a batch run ---- */
@@ -635,6 +712,10 @@ gather_one(void *ctx, json_t *rec)
 	buf_adds(&x->wb, post);
 	if (!x->export_mode)
 		buf_addf(&x->kb, "%s %s\n", id, key);
+	if (x->n == 1 && !x->export_mode) {
+		flush_w(x, 1);
+		crash_point("file");
+	}
 	x->n++;
 	x->bytes += size;
 	x->n_submitted++;
@@ -707,6 +788,7 @@ submit(struct bstate *x, struct batch_rec *b)
 		return -1;
 	}
 	rq_clear(&q);
+	crash_point("upload");
 	q.kind = RQ_CREATE;
 	q.file_id = fid;
 	if (rq_run(&q, what) < 0) {
@@ -724,6 +806,7 @@ submit(struct bstate *x, struct batch_rec *b)
 		return -1;
 	}
 	rq_clear(&q);
+	crash_point("create");
 	return journal_created(x, b, &i);
 }
 
@@ -953,6 +1036,10 @@ read_results(struct bstate *x, const char *path, struct members *ms, int64_t end
 			*dot = 0;
 			if (!missing)
 				answer(x, key, dot + 1, status, body, end_t);
+			if (lno == 2) {
+				commit(x);
+				crash_point("results");
+			}
 			/* results in groups: durable before they are printed */
 			if (++since >= 1000) {
 				commit(x);
@@ -1010,6 +1097,7 @@ collect(struct bstate *x, struct batch_rec *b, const struct bw_info *i)
 		return -1;
 	if (i->err_file[0] && download(x, b, i->err_file, err) < 0)
 		return -1;
+	crash_point("download");
 	if (members_load(x, b->seq, &ms) < 0)
 		vj_warn("batch %ld: cannot read its list of jobs; what it did not answer stays pending",
 		    b->seq);
@@ -1104,6 +1192,7 @@ poll_one(struct bstate *x, struct batch_rec *b)
 		event_close(&x->ev);
 		if (append(x) < 0 || commit(x) < 0)
 			return -1;
+		crash_point("poll");
 		vj_info("batch %ld: %s, %ld of %ld answered (%ld failed, %ld pending)", b->seq,
 		    b->state, i.ok + i.failed, i.total, i.failed, i.pending);
 	}

@@ -46,6 +46,10 @@ struct batch_rec {
 int batch_scan(const char *run, enum stage s, struct batch_rec **out, size_t *n, char *err,
     size_t errlen);
 
+/* vj-status --batches: the batches of the run's model stages, as a table
+ * or (json) {"batches": [...]}; the exit status. */
+int batch_show(const char *run, int json);
+
 /* Run a model stage in batch mode (or export / import); the exit status.
  * d is the stage as modelstage made it; pctx is the provider's own
  * context (struct prov_ctx). */
