@@ -84,4 +84,11 @@ test_expect_success '--cancel-batches: cancelled, what it answered kept, the res
 	test $((n + $(wc -l <o2))) -eq 4 && once r5 4
 '
 
+test_expect_success 'the heartbeat carries the provider counts' '
+	VJ_RUN=r6 mk_ingested img/dark.jpg in h1 h2 &&
+	oa -r r6 --heartbeat 1 --poll 0.3 >o 2>e &&
+	test $(wc -l <o) -eq 2 &&
+	test_grep "in flight, .*1 batch running [0-9]/2" e
+'
+
 test_done

@@ -19,6 +19,7 @@
 #include "core/runid.h"
 #include "providers/batchwire.h"
 #include "providers/provshared.h"
+#include "stages/progress.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -420,7 +421,43 @@ struct bstate {
 	struct buf wb, kb;
 	char path[PATH_MAX], kpath[PATH_MAX];
 	uint64_t n_done, n_failed, n_missing, n_submitted;
+	struct progress *prog;
 };
+
+static long n_open(struct bstate *x);
+
+/* The progress line: jobs journaled, and the open batches as the provider
+ * counts them (a batch "finalizing" is not done: it says so). */
+static void
+show(struct bstate *x)
+{
+	struct progress_counts pc = { .ok = x->n_done, .failed = x->n_failed,
+		.interrupted = got_signal != 0 };
+	long open = 0, answered = 0, total = 0;
+	const char *least = NULL;
+	int rank_least = 99;
+	for (size_t i = 0; x->prog && i < x->bl.n; i++) {
+		struct batch_rec *b = &x->bl.b[i];
+		if (b->collected)
+			continue;
+		open++;
+		long t = b->total ? b->total : b->n;
+		total += t;
+		answered += b->ok + b->failed;
+		pc.in_flight += (uint64_t)(t - b->ok - b->failed > 0 ? t - b->ok - b->failed : 0);
+		int rank = bw_state_parse(b->state);
+		if (rank < 0)
+			rank = 0;
+		if (rank < rank_least) {
+			rank_least = rank;
+			least = b->state;
+		}
+	}
+	if (open)
+		snprintf(pc.note, sizeof pc.note, "%ld batch%s %s %ld/%ld", open, open == 1 ? "" : "es",
+		    least ? least : "", answered, total);
+	progress_set(x->prog, &pc);
+}
 
 static void
 bpath(struct bstate *x, long seq, const char *ext, char *out, size_t n)
@@ -1193,6 +1230,7 @@ poll_one(struct bstate *x, struct batch_rec *b)
 		if (append(x) < 0 || commit(x) < 0)
 			return -1;
 		crash_point("poll");
+		show(x);
 		vj_info("batch %ld: %s, %ld of %ld answered (%ld failed, %ld pending)", b->seq,
 		    b->state, i.ok + i.failed, i.total, i.failed, i.pending);
 	}
@@ -1426,6 +1464,7 @@ run_batches(struct bstate *x)
 			gather(x);
 		}
 		first = 0;
+		show(x);
 		if (x->fatal || x->io_failed || got_signal || !x->bc->wait || !n_open(x))
 			break;
 		sleep_s(wait);
@@ -1485,8 +1524,17 @@ batch_main(const struct stage_config *c, struct stage_def *d, const struct batch
 		goto out;
 	}
 	clean_dir(&x);
+	x.prog = progress_start(c->run, x.s, &(struct progress_opts){ c->progress, c->heartbeat });
+	show(&x);
 	run_batches(&x);
 	commit(&x);
+	show(&x);
+	{
+		struct progress_counts pc = { .ok = x.n_done, .failed = x.n_failed,
+			.interrupted = got_signal != 0 };
+		progress_end(x.prog, &pc);
+		x.prog = NULL;
+	}
 	long open = n_open(&x);
 	journal_close(x.run->own[x.s]);
 	x.run->own[x.s] = NULL;

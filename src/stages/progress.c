@@ -222,6 +222,8 @@ segment(struct buf *b, enum stage s, const struct rec *r)
 		buf_addf(b, " %llu in flight", (unsigned long long)r->c.in_flight);
 	if (r->c.retries)
 		buf_addf(b, " %llu retries", (unsigned long long)r->c.retries);
+	if (r->c.note[0])
+		buf_addf(b, " %s", r->c.note);
 	if (r->rate > 0)
 		buf_addf(b, r->rate < 10 ? " %.1f/s" : " %.0f/s", r->rate);
 	if (r->state == PS_RUNNING && r->eta >= 0) {
@@ -317,10 +319,11 @@ heartbeat(struct progress *p, const struct rec *r)
 		    c->interrupted ? ", interrupted" : "");
 	else
 		vj_event("heartbeat", extra, "%s%llu%s (%llu done, %llu from the journal, %llu failed), "
-		    "%llu in flight, %.1f/s%s%s", stamp, (unsigned long long)finished(c), total,
+		    "%llu in flight, %.1f/s%s%s%s%s", stamp, (unsigned long long)finished(c), total,
 		    (unsigned long long)c->ok, (unsigned long long)c->cached,
 		    (unsigned long long)c->failed, (unsigned long long)c->in_flight, r->rate, eta,
-		    c->interrupted ? ", interrupted, finishing what is in flight" : "");
+		    c->interrupted ? ", interrupted, finishing what is in flight" : "",
+		    c->note[0] ? ", " : "", c->note);
 }
 
 /* ---- the thread ---- */
