@@ -36,7 +36,9 @@ test_expect_success '--pending --batch submits what is ready and exits 75' '
 test_expect_success 'vj-status --batches shows it in flight' '
 	vj-status -r batch --batches >st &&
 	test_grep "analyze  *1  *gemini  *$M  *6 " st &&
-	vj-status -r batch --batches --json | jq -e ".batches[0].seq == 1 and .batches[0].collected == false"
+	vj-status -r batch --batches --json | jq -e ".batches[0].seq == 1 and .batches[0].collected == false" &&
+	vj-status -r batch >st && test_grep "^batches: analyze 1 open (0/6 answered), 0 collected" st &&
+	vj-status -r batch --json | jq -e ".batches.analyze.open == 1"
 '
 
 test_expect_success '--wait collects: the answers are the online ones' '
