@@ -179,6 +179,7 @@ json_t	*fake_batch_json(void);
 void	 fake_batch_reset(void);	/* the counters only */
 void	 fake_batch_free(void);
 int	 fake_batch_option(const char *name, const char *arg);	/* 0 if NAME is not one */
+void	 fake_batch_advance(uint64_t ms);	/* POST /_batch/advance?ms=N */
 
 /* ---- fake_net.c ---- */
 

@@ -57,7 +57,7 @@ struct fake_batch {
 	struct fake_rec *recs;	/* input order */
 	uint32_t *perm;		/* the order answers "finish" and are listed in */
 	char	*res_path;
-	uint64_t t0;		/* fake_now_ms() at create */
+	uint64_t t0;		/* fake_bclock() at create */
 	time_t	 w0;		/* wall clock at create */
 	unsigned w0ms;
 	uint64_t cancel_t;	/* 0: not cancelled */
@@ -70,6 +70,19 @@ struct fake_batch {
 
 static struct fake_batch **fake_batches;
 static size_t fake_nbatches;
+static uint64_t fake_skew;	/* POST /_batch/advance moves the batches' clock */
+
+static uint64_t
+fake_bclock(void)
+{
+	return fake_now_ms() + fake_skew;
+}
+
+void
+fake_batch_advance(uint64_t ms)
+{
+	fake_skew += ms;
+}
 
 /* ---- options ---- */
 
@@ -452,7 +465,7 @@ fake_ingest(struct fake_batch *b, const char *path, struct fake_verr *v)
 
 				if (seen != NULL && (*seen)++ > 0)
 					rc = fake_verr(v, "duplicate_custom_id", lineno, "Line %ld: "
-					    "the %s '%.200s' is used more than once.", lineno,
+					    "duplicate %s '%.200s': it is used more than once.", lineno,
 					    b->family == FAM_GEMINI ? "key" : "custom_id", key);
 				else if (maxreq > 0 && (long)n + 1 > maxreq)
 					rc = fake_verr(v, "too_many_tasks", 0, "The batch has more "
@@ -659,7 +672,7 @@ fake_assemble(struct fake_batch *b, int st, size_t k)
 static int
 fake_bnow(struct fake_batch *b, size_t *k)
 {
-	int st = fake_bstate(b, fake_now_ms(), k);
+	int st = fake_bstate(b, fake_bclock(), k);
 
 	if (fake_terminal(st) && !b->assembled)
 		fake_assemble(b, st, *k);
@@ -694,7 +707,7 @@ fake_gemini_op(struct fake_batch *b)
 	int st = fake_bnow(b, &k);
 	json_t *md, *stats = json_object(), *op, *res = NULL;
 	char t[40], name[96], u[40];
-	uint64_t end = b->cancel_t ? b->cancel_t - b->t0 : fake_now_ms() - b->t0;
+	uint64_t end = b->cancel_t ? b->cancel_t - b->t0 : fake_bclock() - b->t0;
 
 	fake_counts(b, k, &ok, &bad);
 	fake_count_str(stats, "requestCount", b->n);
@@ -747,7 +760,7 @@ fake_openai_obj(struct fake_batch *b)
 	size_t k, ok, bad;
 	int st = fake_bnow(b, &k);
 	uint64_t P = fake_bopt.pending_ms, R = fake_bopt.running_ms, F = fake_bopt.finalizing_ms;
-	uint64_t el = fake_now_ms() - b->t0, ex = fake_expire_at(b);
+	uint64_t el = fake_bclock() - b->t0, ex = fake_expire_at(b);
 	uint64_t cel = b->cancel_t ? b->cancel_t - b->t0 : UINT64_MAX;
 	json_t *o;
 
@@ -832,7 +845,7 @@ fake_batch_add(struct fake_batch *b)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	b->w0 = ts.tv_sec;
 	b->w0ms = (unsigned)(ts.tv_nsec / 1000000);
-	b->t0 = fake_now_ms();
+	b->t0 = fake_bclock();
 	fake_batches = realloc(fake_batches, (fake_nbatches + 1) * sizeof(*fake_batches));
 	if (fake_batches == NULL)
 		fake_die("out of memory");
@@ -1002,7 +1015,7 @@ fake_gemini_batches(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 			FAKE_GERR(rs, 400, "The batch has already finished.");
 			return 400;
 		}
-		b->cancel_t = fake_now_ms();
+		b->cancel_t = fake_bclock();
 		if (b->cancel_t == b->t0)
 			b->cancel_t++;	/* 0 means "not cancelled" */
 		fake_bc.cancels++;
@@ -1149,7 +1162,7 @@ fake_openai_batches(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 			FAKE_OERR(rs, 400, "invalid_request_error", NULL, msg);
 			return 400;
 		}
-		b->cancel_t = fake_now_ms();
+		b->cancel_t = fake_bclock();
 		if (b->cancel_t == b->t0)
 			b->cancel_t++;	/* 0 means "not cancelled" */
 		fake_bc.cancels++;

@@ -555,6 +555,11 @@ fake_route_control(struct fake_req *rq, struct fake_resp *rs)
 			fake_resp_json(rs, 400, json_pack("{s:s}", "error", err));
 		else
 			fake_resp_json(rs, 200, json_pack("{s:b}", "ok", 1));
+	} else if (strcmp(rq->path, "/_batch/advance") == 0 && strcmp(rq->method, "POST") == 0) {
+		const char *ms = strstr(rq->target, "ms=");	/* fake_batch.c */
+
+		fake_batch_advance(ms ? strtoull(ms + 3, NULL, 10) : 0);
+		fake_resp_json(rs, 200, json_pack("{s:b}", "ok", 1));
 	} else {
 		fake_text(rs, 404, "text/plain", "404 Not Found\n");
 	}
