@@ -62,7 +62,7 @@ tests/unit/%: tests/unit/%.c tests/unit/tap.h tests/unit/util.h src/libvj.a
 tests/tools/%: tests/tools/%.c src/libvj.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< src/libvj.a $(LDLIBS)
 
-$(TOOL_BIN): $(TOOL_SRC)
+$(TOOL_BIN): $(TOOL_SRC) $(wildcard tests/fake/*.h)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRC) $(LDLIBS)
 
 $(MKIMG): scripts/vj-mkimages.c

@@ -10,6 +10,8 @@
  *   fake_script.c  fault scripts, counters, the rate limiter
  *   fake_util.c    buffers, string map, PRNG, clock
  *   fake_image.c   the dimensions of inline images (--image-sizes)
+ *   fake_files.c   batch input/output files: uploads, store, downloads
+ *   fake_batch.c   the Gemini and OpenAI batch endpoints
  */
 #ifndef VJ_FAKE_H
 #define VJ_FAKE_H
@@ -95,6 +97,8 @@ struct fake_req {
 	char	*bearer;	/* Authorization: Bearer ... */
 	const char *body;
 	size_t	 bodylen;
+	const char *head;	/* the raw request head (fake_req_header reads it) */
+	size_t	 headlen;
 };
 
 enum fake_action { ACT_SEND, ACT_HANG, ACT_DROP };
@@ -109,6 +113,9 @@ struct fake_resp {
 	uint64_t delay_ms;
 	int	 close;
 	int	 head;		/* HEAD: headers only */
+	int	 file_fd;	/* with file_on: a file sent after the body (downloads) */
+	int	 file_on;
+	uint64_t file_len;
 };
 
 void	 fake_resp_header(struct fake_resp *, const char *, ...)
@@ -118,6 +125,10 @@ void	 fake_resp_json(struct fake_resp *, int status, json_t *);	/* steals */
 /* ---- fake_route.c ---- */
 
 int	 fake_route(struct fake_req *, struct fake_resp *);	/* returns status for the log */
+
+/* A batch line answered by the online code (no rate limit, no random faults). */
+void	 fake_answer_line(int family, const char *model, const char *job,
+	    const char *body, size_t len, struct fake_resp *);
 
 /* ---- fake_answer.c ---- */
 
@@ -161,6 +172,15 @@ void	 fake_image_note(const char *job, json_t *req);
 json_t	*fake_image_json(void);
 void	 fake_image_reset(void);
 
+/* ---- fake_batch.c, fake_files.c (the batch APIs) ---- */
+
+int	 fake_batch_route(struct fake_req *, struct fake_resp *);	/* -1: not a batch path */
+json_t	*fake_batch_json(void);
+void	 fake_batch_reset(void);	/* the counters only */
+void	 fake_batch_free(void);
+int	 fake_batch_option(const char *name, const char *arg);	/* 0 if NAME is not one */
+void	 fake_batch_advance(uint64_t ms);	/* POST /_batch/advance?ms=N */
+
 /* ---- fake_net.c ---- */
 
 int	 fake_net_listen(int port);
@@ -188,6 +208,7 @@ int	 fake_http_parse(struct fake_parse *, struct fake_buf *in);
 void	 fake_http_reset(struct fake_parse *);
 int	 fake_http_head_done(const struct fake_parse *);
 const char *fake_http_reason(int);
+long	 fake_req_header(const struct fake_req *, const char *name, char *out, size_t outlen);
 
 /* ---- globals (fake_main.c) ---- */
 

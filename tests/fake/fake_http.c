@@ -309,6 +309,8 @@ fake_http_parse(struct fake_parse *ps, struct fake_buf *in)
 			return PARSE_MORE;
 		ps->req.body = in->p + ps->head_len;
 		ps->req.bodylen = need;
+		ps->req.head = in->p;
+		ps->req.headlen = ps->head_len;
 		ps->pos = ps->head_len + need;
 		ps->stage = PARSE_DONE;
 		return PARSE_OK;
@@ -322,6 +324,8 @@ fake_http_parse(struct fake_parse *ps, struct fake_buf *in)
 			fake_buf_reserve(&ps->body, 0);
 			ps->req.body = ps->body.p;
 			ps->req.bodylen = ps->body.len;
+			ps->req.head = in->p;
+			ps->req.headlen = ps->head_len;
 		}
 		return rc;
 	}
@@ -331,4 +335,39 @@ int
 fake_http_head_done(const struct fake_parse *ps)
 {
 	return ps->stage != PARSE_HEAD;
+}
+
+/* The value of header NAME (trimmed, the first one) into OUT; its full
+ * length, or -1 if the request has no such header. */
+long
+fake_req_header(const struct fake_req *r, const char *name, char *out, size_t outlen)
+{
+	const char *line, *end, *eol, *colon, *v, *ve;
+	size_t nl = strlen(name), n;
+
+	if (r->head == NULL)
+		return -1;
+	end = r->head + r->headlen;
+	line = memchr(r->head, '\n', r->headlen);	/* skip the request line */
+	for (; line != NULL && line < end; line = eol) {
+		line++;
+		if ((eol = memchr(line, '\n', (size_t)(end - line))) == NULL)
+			eol = end;
+		colon = memchr(line, ':', (size_t)(eol - line));
+		if (colon == NULL || (size_t)(colon - line) != nl || strncasecmp(line, name, nl) != 0)
+			continue;
+		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
+			;
+		for (ve = eol; ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'); ve--)
+			;
+		n = (size_t)(ve - v);
+		if (outlen > 0) {
+			size_t c = n < outlen - 1 ? n : outlen - 1;
+
+			memcpy(out, v, c);
+			out[c] = '\0';
+		}
+		return (long)n;
+	}
+	return -1;
 }

@@ -25,6 +25,10 @@ fake_usage(void)
 	    "\t[--pbadjson F] [--pschema F] [--pblank F] [--pempty F]\n"
 	    "\t[--key KEY] [--models a,b,c] [--static DIR] [--script FILE] [--log FILE]\n"
 	    "\t[--image-sizes]\n"
+	    "\t[--batch-pending-ms N] [--batch-running-ms N] [--batch-finalizing-ms N]\n"
+	    "\t[--batch-cancel-ms N] [--batch-expire-after N|N%] [--batch-perror F]\n"
+	    "\t[--batch-max-requests N] [--batch-max-bytes N] [--upload-max-bytes N]\n"
+	    "\t[--batch-dir DIR]\n"
 	    "The key may also come from the environment variable VJ_FAKE_KEY.\n", stderr);
 	exit(2);
 }
@@ -92,7 +96,7 @@ fake_write_port(const char *file)
 
 enum { O_PORT = 256, O_PORTFILE, O_SEED, O_LAT, O_DIST, O_RPM, O_KEY, O_MODELS,
 	O_STATIC, O_SCRIPT, O_LOG, O_P429, O_P500, O_P503, O_P504, O_PTIMEOUT,
-	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY, O_IMGSIZES };
+	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY, O_IMGSIZES, O_BATCH };
 
 static const struct { int opt; int fault; } fake_pmap[] = {
 	{ O_P429, FAULT_429 }, { O_P500, FAULT_500 }, { O_P503, FAULT_503 },
@@ -124,16 +128,31 @@ static const struct option fake_longopts[] = {
 	{ "pblank", required_argument, NULL, O_PBLANK },
 	{ "pempty", required_argument, NULL, O_PEMPTY },
 	{ "image-sizes", no_argument, NULL, O_IMGSIZES },
+	/* the batch APIs' knobs, parsed in fake_batch.c */
+	{ "batch-pending-ms", required_argument, NULL, O_BATCH },
+	{ "batch-running-ms", required_argument, NULL, O_BATCH },
+	{ "batch-finalizing-ms", required_argument, NULL, O_BATCH },
+	{ "batch-cancel-ms", required_argument, NULL, O_BATCH },
+	{ "batch-expire-after", required_argument, NULL, O_BATCH },
+	{ "batch-perror", required_argument, NULL, O_BATCH },
+	{ "batch-max-requests", required_argument, NULL, O_BATCH },
+	{ "batch-max-bytes", required_argument, NULL, O_BATCH },
+	{ "upload-max-bytes", required_argument, NULL, O_BATCH },
+	{ "batch-dir", required_argument, NULL, O_BATCH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
 static void
-fake_option(int c, const char *arg)
+fake_option(int c, const char *arg, int li)
 {
 	size_t i;
 
 	switch (c) {
+	case O_BATCH:
+		if (!fake_batch_option(fake_longopts[li].name, arg))
+			fake_usage();
+		return;
 	case O_PORT: fake_opt.port = (int)fake_num("port", arg, 0, 65535); return;
 	case O_PORTFILE: fake_opt.port_file = arg; return;
 	case O_SEED: fake_opt.seed = strtoull(arg, NULL, 0); return;
@@ -167,11 +186,11 @@ fake_option(int c, const char *arg)
 int
 main(int argc, char **argv)
 {
-	int c, lfd, f;
+	int c, lfd, f, li = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((c = getopt_long(argc, argv, "h", fake_longopts, NULL)) != -1)
-		fake_option(c, optarg);
+	while ((c = getopt_long(argc, argv, "h", fake_longopts, &li)) != -1)
+		fake_option(c, optarg, li);
 	if (optind != argc)
 		fake_usage();
 	if (fake_opt.key == NULL && getenv("VJ_FAKE_KEY") && *getenv("VJ_FAKE_KEY"))
@@ -194,6 +213,7 @@ main(int argc, char **argv)
 	fake_script_load("", 0, NULL, 0);
 	fake_stats_reset();
 	fake_image_reset();
+	fake_batch_free();
 	fake_rpm_init(0);
 	for (f = 0; f < fake_opt.nmodels; f++)
 		free(fake_opt.models[f]);
