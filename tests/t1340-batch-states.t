@@ -1,0 +1,48 @@
+#!/bin/sh
+# A batch stepped through its states by the fake's clock (POST
+# /_batch/advance; no sleeping): each --pending --batch run polls once,
+# journals the state and the provider's counts, shows them in vj-status
+# --batches, and exits 75 until the batch is in; "finalizing" (OpenAI's,
+# and Gemini's running-with-nothing-pending) is not done.
+. "$(dirname "$0")/lib.sh"
+
+vj-mkimages img >/dev/null
+export VJ_FAKE_KEY=k1340 GEMINI_API_KEY=k1340
+D=1000000
+start_fake --batch-pending-ms $D --batch-running-ms $D --batch-finalizing-ms $D
+adv() { curl -s -X POST "$FAKE_URL/_batch/advance?ms=$1" >/dev/null; }
+oa() { vj-analyze -r o --provider openai --base-url "$FAKE_URL/v1" --api-key-env VJ_FAKE_KEY \
+	--model gpt-4.1-mini --pending --batch "$@"; }
+ga() { vj-analyze -r g --base-url "$FAKE_URL" --model gemini-2.5-flash-lite --pending --batch "$@"; }
+# st RUN: "state ok/total pending" of its batch 1
+st() { vj-status -r "$1" --batches --json | jq -r '.batches[0] | "\(.state) \(.ok)/\(.total) \(.pending)"'; }
+
+test_expect_success 'both submitted: pending' '
+	VJ_RUN=o mk_ingested img/dark.jpg in a1 a2 a3 a4 &&
+	VJ_RUN=g mk_ingested img/dark.jpg in a1 a2 a3 a4 &&
+	test_status 75 oa 2>e && test_status 75 ga 2>e &&
+	vj-status -r o --batches >s && test_grep " pending " s
+'
+
+test_expect_success 'half way through running: the counts' '
+	adv $((D + D / 2)) &&
+	test_status 75 oa 2>e && test_grep "batch 1: running, 2 of 4 answered (0 failed, 2 pending)" e &&
+	test "$(st o)" = "running 2/4 2" &&
+	test_status 75 ga 2>e && test "$(st g)" = "running 2/4 2" &&
+	vj-status -r o >s && test_grep "^batches: analyze 1 open (2/4 answered)" s
+'
+
+test_expect_success 'finalizing: all answered, not done, nothing journaled' '
+	adv $D &&
+	test_status 75 oa >out 2>e && test ! -s out && test "$(st o)" = "finalizing 4/4 0" &&
+	test_status 75 ga >out 2>e && test ! -s out && test "$(st g)" = "finalizing 4/4 0" &&
+	test_grep "1 batch in progress" e
+'
+
+test_expect_success 'done: collected, four records each' '
+	adv $D &&
+	oa >out 2>e && test $(wc -l <out) -eq 4 && test "$(st o)" = "collected 4/4 0" &&
+	ga >out 2>e && test $(wc -l <out) -eq 4 && test "$(st g)" = "collected 4/4 0"
+'
+
+test_done
