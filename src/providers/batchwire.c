@@ -317,13 +317,20 @@ count(json_t *v)
 	return 0;
 }
 
+/* An id (batch, file, page token): a plain token, else "". */
+static void
+id_to(json_t *v, char *out, size_t n)
+{
+	if (copy_id(json_string_value(v), out, n) < 0)
+		out[0] = 0;
+}
+
+/* A display name: printable ASCII only. */
 static void
 str_to(json_t *v, char *out, size_t n)
 {
 	const char *s = json_string_value(v);
-	if (s && copy_id(s, out, n) == 0)
-		return;
-	if (s && strlen(s) < n && out != NULL) {
+	if (s && strlen(s) < n) {
 		/* a display name: printable ASCII only */
 		size_t i;
 		for (i = 0; s[i] && i + 1 < n; i++)
@@ -419,9 +426,9 @@ bw_parse_batch(const struct prov_ctx *c, json_t *doc, struct bw_info *b)
 		json_t *m = json_object_get(doc, "metadata");
 		if (!json_is_object(m))
 			m = doc;
-		str_to(json_object_get(doc, "name"), b->id, sizeof b->id);
+		id_to(json_object_get(doc, "name"), b->id, sizeof b->id);
 		if (!b->id[0])
-			str_to(json_object_get(m, "name"), b->id, sizeof b->id);
+			id_to(json_object_get(m, "name"), b->id, sizeof b->id);
 		json_t *dn = json_object_get(m, "displayName");
 		if (!dn)
 			dn = json_object_get(m, "display_name");
@@ -436,7 +443,7 @@ bw_parse_batch(const struct prov_ctx *c, json_t *doc, struct bw_info *b)
 		json_t *rf = json_object_get(resp, "responsesFile");
 		if (!rf)
 			rf = json_object_get(json_object_get(m, "output"), "responsesFile");
-		str_to(rf, b->out_file, sizeof b->out_file);
+		id_to(rf, b->out_file, sizeof b->out_file);
 		b->end_t = rfc3339_ms(json_string_value(json_object_get(m, "endTime")));
 		if (!b->end_t)
 			b->end_t = rfc3339_ms(json_string_value(json_object_get(m, "updateTime")));
@@ -452,7 +459,7 @@ bw_parse_batch(const struct prov_ctx *c, json_t *doc, struct bw_info *b)
 		    b->ok + b->failed >= b->total)
 			b->state = BW_FINALIZING;
 	} else {
-		str_to(json_object_get(doc, "id"), b->id, sizeof b->id);
+		id_to(json_object_get(doc, "id"), b->id, sizeof b->id);
 		str_to(json_object_get(json_object_get(doc, "metadata"), "vj_name"), b->name,
 		    sizeof b->name);
 		b->state = openai_state(json_string_value(json_object_get(doc, "status")));
@@ -463,8 +470,8 @@ bw_parse_batch(const struct prov_ctx *c, json_t *doc, struct bw_info *b)
 		b->pending = b->total - b->ok - b->failed;
 		if (b->pending < 0)
 			b->pending = 0;
-		str_to(json_object_get(doc, "output_file_id"), b->out_file, sizeof b->out_file);
-		str_to(json_object_get(doc, "error_file_id"), b->err_file, sizeof b->err_file);
+		id_to(json_object_get(doc, "output_file_id"), b->out_file, sizeof b->out_file);
+		id_to(json_object_get(doc, "error_file_id"), b->err_file, sizeof b->err_file);
 		const char *ends[] = { "completed_at", "expired_at", "failed_at", "cancelled_at" };
 		for (size_t i = 0; i < 4 && !b->end_t; i++)
 			b->end_t = (int64_t)count(json_object_get(doc, ends[i])) * 1000;
@@ -487,11 +494,11 @@ bw_parse_list(const struct prov_ctx *c, json_t *doc,
 		items = json_object_get(doc, "operations");
 		if (!items)
 			items = json_object_get(doc, "batches");
-		str_to(json_object_get(doc, "nextPageToken"), next, n);
+		id_to(json_object_get(doc, "nextPageToken"), next, n);
 	} else {
 		items = json_object_get(doc, "data");
 		if (json_is_true(json_object_get(doc, "has_more")))
-			str_to(json_object_get(doc, "last_id"), next, n);
+			id_to(json_object_get(doc, "last_id"), next, n);
 	}
 	json_array_foreach(items, i, it)
 		if (bw_parse_batch(c, it, &b) == 0)
