@@ -45,4 +45,14 @@ test_expect_success 'done: collected, four records each' '
 	ga >out 2>e && test $(wc -l <out) -eq 4 && test "$(st g)" = "collected 4/4 0"
 '
 
+test_expect_success 'a batch deleted at the provider: its jobs are sent again' '
+	VJ_RUN=d mk_ingested img/dark.jpg in d1 d2 &&
+	test_status 75 vj-analyze -r d --base-url "$FAKE_URL" --model gemini-2.5-flash-lite --pending --batch 2>e &&
+	pid=$(vj-status -r d --batches --json | jq -r ".batches[0].pid") &&
+	curl -s -X DELETE -H "x-goog-api-key: $VJ_FAKE_KEY" "$FAKE_URL/v1beta/$pid" >/dev/null &&
+	test_status 75 vj-analyze -r d --base-url "$FAKE_URL" --model gemini-2.5-flash-lite --pending --batch 2>e &&
+	test_grep "batch 1 (batches/[a-z0-9]*): the provider no longer knows it" e &&
+	vj-status -r d --batches --json | jq -e ".batches | length == 2 and .[0].collected and .[0].missing == 2 and (.[1].collected | not)"
+'
+
 test_done

@@ -413,7 +413,7 @@ struct bstate {
 	struct idx *in_batch;         /* ids in open batches */
 	struct idx *online;           /* ids the fallback sends online */
 	struct buf out, ev;
-	int io_failed, fatal, export_mode;
+	int io_failed, fatal, later, export_mode;
 	/* the file being written */
 	int fd, kfd;
 	long seq, n;
@@ -790,8 +790,15 @@ journal_created(struct bstate *x, struct batch_rec *b, const struct bw_info *i)
 static void
 ctl_error(struct bstate *x, const struct batch_rec *b, const char *what, const struct breq *q)
 {
-	vj_msg("batch %ld (%s): %s: %s", b->seq, b->name, what, q->err.msg);
-	x->fatal = 1;
+	/* a provider that stays unreachable or busy through the retries is
+	 * a reason to try later (exit 75); a refusal is the run's end (3) */
+	int later = q->err.cls == EC_RETRY || q->err.cls == EC_RATE;
+	vj_msg("batch %ld (%s): %s: %s%s", b->seq, b->name, what, q->err.msg,
+	    later ? " (the next run tries again)" : "");
+	if (later)
+		x->later = 1;
+	else
+		x->fatal = 1;
 }
 
 static int
@@ -1110,6 +1117,12 @@ download(struct bstate *x, struct batch_rec *b, const char *file_id, const char 
 	if (r < 0) {
 		close(fd);
 		unlink(tmp);
+		if (q.err.status == 404) {
+			/* files expire (Gemini: after 48 h): what it held is redone */
+			vj_msg("batch %ld: its file %s is gone at the provider: its jobs are redone",
+			    b->seq, file_id);
+			return 1;
+		}
 		if (!got_signal)
 			ctl_error(x, b, "download failed", &q);
 		return -1;
@@ -1130,18 +1143,19 @@ collect(struct bstate *x, struct batch_rec *b, const struct bw_info *i)
 	bpath(x, b->seq, ".out", out, sizeof out);
 	bpath(x, b->seq, ".err", err, sizeof err);
 	bpath(x, b->seq, ".jsonl", in, sizeof in);
-	if (i->out_file[0] && download(x, b, i->out_file, out) < 0)
+	int got_out = 0, got_err = 0;
+	if (i->out_file[0] && (got_out = download(x, b, i->out_file, out)) < 0)
 		return -1;
-	if (i->err_file[0] && download(x, b, i->err_file, err) < 0)
+	if (i->err_file[0] && (got_err = download(x, b, i->err_file, err)) < 0)
 		return -1;
 	crash_point("download");
 	if (members_load(x, b->seq, &ms) < 0)
 		vj_warn("batch %ld: cannot read its list of jobs; what it did not answer stays pending",
 		    b->seq);
 	uint64_t d0 = x->n_done, f0 = x->n_failed;
-	if (i->out_file[0])
+	if (i->out_file[0] && got_out == 0)
 		read_results(x, out, &ms, i->end_t);
-	if (i->err_file[0])
+	if (i->err_file[0] && got_err == 0)
 		read_results(x, err, &ms, i->end_t);
 	if (i->state == BW_FAILED && i->msg[0])
 		vj_msg("batch %ld (%s) failed: %s", b->seq, in, i->msg);
@@ -1200,6 +1214,15 @@ poll_one(struct bstate *x, struct batch_rec *b)
 	char what[64];
 	snprintf(what, sizeof what, "batch-%ld", b->seq);
 	if (rq_run(&q, what) < 0) {
+		if (q.err.status == 404) {
+			/* deleted at the provider: nothing will come; its jobs are redone */
+			vj_msg("batch %ld (%s): the provider no longer knows it: %s", b->seq, b->pid,
+			    q.err.msg);
+			memset(&i, 0, sizeof i);
+			i.state = BW_FAILED;
+			rq_clear(&q);
+			return collect(x, b, &i);
+		}
 		if (!got_signal)
 			ctl_error(x, b, "polling failed", &q);
 		rq_clear(&q);
@@ -1455,8 +1478,9 @@ run_batches(struct bstate *x)
 		for (size_t i = 0; i < x->bl.n && !x->fatal && !got_signal && !x->io_failed; i++)
 			if (is_open(&x->bl.b[i]) && x->bl.b[i].pid[0])
 				poll_one(x, &x->bl.b[i]);
-		if (x->fatal || x->io_failed || got_signal)
+		if (x->fatal || x->io_failed || got_signal || (x->later && !x->bc->wait))
 			break;
+		x->later = 0;
 		/* what is ready now, what the batches left included */
 		if (!x->bc->cancel && (first || x->c->pending)) {
 			idx_free(x->online);
@@ -1540,7 +1564,7 @@ batch_main(const struct stage_config *c, struct stage_def *d, const struct batch
 	x.run->own[x.s] = NULL;
 	/* what the batches left for the online fallback: the stage's own
 	 * driver, on these jobs only */
-	if (!x.fatal && !x.io_failed && !got_signal && idx_count(x.online) > 0) {
+	if (!x.fatal && !x.io_failed && !got_signal && !x.later && idx_count(x.online) > 0) {
 		struct stage_def dd = *d;
 		struct stage_config cc = *c;
 		vj_info("%u jobs the batches did not answer: sent online", idx_count(x.online));
@@ -1551,7 +1575,7 @@ batch_main(const struct stage_config *c, struct stage_def *d, const struct batch
 	}
 	if (x.fatal || x.io_failed)
 		st = VJ_EFATAL;
-	else if (open || got_signal) {
+	else if (open || got_signal || x.later) {
 		char when[32];
 		utc_stamp(now_ms(), 0, when);
 		if (open)
