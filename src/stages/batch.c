@@ -616,6 +616,7 @@ file_open(struct bstate *x)
 }
 
 static int submit(struct bstate *x, struct batch_rec *b);
+static int collect(struct bstate *x, struct batch_rec *b, const struct bw_info *i);
 
 /* The file is whole: durable under its name, then its intent, then it is
  * sent. */
@@ -840,6 +841,12 @@ submit(struct bstate *x, struct batch_rec *b)
 		if (!got_signal)
 			ctl_error(x, b, path, &q);
 		rq_clear(&q);
+		if (q.err.cls == EC_PERM) {
+			/* refused for good: the batch is closed, its jobs go by the
+			 * fallback, and the next run does not try this file again */
+			struct bw_info i = { .state = BW_FAILED };
+			collect(x, b, &i);
+		}
 		return -1;
 	}
 	struct bw_info i;
