@@ -310,6 +310,9 @@ test_expect_success 'counters: uploads, creates, gets, lists, cancels, downloads
 '
 
 stop_bg
+test_expect_success 'the fake exits cleanly (nothing on its stderr)' '
+	test ! -s "$TRASH/.fake.log" || { cat "$TRASH/.fake.log"; false; }
+'
 
 # ---- limits, expiry, per-request errors ----
 
@@ -356,6 +359,9 @@ test_expect_success 'uploads over --upload-max-bytes get 413' '
 '
 
 stop_bg
+test_expect_success 'the fake exits cleanly (nothing on its stderr)' '
+	test ! -s "$TRASH/.fake.log" || { cat "$TRASH/.fake.log"; false; }
+'
 test_expect_success 'the fake removes its batch directory on exit' '
 	test -z "$(ls tmp)"
 '
@@ -375,6 +381,9 @@ test_expect_success '--batch-perror: a share of per-request 500s, the same each 
 '
 
 stop_bg
+test_expect_success 'the fake exits cleanly (nothing on its stderr)' '
+	test ! -s "$TRASH/.fake.log" || { cat "$TRASH/.fake.log"; false; }
+'
 test_expect_success 'a --batch-dir is kept' '
 	test -n "$(ls bdir)"
 '

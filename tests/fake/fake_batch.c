@@ -285,7 +285,12 @@ fake_result_line(struct fake_batch *b, size_t idx, const char *key, json_t *req,
 	ok = status == 200;
 	fake_bc.lines++;
 	(*fake_map_get(&fake_bc.by_job, job, 1))++;
-	ks = fake_jstr(json_string(key));	/* leaks nothing: see below */
+	{
+		json_t *kj = json_string(key);
+
+		ks = fake_jstr(kj);
+		json_decref(kj);
+	}
 	out->len = 0;
 	if (b->family == FAM_GEMINI) {
 		json_t *e = NULL;
