@@ -305,7 +305,10 @@ test_expect_success 'counters: uploads, creates, gets, lists, cancels, downloads
 		and .states.completed == 2 and .states.failed == 5 and .states.cancelled == 1
 		and .states.BATCH_STATE_SUCCEEDED == 3 and .states.BATCH_STATE_CANCELLED == 1
 		and .polls.finalizing >= 1 and .polls.BATCH_STATE_PENDING == null
-		and .by_job[\"oj-3\"] == 1 and .by_job[\"gj-10\"] == 1" s.json &&
+		and .by_job[\"oj-3\"] == 1 and .by_job[\"gj-10\"] == 1
+		and .by_name[\"run1-0\"] == 1 and (.by_name | length) == 6
+		and ([.by_name | to_entries[] | select(.key != \"null\") | .value] | all(. == 1))
+		and .by_name.null == 7" s.json &&
 	fake_reset && bstat "" | jq -e ".creates == 0 and .gets == 0 and .states.completed == 2"
 '
 
