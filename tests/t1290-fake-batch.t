@@ -214,6 +214,17 @@ test_expect_success 'openai upload: multipart, a file object' '
 	test "$(curl -s -o /dev/null -w "%{http_code}" -F purpose=batch -F file=@o.jsonl "$U/v1/files")" = 401
 '
 
+test_expect_success 'uploads are spooled: 3 MB, chunked, file part first, back byte for byte' '
+	olines sp 20000 >sp.jsonl && test "$(wc -c <sp.jsonl)" -gt 2000000 &&
+	O -H "Transfer-Encoding: chunked" -F file=@sp.jsonl -F purpose=batch "$U/v1/files" >sf.json &&
+	jq -e ".bytes == $(wc -c <sp.jsonl | tr -d " ")" sf.json &&
+	odl "$(jq -r .id sf.json)" && cmp out sp.jsonl &&
+	gstart sp.jsonl sp -H "x-goog-api-key: $K" >/dev/null &&
+	G -H "X-Goog-Upload-Command: upload, finalize" -H "X-Goog-Upload-Offset: 0" \
+		-H "Transfer-Encoding: chunked" --data-binary @sp.jsonl "$(upurl)" >gf.json &&
+	gdl "$(jq -r .file.name gf.json)" && cmp out sp.jsonl
+'
+
 test_expect_success 'openai create and states: validating, in_progress, finalizing, completed' '
 	OB=$(ocreate "$(jq -r .id of.json)" "{\"vj_run\":\"r1\",\"vj_seq\":\"0\"}") && echo $OB >obid &&
 	jq -e ".object == \"batch\" and .status == \"validating\" and .request_counts.total == 10
@@ -300,16 +311,22 @@ test_expect_success 'openai list: newest first, limit and after, metadata' '
 
 test_expect_success 'counters: uploads, creates, gets, lists, cancels, downloads, states' '
 	curl -s "$U/_stats" >s.json &&
-	jq -e ".batch | .uploads >= 10 and .upload_bytes > 0 and .creates == 12 and .gets > 20
+	jq -e ".batch | .uploads >= 12 and .upload_bytes > 0 and .creates == 12 and .gets > 20
 		and .lists >= 6 and .cancels == 2 and .downloads >= 7 and .download_bytes > 0
 		and .states.completed == 2 and .states.failed == 5 and .states.cancelled == 1
 		and .states.BATCH_STATE_SUCCEEDED == 3 and .states.BATCH_STATE_CANCELLED == 1
 		and .polls.finalizing >= 1 and .polls.BATCH_STATE_PENDING == null
-		and .by_job[\"oj-3\"] == 1 and .by_job[\"gj-10\"] == 1" s.json &&
+		and .by_job[\"oj-3\"] == 1 and .by_job[\"gj-10\"] == 1
+		and .by_name[\"run1-0\"] == 1 and (.by_name | length) == 6
+		and ([.by_name | to_entries[] | select(.key != \"null\") | .value] | all(. == 1))
+		and .by_name.null == 7" s.json &&
 	fake_reset && bstat "" | jq -e ".creates == 0 and .gets == 0 and .states.completed == 2"
 '
 
 stop_bg
+test_expect_success 'the fake exits cleanly (nothing on its stderr)' '
+	test ! -s "$TRASH/.fake.log" || { cat "$TRASH/.fake.log"; false; }
+'
 
 # ---- limits, expiry, per-request errors ----
 
@@ -356,6 +373,9 @@ test_expect_success 'uploads over --upload-max-bytes get 413' '
 '
 
 stop_bg
+test_expect_success 'the fake exits cleanly (nothing on its stderr)' '
+	test ! -s "$TRASH/.fake.log" || { cat "$TRASH/.fake.log"; false; }
+'
 test_expect_success 'the fake removes its batch directory on exit' '
 	test -z "$(ls tmp)"
 '
@@ -375,6 +395,9 @@ test_expect_success '--batch-perror: a share of per-request 500s, the same each 
 '
 
 stop_bg
+test_expect_success 'the fake exits cleanly (nothing on its stderr)' '
+	test ! -s "$TRASH/.fake.log" || { cat "$TRASH/.fake.log"; false; }
+'
 test_expect_success 'a --batch-dir is kept' '
 	test -n "$(ls bdir)"
 '

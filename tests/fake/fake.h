@@ -99,6 +99,7 @@ struct fake_req {
 	size_t	 bodylen;
 	const char *head;	/* the raw request head (fake_req_header reads it) */
 	size_t	 headlen;
+	char	*spool;		/* uploads: the body is in this file, body is NULL */
 };
 
 enum fake_action { ACT_SEND, ACT_HANG, ACT_DROP };
@@ -175,6 +176,7 @@ void	 fake_image_reset(void);
 /* ---- fake_batch.c, fake_files.c (the batch APIs) ---- */
 
 int	 fake_batch_route(struct fake_req *, struct fake_resp *);	/* -1: not a batch path */
+int	 fake_files_spool(const struct fake_req *, char **path);	/* fd, or -1: keep in memory */
 json_t	*fake_batch_json(void);
 void	 fake_batch_reset(void);	/* the counters only */
 void	 fake_batch_free(void);
@@ -199,6 +201,9 @@ struct fake_parse {
 	int	 expect100;
 	uint64_t chunk_left;
 	struct fake_buf body;	/* decoded chunked body */
+	int	 spool_on;	/* an upload: the body goes to spool_fd as it comes */
+	int	 spool_fd;
+	uint64_t spooled;
 	struct fake_req req;
 };
 
@@ -233,6 +238,7 @@ extern uint64_t fake_rng;
 extern FILE *fake_logf;
 
 #define FAKE_MAX_BODY	(64u << 20)	/* requests beyond this get 413 */
+#define FAKE_MAX_UPLOAD	(4ULL << 30)	/* the same for spooled uploads */
 #define FAKE_MAX_HEAD	(64u << 10)
 
 #endif

@@ -285,7 +285,12 @@ fake_result_line(struct fake_batch *b, size_t idx, const char *key, json_t *req,
 	ok = status == 200;
 	fake_bc.lines++;
 	(*fake_map_get(&fake_bc.by_job, job, 1))++;
-	ks = fake_jstr(json_string(key));	/* leaks nothing: see below */
+	{
+		json_t *kj = json_string(key);
+
+		ks = fake_jstr(kj);
+		json_decref(kj);
+	}
 	out->len = 0;
 	if (b->family == FAM_GEMINI) {
 		json_t *e = NULL;
@@ -851,6 +856,15 @@ fake_batch_add(struct fake_batch *b)
 		fake_die("out of memory");
 	fake_batches[fake_nbatches++] = b;
 	fake_bc.creates++;
+	/* By what names a client finds its batches again: each should be 1. */
+	if (b->family == FAM_GEMINI)
+		(*fake_map_get(&fake_bc.by_name, b->display ? b->display : "", 1))++;
+	else {
+		char *m = b->meta ? json_dumps(b->meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+		(*fake_map_get(&fake_bc.by_name, m ? m : "null", 1))++;
+		free(m);
+	}
 }
 
 static void
@@ -1291,6 +1305,7 @@ fake_batch_json(void)
 	json_object_set_new(o, "states", states);
 	json_object_set_new(o, "polls", fake_map_json(&fake_bc.polls));
 	json_object_set_new(o, "by_job", fake_map_json(&fake_bc.by_job));
+	json_object_set_new(o, "by_name", fake_map_json(&fake_bc.by_name));
 	return o;
 }
 
@@ -1299,6 +1314,7 @@ fake_batch_reset(void)
 {
 	fake_map_clear(&fake_bc.polls);
 	fake_map_clear(&fake_bc.by_job);
+	fake_map_clear(&fake_bc.by_name);
 	memset(&fake_bc, 0, sizeof(fake_bc));
 }
 

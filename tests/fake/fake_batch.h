@@ -39,6 +39,7 @@ struct fake_bcount {
 	long	 downloads, download_bytes, lines;
 	struct fake_map polls;	/* state name -> GETs answered in it */
 	struct fake_map by_job;	/* job -> batch lines answered */
+	struct fake_map by_name;	/* display name / metadata -> batches made */
 };
 
 extern struct fake_bopts fake_bopt;

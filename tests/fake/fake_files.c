@@ -174,6 +174,46 @@ fake_write_all(const char *path, int append, const char *p, size_t n)
 	return close(fd);
 }
 
+/* Uploads are spooled to the batch directory as they arrive (fake_http.c),
+ * so a big file never sits in memory.  Returns the fd, or -1. */
+int
+fake_files_spool(const struct fake_req *rq, char **path)
+{
+	const char *p = rq->path;
+	int fd;
+
+	if (strcmp(rq->method, "POST") != 0 && strcmp(rq->method, "PUT") != 0)
+		return -1;
+	if (!(strcmp(p, "/upload/v1beta/files") == 0 && strstr(rq->target, "upload_id=")) &&
+	    strcmp(p, "/v1/files") != 0 && strcmp(p, "/files") != 0)
+		return -1;
+	*path = fake_path_for("spool");
+	if ((fd = open(*path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
+		free(*path);
+		*path = NULL;
+	}
+	return fd;
+}
+
+/* Append the file FROM to the file TO. */
+static int
+fake_append_file(const char *to, const char *from)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), rc = 0;
+	ssize_t n;
+
+	if (in == -1)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (fake_write_all(to, 1, buf, (size_t)n) == -1) {
+			rc = -1;
+			break;
+		}
+	close(in);
+	return n < 0 ? -1 : rc;
+}
+
 /* Send a stored file as the body (counted as a download). */
 static int
 fake_send_file(struct fake_resp *rs, struct fake_file *f, const char *ctype)
@@ -363,7 +403,10 @@ fake_upload_step(struct fake_req *rq, struct fake_resp *rs, struct fake_upload *
 		}
 		if (fake_too_big(u->got + rq->bodylen))
 			return fake_gemini_413(rs);
-		if (fake_write_all(u->path, 1, rq->body, rq->bodylen) == -1)
+		/* A spooled body becomes the upload (renamed), or is appended. */
+		if (rq->spool != NULL && u->got == 0 ? rename(rq->spool, u->path) == -1
+		    : rq->spool != NULL ? fake_append_file(u->path, rq->spool) == -1
+		    : fake_write_all(u->path, 1, rq->body, rq->bodylen) == -1)
 			fake_die("%s: %s", u->path, strerror(errno));
 		u->got += rq->bodylen;
 	}
@@ -490,13 +533,81 @@ fake_disp_param(const char *h, size_t hl, const char *param, char *out, size_t n
 	snprintf(out, n, "%.*s", (int)(e - p), p);
 }
 
+#define FAKE_MAX_PARTS	16
+
+/* Where "\r\n--BOUNDARY" occurs in the file, read 1 MB at a time so a big
+ * upload is never in memory; at most `max` offsets. */
+static size_t
+fake_find_delims(int fd, uint64_t size, const char *delim, size_t dl, uint64_t *offs,
+    size_t max)
+{
+	size_t cap = 1 << 20, keep = 0, total, i, k = 0;
+	char *buf = fake_xmalloc(cap);
+	uint64_t base = 0;
+	ssize_t n;
+
+	while (base + keep < size && k < max) {
+		if ((n = pread(fd, buf + keep, cap - keep, (off_t)(base + keep))) <= 0)
+			break;
+		total = keep + (size_t)n;
+		for (i = 0; i + dl <= total && k < max; i++) {
+			char *hit = memmem(buf + i, total - i, delim, dl);
+
+			if (hit == NULL)
+				break;
+			i = (size_t)(hit - buf);
+			offs[k++] = base + i;
+		}
+		/* A delimiter cut by the buffer's end is found next time. */
+		keep = total < dl - 1 ? total : dl - 1;
+		memmove(buf, buf + total - keep, keep);
+		base += total - keep;
+	}
+	free(buf);
+	return k;
+}
+
+static int
+fake_copy_range(int from, uint64_t off, uint64_t len, const char *to)
+{
+	int out = open(to, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	loff_t in_off = (loff_t)off;
+	ssize_t n;
+
+	if (out == -1)
+		return -1;
+	while (len > 0) {
+		n = copy_file_range(from, &in_off, out, NULL, (size_t)len, 0);
+		if (n <= 0) {
+			char buf[65536];
+
+			/* copy_file_range is not everywhere: plain reads then */
+			n = pread(from, buf, len < sizeof(buf) ? (size_t)len : sizeof(buf), in_off);
+			if (n <= 0 || write(out, buf, (size_t)n) != n) {
+				close(out);
+				return -1;
+			}
+			in_off += n;
+		}
+		len -= (uint64_t)n;
+	}
+	return close(out);
+}
+
+/*
+ * multipart/form-data with `purpose` and `file` parts, read from the spool
+ * file (a body that came in memory is spooled first): the file part's bytes
+ * are copied from it, never held.
+ */
 static int
 fake_openai_upload(struct fake_req *rq, struct fake_resp *rs)
 {
-	char bnd[256], name[64], fname[256], purpose[64] = "";
-	const char *p = rq->body, *end = rq->body + rq->bodylen, *data = NULL, *next;
-	size_t dlen = 0, bl;
+	char bnd[256], delim[260], name[64], fname[256], purpose[64] = "", hdr[8192];
+	uint64_t offs[FAKE_MAX_PARTS + 1], doff = 0, dlen = 0, size = rq->bodylen;
+	size_t nd, i, dl;
 	struct fake_file *f;
+	int fd, have = 0;
+	char *tmp = NULL;
 
 	if (fake_too_big(rq->bodylen)) {
 		FAKE_OERR(rs, 413, "invalid_request_error", "file_too_large",
@@ -508,38 +619,61 @@ fake_openai_upload(struct fake_req *rq, struct fake_resp *rs)
 		    "The request must be multipart/form-data with a boundary.");
 		return 400;
 	}
-	bl = strlen(bnd);
-	fname[0] = '\0';
-	p = p ? memmem(p, (size_t)(end - p), bnd, bl) : NULL;
-	while (p != NULL && (size_t)(end - p) > bl + 2 && p[bl] != '-') {
-		const char *h = p + bl, *he, *d;
-
-		he = memmem(h, (size_t)(end - h), "\r\n\r\n", 4);
-		if (he == NULL)
-			break;
-		d = he + 4;
-		next = memmem(d, (size_t)(end - d), bnd, bl);
-		if (next == NULL || next - d < 2)
-			break;
-		fake_disp_param(h, (size_t)(he - h), "name", name, sizeof(name));
-		if (strcmp(name, "purpose") == 0) {
-			snprintf(purpose, sizeof(purpose), "%.*s", (int)(next - 2 - d), d);
-		} else if (strcmp(name, "file") == 0) {
-			fake_disp_param(h, (size_t)(he - h), "filename", fname, sizeof(fname));
-			data = d;
-			dlen = (size_t)(next - 2 - d);	/* the CRLF before the boundary */
-		}
-		p = next;
+	if (rq->spool == NULL) {
+		tmp = fake_path_for("spool");
+		if (fake_write_all(tmp, 0, rq->body ? rq->body : "", rq->bodylen) == -1)
+			fake_die("%s: %s", tmp, strerror(errno));
 	}
-	if (data == NULL || strcmp(purpose, "batch") != 0) {
-		FAKE_OERR(rs, 400, "invalid_request_error", NULL, data == NULL ?
+	if ((fd = open(tmp ? tmp : rq->spool, O_RDONLY | O_CLOEXEC)) == -1)
+		fake_die("%s: %s", tmp ? tmp : rq->spool, strerror(errno));
+	/* The body starts with "--BOUNDARY"; a CRLF before it makes it like the rest. */
+	dl = (size_t)snprintf(delim, sizeof(delim), "\r\n%s", bnd);
+	offs[0] = 0;
+	nd = size >= dl - 2 && pread(fd, hdr, dl - 2, 0) == (ssize_t)(dl - 2) &&
+	    memcmp(hdr, bnd, dl - 2) == 0 ? 1 : 0;
+	if (nd == 1)
+		nd += fake_find_delims(fd, size, delim, dl, offs + 1, FAKE_MAX_PARTS);
+	fname[0] = '\0';
+	for (i = 0; i + 1 < nd; i++) {
+		/* part i: from after its delimiter to the next one */
+		uint64_t start = i == 0 ? dl - 2 : offs[i] + dl, end = offs[i + 1];
+		ssize_t hn = pread(fd, hdr, sizeof(hdr) - 1, (off_t)start);
+		char *he;
+
+		if (hn <= 0)
+			break;
+		hdr[hn] = '\0';
+		if ((he = memmem(hdr, (size_t)hn, "\r\n\r\n", 4)) == NULL)
+			break;
+		fake_disp_param(hdr, (size_t)(he - hdr), "name", name, sizeof(name));
+		if (strcmp(name, "purpose") == 0) {
+			size_t vl = (size_t)(end - start) - (size_t)(he + 4 - hdr);
+
+			snprintf(purpose, sizeof(purpose), "%.*s", (int)(vl < 63 ? vl : 63), he + 4);
+		} else if (strcmp(name, "file") == 0) {
+			fake_disp_param(hdr, (size_t)(he - hdr), "filename", fname, sizeof(fname));
+			doff = start + (uint64_t)(he + 4 - hdr);
+			dlen = end >= doff ? end - doff : 0;
+			have = 1;
+		}
+	}
+	if (!have || strcmp(purpose, "batch") != 0) {
+		close(fd);
+		if (tmp)
+			unlink(tmp);
+		free(tmp);
+		FAKE_OERR(rs, 400, "invalid_request_error", NULL, !have ?
 		    "Missing the file part." : "'purpose' must be 'batch' here.");
 		return 400;
 	}
 	f = fake_file_new(FAM_OPENAI, NULL, fname[0] ? fname : "upload.jsonl",
 	    "application/jsonl", "batch");
-	if (fake_write_all(f->path, 0, data, dlen) == -1)
+	if (fake_copy_range(fd, doff, dlen, f->path) == -1)
 		fake_die("%s: %s", f->path, strerror(errno));
+	close(fd);
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
 	f->size = dlen;
 	fake_bc.uploads++;
 	fake_bc.upload_bytes += (long)dlen;
