@@ -32,7 +32,8 @@ crash() {
 	test $(( $(creates) - before )) -eq $3 &&
 	vj-status -r $r --batches --json | jq -e "all(.batches[]; .collected)" >/dev/null &&
 	$1 -r $r --wait >o3 2>e3 && test ! -s o3 &&
-	test $(( $(creates) - before )) -eq $3
+	test $(( $(creates) - before )) -eq $3 &&
+	curl -s "$FAKE_URL/_stats" | jq -e ".batch.by_name | length > 0 and all(.[]; . == 1)" >/dev/null
 }
 
 for p in ga oa; do
