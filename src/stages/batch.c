@@ -1360,7 +1360,15 @@ gather(struct bstate *x)
 	struct stage_def d = *x->d;
 	d.want = want_not_in_batch;
 	d.want_ctx = x;
+	d.each_run = x->run;    /* one fold, and it holds what this process journaled */
 	x->fd = x->kfd = -1;
+	char err[512];
+	/* what upstream finished since the last look (--wait) */
+	if (run_refresh(x->run, (1u << x->s) - 1, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		x->fatal = 1;
+		return VJ_EFATAL;
+	}
 	idx_free(x->in_batch);
 	x->in_batch = idx_new();
 	mark_open(x);
@@ -1543,6 +1551,7 @@ batch_main(const struct stage_config *c, struct stage_def *d, const struct batch
 		x.export_mode = 1;
 		dd.want = want_not_in_batch;
 		dd.want_ctx = &x;
+		dd.each_run = x.run;
 		if (file_open(&x) == 0) {
 			st = stage_each(c, &dd, gather_one, &x);
 			if (file_close(&x) < 0)

@@ -929,15 +929,17 @@ stage_each(const struct stage_config *c, struct stage_def *d,
 		    c->run);
 		return VJ_EUSAGE;
 	}
-	x.run = run_new(c->run);
+	x.run = d->each_run ? d->each_run : run_new(c->run);
 	/* read, never written: the stage may be running, its journal is only looked at */
-	if (run_exists(c->run) && run_refresh(x.run, (2u << d->s) - 1, err, sizeof err) < 0) {
+	if (!d->each_run && run_exists(c->run) &&
+	    run_refresh(x.run, (2u << d->s) - 1, err, sizeof err) < 0) {
 		vj_msg("%s", err);
 		run_free(x.run);
 		return VJ_EFATAL;
 	}
 	if (d->start && d->start(&x) < 0) {
-		run_free(x.run);
+		if (!d->each_run)
+			run_free(x.run);
 		return VJ_EFATAL;
 	}
 	if (c->pending) {
@@ -957,7 +959,8 @@ stage_each(const struct stage_config *c, struct stage_def *d,
 	}
 	if (st == VJ_OK && x.n_bad)
 		st = VJ_EFAILED;
-	run_free(x.run);
+	if (!d->each_run)
+		run_free(x.run);
 	buf_free(&x.out);
 	buf_free(&x.evbuf);
 	free(x.busy);

@@ -75,6 +75,10 @@ struct stage_def {
 	 * the jobs in a provider's batch, or those not sent online). */
 	int (*want)(void *want_ctx, const char *id);
 	void *want_ctx;
+	/* Optional, for stage_each: the run as its caller already folded it
+	 * (--batch, holding the lock), used instead of reading the journals
+	 * again; left to the caller. */
+	struct run *each_run;
 };
 
 /* Run a stage to the end; returns the exit status. */
