@@ -73,6 +73,16 @@ test_expect_success '--batch-size 2: three batches of two' '
 	cut -d" " -f2- split/journal/analyze.log | jq -se "map(select(.ev == \"batch_intent\") | .n) == [2, 2, 2]"
 '
 
+test_expect_success '--max-side: the batch lines carry the downscaled copy' '
+	export VJ_RUN=small &&
+	mk_ingested img/dark.jpg in3 m1 &&
+	test_status 75 an --pending --batch --max-side 64 2>e &&
+	n=$(jq ".request.contents[0].parts[0].inline_data.data | length" small/batch/analyze-000001.jsonl) &&
+	echo "base64 of the copy: $n bytes" && test $n -gt 0 && test $n -lt 8000 &&
+	an --pending --batch --max-side 64 --wait --poll 0.1 >o && test $(wc -l <o) -eq 1 &&
+	jq -e ".image.width == 640" o
+'
+
 cat >nobatch.txt <<EOT
 model gemini gemini-online-only
 	vision           yes

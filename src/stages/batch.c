@@ -1576,6 +1576,8 @@ batch_main(const struct stage_config *c, struct stage_def *d, const struct batch
 		x.prog = NULL;
 	}
 	long open = n_open(&x);
+	if (!x.io_failed)
+		run_ckpt(x.run, x.s);   /* the fold, for the next start */
 	journal_close(x.run->own[x.s]);
 	x.run->own[x.s] = NULL;
 	/* what the batches left for the online fallback: the stage's own
