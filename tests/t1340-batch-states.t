@@ -24,6 +24,15 @@ test_expect_success 'both submitted: pending' '
 	vj-status -r o --batches >s && test_grep " pending " s
 '
 
+test_expect_success 'an online run beside them leaves their jobs alone' '
+	before=$(curl -s "$FAKE_URL/_stats" | jq .requests) &&
+	vj-analyze -r o --provider openai --base-url "$FAKE_URL/v1" --api-key-env VJ_FAKE_KEY \
+		--model gpt-4.1-mini --pending >out 2>e &&
+	test ! -s out &&
+	test_grep "1 analyze batch in progress: 4 jobs left to it" e &&
+	test $(curl -s "$FAKE_URL/_stats" | jq .requests) -eq $before
+'
+
 test_expect_success 'half way through running: the counts' '
 	adv $((D + D / 2)) &&
 	test_status 75 oa 2>e && test_grep "batch 1: running, 2 of 4 answered (0 failed, 2 pending)" e &&

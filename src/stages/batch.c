@@ -1316,6 +1316,57 @@ mark_open(struct bstate *x)
 	}
 }
 
+/* An online run beside open batches: their jobs are left to them. */
+struct guard {
+	struct idx *ids;
+};
+
+static int
+want_guard(void *ctx, const char *id)
+{
+	struct guard *g = ctx;
+	return idx_get(g->ids, id, strlen(id), 0) < 0;
+}
+
+void *
+batch_guard(const char *run, struct stage_def *d)
+{
+	struct bstate x = { .s = d->s };
+	char err[256];
+	struct batch_rec *b;
+	size_t n;
+	if (!run_exists(run) || batch_scan(run, d->s, &b, &n, err, sizeof err) < 0 || !n)
+		return NULL;
+	x.bl = (struct blist){ b, n, n };
+	snprintf(x.dir, sizeof x.dir, "%s/batch", run);
+	x.in_batch = idx_new();
+	mark_open(&x);
+	long open = n_open(&x);
+	free(b);
+	if (!idx_count(x.in_batch)) {
+		idx_free(x.in_batch);
+		return NULL;
+	}
+	vj_info("%ld %s batch%s in progress: %u jobs left to %s (--batch collects them; "
+	    "--cancel-batches cancels them)", open, stage_name[d->s], open == 1 ? "" : "es",
+	    idx_count(x.in_batch), open == 1 ? "it" : "them");
+	struct guard *g = xcalloc(1, sizeof *g);
+	g->ids = x.in_batch;
+	d->want = want_guard;
+	d->want_ctx = g;
+	return g;
+}
+
+void
+batch_guard_free(void *p)
+{
+	struct guard *g = p;
+	if (g) {
+		idx_free(g->ids);
+		free(g);
+	}
+}
+
 /* Files of batches that never got an intent (a crash while writing). */
 static void
 clean_dir(struct bstate *x)

@@ -50,6 +50,12 @@ int batch_scan(const char *run, enum stage s, struct batch_rec **out, size_t *n,
  * or (json) {"batches": [...]}; the exit status. */
 int batch_show(const char *run, int json);
 
+/* An online run of stage d->s beside open batches leaves their jobs to
+ * them (sending them again would pay twice): sets d->want to skip them and
+ * says so.  NULL when none is open; else free with batch_guard_free. */
+void *batch_guard(const char *run, struct stage_def *d);
+void batch_guard_free(void *g);
+
 /* Run a model stage in batch mode (or export / import); the exit status.
  * d is the stage as modelstage made it; pctx is the provider's own
  * context (struct prov_ctx). */

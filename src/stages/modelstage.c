@@ -379,7 +379,9 @@ modelstage_main(const struct model_config *c, enum stage s)
 	if (!c->timeout_set && p.timeout > c->stage.timeout)
 		vj_debug("%s: its answers can take up to %.0f s under load; --timeout %.0f applies",
 		    p.name, p.timeout, c->stage.timeout);
+	void *guard = batch_guard(sc.run, &d);
 	st = stage_main(&sc, &d);
+	batch_guard_free(guard);
 out:
 	estimate_free(ctx.est);
 	free(cfg);
