@@ -54,6 +54,16 @@ test_expect_success 'done: collected, four records each' '
 	ga >out 2>e && test $(wc -l <out) -eq 4 && test "$(st g)" = "collected 4/4 0"
 '
 
+test_expect_success 'the status file carries the counts, for the stage drawing a pipe' '
+	VJ_RUN=w mk_ingested img/dark.jpg in w1 w2 &&
+	{ vj-analyze -r w --base-url "$FAKE_URL" --model gemini-2.5-flash-lite --pending --batch \
+		--wait --poll 0.1 >wout 2>e & } && pid=$! && i=0 &&
+	while ! grep -q "note" w/journal/analyze.progress 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done &&
+	test_grep "\"note\":\"1 batch pending 0/2\"" w/journal/analyze.progress &&
+	adv $((3 * D)) && { wait $pid; echo $? >st; } && test "$(cat st)" -eq 0 &&
+	test $(wc -l <wout) -eq 2
+'
+
 test_expect_success 'a batch deleted at the provider: its jobs are sent again' '
 	VJ_RUN=d mk_ingested img/dark.jpg in d1 d2 &&
 	test_status 75 vj-analyze -r d --base-url "$FAKE_URL" --model gemini-2.5-flash-lite --pending --batch 2>e &&

@@ -25,8 +25,7 @@ struct progress_counts {
 	uint64_t shards;      /* vj-pack: shards sealed */
 	int interrupted;      /* a signal came: finishing what is in flight */
 	char note[96];        /* --batch: the provider's counts ("1 batch finalizing
-	                       * 480/500"); shown by this process only (not in
-	                       * the status file) */
+	                       * 480/500"), in the line and the status file */
 };
 
 struct progress_opts {
