@@ -33,6 +33,11 @@ test_expect_success 'an online run beside them leaves their jobs alone' '
 	test $(curl -s "$FAKE_URL/_stats" | jq .requests) -eq $before
 '
 
+test_expect_success 'a day later still pending: a warning' '
+	VJ_NOW_MS=$(( $(now_ms) + 25 * 3600 * 1000 )) oa 2>e; test $? -eq 75 &&
+	test_grep "batch 1 (batch_[A-Za-z0-9]*) has been pending for 2[45] h" e
+'
+
 test_expect_success 'half way through running: the counts' '
 	adv $((D + D / 2)) &&
 	test_status 75 oa 2>e && test_grep "batch 1: running, 2 of 4 answered (0 failed, 2 pending)" e &&

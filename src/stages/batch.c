@@ -19,6 +19,7 @@
 #include "core/runid.h"
 #include "providers/batchwire.h"
 #include "providers/provshared.h"
+#include "stages/estimate.h"
 #include "stages/progress.h"
 #include "base/util.h"
 
@@ -413,7 +414,7 @@ struct bstate {
 	struct idx *in_batch;         /* ids in open batches */
 	struct idx *online;           /* ids the fallback sends online */
 	struct buf out, ev;
-	int io_failed, fatal, later, export_mode;
+	int io_failed, fatal, later, export_mode, said_old;
 	/* the file being written */
 	int fd, kfd;
 	long seq, n;
@@ -1264,6 +1265,13 @@ poll_one(struct bstate *x, struct batch_rec *b)
 		vj_info("batch %ld: %s, %ld of %ld answered (%ld failed, %ld pending)", b->seq,
 		    b->state, i.ok + i.failed, i.total, i.failed, i.pending);
 	}
+	/* peers' users found batches pending for over a day: say so once a run */
+	int64_t age = estimate_now() - b->t_created;
+	if ((i.state == BW_PENDING || i.state == BW_RUNNING) && b->t_created &&
+	    age > 24 * 3600 * 1000LL && !x->said_old++)
+		vj_warn("batch %ld (%s) has been %s for %lld h (the provider expires it at 24-48 h; "
+		    "--cancel-batches with --batch-fallback online sends its jobs online)", b->seq,
+		    b->pid, bw_state_name[i.state], (long long)(age / 3600000));
 	if (bw_terminal(i.state))
 		return collect(x, b, &i);
 	return 0;
