@@ -122,6 +122,18 @@ bw_line_close(const struct prov_ctx *c)
 
 /* ---- requests ---- */
 
+/* OpenAI's API root: --base-url, less a full chat endpoint if it names
+ * one (openai.c takes either). */
+static int
+oai_len(const struct prov_ctx *c)
+{
+	static const char tail[] = "/chat/completions";
+	size_t n = strlen(c->base_url), t = sizeof tail - 1;
+	if (n >= t && !strcmp(c->base_url + n - t, tail))
+		n -= t;
+	return (int)n;
+}
+
 static void
 key_header(const struct prov_ctx *c, struct eng_http *h)
 {
@@ -179,7 +191,7 @@ bw_req_upload(const struct prov_ctx *c, int step, const char *path, const char *
 		    "Content-Type: application/jsonl\r\n\r\n", bd, bd, name);
 		char *tail = xasprintf("\r\n--%s--\r\n", bd);
 		char *ct = xasprintf("Content-Type: multipart/form-data; boundary=%s", bd);
-		h->url = xasprintf("%s/files", c->base_url);
+		h->url = xasprintf("%.*s/files", oai_len(c), c->base_url);
 		h->body = body_new();
 		body_adds(h->body, head);
 		body_add_file(h->body, path);
@@ -257,7 +269,7 @@ bw_req_create(const struct prov_ctx *c, const char *file_id, const char *name,
 		    c->model), json_pack("{s:{s:s, s:{s:s}}}", "batch", "display_name", name,
 		    "input_config", "file_name", file_id));
 	else
-		json_req(c, h, xasprintf("%s/batches", c->base_url),
+		json_req(c, h, xasprintf("%.*s/batches", oai_len(c), c->base_url),
 		    json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "input_file_id", file_id,
 		    "endpoint", "/v1/chat/completions", "completion_window", "24h", "metadata",
 		    "vj_name", name, "vj_run", run_id, "vj_batch", sq));
@@ -269,7 +281,7 @@ bw_req_get(const struct prov_ctx *c, const char *id, struct eng_http *h)
 	if (is_gemini(c))
 		json_req(c, h, xasprintf("%s/v1beta/%s", c->base_url, id), NULL);
 	else
-		json_req(c, h, xasprintf("%s/batches/%s", c->base_url, id), NULL);
+		json_req(c, h, xasprintf("%.*s/batches/%s", oai_len(c), c->base_url, id), NULL);
 }
 
 void
@@ -280,7 +292,7 @@ bw_req_list(const struct prov_ctx *c, const char *page, struct eng_http *h)
 		json_req(c, h, xasprintf("%s/v1beta/batches?pageSize=100%s%s", c->base_url,
 		    more ? "&pageToken=" : "", more ? page : ""), NULL);
 	else
-		json_req(c, h, xasprintf("%s/batches?limit=100%s%s", c->base_url,
+		json_req(c, h, xasprintf("%.*s/batches?limit=100%s%s", oai_len(c), c->base_url,
 		    more ? "&after=" : "", more ? page : ""), NULL);
 }
 
@@ -290,7 +302,8 @@ bw_req_cancel(const struct prov_ctx *c, const char *id, struct eng_http *h)
 	if (is_gemini(c))
 		json_req(c, h, xasprintf("%s/v1beta/%s:cancel", c->base_url, id), json_object());
 	else
-		json_req(c, h, xasprintf("%s/batches/%s/cancel", c->base_url, id), json_object());
+		json_req(c, h, xasprintf("%.*s/batches/%s/cancel", oai_len(c), c->base_url, id),
+		    json_object());
 }
 
 void
@@ -300,7 +313,8 @@ bw_req_download(const struct prov_ctx *c, const char *file_id, struct eng_http *
 		json_req(c, h, xasprintf("%s/download/v1beta/%s:download?alt=media", c->base_url,
 		    file_id), NULL);
 	else
-		json_req(c, h, xasprintf("%s/files/%s/content", c->base_url, file_id), NULL);
+		json_req(c, h, xasprintf("%.*s/files/%s/content", oai_len(c), c->base_url, file_id),
+		    NULL);
 }
 
 /* ---- answers ---- */

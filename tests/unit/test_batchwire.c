@@ -206,6 +206,17 @@ main(void)
 	test_results();
 	test_upload_url();
 	test_limits();
+	struct prov full;
+	struct prov_config f = o;
+	f.base_url = "http://127.0.0.1:9/v1/chat/completions";
+	if (prov_open(&full, &f, err, sizeof err) == VJ_OK) {
+		struct eng_http h = { 0 };
+		bw_req_get(full.ctx, "batch_x", &h);
+		is_str(h.url, "http://127.0.0.1:9/v1/batches/batch_x", "a full chat endpoint as --base-url");
+		free(h.url);
+		curl_slist_free_all(h.headers);
+		prov_close(&full);
+	}
 	prov_close(&gem);
 	prov_close(&oai);
 	return done_testing();
