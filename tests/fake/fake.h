@@ -11,7 +11,9 @@
  *   fake_util.c    buffers, string map, PRNG, clock
  *   fake_image.c   the dimensions of inline images (--image-sizes)
  *   fake_files.c   batch input/output files: uploads, store, downloads
- *   fake_batch.c   the Gemini and OpenAI batch endpoints
+ *   fake_batch.c   batches: store, clock and states, output files, dispatch
+ *   fake_bline.c   batch input validated and answered line by line
+ *   fake_bapi.c    the Gemini and OpenAI batch endpoints
  */
 #ifndef VJ_FAKE_H
 #define VJ_FAKE_H
