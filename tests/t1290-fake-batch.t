@@ -280,6 +280,12 @@ test_expect_success 'openai validation: duplicate custom_id, model mix, bad line
 	printf "\n" >empty.jsonl && v0code empty.jsonl empty_file
 '
 
+test_expect_success 'openai cancel while validating a bad file: cancelled, not failed' '
+	OB=$(ocreate "$(oup dup.jsonl)") &&
+	O -X POST "$U/v1/batches/$OB/cancel" | jq -e ".status == \"cancelling\"" &&
+	adv $D && test "$(ostatus $OB)" = cancelled && jq -e ".errors == null" ob
+'
+
 test_expect_success 'openai create: bad requests are 400/404, no batch made' '
 	c0=$(bstat .creates) && F=$(jq -r .id of.json) &&
 	test "$(O -o e.json -w "%{http_code}" -d "{\"input_file_id\":\"file-nope\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}" "$U/v1/batches")" = 404 &&
@@ -301,25 +307,25 @@ test_expect_success 'openai cancel: cancelling, then cancelled with the answers 
 
 test_expect_success 'openai list: newest first, limit and after, metadata' '
 	O "$U/v1/batches" >l.json &&
-	jq -e ".object == \"list\" and (.data | length) == 8 and .has_more == false
+	jq -e ".object == \"list\" and (.data | length) == 9 and .has_more == false
 		and .data[-1].metadata.vj_run == \"r1\" and .first_id == .data[0].id" l.json &&
 	O "$U/v1/batches?limit=4" >l1.json && jq -e ".has_more == true and (.data | length) == 4" l1.json &&
 	O "$U/v1/batches?limit=10&after=$(jq -r .last_id l1.json)" >l2.json &&
-	jq -e "(.data | length) == 4 and .has_more == false" l2.json &&
+	jq -e "(.data | length) == 5 and .has_more == false" l2.json &&
 	jq -s -e "[.[0].data[].id] + [.[1].data[].id] == [.[2].data[].id]" l1.json l2.json l.json
 '
 
 test_expect_success 'counters: uploads, creates, gets, lists, cancels, downloads, states' '
 	curl -s "$U/_stats" >s.json &&
-	jq -e ".batch | .uploads >= 12 and .upload_bytes > 0 and .creates == 12 and .gets > 20
-		and .lists >= 6 and .cancels == 2 and .downloads >= 7 and .download_bytes > 0
-		and .states.completed == 2 and .states.failed == 5 and .states.cancelled == 1
+	jq -e ".batch | .uploads >= 12 and .upload_bytes > 0 and .creates == 13 and .gets > 20
+		and .lists >= 6 and .cancels == 3 and .downloads >= 7 and .download_bytes > 0
+		and .states.completed == 2 and .states.failed == 5 and .states.cancelled == 2
 		and .states.BATCH_STATE_SUCCEEDED == 3 and .states.BATCH_STATE_CANCELLED == 1
 		and .polls.finalizing >= 1 and .polls.BATCH_STATE_PENDING == null
 		and .by_job[\"oj-3\"] == 1 and .by_job[\"gj-10\"] == 1
 		and .by_name[\"run1-0\"] == 1 and (.by_name | length) == 6
 		and ([.by_name | to_entries[] | select(.key != \"null\") | .value] | all(. == 1))
-		and .by_name.null == 7" s.json &&
+		and .by_name.null == 8" s.json &&
 	fake_reset && bstat "" | jq -e ".creates == 0 and .gets == 0 and .states.completed == 2"
 '
 

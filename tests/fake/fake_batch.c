@@ -129,9 +129,7 @@ fake_bstate(const struct fake_batch *b, uint64_t now, size_t *answered)
 	size_t k;
 
 	*answered = 0;
-	if (b->verr != NULL)
-		return el < P ? BS_PENDING : BS_FAILED;
-	if (b->cancel_t) {
+	if (b->cancel_t) {	/* only ever set before the batch ended */
 		uint64_t cel = b->cancel_t - b->t0;
 
 		k = fake_progress(b, cel);
@@ -140,6 +138,8 @@ fake_bstate(const struct fake_batch *b, uint64_t now, size_t *answered)
 			return BS_CANCELLED;
 		return BS_CANCELLING;
 	}
+	if (b->verr != NULL)
+		return el < P ? BS_PENDING : BS_FAILED;
 	if (el >= ex) {
 		*answered = b->expire_k;
 		return BS_EXPIRED;
@@ -254,7 +254,8 @@ fake_assemble(struct fake_batch *b, int st, size_t k)
 	int fd;
 
 	b->assembled = 1;
-	if (st == BS_FAILED || (b->family == FAM_GEMINI && st == BS_EXPIRED))
+	/* nothing answered: a failed validation (maybe cancelled), a Gemini expiry */
+	if (b->res_path == NULL || st == BS_FAILED || (b->family == FAM_GEMINI && st == BS_EXPIRED))
 		return;
 	if ((fd = open(b->res_path, O_RDONLY | O_CLOEXEC)) == -1)
 		fake_die("%s: %s", b->res_path, strerror(errno));
