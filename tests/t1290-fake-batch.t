@@ -315,6 +315,22 @@ test_expect_success 'openai list: newest first, limit and after, metadata' '
 	jq -s -e "[.[0].data[].id] + [.[1].data[].id] == [.[2].data[].id]" l1.json l2.json l.json
 '
 
+test_expect_success 'odd requests get clean errors, and the fake stays up' '
+	st() { curl -s -o /dev/null -w "%{http_code}" -H "x-goog-api-key: $K" -H "Authorization: Bearer $K" "$@"; } &&
+	test "$(st -d "[]" "$U/v1beta/models/gm:batchGenerateContent")" = 400 &&
+	test "$(st -d "{\"batch\":{\"input_config\":{\"requests\":{\"requests\":[1,null]}}}}" \
+		"$U/v1beta/models/gm:batchGenerateContent")" = 400 &&
+	test "$(st "$U/v1beta/batches?pageToken=99999999&pageSize=-3")" = 200 &&
+	test "$(st -X POST "$U/v1beta/batches/nope:cancel")" = 404 &&
+	test "$(st -d 5 "$U/v1/batches")" = 400 &&
+	test "$(st "$U/v1/batches/nope")" = 404 &&
+	test "$(st "$U/v1/files/nope/content")" = 404 &&
+	test "$(st -H "Content-Type: multipart/form-data; boundary=abc" --data-binary "--ab" "$U/v1/files")" = 400 &&
+	test "$(st -X POST "$U/upload/v1beta/files?upload_id=nope")" = 404 &&
+	test "$(st "$U/download/v1beta/files/nope:download?alt=media")" = 404 &&
+	test "$(st "$U/_stats")" = 200
+'
+
 test_expect_success 'counters: uploads, creates, gets, lists, cancels, downloads, states' '
 	curl -s "$U/_stats" >s.json &&
 	jq -e ".batch | .uploads >= 12 and .upload_bytes > 0 and .creates == 13 and .gets > 20

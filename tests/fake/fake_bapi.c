@@ -241,6 +241,8 @@ fake_gemini_list(struct fake_req *rq, struct fake_resp *rs)
 		size = 1000;
 	if (q && (s = strstr(q, "pageToken=")) != NULL)
 		from = strtol(s + 10, NULL, 10);	/* our tokens: an index */
+	if (from >= (long)fake_nbatches)
+		from = (long)fake_nbatches - 1;
 	for (i = from; i >= 0 && i < (long)fake_nbatches; i--) {
 		if (fake_batches[i]->family != FAM_GEMINI || fake_batches[i]->deleted)
 			continue;
