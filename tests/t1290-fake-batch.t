@@ -402,8 +402,8 @@ test_expect_success 'the fake removes its batch directory on exit' '
 	test -z "$(ls tmp)"
 '
 
-start_fake --seed 9 --models om --batch-pending-ms 0 --batch-running-ms 0 --batch-finalizing-ms 0 \
-    --batch-perror 0.4 --batch-dir "$TRASH/bdir"
+start_fake --seed 9 --models om,gm --batch-pending-ms 0 --batch-running-ms 0 --batch-finalizing-ms 0 \
+    --batch-perror 0.4 --batch-fail-after 50% --batch-dir "$TRASH/bdir"
 U=$FAKE_URL
 
 test_expect_success '--batch-perror: a share of per-request 500s, the same each run' '
@@ -414,6 +414,14 @@ test_expect_success '--batch-perror: a share of per-request 500s, the same each 
 	jq "select(.response.status_code != 500)" out >bad && test ! -s bad &&
 	OB=$(ocreate "$F") && test "$(ostatus $OB)" = completed &&
 	odl "$(jq -r .error_file_id ob)" && jq -r .custom_id out | sort >e2 && test_cmp e1 e2
+'
+
+test_expect_success '--batch-fail-after: Gemini FAILED with an error, no results' '
+	glines gf 4 >gf.jsonl && B=$(gcreate "$(gup gf.jsonl fail)" fail) &&
+	test "$(gstate $B)" = BATCH_STATE_FAILED &&
+	jq -e ".done == true and .error.code == 13 and .response == null and
+		(.metadata.batchStats | ((.successfulRequestCount // \"0\") | tonumber) +
+		((.failedRequestCount // \"0\") | tonumber)) == 2" op
 '
 
 stop_bg

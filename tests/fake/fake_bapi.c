@@ -69,6 +69,9 @@ fake_gemini_op(struct fake_batch *b)
 	if (fake_terminal(st)) {
 		json_object_set_new(md, "endTime", json_string(u));
 		json_object_set_new(op, "done", json_true());
+		if (st == BS_FAILED)	/* --batch-fail-after: a google.rpc.Status */
+			json_object_set_new(op, "error", json_pack("{s:i,s:s}", "code", 13,
+			    "message", "The batch failed: an internal error has occurred."));
 		if (b->inlined != NULL)
 			res = json_pack("{s:{s:O}}", "inlinedResponses", "inlinedResponses",
 			    b->inlined);

@@ -25,7 +25,8 @@
 
 #include "fake_batch.h"
 
-struct fake_bopts fake_bopt = { 200, 200, 200, 200, -1, 0, 0, 0, 0, 0, NULL };
+struct fake_bopts fake_bopt = { .pending_ms = 200, .running_ms = 200, .finalizing_ms = 200,
+	.cancel_ms = 200, .expire_after = -1, .fail_after = -1 };
 struct fake_bcount fake_bc;
 
 const char *fake_gstate[BS_COUNT] = { "BATCH_STATE_PENDING", "BATCH_STATE_RUNNING",
@@ -68,6 +69,10 @@ fake_batch_option(const char *name, const char *arg)
 		fake_bopt.expire_pct = 1;
 		end++;
 	}
+	if (strcmp(name, "batch-fail-after") == 0 && *end == '%') {
+		fake_bopt.fail_pct = 1;
+		end++;
+	}
 	if (errno || end == arg || *end != '\0' || v < 0 || !isfinite(v))
 		fake_die("--%s: bad value '%s'", name, arg);
 	if (strcmp(name, "batch-pending-ms") == 0)
@@ -82,6 +87,10 @@ fake_batch_option(const char *name, const char *arg)
 		if (fake_bopt.expire_pct && v > 100)
 			fake_die("--%s: at most 100%%", name);
 		fake_bopt.expire_after = v;
+	} else if (strcmp(name, "batch-fail-after") == 0) {
+		if (fake_bopt.fail_pct && v > 100)
+			fake_die("--%s: at most 100%%", name);
+		fake_bopt.fail_after = v;
 	} else if (strcmp(name, "batch-perror") == 0) {
 		if (v > 1)
 			fake_die("--%s: a share from 0 to 1", name);
@@ -115,10 +124,10 @@ fake_progress(const struct fake_batch *b, uint64_t el)
 uint64_t
 fake_expire_at(const struct fake_batch *b)
 {
-	if (b->expire_k >= b->n)
+	if (b->stop_k >= b->n)
 		return UINT64_MAX;
 	return fake_bopt.pending_ms + (b->n ? (uint64_t)ceil((double)fake_bopt.running_ms *
-	    (double)b->expire_k / (double)b->n) : 0);
+	    (double)b->stop_k / (double)b->n) : 0);
 }
 
 static int
@@ -133,7 +142,7 @@ fake_bstate(const struct fake_batch *b, uint64_t now, size_t *answered)
 		uint64_t cel = b->cancel_t - b->t0;
 
 		k = fake_progress(b, cel);
-		*answered = k < b->expire_k ? k : b->expire_k;
+		*answered = k < b->stop_k ? k : b->stop_k;
 		if (b->family == FAM_GEMINI || now - b->cancel_t >= fake_bopt.cancel_ms)
 			return BS_CANCELLED;
 		return BS_CANCELLING;
@@ -141,11 +150,11 @@ fake_bstate(const struct fake_batch *b, uint64_t now, size_t *answered)
 	if (b->verr != NULL)
 		return el < P ? BS_PENDING : BS_FAILED;
 	if (el >= ex) {
-		*answered = b->expire_k;
-		return BS_EXPIRED;
+		*answered = b->stop_k;
+		return b->stop_st;
 	}
 	k = fake_progress(b, el);
-	*answered = k < b->expire_k ? k : b->expire_k;
+	*answered = k < b->stop_k ? k : b->stop_k;
 	if (el < P)
 		return BS_PENDING;
 	if (el < P + R)

@@ -28,6 +28,8 @@ struct fake_bopts {
 	uint64_t pending_ms, running_ms, finalizing_ms, cancel_ms;
 	double	 expire_after;	/* < 0: never; with expire_pct a share */
 	int	 expire_pct;
+	double	 fail_after;	/* the same for Gemini's FAILED */
+	int	 fail_pct;
 	double	 perror;
 	long	 max_requests;	/* 0: the provider's limit */
 	uint64_t max_bytes;	/* 0: the provider's limit */
@@ -86,7 +88,8 @@ struct fake_batch {
 	time_t	 w0;		/* wall clock at create */
 	unsigned w0ms;
 	uint64_t cancel_t;	/* 0: not cancelled */
-	size_t	 expire_k;	/* answered when it expires; n: never */
+	size_t	 stop_k;	/* answered when it expires or fails; n: never */
+	int	 stop_st;	/* BS_EXPIRED or BS_FAILED */
 	int	 assembled;
 	char	 out_id[64], err_id[64];
 	json_t	*inlined;	/* Gemini inline input: the responses */

@@ -216,6 +216,17 @@ fake_line_parts(struct fake_batch *b, json_t *j, json_t **req, json_t **meta,
 	return key;
 }
 
+static size_t
+fake_stop_k(size_t n, double after, int pct)
+{
+	size_t k;
+
+	if (after < 0)
+		return n;
+	k = pct ? (size_t)((double)n * after / 100.0) : (size_t)after;
+	return k > n ? n : k;
+}
+
 /*
  * Read PATH twice: first to validate (so a bad file uses up no scripted
  * fault), then to answer every line into the results file.
@@ -348,14 +359,17 @@ fake_ingest(struct fake_batch *b, const char *path, struct fake_verr *v)
 		b->perm[n - 1] = b->perm[k];
 		b->perm[k] = t;
 	}
-	if (fake_bopt.expire_after < 0)
-		b->expire_k = b->n;
-	else if (fake_bopt.expire_pct)
-		b->expire_k = (size_t)((double)b->n * fake_bopt.expire_after / 100.0);
-	else
-		b->expire_k = (size_t)fake_bopt.expire_after;
-	if (b->expire_k > b->n)
-		b->expire_k = b->n;
+	/* Where the batch stops early: expiry, or (Gemini) failure, the earlier. */
+	b->stop_k = fake_stop_k(b->n, fake_bopt.expire_after, fake_bopt.expire_pct);
+	b->stop_st = BS_EXPIRED;
+	if (b->family == FAM_GEMINI) {
+		size_t f = fake_stop_k(b->n, fake_bopt.fail_after, fake_bopt.fail_pct);
+
+		if (f < b->stop_k || (f == b->stop_k && f < b->n)) {
+			b->stop_k = f;
+			b->stop_st = BS_FAILED;
+		}
+	}
 	return 0;
 }
 
