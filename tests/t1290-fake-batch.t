@@ -280,6 +280,12 @@ test_expect_success 'openai validation: duplicate custom_id, model mix, bad line
 	printf "\n" >empty.jsonl && v0code empty.jsonl empty_file
 '
 
+test_expect_success 'openai cancel while validating a bad file: cancelled, not failed' '
+	OB=$(ocreate "$(oup dup.jsonl)") &&
+	O -X POST "$U/v1/batches/$OB/cancel" | jq -e ".status == \"cancelling\"" &&
+	adv $D && test "$(ostatus $OB)" = cancelled && jq -e ".errors == null" ob
+'
+
 test_expect_success 'openai create: bad requests are 400/404, no batch made' '
 	c0=$(bstat .creates) && F=$(jq -r .id of.json) &&
 	test "$(O -o e.json -w "%{http_code}" -d "{\"input_file_id\":\"file-nope\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}" "$U/v1/batches")" = 404 &&
@@ -301,25 +307,41 @@ test_expect_success 'openai cancel: cancelling, then cancelled with the answers 
 
 test_expect_success 'openai list: newest first, limit and after, metadata' '
 	O "$U/v1/batches" >l.json &&
-	jq -e ".object == \"list\" and (.data | length) == 8 and .has_more == false
+	jq -e ".object == \"list\" and (.data | length) == 9 and .has_more == false
 		and .data[-1].metadata.vj_run == \"r1\" and .first_id == .data[0].id" l.json &&
 	O "$U/v1/batches?limit=4" >l1.json && jq -e ".has_more == true and (.data | length) == 4" l1.json &&
 	O "$U/v1/batches?limit=10&after=$(jq -r .last_id l1.json)" >l2.json &&
-	jq -e "(.data | length) == 4 and .has_more == false" l2.json &&
+	jq -e "(.data | length) == 5 and .has_more == false" l2.json &&
 	jq -s -e "[.[0].data[].id] + [.[1].data[].id] == [.[2].data[].id]" l1.json l2.json l.json
+'
+
+test_expect_success 'odd requests get clean errors, and the fake stays up' '
+	st() { curl -s -o /dev/null -w "%{http_code}" -H "x-goog-api-key: $K" -H "Authorization: Bearer $K" "$@"; } &&
+	test "$(st -d "[]" "$U/v1beta/models/gm:batchGenerateContent")" = 400 &&
+	test "$(st -d "{\"batch\":{\"input_config\":{\"requests\":{\"requests\":[1,null]}}}}" \
+		"$U/v1beta/models/gm:batchGenerateContent")" = 400 &&
+	test "$(st "$U/v1beta/batches?pageToken=99999999&pageSize=-3")" = 200 &&
+	test "$(st -X POST "$U/v1beta/batches/nope:cancel")" = 404 &&
+	test "$(st -d 5 "$U/v1/batches")" = 400 &&
+	test "$(st "$U/v1/batches/nope")" = 404 &&
+	test "$(st "$U/v1/files/nope/content")" = 404 &&
+	test "$(st -H "Content-Type: multipart/form-data; boundary=abc" --data-binary "--ab" "$U/v1/files")" = 400 &&
+	test "$(st -X POST "$U/upload/v1beta/files?upload_id=nope")" = 404 &&
+	test "$(st "$U/download/v1beta/files/nope:download?alt=media")" = 404 &&
+	test "$(st "$U/_stats")" = 200
 '
 
 test_expect_success 'counters: uploads, creates, gets, lists, cancels, downloads, states' '
 	curl -s "$U/_stats" >s.json &&
-	jq -e ".batch | .uploads >= 12 and .upload_bytes > 0 and .creates == 12 and .gets > 20
-		and .lists >= 6 and .cancels == 2 and .downloads >= 7 and .download_bytes > 0
-		and .states.completed == 2 and .states.failed == 5 and .states.cancelled == 1
+	jq -e ".batch | .uploads >= 12 and .upload_bytes > 0 and .creates == 13 and .gets > 20
+		and .lists >= 6 and .cancels == 3 and .downloads >= 7 and .download_bytes > 0
+		and .states.completed == 2 and .states.failed == 5 and .states.cancelled == 2
 		and .states.BATCH_STATE_SUCCEEDED == 3 and .states.BATCH_STATE_CANCELLED == 1
 		and .polls.finalizing >= 1 and .polls.BATCH_STATE_PENDING == null
 		and .by_job[\"oj-3\"] == 1 and .by_job[\"gj-10\"] == 1
 		and .by_name[\"run1-0\"] == 1 and (.by_name | length) == 6
 		and ([.by_name | to_entries[] | select(.key != \"null\") | .value] | all(. == 1))
-		and .by_name.null == 7" s.json &&
+		and .by_name.null == 8" s.json &&
 	fake_reset && bstat "" | jq -e ".creates == 0 and .gets == 0 and .states.completed == 2"
 '
 
@@ -380,8 +402,8 @@ test_expect_success 'the fake removes its batch directory on exit' '
 	test -z "$(ls tmp)"
 '
 
-start_fake --seed 9 --models om --batch-pending-ms 0 --batch-running-ms 0 --batch-finalizing-ms 0 \
-    --batch-perror 0.4 --batch-dir "$TRASH/bdir"
+start_fake --seed 9 --models om,gm --batch-pending-ms 0 --batch-running-ms 0 --batch-finalizing-ms 0 \
+    --batch-perror 0.4 --batch-fail-after 50% --batch-dir "$TRASH/bdir"
 U=$FAKE_URL
 
 test_expect_success '--batch-perror: a share of per-request 500s, the same each run' '
@@ -392,6 +414,14 @@ test_expect_success '--batch-perror: a share of per-request 500s, the same each 
 	jq "select(.response.status_code != 500)" out >bad && test ! -s bad &&
 	OB=$(ocreate "$F") && test "$(ostatus $OB)" = completed &&
 	odl "$(jq -r .error_file_id ob)" && jq -r .custom_id out | sort >e2 && test_cmp e1 e2
+'
+
+test_expect_success '--batch-fail-after: Gemini FAILED with an error, no results' '
+	glines gf 4 >gf.jsonl && B=$(gcreate "$(gup gf.jsonl fail)" fail) &&
+	test "$(gstate $B)" = BATCH_STATE_FAILED &&
+	jq -e ".done == true and .error.code == 13 and .response == null and
+		(.metadata.batchStats | ((.successfulRequestCount // \"0\") | tonumber) +
+		((.failedRequestCount // \"0\") | tonumber)) == 2" op
 '
 
 stop_bg

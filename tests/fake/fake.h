@@ -11,7 +11,9 @@
  *   fake_util.c    buffers, string map, PRNG, clock
  *   fake_image.c   the dimensions of inline images (--image-sizes)
  *   fake_files.c   batch input/output files: uploads, store, downloads
- *   fake_batch.c   the Gemini and OpenAI batch endpoints
+ *   fake_batch.c   batches: store, clock and states, output files, dispatch
+ *   fake_bline.c   batch input validated and answered line by line
+ *   fake_bapi.c    the Gemini and OpenAI batch endpoints
  */
 #ifndef VJ_FAKE_H
 #define VJ_FAKE_H
@@ -127,9 +129,10 @@ void	 fake_resp_json(struct fake_resp *, int status, json_t *);	/* steals */
 
 int	 fake_route(struct fake_req *, struct fake_resp *);	/* returns status for the log */
 
-/* A batch line answered by the online code (no rate limit, no random faults). */
+/* A batch line answered by the online code (no rate limit, no random faults);
+ * LEN is the request's length as compact JSON. */
 void	 fake_answer_line(int family, const char *model, const char *job,
-	    const char *body, size_t len, struct fake_resp *);
+	    json_t *req, size_t len, struct fake_resp *);
 
 /* ---- fake_answer.c ---- */
 

@@ -26,7 +26,8 @@ fake_usage(void)
 	    "\t[--key KEY] [--models a,b,c] [--static DIR] [--script FILE] [--log FILE]\n"
 	    "\t[--image-sizes]\n"
 	    "\t[--batch-pending-ms N] [--batch-running-ms N] [--batch-finalizing-ms N]\n"
-	    "\t[--batch-cancel-ms N] [--batch-expire-after N|N%] [--batch-perror F]\n"
+	    "\t[--batch-cancel-ms N] [--batch-expire-after N|N%] [--batch-fail-after N|N%]\n"
+	    "\t[--batch-perror F]\n"
 	    "\t[--batch-max-requests N] [--batch-max-bytes N] [--upload-max-bytes N]\n"
 	    "\t[--batch-dir DIR]\n"
 	    "The key may also come from the environment variable VJ_FAKE_KEY.\n", stderr);
@@ -134,6 +135,7 @@ static const struct option fake_longopts[] = {
 	{ "batch-finalizing-ms", required_argument, NULL, O_BATCH },
 	{ "batch-cancel-ms", required_argument, NULL, O_BATCH },
 	{ "batch-expire-after", required_argument, NULL, O_BATCH },
+	{ "batch-fail-after", required_argument, NULL, O_BATCH },
 	{ "batch-perror", required_argument, NULL, O_BATCH },
 	{ "batch-max-requests", required_argument, NULL, O_BATCH },
 	{ "batch-max-bytes", required_argument, NULL, O_BATCH },

@@ -172,7 +172,8 @@ fake_gemini_answer(struct fake_call *call, struct fake_resp *rs, const char *bod
 	json_error_t jerr;
 	int fault;
 
-	call->req = json_loadb(body, len, 0, &jerr);
+	/* a batch line comes parsed (body NULL): borrowed, hence the incref */
+	call->req = body ? json_loadb(body, len, 0, &jerr) : json_incref(call->req);
 	fake_image_note(call->job, call->req);
 	if (fake_gemini_check(call, call->model, rs) == 0) {
 		fault = fake_script_next(call->job);
@@ -324,7 +325,8 @@ fake_openai_answer(struct fake_call *call, struct fake_resp *rs, const char *bod
 	json_error_t jerr;
 	int fault;
 
-	call->req = json_loadb(body, len, 0, &jerr);
+	/* a batch line comes parsed (body NULL): borrowed, hence the incref */
+	call->req = body ? json_loadb(body, len, 0, &jerr) : json_incref(call->req);
 	fake_image_note(call->job, call->req);
 	if (fake_openai_check(call, rs) == 0) {
 		fault = fake_script_next(call->job);
@@ -365,7 +367,7 @@ fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 
 /* A batch line, answered like its online request (see fake_gemini_answer). */
 void
-fake_answer_line(int family, const char *model, const char *job, const char *body,
+fake_answer_line(int family, const char *model, const char *job, json_t *req,
     size_t len, struct fake_resp *rs)
 {
 	struct fake_call call;
@@ -375,10 +377,11 @@ fake_answer_line(int family, const char *model, const char *job, const char *bod
 	call.model = model;
 	call.job = job;
 	call.reqlen = len;
+	call.req = req;
 	if (family == FAM_GEMINI)
-		fake_gemini_answer(&call, rs, body, len, 0);
+		fake_gemini_answer(&call, rs, NULL, len, 0);
 	else
-		fake_openai_answer(&call, rs, body, len, 0);
+		fake_openai_answer(&call, rs, NULL, len, 0);
 }
 
 /* ---- static files and redirects ---- */
