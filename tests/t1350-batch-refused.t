@@ -34,4 +34,15 @@ test_expect_success 'OpenAI fails the batch at validation: the error, then the f
 	test $(wc -l <o) -eq 3
 '
 
+stop_bg
+start_fake --batch-pending-ms 20 --batch-running-ms 20 --batch-fail-after 50%
+
+test_expect_success 'Gemini fails a batch half way: the error said, its jobs resubmitted then online' '
+	VJ_RUN=gf mk_ingested img/dark.jpg in f1 f2 f3 f4 &&
+	vj-analyze -r gf --base-url "$FAKE_URL" --model gemini-2.5-flash-lite --pending --batch --wait --poll 0.05 >o 2>e &&
+	test_grep "batch 1 (gf/batch/analyze-000001.jsonl) failed: " e &&
+	test $(wc -l <o) -eq 4 &&
+	vj-status -r gf --batches --json | jq -e "[.batches[] | .missing] == [4, 4]"
+'
+
 test_done
