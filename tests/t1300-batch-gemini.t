@@ -96,6 +96,26 @@ test_expect_success 'a model without a batch tier: a usage error naming those wi
 	test_grep "gemini model gemini-online-only has no batch tier in the model table; these have: .*gemini-2.5-flash-lite" e
 '
 
+test_expect_success 'usage errors: each named, exit 2' '
+	test_status 2 an --pending --wait 2>e && test_grep "\-\-wait goes with \-\-off-peak or \-\-batch" e &&
+	test_status 2 an --pending --batch --estimate 2>e && test_grep "\-\-batch does not go with \-\-estimate" e &&
+	test_status 2 an --pending --batch --follow 2>e && test_grep "does not go with" e &&
+	test_status 2 an --pending --batch --batch-export x 2>e && test_grep "do not go together" e &&
+	test_status 2 an --pending --batch --batch-fallback later 2>e && test_grep "batch-fallback" e &&
+	test_status 2 vj-analyze --provider openai --base-url "$FAKE_URL/v1" --model gpt-4.1-mini --batch-import nothere.jsonl 2>e &&
+	test_grep "cannot read nothere.jsonl" e &&
+	printf "gemini lots 0\n" >badlimits &&
+	test_status 2 env VJ_BATCH_LIMITS=$PWD/badlimits vj-analyze --base-url "$FAKE_URL" --model $M --pending --batch 2>e &&
+	test_grep "badlimits:1: want \"PROVIDER MAX_BYTES MAX_REQUESTS\"" e
+'
+
+test_expect_success 'vj-generate --batch on Gemini' '
+	vj-generate -r batch --provider gemini --base-url "$FAKE_URL" --model $M --pending --batch --wait --poll 0.1 >g.out 2>e &&
+	test $(wc -l <g.out) -eq 6 &&
+	jq -e ".content.text | length > 0" g.out >/dev/null &&
+	cut -d" " -f2- batch/journal/generate.log | jq -se "map(select(.ev == \"done\")) | length == 6 and all(.usage.tier == \"batch\")"
+'
+
 test_expect_success '--batch with the offline provider: a usage error' '
 	test_status 2 vj-analyze --provider offline --batch --pending 2>e &&
 	test_grep "provider offline has no batch API" e
