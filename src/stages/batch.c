@@ -701,6 +701,11 @@ gather_one(void *ctx, json_t *rec)
 		if (r < 0)
 			job_fail(x, id, key, misses + (e.cls == EC_PERM || e.cls == EC_RETRY), e.cls,
 			    e.cls == EC_PERM, e.status, NULL, e.msg);
+		if (r < 0 && e.cls == EC_FATAL) {
+			/* a damaged store, say: every job would meet it */
+			vj_msg("stopped: %s", e.msg);
+			x->fatal = 1;
+		}
 		json_decref(result);
 		goto out;
 	}
