@@ -36,4 +36,22 @@ test_expect_success 'the key is nowhere in the run' '
 	! grep -r -a -l -F "$KEY" vj-run o e
 '
 
+# damage RUN ID: overwrite the job's object with zeros of the same size
+damage() {
+	sha=$(grep "\"ev\":\"done\",\"id\":\"$2\"" "$1/journal/ingest.log" | sed 's/.*"sha256":"\([0-9a-f]*\)".*/\1/') &&
+	obj="$1/objects/$(printf %s "$sha" | cut -c1-2)/$(printf %s "$sha" | cut -c3-)" &&
+	n=$(wc -c <"$obj") && chmod u+w "$obj" && head -c "$n" /dev/zero >"$obj"
+}
+
+test_expect_success 'a damaged object store: exit 3, nothing sent, no half file left' '
+	VJ_RUN=dmg mk_ingested img/gradient.jpg in2 d1 &&
+	damage dmg d1 &&
+	before=$(curl -s "$FAKE_URL/_stats" | jq .batch.uploads) &&
+	test_status 3 ga -r dmg >o 2>e &&
+	test_grep "object store damaged: dmg/objects/" e &&
+	test $(curl -s "$FAKE_URL/_stats" | jq .batch.uploads) -eq $before &&
+	test -z "$(ls dmg/batch)" &&
+	! grep -q "\"ev\":\"done\"" dmg/journal/analyze.log
+'
+
 test_done

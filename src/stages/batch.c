@@ -415,6 +415,7 @@ struct bstate {
 	struct idx *online;           /* ids the fallback sends online */
 	struct buf out, ev;
 	int io_failed, fatal, later, export_mode, said_old;
+	int discard;                  /* the file being written holds half a line */
 	/* the file being written */
 	int fd, kfd;
 	long seq, n;
@@ -737,11 +738,17 @@ gather_one(void *ctx, json_t *rec)
 	for (;;) {
 		size_t got = body_read(h.body, chunk, sizeof chunk);
 		if (got == (size_t)-1) {
-			/* the image went away: this job fails, the file stays whole */
-			job_fail(x, id, key, misses + 1, EC_PERM, 1, 0, NULL,
-			    "cannot read the image from the object store");
-			vj_msg("job %s: its image could not be read while the batch file was written", id);
-			x->io_failed = 1;
+			/* half a line is in the file: it is not sent (the next run
+			 * writes it again); a damaged store stops the run, as online */
+			const char *dmg = body_damage(h.body);
+			if (dmg) {
+				job_fail(x, id, key, misses, EC_FATAL, 0, 0, NULL, dmg);
+				vj_msg("stopped: %s", dmg);
+			} else
+				vj_msg("job %s: its image could not be read while the batch file was "
+				    "written: nothing sent", id);
+			x->fatal = 1;
+			x->discard = 1;
 			goto out_h;
 		}
 		if (got == 0)
@@ -1437,7 +1444,7 @@ gather(struct bstate *x)
 	x->in_batch = idx_new();
 	mark_open(x);
 	int st = stage_each(x->c, &d, gather_one, x);
-	if (x->fd >= 0 && x->n > 0 && !x->io_failed)
+	if (x->fd >= 0 && x->n > 0 && !x->io_failed && !x->discard && !x->fatal)
 		file_close(x);
 	else if (x->fd >= 0) {
 		char tmp[PATH_MAX + 8];
