@@ -1084,6 +1084,11 @@ read_results(struct bstate *x, const char *path, struct members *ms, int64_t end
 			line[--len] = 0;
 		if (!len)
 			continue;
+		if (len > (64 << 20)) {
+			/* as an online answer over the engine's cap */
+			vj_warn("%s:%ld: a result line of %zd bytes, over 64 MiB: ignored", path, lno, len);
+			continue;
+		}
 		if (bw_result_line(x->pc, line, (size_t)len, &key, &status,
 		    &body, &missing) < 0) {
 			vj_warn("%s:%ld: not a batch result line: ignored", path, lno);
