@@ -62,7 +62,7 @@ tests/unit/%: tests/unit/%.c tests/unit/tap.h tests/unit/util.h src/libvj.a
 tests/tools/%: tests/tools/%.c src/libvj.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< src/libvj.a $(LDLIBS)
 
-$(TOOL_BIN): $(TOOL_SRC)
+$(TOOL_BIN): $(TOOL_SRC) $(wildcard tests/fake/*.h)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRC) $(LDLIBS)
 
 $(MKIMG): scripts/vj-mkimages.c
@@ -153,14 +153,14 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)/
-	install -m 644 data/models.txt $(DESTDIR)$(DATADIR)/
+	install -m 644 data/models.txt data/batch.txt $(DESTDIR)$(DATADIR)/
 	install -m 644 scripts/vj-completion.bash $(DESTDIR)$(COMPDIR)/vj
 	for c in $(CMDS); do ln -sf vj $(DESTDIR)$(COMPDIR)/$$c; done
 
 uninstall:
 	rm -f $(CMDS:%=$(DESTDIR)$(BINDIR)/%) $(MAN1:docs/%=$(DESTDIR)$(MANDIR)/man1/%)
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS))) $(DESTDIR)$(COMPDIR)/vj
-	rm -f $(DESTDIR)$(DATADIR)/models.txt
+	rm -f $(DESTDIR)$(DATADIR)/models.txt $(DESTDIR)$(DATADIR)/batch.txt
 	for c in $(CMDS); do \
 	  l=$(DESTDIR)$(COMPDIR)/$$c; [ "$$(readlink $$l)" != vj ] || rm -f $$l; \
 	done

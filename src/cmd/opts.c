@@ -61,6 +61,9 @@ static const struct choice formats[] = { { "wds", SF_WDS }, { "jsonl", SF_JSONL 
 static const struct choice compressors[] = {
 	{ "zstd", SC_ZSTD }, { "gzip", SC_GZIP }, { "none", SC_NONE }, { NULL, 0 }
 };
+static const struct choice fallbacks[] = {
+	{ "resubmit", BF_RESUBMIT }, { "online", BF_ONLINE }, { "none", BF_NONE }, { NULL, 0 }
+};
 static const struct choice log_formats[] = {
 	{ "text", VJ_LOG_TEXT }, { "json", VJ_LOG_JSON }, { NULL, 0 }
 };
@@ -158,7 +161,7 @@ static const struct opt table[] = {
 	{ 0, "off-peak", NULL, MODEL, K_FLAG, AT(off_peak),
 	  .help = "send only in the model's cheapest hours; else exit 75 (or --wait)" },
 	{ 0, "wait", NULL, MODEL, K_FLAG, AT(wait),
-	  .help = "with --off-peak: wait for the cheap hours instead of exiting" },
+	  .help = "with --off-peak: wait for the cheap hours; with --batch: until all is in" },
 	{ 0, "tier", NULL, MODEL, K_CHOICE, AT(tier), .choices = tiers,
 	  .help = "flex: half price, best effort, slower (Gemini, OpenAI)", .def = "standard",
 	  .flags = INIT },
@@ -166,6 +169,25 @@ static const struct opt table[] = {
 	  .help = "Gemini 3: the fixed token budget of an image", .def = "the model's" },
 	{ 0, "detail", NULL, CMD_ANALYZE, K_CHOICE, AT(detail), .choices = details,
 	  .help = "OpenAI vision: how closely the model looks at the image", .def = "the model's" },
+	{ 0, "batch", NULL, MODEL, K_FLAG, AT(batch),
+	  .help = "send through the provider's batch API (half price, answers within 24 h)" },
+	{ 0, "batches", NULL, CMD_STATUS, K_FLAG, AT(batch),
+	  .help = "list the run's provider batches and their states" },
+	{ 0, "batch-size", NULL, MODEL, K_INT, AT(batch_size), "N", .lo = 1, .hi = 1e7,
+	  .help = "with --batch: at most N requests a batch", .def = "the provider's limit" },
+	{ 0, "poll", NULL, MODEL, K_NUM, AT(poll), "SEC", .lo = 0.01, .hi = 86400,
+	  .help = "with --batch: look at a batch every SEC at most (backing off up to it)",
+	  .def = "60", .flags = INIT },
+	{ 0, "batch-fallback", NULL, MODEL, K_CHOICE, AT(batch_fallback), .choices = fallbacks,
+	  .help = "what a batch left unanswered: resubmit once then online, online, or none",
+	  .def = "resubmit", .flags = INIT },
+	{ 0, "cancel-batches", NULL, MODEL, K_FLAG, AT(cancel_batches),
+	  .help = "cancel the run's open batches, collect what they answered" },
+	{ 0, "batch-export", NULL, MODEL, K_STR, AT(batch_export), "FILE",
+	  .help = "write an OpenAI batch input file of the jobs ready (vllm run-batch)",
+	  .def = "none" },
+	{ 0, "batch-import", NULL, MODEL, K_STR, AT(batch_import), "FILE",
+	  .help = "journal the results of an exported file", .def = "none" },
 	{ 0, "max-side", NULL, CMD_ANALYZE, K_INT, AT(max_side), "N", .lo = 1, .hi = 65535,
 	  .help = "send a copy downscaled to at most N pixels a side", .def = "full size" },
 	{ 0, "max-pixels", NULL, CMD_ANALYZE, K_INT, AT(max_pixels), "N", .lo = 1, .hi = 1e9,
@@ -605,8 +627,18 @@ opts_model_config(const struct opts *o, struct model_config *c)
 	c->wait = o->wait;
 	if (o->json && !o->estimate)
 		opts_usage("--json goes with --estimate");
-	if (o->wait && !o->off_peak)
-		opts_usage("--wait goes with --off-peak");
+	if (o->wait && !o->off_peak && !o->batch)
+		opts_usage("--wait goes with --off-peak or --batch");
+	c->batch = (struct batch_config){ .on = o->batch || o->cancel_batches,
+		.size = o->batch_size, .poll = o->poll, .wait = o->wait && o->batch,
+		.fallback = o->batch_fallback, .cancel = o->cancel_batches,
+		.export_file = o->batch_export, .import_file = o->batch_import };
+	if (!!o->batch + !!o->batch_export + !!o->batch_import > 1)
+		opts_usage("--batch, --batch-export and --batch-import do not go together");
+	if (o->batch && (o->estimate || o->follow || o->off_peak))
+		opts_usage("--batch does not go with --estimate, --follow or --off-peak");
+	if (o->batch && o->tier == MODELS_FLEX)
+		opts_usage("--batch is a tier of its own: it does not go with --tier flex");
 	c->max_tokens = o->max_tokens;
 	c->timeout_set = o->timeout_set;
 	c->job_timeout_set = o->job_timeout_set;

@@ -55,6 +55,11 @@ struct opts {
 	int tier;                     /* enum models_tier: --tier */
 	int media_res, detail;        /* enum models_res: --media-resolution, --detail */
 	int job_timeout_set;          /* --job-timeout given */
+	int batch, cancel_batches;    /* --batch, --cancel-batches (vj-status: --batches) */
+	long batch_size;              /* 0: the provider's limit */
+	double poll;                  /* --poll SEC */
+	int batch_fallback;           /* enum batch_fallback */
+	const char *batch_export, *batch_import;
 	/* vj-ingest */
 	const char *rejects;
 	int strict;

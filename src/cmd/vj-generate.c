@@ -9,6 +9,8 @@ static const struct opts_cmd cmd = {
 "                   [--job-timeout SEC] [--grace SEC] [--provider NAME] [--model NAME]\n"
 "                   [--base-url URL] [--api-key-env NAME] [--max-tokens N] [--models FILE]\n"
 "                   [--prices FILE] [--max-cost USD] [--tier standard|flex]\n"
+"                   [--batch [--batch-size N] [--poll SEC] [--wait] [--batch-fallback resubmit|online|none]]\n"
+"                   [--cancel-batches] [--batch-export FILE | --batch-import FILE]\n"
 "                   [--off-peak [--wait]] [--estimate [--json]]\n"
 "                   [--prompt-file FILE] [--fsync always|batch|never]\n"
 "                   [--repair] [--progress | --no-progress]\n"

@@ -1,5 +1,6 @@
 /* vj-status: where a run stands, checked and repaired (docs/vj-status.1). */
 #include "cmd/opts.h"
+#include "stages/batch.h"
 #include "stages/check.h"
 #include "stages/jobinfo.h"
 #include "stages/recost.h"
@@ -14,6 +15,7 @@ static const struct opts_cmd cmd = {
 "       vj-status [-qv] [-r RUN] --failed [--json]\n"
 "       vj-status [-qv] [-r RUN] --job ID [--json]\n"
 "       vj-status [-qv] [-r RUN] --cost [--models FILE] [--prices FILE] [--json]\n"
+"       vj-status [-qv] [-r RUN] --batches [--json]\n"
 "       vj-status [-qv] [-r RUN] --check\n"
 "       vj-status [-qv] [-r RUN] --repair STAGE\n"
 "       vj-status -h | -V\n",
@@ -41,8 +43,10 @@ run_mode(const struct opts *o)
 	struct status_opt so = { .run = o->run, .json = o->json, .verbose = o->verbose,
 		.quiet = o->quiet };
 	int cost = o->cost || o->prices || !!o->models;
-	if (o->failed + o->check + !!o->repair_stage + o->watch + !!o->job + cost > 1)
-		opts_usage("--failed, --job, --check, --repair, --watch and --cost do not go together");
+	if (o->failed + o->check + !!o->repair_stage + o->watch + !!o->job + cost + o->batch > 1)
+		opts_usage("--failed, --job, --check, --repair, --watch, --cost and --batches do not go together");
+	if (o->batch)
+		return batch_show(o->run, o->json);
 	if (cost) {
 		struct recost_opt ro = { .run = o->run, .models = o->models, .prices = o->prices,
 			.json = o->json };

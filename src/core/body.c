@@ -21,6 +21,7 @@ struct seg {
 	char *path;           /* file streamed as base64 */
 	size_t flen;
 	char sha[65];         /* what the file's bytes must hash to; "" no check */
+	int raw;              /* the file as it is, not as base64 */
 };
 
 struct body {
@@ -93,6 +94,36 @@ body_add_b64file(struct body *b, const char *path, const char *sha)
 	s->len = (s->flen + 2) / 3 * 4;
 	b->total += s->len;
 	return 0;
+}
+
+int
+body_add_file(struct body *b, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -1;
+	struct seg *s = body_seg(b);
+	s->path = xstrdup(path);
+	s->raw = 1;
+	s->flen = s->len = (size_t)st.st_size;
+	b->total += s->len;
+	return 0;
+}
+
+/* Up to n bytes of a raw file segment; -1 when it cannot be read or shrank. */
+static ssize_t
+raw_chunk(struct body *b, struct seg *s, char *dst, size_t n)
+{
+	ssize_t r;
+	if (n > s->flen - b->foff)
+		n = s->flen - b->foff;
+	do
+		r = pread(b->fd, dst, n, (off_t)b->foff);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return -1;
+	b->foff += (size_t)r;
+	return r;
 }
 
 size_t
@@ -188,6 +219,14 @@ body_read(struct body *b, char *dst, size_t n)
 			}
 			if (b->off >= s->len)
 				goto next;
+			if (s->raw) {
+				ssize_t k = raw_chunk(b, s, dst + got, n - got);
+				if (k < 0)
+					return (size_t)-1;
+				got += (size_t)k;
+				b->off += (size_t)k;
+				goto next;
+			}
 			size_t groups = (n - got) / 4;
 			ssize_t o;
 			if (groups == 0) {

@@ -13,6 +13,9 @@ void body_adds(struct body *b, const char *s);
  * digits), the bytes are hashed as they go and a mismatch fails the read
  * (body_damage says so).  -1 if unreadable. */
 int body_add_b64file(struct body *b, const char *path, const char *sha);
+/* The file at path as it is (a batch input file uploaded), read when the
+ * body is sent: never held in memory.  -1 if it cannot be stat'ed. */
+int body_add_file(struct body *b, const char *path);
 /* Why a read failed because a file was not what its hash says, or NULL. */
 const char *body_damage(const struct body *b);
 size_t body_size(const struct body *b);

@@ -230,6 +230,12 @@ write_cb(char *p, size_t size, size_t nmemb, void *ud)
 	struct eng_task *t = ud;
 	size_t n = size * nmemb;
 	size_t cap = t->http.max_bytes ? t->http.max_bytes : DEFAULT_MAX_BYTES;
+	if (t->http.sink) {
+		long st = 0;
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &st);
+		if (st >= 200 && st <= 299)
+			return t->http.sink(t->http.sink_ud, p, n) < 0 ? 0 : n;
+	}
 	if (t->resp->len + n > cap)
 		return 0;     /* CURLE_WRITE_ERROR: over the cap */
 	curl_off_t cl;
@@ -280,6 +286,12 @@ header_cb(char *p, size_t size, size_t nmemb, void *ud)
 		hdr_copy(t->hdr_rl[1], sizeof t->hdr_rl[1], v, vl);
 	else if (kl == 26 && !strncasecmp(p, "x-ratelimit-reset-requests", 26))
 		hdr_copy(t->hdr_rl[2], sizeof t->hdr_rl[2], v, vl);
+	else if (t->http.want_header && kl == strlen(t->http.want_header) &&
+	    !strncasecmp(p, t->http.want_header, kl) && vl < 8192) {
+		free(t->hdr_want);
+		t->hdr_want = xmalloc(vl + 1);
+		hdr_copy(t->hdr_want, vl + 1, v, vl);
+	}
 	return n;
 }
 
@@ -328,6 +340,8 @@ task_cleanup(struct engine *e, struct eng_task *t)
 		free(t->resp);
 		t->resp = NULL;
 	}
+	free(t->hdr_want);
+	t->hdr_want = NULL;
 	http_clear(&t->http);
 }
 
@@ -753,6 +767,7 @@ finish(struct engine *e, struct eng_task *t, CURLcode cc)
 		.retry_after = -1,
 		.should_retry = t->hdr_should,
 		.ms = ms,
+		.header = t->hdr_want,
 	};
 	char *loc = NULL;
 	if (status >= 300 && status < 400 &&

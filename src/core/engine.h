@@ -44,6 +44,11 @@ struct eng_http {
 	double low_speed_time;          /* seconds under 1 byte/s that abort; 0: off */
 	int deny_private;               /* refuse to connect to a private address
 	                                 * (core/netsafe.h), every redirect hop too */
+	/* A 2xx answer's body goes to sink (a download streamed to a file), not
+	 * to memory nor under max_bytes; sink returns -1 to abort. */
+	int (*sink)(void *ud, const char *p, size_t n);
+	void *sink_ud;
+	const char *want_header;        /* a response header to keep (eng_resp.header) */
 };
 
 /* What came back. */
@@ -56,6 +61,7 @@ struct eng_resp {
 	int should_retry;               /* x-should-retry: 1 true, 0 false, -1 absent */
 	long ms;                        /* time of this attempt */
 	const char *location;           /* a 3xx's Location, made absolute; may be NULL */
+	const char *header;             /* the value of eng_http.want_header; may be NULL */
 };
 
 struct eng_task {
@@ -74,6 +80,7 @@ struct eng_task {
 	struct buf *resp;
 	struct eng_http http;
 	char hdr_retry[32], hdr_retry_ms[32], hdr_ctype[128];
+	char *hdr_want;                 /* malloc'd: the value of http.want_header */
 	int hdr_should;
 	char hdr_rl[3][32];             /* x-ratelimit-{limit,remaining,reset}-requests */
 	int64_t sent;

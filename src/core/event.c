@@ -124,3 +124,28 @@ event_forget(struct buf *b, const char *id, int64_t t)
 {
 	buf_addf(b, "{\"ev\":\"forget\",\"id\":\"%s\",\"t\":%lld}", id, (long long)t);
 }
+
+void
+event_batch_open(struct buf *b, const char *ev, int64_t t, long seq)
+{
+	buf_addf(b, "{\"ev\":\"%s\",\"t\":%lld,\"batch\":%ld", ev, (long long)t, seq);
+}
+
+void
+event_int(struct buf *b, const char *name, long long v)
+{
+	buf_addf(b, ",\"%s\":%lld", name, v);
+}
+
+void
+event_str(struct buf *b, const char *name, const char *s)
+{
+	/* provider ids and states are text from outside: escaped */
+	json_t *m = json_string(s ? s : "");
+	if (!m)
+		m = json_string("?");
+	char *t = event_json(m);
+	json_decref(m);
+	buf_addf(b, ",\"%s\":%s", name, t);
+	free(t);
+}

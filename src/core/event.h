@@ -50,6 +50,14 @@ void event_fail(struct buf *b, const char *id, int64_t t, const char *key, int a
 void event_retry(struct buf *b, const char *id, int64_t t);
 /* vj-ingest --forget: the job is withdrawn (an ingest event). */
 void event_forget(struct buf *b, const char *id, int64_t t);
+/* The batch events (batch_intent, batch_created, batch_state,
+ * batch_collected): no job id, so the fold passes them by; "batch" (the
+ * run's sequence number of the batch) follows ev and t, then small fields
+ * added with event_int and event_str, closed with event_close.  Every
+ * field is small: the jobs of a batch are in its .keys file, not here. */
+void event_batch_open(struct buf *b, const char *ev, int64_t t, long seq);
+void event_int(struct buf *b, const char *name, long long v);
+void event_str(struct buf *b, const char *name, const char *s);   /* escaped */
 
 /* A JSON value as the journal writes it: compact, 15 significant digits
  * (malloc'd). */

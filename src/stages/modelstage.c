@@ -448,12 +448,18 @@ modelstage_main(const struct model_config *c, enum stage s)
 		buf_free(&b);
 		goto out;
 	}
+	if (c->batch.on || c->batch.export_file || c->batch.import_file) {
+		st = batch_main(&sc, &d, &c->batch, p.ctx);
+		goto out;
+	}
 	/* --timeout defaults to 60 s for every provider, as documented; the
 	 * provider table's advice (docs/providers.md) is for the user to take */
 	if (!c->timeout_set && p.timeout > c->stage.timeout)
 		vj_debug("%s: its answers can take up to %.0f s under load; --timeout %.0f applies",
 		    p.name, p.timeout, c->stage.timeout);
+	void *guard = batch_guard(sc.run, &d);
 	st = stage_main(&sc, &d);
+	batch_guard_free(guard);
 out:
 	estimate_free(ctx.est);
 	free(cfg);

@@ -5,6 +5,7 @@
 
 #include "core/run.h"
 #include "stages/stage.h"
+#include "stages/batch.h"
 
 /* NULL (0 for max_tokens) is the provider's default (providers/provider.h). */
 struct model_config {
@@ -22,6 +23,7 @@ struct model_config {
 	int tier;                     /* enum models_tier: --tier */
 	int res;                      /* enum models_res: --media-resolution or --detail */
 	const char *res_opt;          /* which of the two was given; NULL: neither */
+	struct batch_config batch;    /* --batch and friends */
 };
 
 int modelstage_main(const struct model_config *c, enum stage s);

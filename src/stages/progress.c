@@ -124,6 +124,10 @@ write_status(struct progress *p, const struct rec *r)
 	    (unsigned long long)r->c.in_flight, (unsigned long long)r->c.retries,
 	    (unsigned long long)r->c.total, (unsigned long long)r->c.shards, r->rate,
 	    (long long)r->eta);
+	/* --batch: the provider's counts, for the stage that draws a pipe's line
+	 * (vj's own text: no quote or backslash in it) */
+	if (n > 0 && r->c.note[0] && !strpbrk(r->c.note, "\"\\") && n < FILE_LEN - 12)
+		n += snprintf(json + n, sizeof json - (size_t)n, ",\"note\":\"%s\"", r->c.note);
 	if (n < 0 || n > FILE_LEN - 12)
 		return;
 	/* padded inside the object, so the file stays one line of one size */
@@ -159,9 +163,23 @@ read_status(const struct progress *p, enum stage t, struct rec *r)
 	if (sscanf(buf + 9, "{\"v\":1,\"stage\":\"%15[a-z]\",\"pid\":%ld,\"out\":%llu,"
 	    "\"line\":%d,\"state\":\"%15[a-z]\",\"start\":%lld,\"t\":%lld,\"ok\":%llu,\"cached\":%llu,"
 	    "\"failed\":%llu,\"in_flight\":%llu,\"retries\":%llu,\"total\":%llu,\"shards\":%llu,"
-	    "\"rate\":%lf,\"eta\":%lld }%n",
+	    "\"rate\":%lf,\"eta\":%lld%n",
 	    name, &r->pid, &v[0], &r->line, state, &start, &tt, &v[1], &v[2], &v[3], &v[4], &v[5],
-	    &v[6], &v[7], &r->rate, &eta, &end) != 16 || end < 0 || buf[9 + end] != 0)
+	    &v[6], &v[7], &r->rate, &eta, &end) != 16 || end < 0)
+		return -1;
+	const char *rest = buf + 9 + end;
+	if (!strncmp(rest, ",\"note\":\"", 9)) {
+		const char *q = strchr(rest + 9, '"');
+		size_t k = q ? (size_t)(q - rest - 9) : 0;
+		if (!q || k >= sizeof r->c.note)
+			return -1;
+		memcpy(r->c.note, rest + 9, k);
+		r->c.note[k] = 0;
+		rest = q + 1;
+	}
+	while (*rest == ' ')
+		rest++;
+	if (rest[0] != '}' || rest[1] != 0)
 		return -1;
 	if (strcmp(name, stage_name[t]) != 0 || r->pid <= 0 || !isfinite(r->rate) || r->rate < 0)
 		return -1;
@@ -174,8 +192,11 @@ read_status(const struct progress *p, enum stage t, struct rec *r)
 	r->out = v[0];
 	r->start = start;
 	r->t = tt;
+	char note[sizeof r->c.note];
+	memcpy(note, r->c.note, sizeof note);
 	r->c = (struct progress_counts){ .ok = v[1], .cached = v[2], .failed = v[3],
 		.in_flight = v[4], .retries = v[5], .total = v[6], .shards = v[7] };
+	memcpy(r->c.note, note, sizeof note);
 	r->eta = eta;
 	return 0;
 }
@@ -222,6 +243,8 @@ segment(struct buf *b, enum stage s, const struct rec *r)
 		buf_addf(b, " %llu in flight", (unsigned long long)r->c.in_flight);
 	if (r->c.retries)
 		buf_addf(b, " %llu retries", (unsigned long long)r->c.retries);
+	if (r->c.note[0])
+		buf_addf(b, " %s", r->c.note);
 	if (r->rate > 0)
 		buf_addf(b, r->rate < 10 ? " %.1f/s" : " %.0f/s", r->rate);
 	if (r->state == PS_RUNNING && r->eta >= 0) {
@@ -317,10 +340,11 @@ heartbeat(struct progress *p, const struct rec *r)
 		    c->interrupted ? ", interrupted" : "");
 	else
 		vj_event("heartbeat", extra, "%s%llu%s (%llu done, %llu from the journal, %llu failed), "
-		    "%llu in flight, %.1f/s%s%s", stamp, (unsigned long long)finished(c), total,
+		    "%llu in flight, %.1f/s%s%s%s%s", stamp, (unsigned long long)finished(c), total,
 		    (unsigned long long)c->ok, (unsigned long long)c->cached,
 		    (unsigned long long)c->failed, (unsigned long long)c->in_flight, r->rate, eta,
-		    c->interrupted ? ", interrupted, finishing what is in flight" : "");
+		    c->interrupted ? ", interrupted, finishing what is in flight" : "",
+		    c->note[0] ? ", " : "", c->note);
 }
 
 /* ---- the thread ---- */

@@ -24,6 +24,8 @@ struct progress_counts {
 	uint64_t total;       /* what there is to do; 0: not known */
 	uint64_t shards;      /* vj-pack: shards sealed */
 	int interrupted;      /* a signal came: finishing what is in flight */
+	char note[96];        /* --batch: the provider's counts ("1 batch finalizing
+	                       * 480/500"), in the line and the status file */
 };
 
 struct progress_opts {

@@ -288,6 +288,11 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
 			return;
 		}
 	}
+	if (x->d->want && !x->d->want(x->d->want_ctx, id)) {
+		json_decref(rec);   /* another way is taking care of it (--batch) */
+		free(raw_job);
+		return;
+	}
 	if (is_busy(x, (uint32_t)slot)) {
 		json_decref(rec);   /* the same job twice in one input: once is enough */
 		free(raw_job);
@@ -1031,15 +1036,17 @@ stage_each(const struct stage_config *c, struct stage_def *d,
 		    c->run);
 		return VJ_EUSAGE;
 	}
-	x.run = run_new(c->run);
+	x.run = d->each_run ? d->each_run : run_new(c->run);
 	/* read, never written: the stage may be running, its journal is only looked at */
-	if (run_exists(c->run) && run_refresh(x.run, (2u << d->s) - 1, err, sizeof err) < 0) {
+	if (!d->each_run && run_exists(c->run) &&
+	    run_refresh(x.run, (2u << d->s) - 1, err, sizeof err) < 0) {
 		vj_msg("%s", err);
 		run_free(x.run);
 		return VJ_EFATAL;
 	}
 	if (d->start && d->start(&x) < 0) {
-		run_free(x.run);
+		if (!d->each_run)
+			run_free(x.run);
 		return VJ_EFATAL;
 	}
 	if (c->pending) {
@@ -1059,7 +1066,8 @@ stage_each(const struct stage_config *c, struct stage_def *d,
 	}
 	if (st == VJ_OK && x.n_bad)
 		st = VJ_EFAILED;
-	run_free(x.run);
+	if (!d->each_run)
+		run_free(x.run);
 	buf_free(&x.out);
 	buf_free(&x.evbuf);
 	free(x.busy);

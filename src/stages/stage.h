@@ -81,6 +81,14 @@ struct stage_def {
 	 * it judged by.  While it is closed no new job is taken: the stage
 	 * exits 75 once what is in flight is done, or with wait_open waits. */
 	int64_t (*closed)(struct stage_state *x, int64_t *now);
+	/* Optional: 0 to leave the job of this id alone in this run (--batch:
+	 * the jobs in a provider's batch, or those not sent online). */
+	int (*want)(void *want_ctx, const char *id);
+	void *want_ctx;
+	/* Optional, for stage_each: the run as its caller already folded it
+	 * (--batch, holding the lock), used instead of reading the journals
+	 * again; left to the caller. */
+	struct run *each_run;
 };
 
 /* Run a stage to the end; returns the exit status. */

@@ -1,6 +1,7 @@
 /* status: vj-status's reports over the fold of a run (run.c): the text
  * and JSON report, --watch, --failed.  --check and --repair are check.c. */
 #include "stages/status.h"
+#include "stages/batch.h"
 #include "base/jscan.h"
 
 #include <poll.h>
@@ -530,6 +531,57 @@ emit(struct buf *b)
 	return bad ? -1 : 0;
 }
 
+/* The model stages' provider batches (--batch), if any: a line of text,
+ * or "batches" in the JSON object (the list is vj-status --batches'). */
+static void
+render_batches(const struct status_opt *o, struct buf *out)
+{
+	struct buf t = { 0 };
+	char err[256];
+	for (enum stage s = ST_ANALYZE; s <= ST_GENERATE; s++) {
+		struct batch_rec *b;
+		size_t n;
+		long open = 0, done = 0, answered = 0, total = 0;
+		if (batch_scan(o->run, s, &b, &n, err, sizeof err) < 0 || !n) {
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (b[i].collected) {
+				done++;
+				continue;
+			}
+			open++;
+			answered += b[i].ok + b[i].failed;
+			total += b[i].total ? b[i].total : b[i].n;
+		}
+		if (o->json)
+			buf_addf(&t, "%s\"%s\":{\"open\":%ld,\"collected\":%ld,\"answered\":%ld,"
+			    "\"requests\":%ld}", t.len ? "," : "", stage_name[s], open, done, answered, total);
+		else
+			buf_addf(&t, "%s%s %ld open (%ld/%ld answered), %ld collected", t.len ? "; " : "",
+			    stage_name[s], open, answered, total, done);
+		free(b);
+	}
+	if (!t.len)
+		return;
+	if (o->json) {
+		/* into the report's object, before its closing brace */
+		size_t e = out->len;
+		while (e && out->p[e - 1] != '}')
+			e--;
+		if (!e) {
+			buf_free(&t);
+			return;
+		}
+		char *tail = xstrdup(out->p + e - 1);
+		out->len = e - 1;
+		buf_addf(out, ",\"batches\":{%s}%s", t.p, tail);
+		free(tail);
+	} else
+		buf_addf(out, "batches: %s (vj-status --batches lists them)\n", t.p);
+	buf_free(&t);
+}
+
 static void
 render(struct run *r, const struct status_opt *o, struct buf *out)
 {
@@ -540,6 +592,7 @@ render(struct run *r, const struct status_opt *o, struct buf *out)
 		status_json(&s, out);
 	else
 		status_text(&s, o->quiet, out);
+	render_batches(o, out);
 }
 
 int

@@ -10,6 +10,10 @@
  *   fake_script.c  fault scripts, counters, the rate limiter
  *   fake_util.c    buffers, string map, PRNG, clock
  *   fake_image.c   the dimensions of inline images (--image-sizes)
+ *   fake_files.c   batch input/output files: uploads, store, downloads
+ *   fake_batch.c   batches: store, clock and states, output files, dispatch
+ *   fake_bline.c   batch input validated and answered line by line
+ *   fake_bapi.c    the Gemini and OpenAI batch endpoints
  */
 #ifndef VJ_FAKE_H
 #define VJ_FAKE_H
@@ -95,6 +99,9 @@ struct fake_req {
 	char	*bearer;	/* Authorization: Bearer ... */
 	const char *body;
 	size_t	 bodylen;
+	const char *head;	/* the raw request head (fake_req_header reads it) */
+	size_t	 headlen;
+	char	*spool;		/* uploads: the body is in this file, body is NULL */
 };
 
 enum fake_action { ACT_SEND, ACT_HANG, ACT_DROP };
@@ -109,6 +116,9 @@ struct fake_resp {
 	uint64_t delay_ms;
 	int	 close;
 	int	 head;		/* HEAD: headers only */
+	int	 file_fd;	/* with file_on: a file sent after the body (downloads) */
+	int	 file_on;
+	uint64_t file_len;
 };
 
 void	 fake_resp_header(struct fake_resp *, const char *, ...)
@@ -118,6 +128,11 @@ void	 fake_resp_json(struct fake_resp *, int status, json_t *);	/* steals */
 /* ---- fake_route.c ---- */
 
 int	 fake_route(struct fake_req *, struct fake_resp *);	/* returns status for the log */
+
+/* A batch line answered by the online code (no rate limit, no random faults);
+ * LEN is the request's length as compact JSON. */
+void	 fake_answer_line(int family, const char *model, const char *job,
+	    json_t *req, size_t len, struct fake_resp *);
 
 /* ---- fake_answer.c ---- */
 
@@ -178,6 +193,16 @@ void	 fake_tokens_after(struct fake_call *, struct fake_resp *);	/* latency, /_s
 json_t	*fake_tokens_json(void);
 void	 fake_tokens_reset(void);
 
+/* ---- fake_batch.c, fake_files.c (the batch APIs) ---- */
+
+int	 fake_batch_route(struct fake_req *, struct fake_resp *);	/* -1: not a batch path */
+int	 fake_files_spool(const struct fake_req *, char **path);	/* fd, or -1: keep in memory */
+json_t	*fake_batch_json(void);
+void	 fake_batch_reset(void);	/* the counters only */
+void	 fake_batch_free(void);
+int	 fake_batch_option(const char *name, const char *arg);	/* 0 if NAME is not one */
+void	 fake_batch_advance(uint64_t ms);	/* POST /_batch/advance?ms=N */
+
 /* ---- fake_net.c ---- */
 
 int	 fake_net_listen(int port);
@@ -196,6 +221,9 @@ struct fake_parse {
 	int	 expect100;
 	uint64_t chunk_left;
 	struct fake_buf body;	/* decoded chunked body */
+	int	 spool_on;	/* an upload: the body goes to spool_fd as it comes */
+	int	 spool_fd;
+	uint64_t spooled;
 	struct fake_req req;
 };
 
@@ -205,6 +233,7 @@ int	 fake_http_parse(struct fake_parse *, struct fake_buf *in);
 void	 fake_http_reset(struct fake_parse *);
 int	 fake_http_head_done(const struct fake_parse *);
 const char *fake_http_reason(int);
+long	 fake_req_header(const struct fake_req *, const char *name, char *out, size_t outlen);
 
 /* ---- globals (fake_main.c) ---- */
 
@@ -237,6 +266,7 @@ extern uint64_t fake_rng;
 extern FILE *fake_logf;
 
 #define FAKE_MAX_BODY	(64u << 20)	/* requests beyond this get 413 */
+#define FAKE_MAX_UPLOAD	(4ULL << 30)	/* the same for spooled uploads */
 #define FAKE_MAX_HEAD	(64u << 10)
 
 #endif

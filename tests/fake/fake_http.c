@@ -6,9 +6,11 @@
  * bodies are used in place; chunked bodies are decoded into parse->body.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "fake.h"
 
@@ -24,6 +26,11 @@ fake_http_reset(struct fake_parse *ps)
 	free(ps->req.path);
 	free(ps->req.goog_key);
 	free(ps->req.bearer);
+	if (ps->spool_on)
+		close(ps->spool_fd);
+	if (ps->req.spool != NULL)
+		unlink(ps->req.spool);	/* a handler that keeps it renamed it */
+	free(ps->req.spool);
 	memset(ps, 0, sizeof(*ps));
 	body.len = 0;
 	ps->body = body;	/* keep the allocation for the next request */
@@ -207,6 +214,53 @@ fake_http_head(struct fake_parse *ps, const char *p, size_t n)
 	return 0;
 }
 
+static int
+fake_spool_write(struct fake_parse *ps, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(ps->spool_fd, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		ps->spooled += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Spooling: drop the body bytes already written, so `in` stays small.
+ * The head stays where it is (fake_req_header reads it). */
+static void
+fake_spool_drop(struct fake_parse *ps, struct fake_buf *in)
+{
+	size_t gone = ps->pos - ps->head_len;
+
+	if (gone == 0)
+		return;
+	memmove(in->p + ps->head_len, in->p + ps->pos, in->len - ps->pos);
+	in->len -= gone;
+	in->p[in->len] = '\0';
+	ps->pos = ps->head_len;
+}
+
+/* The body is on disk now: the request carries the file's name. */
+static int
+fake_spool_done(struct fake_parse *ps, struct fake_buf *in)
+{
+	close(ps->spool_fd);
+	ps->spool_on = 0;
+	ps->req.body = NULL;
+	ps->req.bodylen = (size_t)ps->spooled;
+	ps->req.head = in->p;
+	ps->req.headlen = ps->head_len;
+	ps->stage = PARSE_DONE;
+	return PARSE_OK;
+}
+
 /* Chunked decoding; returns PARSE_MORE, PARSE_OK or an error. */
 static int
 fake_http_chunks(struct fake_parse *ps, struct fake_buf *in)
@@ -223,8 +277,9 @@ fake_http_chunks(struct fake_parse *ps, struct fake_buf *in)
 			if (!isxdigit((unsigned char)in->p[ps->pos]))
 				return PARSE_BAD;
 			ps->chunk_left = strtoull(in->p + ps->pos, &end, 16);
-			if (ps->chunk_left > FAKE_MAX_BODY ||
-			    ps->body.len + ps->chunk_left > FAKE_MAX_BODY)
+			if (ps->chunk_left > FAKE_MAX_UPLOAD || (!ps->spool_on &&
+			    ps->body.len + ps->chunk_left > FAKE_MAX_BODY) ||
+			    ps->spooled + ps->chunk_left > FAKE_MAX_UPLOAD)
 				return PARSE_TOOBIG;
 			ps->pos = (size_t)(nl + 1 - in->p);
 			ps->stage = ps->chunk_left ? PARSE_CDATA : PARSE_TRAILER;
@@ -234,7 +289,11 @@ fake_http_chunks(struct fake_parse *ps, struct fake_buf *in)
 
 			if (take == 0)
 				return PARSE_MORE;
-			fake_buf_add(&ps->body, in->p + ps->pos, take);
+			if (ps->spool_on) {
+				if (fake_spool_write(ps, in->p + ps->pos, take) == -1)
+					return PARSE_BAD;
+			} else
+				fake_buf_add(&ps->body, in->p + ps->pos, take);
 			ps->pos += take;
 			ps->chunk_left -= take;
 			if (ps->chunk_left == 0)
@@ -290,17 +349,34 @@ fake_http_parse(struct fake_parse *ps, struct fake_buf *in)
 		if (fake_http_head(ps, in->p, ps->head_len) == -1)
 			return PARSE_BAD;
 		ps->pos = ps->head_len;
+		/* Uploads go to a file as they arrive (fake_files.c says which). */
+		if ((ps->chunked || ps->clen > 0) &&
+		    (ps->spool_fd = fake_files_spool(&ps->req, &ps->req.spool)) >= 0)
+			ps->spool_on = 1;
 		if (ps->chunked) {
 			ps->clen = -1;
 			ps->stage = PARSE_CSIZE;
 		} else {
-			if (ps->clen > (int64_t)FAKE_MAX_BODY)
+			if (ps->clen > (int64_t)(ps->spool_on ? FAKE_MAX_UPLOAD : FAKE_MAX_BODY))
 				return PARSE_TOOBIG;
 			ps->stage = PARSE_BODY;
 			/* Reserve once so a big upload is not copied on each doubling. */
-			if (ps->clen > 0)
+			if (ps->clen > 0 && !ps->spool_on)
 				fake_buf_reserve(in, (size_t)ps->clen);
 		}
+	}
+	if (ps->stage == PARSE_BODY && ps->spool_on) {
+		size_t avail = in->len - ps->head_len;
+		uint64_t left = (uint64_t)ps->clen - ps->spooled;
+		size_t take = avail < left ? avail : (size_t)left;
+
+		if (fake_spool_write(ps, in->p + ps->head_len, take) == -1)
+			return PARSE_BAD;
+		ps->pos = ps->head_len + take;
+		fake_spool_drop(ps, in);
+		if (ps->spooled < (uint64_t)ps->clen)
+			return PARSE_MORE;
+		return fake_spool_done(ps, in);
 	}
 	if (ps->stage == PARSE_BODY) {
 		size_t need = ps->clen > 0 ? (size_t)ps->clen : 0;
@@ -309,6 +385,8 @@ fake_http_parse(struct fake_parse *ps, struct fake_buf *in)
 			return PARSE_MORE;
 		ps->req.body = in->p + ps->head_len;
 		ps->req.bodylen = need;
+		ps->req.head = in->p;
+		ps->req.headlen = ps->head_len;
 		ps->pos = ps->head_len + need;
 		ps->stage = PARSE_DONE;
 		return PARSE_OK;
@@ -318,10 +396,16 @@ fake_http_parse(struct fake_parse *ps, struct fake_buf *in)
 	{
 		int rc = fake_http_chunks(ps, in);
 
+		if (ps->spool_on) {
+			fake_spool_drop(ps, in);
+			return rc == PARSE_OK ? fake_spool_done(ps, in) : rc;
+		}
 		if (rc == PARSE_OK) {
 			fake_buf_reserve(&ps->body, 0);
 			ps->req.body = ps->body.p;
 			ps->req.bodylen = ps->body.len;
+			ps->req.head = in->p;
+			ps->req.headlen = ps->head_len;
 		}
 		return rc;
 	}
@@ -331,4 +415,39 @@ int
 fake_http_head_done(const struct fake_parse *ps)
 {
 	return ps->stage != PARSE_HEAD;
+}
+
+/* The value of header NAME (trimmed, the first one) into OUT; its full
+ * length, or -1 if the request has no such header. */
+long
+fake_req_header(const struct fake_req *r, const char *name, char *out, size_t outlen)
+{
+	const char *line, *end, *eol, *colon, *v, *ve;
+	size_t nl = strlen(name), n;
+
+	if (r->head == NULL)
+		return -1;
+	end = r->head + r->headlen;
+	line = memchr(r->head, '\n', r->headlen);	/* skip the request line */
+	for (; line != NULL && line < end; line = eol) {
+		line++;
+		if ((eol = memchr(line, '\n', (size_t)(end - line))) == NULL)
+			eol = end;
+		colon = memchr(line, ':', (size_t)(eol - line));
+		if (colon == NULL || (size_t)(colon - line) != nl || strncasecmp(line, name, nl) != 0)
+			continue;
+		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
+			;
+		for (ve = eol; ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'); ve--)
+			;
+		n = (size_t)(ve - v);
+		if (outlen > 0) {
+			size_t c = n < outlen - 1 ? n : outlen - 1;
+
+			memcpy(out, v, c);
+			out[c] = '\0';
+		}
+		return (long)n;
+	}
+	return -1;
 }

@@ -26,8 +26,13 @@ fake_usage(void)
 	    "\t[--key KEY] [--models a,b,c] [--static DIR] [--script FILE] [--log FILE]\n"
 	    "\t[--image-sizes] [--token-rule auto|bytes|RULE] [--flex-latency-ms MS]\n"
 	    "\t[--flex-unavailable PCT] [--serve-tier NAME] [--clock-ms T [--clock-step-ms S]]\n"
-	    "\t[--image-sizes] [--rpm-window SECONDS] [--no-retry-after] [--ratelimit-headers]\n"
+	    "\t[--rpm-window SECONDS] [--no-retry-after] [--ratelimit-headers]\n"
 	    "\t[--ratelimit-values LIMIT,REMAINING,RESET]\n"
+	    "\t[--batch-pending-ms N] [--batch-running-ms N] [--batch-finalizing-ms N]\n"
+	    "\t[--batch-cancel-ms N] [--batch-expire-after N|N%] [--batch-fail-after N|N%]\n"
+	    "\t[--batch-perror F]\n"
+	    "\t[--batch-max-requests N] [--batch-max-bytes N] [--upload-max-bytes N]\n"
+	    "\t[--batch-dir DIR]\n"
 	    "The key may also come from the environment variable VJ_FAKE_KEY.\n", stderr);
 	exit(2);
 }
@@ -97,7 +102,7 @@ enum { O_PORT = 256, O_PORTFILE, O_SEED, O_LAT, O_DIST, O_RPM, O_KEY, O_MODELS,
 	O_STATIC, O_SCRIPT, O_LOG, O_P429, O_P500, O_P503, O_P504, O_PTIMEOUT,
 	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY, O_IMGSIZES,
 	O_TOKRULE, O_FLEXLAT, O_FLEXUNAV, O_SERVETIER, O_CLOCK, O_CLOCKSTEP,
-	O_RPMWIN, O_NORA, O_RLHDR, O_RLVAL };
+	O_RPMWIN, O_NORA, O_RLHDR, O_RLVAL, O_BATCH };
 
 static const struct { int opt; int fault; } fake_pmap[] = {
 	{ O_P429, FAULT_429 }, { O_P500, FAULT_500 }, { O_P503, FAULT_503 },
@@ -139,16 +144,32 @@ static const struct option fake_longopts[] = {
 	{ "no-retry-after", no_argument, NULL, O_NORA },
 	{ "ratelimit-headers", no_argument, NULL, O_RLHDR },
 	{ "ratelimit-values", required_argument, NULL, O_RLVAL },
+	/* the batch APIs' knobs, parsed in fake_batch.c */
+	{ "batch-pending-ms", required_argument, NULL, O_BATCH },
+	{ "batch-running-ms", required_argument, NULL, O_BATCH },
+	{ "batch-finalizing-ms", required_argument, NULL, O_BATCH },
+	{ "batch-cancel-ms", required_argument, NULL, O_BATCH },
+	{ "batch-expire-after", required_argument, NULL, O_BATCH },
+	{ "batch-fail-after", required_argument, NULL, O_BATCH },
+	{ "batch-perror", required_argument, NULL, O_BATCH },
+	{ "batch-max-requests", required_argument, NULL, O_BATCH },
+	{ "batch-max-bytes", required_argument, NULL, O_BATCH },
+	{ "upload-max-bytes", required_argument, NULL, O_BATCH },
+	{ "batch-dir", required_argument, NULL, O_BATCH },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
 static void
-fake_option(int c, const char *arg)
+fake_option(int c, const char *arg, int li)
 {
 	size_t i;
 
 	switch (c) {
+	case O_BATCH:
+		if (!fake_batch_option(fake_longopts[li].name, arg))
+			fake_usage();
+		return;
 	case O_PORT: fake_opt.port = (int)fake_num("port", arg, 0, 65535); return;
 	case O_PORTFILE: fake_opt.port_file = arg; return;
 	case O_SEED: fake_opt.seed = strtoull(arg, NULL, 0); return;
@@ -214,11 +235,11 @@ fake_option(int c, const char *arg)
 int
 main(int argc, char **argv)
 {
-	int c, lfd, f;
+	int c, lfd, f, li = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((c = getopt_long(argc, argv, "h", fake_longopts, NULL)) != -1)
-		fake_option(c, optarg);
+	while ((c = getopt_long(argc, argv, "h", fake_longopts, &li)) != -1)
+		fake_option(c, optarg, li);
 	if (optind != argc)
 		fake_usage();
 	if (fake_opt.key == NULL && getenv("VJ_FAKE_KEY") && *getenv("VJ_FAKE_KEY"))
@@ -242,6 +263,7 @@ main(int argc, char **argv)
 	fake_stats_reset();
 	fake_image_reset();
 	fake_tokens_reset();
+	fake_batch_free();
 	fake_rpm_init(0);
 	for (f = 0; f < fake_opt.nmodels; f++)
 		free(fake_opt.models[f]);

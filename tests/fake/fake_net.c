@@ -9,6 +9,7 @@
  */
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -42,6 +43,8 @@ struct fake_conn {
 	struct fake_buf out;
 	size_t	 out_off;
 	size_t	 out_limit;
+	int	 file_fd;	/* a download sent from its file after out (-1 none) */
+	off_t	 file_off, file_end;
 	struct fake_parse ps;
 	uint64_t t_start;
 	struct fake_buf logpre;	/* "METHOD path job status", ms is added at the end */
@@ -118,6 +121,8 @@ fake_conn_close(struct fake_conn *c)
 	epoll_ctl(fake_ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	fake_stats_conn(-1);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
 	fake_conns[c->fd] = NULL;
 	fake_http_reset(&c->ps);
 	fake_buf_free(&c->ps.body);
@@ -163,6 +168,7 @@ fake_conn_new(int fd)
 	if (c == NULL)
 		fake_die("out of memory");
 	c->fd = fd;
+	c->file_fd = -1;
 	c->id = fake_next_id++;
 	fake_stats_conn(1);
 	fake_http_reset(&c->ps);
@@ -206,6 +212,24 @@ fake_conn_flush(struct fake_conn *c)
 		fake_conn_close(c);
 		return -1;
 	}
+	/* The buffered head and body are out: now the file, if any. */
+	while (c->file_fd >= 0 && c->out_off == c->out.len && c->file_off < c->file_end) {
+		n = sendfile(c->fd, c->file_fd, &c->file_off, (size_t)(c->file_end - c->file_off));
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			fake_conn_want_out(c, 1);
+			return 0;
+		}
+		fake_conn_close(c);	/* an error, or the file shrank */
+		return -1;
+	}
+	if (c->file_fd >= 0 && c->out_off == c->out.len) {
+		close(c->file_fd);
+		c->file_fd = -1;
+	}
 	fake_conn_want_out(c, 0);
 	if (c->out_off == c->out.len) {
 		c->out.len = 0;
@@ -226,7 +250,8 @@ fake_conn_serialize(struct fake_conn *c, struct fake_resp *rs, int keepalive, in
 	    fake_http_reason(rs->status));
 	if (rs->ctype != NULL)
 		fake_buf_printf(o, "Content-Type: %s\r\n", rs->ctype);
-	fake_buf_printf(o, "Content-Length: %zu\r\n", rs->body.len + (size_t)rs->blank_lines);
+	fake_buf_printf(o, "Content-Length: %zu\r\n", rs->body.len + (size_t)rs->blank_lines +
+	    (rs->file_on ? (size_t)rs->file_len : 0));
 	if (rs->hdrs.len)
 		fake_buf_add(o, rs->hdrs.p, rs->hdrs.len);
 	if (!keepalive)
@@ -242,6 +267,12 @@ fake_conn_serialize(struct fake_conn *c, struct fake_resp *rs, int keepalive, in
 		fake_buf_add(o, "\n", 1);
 	if (rs->body.len && !rs->head)
 		fake_buf_add(o, rs->body.p, rs->body.len);
+	if (rs->file_on && !rs->head) {
+		c->file_fd = rs->file_fd;
+		c->file_off = 0;
+		c->file_end = (off_t)rs->file_len;
+		rs->file_on = 0;	/* the connection owns it now */
+	}
 	if (rs->delay_ms > 0 || rs->blank_lines > 0) {
 		c->out_limit = start;
 		fake_timer_add(c, fake_now_ms() + rs->delay_ms);
@@ -299,6 +330,8 @@ fake_conn_dispatch(struct fake_conn *c)
 	c->state = rs.action == ACT_HANG ? CONN_HANG : CONN_SEND;
 	if (rs.action != ACT_SEND)
 		fake_log_finish(c);
+	if (rs.file_on)
+		close(rs.file_fd);	/* not sent: a HEAD, a drop or a hang */
 	fake_buf_free(&rs.hdrs);
 	fake_buf_free(&rs.body);
 	/* The request is answered: its bytes (and body) are no longer needed. */

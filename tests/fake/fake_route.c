@@ -163,14 +163,47 @@ fake_gemini_fault(struct fake_call *call, struct fake_resp *rs, int fault)
 	}
 }
 
+/* Everything after the key check; batch lines (online 0) skip the rate
+ * limit and the random faults but get the scripted ones. */
+static void
+fake_gemini_answer(struct fake_call *call, struct fake_resp *rs, const char *body,
+    size_t len, int online)
+{
+	json_error_t jerr;
+	int fault;
+
+	/* a batch line comes parsed (body NULL): borrowed, hence the incref */
+	call->req = body ? json_loadb(body, len, 0, &jerr) : json_incref(call->req);
+	fake_image_note(call->job, call->req);
+	if (fake_gemini_check(call, call->model, rs) == 0) {
+		fault = fake_script_next(call->job);
+		uint64_t at = fake_now_ms();
+		if (online && fault == FAULT_NONE && fake_rpm_take(FAM_GEMINI, at, &call->retry_ms))
+			fake_gemini_429(call, rs, 0);
+		else if (online && fault == FAULT_NONE && fake_tokens_shed(call, rs))
+			;	/* flex, shed */
+		else {
+			if (online && fault == FAULT_NONE)
+				fault = fake_random_fault();
+			if (!fake_transport_fault(rs, fault))
+				fake_gemini_fault(call, rs, fault);
+			if (fault == FAULT_SLOW)
+				rs->delay_ms = FAKE_SLOW_MS;
+		}
+		fake_tokens_after(call, rs);
+		if (online)
+			fake_rpm_headers(rs, FAM_GEMINI, at);
+	}
+	json_decref(call->req);
+	call->req = NULL;
+}
+
 static int
 fake_route_gemini(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 {
 	struct fake_call call;
 	char model[256];
 	const char *colon = strrchr(rest, ':');
-	json_error_t jerr;
-	int fault;
 
 	memset(&call, 0, sizeof(call));
 	call.family = FAM_GEMINI;
@@ -194,27 +227,7 @@ fake_route_gemini(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 		fake_gemini_error(&call, rs, 400, NULL);
 		return rs->status;
 	}
-	call.req = json_loadb(rq->body, rq->bodylen, 0, &jerr);
-	fake_image_note(call.job, call.req);
-	if (fake_gemini_check(&call, model, rs) == 0) {
-		fault = fake_script_next(call.job);
-		uint64_t at = fake_now_ms();
-		if (fault == FAULT_NONE && fake_rpm_take(FAM_GEMINI, at, &call.retry_ms))
-			fake_gemini_429(&call, rs, 0);
-		else if (fault == FAULT_NONE && fake_tokens_shed(&call, rs))
-			;	/* flex, shed */
-		else {
-			if (fault == FAULT_NONE)
-				fault = fake_random_fault();
-			if (!fake_transport_fault(rs, fault))
-				fake_gemini_fault(&call, rs, fault);
-			if (fault == FAULT_SLOW)
-				rs->delay_ms = FAKE_SLOW_MS;
-		}
-		fake_tokens_after(&call, rs);
-		fake_rpm_headers(rs, FAM_GEMINI, at);
-	}
-	json_decref(call.req);
+	fake_gemini_answer(&call, rs, rq->body, rq->bodylen, 1);
 	return rs->action == ACT_SEND ? rs->status : 0;
 }
 
@@ -310,12 +323,43 @@ fake_openai_fault(struct fake_call *call, struct fake_resp *rs, int fault)
 	}
 }
 
+static void
+fake_openai_answer(struct fake_call *call, struct fake_resp *rs, const char *body,
+    size_t len, int online)
+{
+	json_error_t jerr;
+	int fault;
+
+	/* a batch line comes parsed (body NULL): borrowed, hence the incref */
+	call->req = body ? json_loadb(body, len, 0, &jerr) : json_incref(call->req);
+	fake_image_note(call->job, call->req);
+	if (fake_openai_check(call, rs) == 0) {
+		fault = fake_script_next(call->job);
+		uint64_t at = fake_now_ms();
+		if (online && fault == FAULT_NONE && fake_rpm_take(FAM_OPENAI, at, &call->retry_ms))
+			fake_openai_429(call, rs);
+		else if (online && fault == FAULT_NONE && fake_tokens_shed(call, rs))
+			;	/* flex, shed */
+		else {
+			if (online && fault == FAULT_NONE)
+				fault = fake_random_fault();
+			if (!fake_transport_fault(rs, fault))
+				fake_openai_fault(call, rs, fault);
+			if (fault == FAULT_SLOW)
+				rs->delay_ms = FAKE_SLOW_MS;
+		}
+		fake_tokens_after(call, rs);
+		if (online)
+			fake_rpm_headers(rs, FAM_OPENAI, at);
+	}
+	json_decref(call->req);
+	call->req = NULL;
+}
+
 static int
 fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 {
 	struct fake_call call;
-	json_error_t jerr;
-	int fault;
 
 	memset(&call, 0, sizeof(call));
 	call.family = FAM_OPENAI;
@@ -327,28 +371,27 @@ fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 		fake_openai_fault(&call, rs, FAULT_BADKEY);
 		return rs->status;
 	}
-	call.req = json_loadb(rq->body, rq->bodylen, 0, &jerr);
-	fake_image_note(call.job, call.req);
-	if (fake_openai_check(&call, rs) == 0) {
-		fault = fake_script_next(call.job);
-		uint64_t at = fake_now_ms();
-		if (fault == FAULT_NONE && fake_rpm_take(FAM_OPENAI, at, &call.retry_ms))
-			fake_openai_429(&call, rs);
-		else if (fault == FAULT_NONE && fake_tokens_shed(&call, rs))
-			;	/* flex, shed */
-		else {
-			if (fault == FAULT_NONE)
-				fault = fake_random_fault();
-			if (!fake_transport_fault(rs, fault))
-				fake_openai_fault(&call, rs, fault);
-			if (fault == FAULT_SLOW)
-				rs->delay_ms = FAKE_SLOW_MS;
-		}
-		fake_tokens_after(&call, rs);
-		fake_rpm_headers(rs, FAM_OPENAI, at);
-	}
-	json_decref(call.req);
+	fake_openai_answer(&call, rs, rq->body, rq->bodylen, 1);
 	return rs->action == ACT_SEND ? rs->status : 0;
+}
+
+/* A batch line, answered like its online request (see fake_gemini_answer). */
+void
+fake_answer_line(int family, const char *model, const char *job, json_t *req,
+    size_t len, struct fake_resp *rs)
+{
+	struct fake_call call;
+
+	memset(&call, 0, sizeof(call));
+	call.family = family;
+	call.model = model;
+	call.job = job;
+	call.reqlen = len;
+	call.req = req;
+	if (family == FAM_GEMINI)
+		fake_gemini_answer(&call, rs, NULL, len, 0);
+	else
+		fake_openai_answer(&call, rs, NULL, len, 0);
 }
 
 /* ---- static files and redirects ---- */
@@ -515,18 +558,25 @@ fake_route_control(struct fake_req *rq, struct fake_resp *rs)
 		if (fake_opt.image_sizes)
 			json_object_set_new(st, "images", fake_image_json());
 		json_object_set_new(st, "seen", fake_tokens_json());
+		json_object_set_new(st, "batch", fake_batch_json());
 		fake_resp_json(rs, 200, st);
 	} else if (strcmp(rq->path, "/_reset") == 0) {
 		fake_stats_reset();
 		fake_image_reset();
 		fake_tokens_reset();
 		fake_rpm_reset();
+		fake_batch_reset();
 		fake_resp_json(rs, 200, json_pack("{s:b}", "ok", 1));
 	} else if (strcmp(rq->path, "/_script") == 0 && strcmp(rq->method, "POST") == 0) {
 		if (fake_script_load(rq->body, rq->bodylen, err, sizeof(err)) == -1)
 			fake_resp_json(rs, 400, json_pack("{s:s}", "error", err));
 		else
 			fake_resp_json(rs, 200, json_pack("{s:b}", "ok", 1));
+	} else if (strcmp(rq->path, "/_batch/advance") == 0 && strcmp(rq->method, "POST") == 0) {
+		const char *ms = strstr(rq->target, "ms=");	/* fake_batch.c */
+
+		fake_batch_advance(ms ? strtoull(ms + 3, NULL, 10) : 0);
+		fake_resp_json(rs, 200, json_pack("{s:b}", "ok", 1));
 	} else {
 		fake_text(rs, 404, "text/plain", "404 Not Found\n");
 	}
@@ -541,6 +591,12 @@ fake_route(struct fake_req *rq, struct fake_resp *rs)
 
 	if (strncmp(p, "/_", 2) == 0)
 		return fake_route_control(rq, rs);	/* never counted */
+	if ((status = fake_batch_route(rq, rs)) != -1) {	/* fake_batch.c */
+		if (rs->action == ACT_SEND && rs->delay_ms == 0)
+			rs->delay_ms = fake_latency();
+		fake_stats_status(status);
+		return status;
+	}
 
 	if (post && (strncmp(p, "/v1beta/models/", 15) == 0 || strncmp(p, "/v1/models/", 11) == 0))
 		family = FAM_GEMINI;

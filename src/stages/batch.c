@@ -1,0 +1,1702 @@
+/* batch: --batch for vj-analyze and vj-generate.
+ *
+ * Files, in RUN/batch/ (STAGE-NNNNNN, NNNNNN the batch's sequence number):
+ *   .jsonl      the input file, one request a line, keyed "JOBID.KEY"
+ *   .keys       "JOBID KEY" a line: who is in the batch (read at start)
+ *   .out, .err  the results and errors downloaded (removed once journaled)
+ *   *.tmp       being written; a leftover without an intent is removed
+ * Steps, each journaled in the stage's journal before the next:
+ *   write .jsonl and .keys, fsync, rename    (a crash: the files are removed)
+ *   batch_intent                             (the batch's name carries the run id and seq)
+ *   upload, create
+ *   batch_created (provider id)              (a crash before it: found by listing)
+ *   batch_state, as the provider's state or counts change
+ *   download, done/fail per job, batch_collected
+ * A job is in at most one open batch: the .keys of open batches are read
+ * first and their jobs left out of new ones. */
+#include "stages/batch.h"
+#include "content/models.h"
+#include "core/runid.h"
+#include "providers/batchwire.h"
+#include "providers/provshared.h"
+#include "stages/estimate.h"
+#include "stages/progress.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t got_signal;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	got_signal++;
+}
+
+/* For the crash tests (t1320): VJ_TEST_CRASH=STEP kills the process with
+ * SIGKILL at that step, as a power cut would. */
+static void
+crash_point(const char *step)
+{
+	const char *want = getenv("VJ_TEST_CRASH");
+	if (want && !strcmp(want, step))
+		kill(getpid(), SIGKILL);
+}
+
+/* ---- one control request through the engine ---- */
+
+struct breq {
+	const struct prov_ctx *pc;
+	int kind;                     /* RQ_* */
+	const char *path, *name, *url, *id, *file_id, *run_id, *page;
+	long seq;
+	int step;
+	int fd;                       /* a download's file */
+	/* what came back */
+	json_t *doc;
+	char *header;
+	int done, failed;
+	struct eng_err err;
+};
+
+enum { RQ_UPLOAD, RQ_CREATE, RQ_GET, RQ_LIST, RQ_CANCEL, RQ_DOWNLOAD };
+
+static int
+sink_fd(void *ud, const char *p, size_t n)
+{
+	struct breq *q = ud;
+	return write_all(q->fd, p, n);
+}
+
+static int
+rq_build(void *ctx, struct eng_task *t, struct eng_http *h, json_t **result, struct eng_err *e)
+{
+	struct breq *q = ctx;
+	char err[300];
+	(void)result;
+	switch (q->kind) {
+	case RQ_UPLOAD:
+		if (bw_req_upload(q->pc, q->step, q->path, q->name, q->url, h, err, sizeof err) < 0) {
+			eng_seterr(e, EC_PERM, "%s", err);
+			return -1;
+		}
+		break;
+	case RQ_CREATE: bw_req_create(q->pc, q->file_id, q->name, q->run_id, q->seq, h); break;
+	case RQ_GET: bw_req_get(q->pc, q->id, h); break;
+	case RQ_LIST: bw_req_list(q->pc, q->page, h); break;
+	case RQ_CANCEL: bw_req_cancel(q->pc, q->id, h); break;
+	case RQ_DOWNLOAD:
+		bw_req_download(q->pc, q->file_id, h);
+		/* a retried download starts the file again */
+		if (ftruncate(q->fd, 0) < 0 || lseek(q->fd, 0, SEEK_SET) < 0) {
+			eng_seterr(e, EC_FATAL, "cannot write the download: %s", strerror(errno));
+			return -1;
+		}
+		h->sink = sink_fd;
+		h->sink_ud = q;
+		break;
+	}
+	h->low_speed_time = 120;
+	t->tokens = 0;
+	return 0;
+}
+
+static int
+rq_parse(void *ctx, struct eng_task *t, const struct eng_resp *r, json_t **result,
+    json_t **usage, struct eng_err *e)
+{
+	struct breq *q = ctx;
+	char msg[256];
+	(void)t;
+	(void)usage;
+	if (r->status < 200 || r->status > 299) {
+		json_t *doc = json_loadb(r->body, r->len, 0, NULL);
+		json_t *err = json_object_get(doc, "error");
+		const char *m = json_string_value(json_object_get(err, "message"));
+		if (!m && json_is_string(err))
+			m = json_string_value(err);
+		ps_errtext(q->pc, m, r, msg, sizeof msg);
+		char code[32];
+		snprintf(code, sizeof code, "%ld", r->status);
+		ps_http_err(q->pc, e, r->status, code, msg, r->status == 429 ? r->retry_after : -1,
+		    r->should_retry);
+		json_decref(doc);
+		return -1;
+	}
+	if (q->kind != RQ_DOWNLOAD) {
+		json_decref(q->doc);
+		q->doc = r->len ? json_loadb(r->body, r->len, 0, NULL) : json_object();
+		if (!q->doc) {
+			ps_err(q->pc, e, EC_RETRY, r->status, "the answer is not JSON");
+			return -1;
+		}
+	}
+	free(q->header);
+	q->header = r->header ? xstrdup(r->header) : NULL;
+	*result = json_true();
+	return 0;
+}
+
+static const struct provider rq_provider = { "batch", rq_build, rq_parse };
+
+static int
+rq_feed(void *ctx, int room)
+{
+	(void)ctx;
+	(void)room;
+	return 2;
+}
+
+static void
+rq_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
+{
+	struct breq *q = ctx;
+	q->done = 1;
+}
+
+static void
+rq_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage, int final,
+    int64_t retry_at)
+{
+	struct breq *q = ctx;
+	if (final || e->cls == EC_FATAL) {
+		q->failed = 1;
+		q->err = *e;
+	} else
+		vj_debug("%s, retrying", e->msg);
+}
+
+static int
+rq_tick(void *ctx, int final)
+{
+	(void)ctx;
+	(void)final;
+	return got_signal ? -1 : 1000;
+}
+
+static void
+rq_drop(void *ctx, struct eng_task *t)
+{
+	struct breq *q = ctx;
+	if (!q->done && !q->failed) {
+		q->failed = 1;
+		eng_seterr(&q->err, EC_RETRY, "interrupted");
+	}
+}
+
+/* Send q; 0 when it came back 2xx (q->doc, q->header), else -1 with q->err. */
+static int
+rq_run(struct breq *q, const char *what)
+{
+	struct eng_config ec = { .concurrency = 1, .retries = 4, .timeout = 3600, .job_timeout = 0,
+		.grace = 30 };
+	struct eng_hooks h = { .ctx = q, .feed = rq_feed, .input_fd = -1, .done = rq_done,
+		.fail = rq_fail, .drop = rq_drop, .tick = rq_tick };
+	struct eng_task t = { .id = what };
+	q->done = q->failed = 0;
+	struct engine *e = eng_new(&ec, &rq_provider, q, &h);
+	eng_submit(e, &t);
+	eng_run(e);
+	eng_free(e);
+	if (!q->done && !q->failed) {
+		q->failed = 1;
+		eng_seterr(&q->err, EC_RETRY, got_signal ? "interrupted" : "no answer");
+	}
+	return q->done ? 0 : -1;
+}
+
+static void
+rq_clear(struct breq *q)
+{
+	json_decref(q->doc);
+	free(q->header);
+	q->doc = NULL;
+	q->header = NULL;
+}
+
+/* ---- the journal's batch events ---- */
+
+struct blist {
+	struct batch_rec *b;
+	size_t n, cap;
+};
+
+static struct batch_rec *
+blist_get(struct blist *l, long seq, int create)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->b[i].seq == seq)
+			return &l->b[i];
+	if (!create)
+		return NULL;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->b = xrealloc(l->b, l->cap * sizeof *l->b);
+	}
+	struct batch_rec *b = &l->b[l->n++];
+	memset(b, 0, sizeof *b);
+	b->seq = seq;
+	snprintf(b->state, sizeof b->state, "intent");
+	return b;
+}
+
+static void
+cpy(char *dst, size_t n, json_t *v)
+{
+	const char *s = json_string_value(v);
+	snprintf(dst, n, "%s", s ? s : "");
+}
+
+static long
+geti(json_t *ev, const char *k)
+{
+	return (long)json_integer_value(json_object_get(ev, k));
+}
+
+static int
+scan_cb(void *ctx, const char *json, size_t len, uint64_t off)
+{
+	struct blist *l = ctx;
+	static const char pre[] = "{\"ev\":\"batch_";
+	(void)off;
+	if (len < sizeof pre || memcmp(json, pre, sizeof pre - 1) != 0)
+		return 0;
+	json_t *ev = json_loadb(json, len, 0, NULL);
+	const char *k = json_string_value(json_object_get(ev, "ev"));
+	json_t *sq = json_object_get(ev, "batch");
+	if (!k || !json_is_integer(sq)) {
+		json_decref(ev);
+		return 0;
+	}
+	int64_t t = json_integer_value(json_object_get(ev, "t"));
+	struct batch_rec *b = blist_get(l, (long)json_integer_value(sq), 1);
+	if (!strcmp(k, "batch_intent")) {
+		cpy(b->name, sizeof b->name, json_object_get(ev, "name"));
+		cpy(b->provider, sizeof b->provider, json_object_get(ev, "provider"));
+		cpy(b->model, sizeof b->model, json_object_get(ev, "model"));
+		b->n = geti(ev, "n");
+		b->bytes = json_integer_value(json_object_get(ev, "bytes"));
+		b->t_intent = t;
+	} else if (!strcmp(k, "batch_created")) {
+		cpy(b->pid, sizeof b->pid, json_object_get(ev, "pid"));
+		b->t_created = t;
+		if (!strcmp(b->state, "intent"))
+			snprintf(b->state, sizeof b->state, "pending");
+	} else if (!strcmp(k, "batch_state")) {
+		cpy(b->state, sizeof b->state, json_object_get(ev, "state"));
+		b->total = geti(ev, "total");
+		b->ok = geti(ev, "ok");
+		b->failed = geti(ev, "failed");
+		b->pending = geti(ev, "pending");
+		b->t_state = t;
+	} else if (!strcmp(k, "batch_collected")) {
+		b->collected = 1;
+		b->done = geti(ev, "done");
+		b->fails = geti(ev, "failed");
+		b->missing = geti(ev, "missing");
+		b->t_collected = t;
+	}
+	json_decref(ev);
+	return 0;
+}
+
+int
+batch_scan(const char *run, enum stage s, struct batch_rec **out, size_t *n, char *err,
+    size_t errlen)
+{
+	struct blist l = { 0 };
+	struct jreader *r = jreader_open(run, stage_name[s]);
+	*out = NULL;
+	*n = 0;
+	if (!r)
+		return 0;
+	int rc = jreader_poll(r, scan_cb, &l, err, errlen);
+	jreader_close(r);
+	if (rc < 0) {
+		free(l.b);
+		return -1;
+	}
+	*out = l.b;
+	*n = l.n;
+	return 0;
+}
+
+/* ---- vj-status --batches ---- */
+
+static json_t *
+rec_json(enum stage s, const struct batch_rec *b)
+{
+	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:b, "
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "stage", stage_name[s], "seq", (json_int_t)b->seq, "name", b->name, "pid", b->pid,
+	    "provider", b->provider, "model", b->model, "requests", (json_int_t)b->n,
+	    "bytes", (json_int_t)b->bytes, "state", b->collected ? "collected" : b->state,
+	    "total", (json_int_t)b->total, "ok", (json_int_t)b->ok,
+	    "failed", (json_int_t)b->failed, "pending", (json_int_t)b->pending,
+	    "collected", b->collected, "done", (json_int_t)b->done,
+	    "failed_jobs", (json_int_t)b->fails, "missing", (json_int_t)b->missing,
+	    "t_intent", (json_int_t)b->t_intent, "t_created", (json_int_t)b->t_created,
+	    "t_state", (json_int_t)b->t_state, "t_collected", (json_int_t)b->t_collected);
+}
+
+int
+batch_show(const char *run, int json)
+{
+	json_t *all = json_array();
+	char err[512];
+	int any = 0;
+	if (!run_exists(run)) {
+		vj_msg("no run at %s (check -r or $VJ_RUN)", run);
+		json_decref(all);
+		return VJ_EUSAGE;
+	}
+	for (enum stage s = ST_ANALYZE; s <= ST_GENERATE; s++) {
+		struct batch_rec *b;
+		size_t n;
+		if (batch_scan(run, s, &b, &n, err, sizeof err) < 0) {
+			vj_msg("%s", err);
+			json_decref(all);
+			return VJ_EFATAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (json) {
+				json_array_append_new(all, rec_json(s, &b[i]));
+				continue;
+			}
+			if (!any++)
+				printf("%-9s %5s  %-8s %-24s %7s  %-10s %7s %7s %7s %7s  %s\n", "stage", "batch",
+				    "provider", "model", "jobs", "state", "total", "ok", "failed", "pending",
+				    "provider id");
+			printf("%-9s %5ld  %-8s %-24s %7ld  %-10s %7ld %7ld %7ld %7ld  %s\n", stage_name[s],
+			    b[i].seq, b[i].provider, b[i].model, b[i].n,
+			    b[i].collected ? "collected" : b[i].state, b[i].total, b[i].ok, b[i].failed,
+			    b[i].pending, b[i].pid[0] ? b[i].pid : "(not created yet)");
+		}
+		free(b);
+	}
+	if (json) {
+		json_t *o = json_pack("{s:o}", "batches", all);
+		char *t = json_dumps(o, JSON_COMPACT);
+		printf("%s\n", t ? t : "{}");
+		free(t);
+		json_decref(o);
+	} else {
+		json_decref(all);
+		if (!any)
+			printf("no batches\n");
+	}
+	return VJ_OK;
+}
+
+/* ---- the state of a batch run ---- */
+
+struct bstate {
+	const struct stage_config *c;
+	struct stage_def *d;
+	const struct batch_config *bc;
+	const struct prov_ctx *pc;
+	enum stage s;
+	struct run *run;
+	char run_id[RUNID_HEX + 1];
+	char dir[PATH_MAX / 2];
+	struct bw_limits lim;
+	struct blist bl;
+	struct idx *in_batch;         /* ids in open batches */
+	struct idx *online;           /* ids the fallback sends online */
+	struct buf out, ev;
+	int io_failed, fatal, later, export_mode, said_old;
+	int discard;                  /* the file being written holds half a line */
+	/* the file being written */
+	int fd, kfd;
+	long seq, n;
+	long long bytes;
+	struct buf wb, kb;
+	char path[PATH_MAX], kpath[PATH_MAX];
+	uint64_t n_done, n_failed, n_missing, n_submitted;
+	struct progress *prog;
+};
+
+static long n_open(struct bstate *x);
+
+/* The progress line: jobs journaled, and the open batches as the provider
+ * counts them (a batch "finalizing" is not done: it says so). */
+static void
+show(struct bstate *x)
+{
+	struct progress_counts pc = { .ok = x->n_done, .failed = x->n_failed,
+		.interrupted = got_signal != 0 };
+	long open = 0, answered = 0, total = 0;
+	const char *least = NULL;
+	int rank_least = 99;
+	for (size_t i = 0; x->prog && i < x->bl.n; i++) {
+		struct batch_rec *b = &x->bl.b[i];
+		if (b->collected)
+			continue;
+		open++;
+		long t = b->total ? b->total : b->n;
+		total += t;
+		answered += b->ok + b->failed;
+		pc.in_flight += (uint64_t)(t - b->ok - b->failed > 0 ? t - b->ok - b->failed : 0);
+		int rank = bw_state_parse(b->state);
+		if (rank < 0)
+			rank = 0;
+		if (rank < rank_least) {
+			rank_least = rank;
+			least = b->state;
+		}
+	}
+	if (open)
+		snprintf(pc.note, sizeof pc.note, "%ld batch%s %s %ld/%ld", open, open == 1 ? "" : "es",
+		    least ? least : "", answered, total);
+	progress_set(x->prog, &pc);
+}
+
+static void
+bpath(struct bstate *x, long seq, const char *ext, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s-%06ld%s", x->dir, stage_name[x->s], seq, ext);
+}
+
+static int
+commit(struct bstate *x)
+{
+	if (journal_commit(x->run->own[x->s]) < 0) {
+		vj_warn("cannot write %s:", run_journal_path(x->run, x->s));
+		x->io_failed = 1;
+		return -1;
+	}
+	if (x->out.len) {
+		if (write_all(1, x->out.p, x->out.len) < 0) {
+			vj_warn("error writing output:");
+			x->io_failed = 1;
+		}
+		x->out.len = 0;
+	}
+	return x->io_failed ? -1 : 0;
+}
+
+static int
+append(struct bstate *x)
+{
+	if (run_append_text(x->run, x->s, x->ev.p, x->ev.len) < 0) {
+		vj_warn("cannot write %s:", run_journal_path(x->run, x->s));
+		x->io_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- journaling a job's outcome ---- */
+
+static void
+job_done(struct bstate *x, uint32_t slot, json_t *rec, const char *id, const char *key,
+    int attempt, json_t *result, json_t *usage)
+{
+	double cost = usage && x->d->cost ? x->d->cost(x->d->prov_name, x->d->model, usage) : 0;
+	const struct stage_info *si = &stage_info[x->s];
+	struct fold_hint h = { .ev = 'd', .slot = slot, .key = key, .t = now_ms(), .ms = 0,
+		.cost = cost };
+	if (usage) {
+		h.tok[0] = (uint64_t)json_integer_value(json_object_get(usage, "prompt"));
+		h.tok[1] = (uint64_t)json_integer_value(json_object_get(usage, "completion"));
+		h.tok[2] = (uint64_t)json_integer_value(json_object_get(usage, "cached"));
+	}
+	x->ev.len = 0;
+	event_done_open(&x->ev, id, h.t, key, NULL, 0, attempt, usage, cost);
+	for (int i = 0; si->ev_field[i]; i++) {
+		json_t *v = json_object_get(result, si->ev_field[i]);
+		if (!v)
+			continue;
+		char *s = event_json(v);
+		event_field(&x->ev, si->ev_field[i], s);
+		free(s);
+		json_object_set(rec, si->rec_field[i], v);
+	}
+	event_close(&x->ev);
+	if (run_append_hint(x->run, x->s, x->ev.p, x->ev.len, &h) < 0) {
+		vj_warn("job %s: cannot write %s:", id, run_journal_path(x->run, x->s));
+		x->io_failed = 1;
+		return;
+	}
+	json_t *keys = json_object_get(rec, "keys");
+	if (json_is_object(keys))
+		json_object_set_new(keys, stage_name[x->s], json_string(key));
+	char *s = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	if (s) {
+		buf_adds(&x->out, s);
+		buf_add(&x->out, "\n", 1);
+	}
+	free(s);
+	x->n_done++;
+}
+
+static void
+job_fail(struct bstate *x, const char *id, const char *key, int attempt, enum eng_class cls,
+    int final, long status, json_t *usage, const char *msg)
+{
+	double cost = usage && x->d->cost ? x->d->cost(x->d->prov_name, x->d->model, usage) : 0;
+	char m[600];
+	snprintf(m, sizeof m, "%s", msg);
+	secret_scrub(m);
+	x->ev.len = 0;
+	event_fail(&x->ev, id, now_ms(), key, attempt, eng_class_name[cls], final, status, 0, usage,
+	    cost, m);
+	append(x);
+	if (final) {
+		vj_msg("job %s: %s", id, m);
+		x->n_failed++;
+	} else
+		vj_debug("job %s: %s", id, m);
+}
+
+/* ---- writing input files ---- */
+
+static int
+flush_w(struct bstate *x, int force)
+{
+	if (x->wb.len && (force || x->wb.len >= (256u << 10))) {
+		if (write_all(x->fd, x->wb.p, x->wb.len) < 0)
+			return -1;
+		x->wb.len = 0;
+	}
+	if (x->kb.len && (force || x->kb.len >= (64u << 10))) {
+		if (write_all(x->kfd, x->kb.p, x->kb.len) < 0)
+			return -1;
+		x->kb.len = 0;
+	}
+	return 0;
+}
+
+static int
+file_open(struct bstate *x)
+{
+	char tmp[PATH_MAX + 8];
+	if (x->export_mode) {
+		x->fd = open(x->bc->export_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		x->kfd = -1;
+		if (x->fd < 0) {
+			vj_warn("cannot write %s:", x->bc->export_file);
+			return -1;
+		}
+		x->n = 0;
+		x->bytes = 0;
+		return 0;
+	}
+	x->seq = 1;
+	for (size_t i = 0; i < x->bl.n; i++)
+		if (x->bl.b[i].seq >= x->seq)
+			x->seq = x->bl.b[i].seq + 1;
+	bpath(x, x->seq, ".jsonl", x->path, sizeof x->path);
+	bpath(x, x->seq, ".keys", x->kpath, sizeof x->kpath);
+	snprintf(tmp, sizeof tmp, "%s.tmp", x->path);
+	x->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	snprintf(tmp, sizeof tmp, "%s.tmp", x->kpath);
+	x->kfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (x->fd < 0 || x->kfd < 0) {
+		vj_warn("cannot write %s:", tmp);
+		if (x->fd >= 0)
+			close(x->fd);
+		if (x->kfd >= 0)
+			close(x->kfd);
+		x->fd = x->kfd = -1;
+		x->io_failed = 1;
+		return -1;
+	}
+	x->n = 0;
+	x->bytes = 0;
+	return 0;
+}
+
+static int submit(struct bstate *x, struct batch_rec *b);
+static int collect(struct bstate *x, struct batch_rec *b, const struct bw_info *i);
+
+/* The file is whole: durable under its name, then its intent, then it is
+ * sent. */
+static int
+file_close(struct bstate *x)
+{
+	char tmp[PATH_MAX + 8];
+	int bad = flush_w(x, 1) < 0;
+	if (x->export_mode) {
+		bad |= fsync(x->fd) < 0;
+		bad |= close(x->fd) < 0;
+		x->fd = -1;
+		if (bad)
+			vj_warn("cannot write %s:", x->bc->export_file);
+		return bad ? -1 : 0;
+	}
+	bad |= fsync(x->fd) < 0 || fsync(x->kfd) < 0;
+	bad |= close(x->fd) < 0;
+	bad |= close(x->kfd) < 0;
+	x->fd = x->kfd = -1;
+	snprintf(tmp, sizeof tmp, "%s.tmp", x->path);
+	bad |= rename(tmp, x->path) < 0;
+	snprintf(tmp, sizeof tmp, "%s.tmp", x->kpath);
+	bad |= rename(tmp, x->kpath) < 0;
+	bad |= fsync_dir(x->dir) < 0;
+	if (bad) {
+		vj_warn("cannot write %s:", x->path);
+		x->io_failed = 1;
+		return -1;
+	}
+	struct batch_rec *b = blist_get(&x->bl, x->seq, 1);
+	snprintf(b->name, sizeof b->name, "vj-%s-%s-%06ld", x->run_id, stage_name[x->s], x->seq);
+	snprintf(b->provider, sizeof b->provider, "%s", x->pc->name);
+	snprintf(b->model, sizeof b->model, "%s", x->pc->model);
+	b->n = x->n;
+	b->bytes = x->bytes;
+	b->t_intent = now_ms();
+	x->ev.len = 0;
+	event_batch_open(&x->ev, "batch_intent", b->t_intent, b->seq);
+	event_int(&x->ev, "n", b->n);
+	event_int(&x->ev, "bytes", b->bytes);
+	event_str(&x->ev, "name", b->name);
+	event_str(&x->ev, "provider", b->provider);
+	event_str(&x->ev, "model", b->model);
+	event_close(&x->ev);
+	if (append(x) < 0 || commit(x) < 0)
+		return -1;
+	vj_info("batch %ld: %ld requests, %lld bytes in %s", b->seq, b->n, b->bytes, x->path);
+	return submit(x, b);
+}
+
+/* One ready job into the file being written (a new one when it is full). */
+static void
+gather_one(void *ctx, json_t *rec)
+{
+	struct bstate *x = ctx;
+	const char *id = json_string_value(json_object_get(rec, "id"));
+	const char *up = json_string_value(json_object_get(json_object_get(rec, "keys"),
+	    stage_name[stage_info[x->s].up]));
+	char key[KEY_HEX + 1], jkey[256];
+	struct eng_task t = { .rec = rec, .id = id };
+	struct eng_http h = { 0 };
+	struct eng_err e = { .retry_after = -1 };
+	json_t *result = NULL;
+
+	if (x->io_failed || x->fatal || got_signal || !id || !up)
+		goto out;
+	key_derive(stage_name[x->s], x->d->cfg, up, key);
+	int64_t slot = idx_get(x->run->ids, id, strlen(id), 1);
+	struct jobstate *f = run_job(x->run, x->s, (uint32_t)slot);
+	uint64_t k[2];
+	key_parse(key, k);
+	int misses = f->state == JS_RETRY && f->fkey == (uint32_t)k[1] ? f->attempts : 0;
+	if (!x->export_mode && (x->bc->fallback == BF_ONLINE ? misses >= 1 : misses >= 2)) {
+		/* what the batches did not answer goes online */
+		idx_get(x->online, id, strlen(id), 1);
+		goto out;
+	}
+	int r = x->d->ops->build(x->d->pctx, &t, &h, &result, &e);
+	if (r != 0) {
+		if (r < 0)
+			job_fail(x, id, key, misses + (e.cls == EC_PERM || e.cls == EC_RETRY), e.cls,
+			    e.cls == EC_PERM, e.status, NULL, e.msg);
+		if (r < 0 && e.cls == EC_FATAL) {
+			/* a damaged store, say: every job would meet it */
+			vj_msg("stopped: %s", e.msg);
+			x->fatal = 1;
+		}
+		json_decref(result);
+		goto out;
+	}
+	snprintf(jkey, sizeof jkey, "%s.%s", id, key);
+	struct buf pre = { 0 };
+	bw_line_open(x->pc, jkey, &pre);
+	const char *post = bw_line_close(x->pc);
+	long long size = (long long)(pre.len + body_size(h.body) + strlen(post));
+	long long maxb = x->export_mode ? LLONG_MAX : x->lim.max_bytes;
+	long maxn = x->bc->size > 0 ? x->bc->size : 0;
+	if (!x->export_mode && x->lim.max_requests && (!maxn || maxn > x->lim.max_requests))
+		maxn = x->lim.max_requests;
+	if (size > maxb) {
+		job_fail(x, id, key, misses + 1, EC_PERM, 1, 0, NULL,
+		    "the request is over the provider's batch file limit");
+		buf_free(&pre);
+		goto out_h;
+	}
+	if (x->fd >= 0 && !x->export_mode &&
+	    (x->bytes + size > maxb || (maxn && x->n + 1 > maxn)))
+		file_close(x);
+	if (x->fd < 0 && (x->io_failed || x->fatal || file_open(x) < 0)) {
+		buf_free(&pre);
+		goto out_h;
+	}
+	buf_add(&x->wb, pre.p, pre.len);
+	buf_free(&pre);
+	char chunk[64 << 10];
+	for (;;) {
+		size_t got = body_read(h.body, chunk, sizeof chunk);
+		if (got == (size_t)-1) {
+			/* half a line is in the file: it is not sent (the next run
+			 * writes it again); a damaged store stops the run, as online */
+			const char *dmg = body_damage(h.body);
+			if (dmg) {
+				job_fail(x, id, key, misses, EC_FATAL, 0, 0, NULL, dmg);
+				vj_msg("stopped: %s", dmg);
+			} else
+				vj_msg("job %s: its image could not be read while the batch file was "
+				    "written: nothing sent", id);
+			x->fatal = 1;
+			x->discard = 1;
+			goto out_h;
+		}
+		if (got == 0)
+			break;
+		buf_add(&x->wb, chunk, got);
+		if (flush_w(x, 0) < 0) {
+			vj_warn("cannot write %s:", x->export_mode ? x->bc->export_file : x->path);
+			x->io_failed = 1;
+			goto out_h;
+		}
+	}
+	buf_adds(&x->wb, post);
+	if (!x->export_mode)
+		buf_addf(&x->kb, "%s %s\n", id, key);
+	if (x->n == 1 && !x->export_mode) {
+		flush_w(x, 1);
+		crash_point("file");
+	}
+	x->n++;
+	x->bytes += size;
+	x->n_submitted++;
+	if (flush_w(x, 0) < 0) {
+		vj_warn("cannot write %s:", x->path);
+		x->io_failed = 1;
+	}
+out_h:
+	free(h.url);
+	curl_slist_free_all(h.headers);
+	body_free(h.body);
+out:
+	json_decref(rec);
+}
+
+/* ---- creating ---- */
+
+static int
+journal_created(struct bstate *x, struct batch_rec *b, const struct bw_info *i)
+{
+	snprintf(b->pid, sizeof b->pid, "%s", i->id);
+	b->t_created = now_ms();
+	snprintf(b->state, sizeof b->state, "%s", bw_state_name[i->state]);
+	x->ev.len = 0;
+	event_batch_open(&x->ev, "batch_created", b->t_created, b->seq);
+	event_str(&x->ev, "pid", b->pid);
+	event_close(&x->ev);
+	if (append(x) < 0 || commit(x) < 0)
+		return -1;
+	vj_info("batch %ld: created as %s", b->seq, b->pid);
+	return 0;
+}
+
+/* A provider error that is the run's end (key, model, quota), not the batch's. */
+static void
+ctl_error(struct bstate *x, const struct batch_rec *b, const char *what, const struct breq *q)
+{
+	/* a provider that stays unreachable or busy through the retries is
+	 * a reason to try later (exit 75); a refusal is the run's end (3) */
+	int later = q->err.cls == EC_RETRY || q->err.cls == EC_RATE;
+	vj_msg("batch %ld (%s): %s: %s%s", b->seq, b->name, what, q->err.msg,
+	    later ? " (the next run tries again)" : "");
+	if (later)
+		x->later = 1;
+	else
+		x->fatal = 1;
+}
+
+static int
+submit(struct bstate *x, struct batch_rec *b)
+{
+	struct breq q = { .pc = x->pc, .path = x->path, .name = b->name, .run_id = x->run_id,
+		.seq = b->seq };
+	char fid[200], path[PATH_MAX], what[64];
+
+	bpath(x, b->seq, ".jsonl", path, sizeof path);
+	q.path = path;
+	snprintf(what, sizeof what, "batch-%ld", b->seq);
+	for (q.step = 0; q.step < bw_upload_steps(x->pc); q.step++) {
+		q.kind = RQ_UPLOAD;
+		if (rq_run(&q, what) < 0) {
+			if (!got_signal)
+				ctl_error(x, b, "upload failed", &q);
+			rq_clear(&q);
+			return -1;
+		}
+		if (q.step + 1 < bw_upload_steps(x->pc)) {
+			static char url[8192];
+			snprintf(url, sizeof url, "%s", q.header ? q.header : "");
+			q.url = url;
+		}
+	}
+	if (bw_upload_id(x->pc, q.doc, fid, sizeof fid) < 0) {
+		vj_msg("batch %ld: the upload's answer names no file", b->seq);
+		x->fatal = 1;
+		rq_clear(&q);
+		return -1;
+	}
+	rq_clear(&q);
+	crash_point("upload");
+	q.kind = RQ_CREATE;
+	q.file_id = fid;
+	if (rq_run(&q, what) < 0) {
+		/* a create refused at validation names the file and the reason */
+		if (!got_signal)
+			ctl_error(x, b, path, &q);
+		rq_clear(&q);
+		if (q.err.cls == EC_PERM) {
+			/* refused for good: the batch is closed, its jobs go by the
+			 * fallback, and the next run does not try this file again */
+			struct bw_info i = { .state = BW_FAILED };
+			collect(x, b, &i);
+		}
+		return -1;
+	}
+	struct bw_info i;
+	if (bw_parse_batch(x->pc, q.doc, &i) < 0) {
+		vj_msg("batch %ld: the create's answer names no batch", b->seq);
+		x->fatal = 1;
+		rq_clear(&q);
+		return -1;
+	}
+	rq_clear(&q);
+	crash_point("create");
+	return journal_created(x, b, &i);
+}
+
+/* ---- recovery: an intent without its id ---- */
+
+struct find {
+	const char *name;
+	struct bw_info hit;
+	int found;
+};
+
+static void
+find_cb(void *ctx, const struct bw_info *b)
+{
+	struct find *f = ctx;
+	if (!f->found && !strcmp(b->name, f->name)) {
+		f->hit = *b;
+		f->found = 1;
+	}
+}
+
+/* The provider's batch of that name: 1 found, 0 none, -1 the list failed. */
+static int
+find_batch(struct bstate *x, struct batch_rec *b, struct bw_info *out)
+{
+	struct find f = { .name = b->name };
+	char page[256] = "", what[64];
+	snprintf(what, sizeof what, "batch-%ld", b->seq);
+	for (int pages = 0; pages < 1000; pages++) {
+		struct breq q = { .pc = x->pc, .kind = RQ_LIST, .page = page };
+		if (rq_run(&q, what) < 0) {
+			if (!got_signal)
+				ctl_error(x, b, "listing the provider's batches failed", &q);
+			rq_clear(&q);
+			return -1;
+		}
+		char next[256];
+		bw_parse_list(x->pc, q.doc, find_cb, &f, next, sizeof next);
+		rq_clear(&q);
+		if (f.found || !next[0] || !strcmp(next, page))
+			break;
+		snprintf(page, sizeof page, "%s", next);
+	}
+	if (f.found)
+		*out = f.hit;
+	return f.found;
+}
+
+static int
+recover(struct bstate *x, struct batch_rec *b)
+{
+	struct bw_info i;
+	char path[PATH_MAX];
+	int r = find_batch(x, b, &i);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		vj_info("batch %ld: found at the provider as %s (created before a crash)", b->seq, i.id);
+		return journal_created(x, b, &i);
+	}
+	bpath(x, b->seq, ".jsonl", path, sizeof path);
+	if (access(path, R_OK) < 0) {
+		vj_msg("batch %ld: never created, and its file %s is gone: its jobs are pending again",
+		    b->seq, path);
+		b->collected = 1;
+		x->ev.len = 0;
+		event_batch_open(&x->ev, "batch_collected", now_ms(), b->seq);
+		event_int(&x->ev, "done", 0);
+		event_int(&x->ev, "failed", 0);
+		event_int(&x->ev, "missing", b->n);
+		event_close(&x->ev);
+		return append(x) < 0 || commit(x) < 0 ? -1 : 0;
+	}
+	vj_info("batch %ld: not created before a crash; creating it now", b->seq);
+	return submit(x, b);
+}
+
+/* ---- collecting ---- */
+
+struct member {
+	char *id, *key;
+	int answered;
+};
+
+struct members {
+	struct member *m;
+	size_t n, cap;
+	struct idx *ix;               /* "ID.KEY" -> index */
+};
+
+static int
+members_load(struct bstate *x, long seq, struct members *ms)
+{
+	char path[PATH_MAX];
+	bpath(x, seq, ".keys", path, sizeof path);
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	memset(ms, 0, sizeof *ms);
+	ms->ix = idx_new();
+	if (!f)
+		return -1;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		char *sp = strchr(line, ' ');
+		if (!sp || line[len - 1] != '\n')
+			continue;
+		line[len - 1] = 0;
+		*sp = 0;
+		if (strlen(sp + 1) != KEY_HEX)
+			continue;
+		char jk[256];
+		snprintf(jk, sizeof jk, "%s.%s", line, sp + 1);
+		if (idx_get(ms->ix, jk, strlen(jk), 0) >= 0)
+			continue;
+		idx_get(ms->ix, jk, strlen(jk), 1);
+		if (ms->n == ms->cap) {
+			ms->cap = ms->cap ? ms->cap * 2 : 256;
+			ms->m = xrealloc(ms->m, ms->cap * sizeof *ms->m);
+		}
+		ms->m[ms->n++] = (struct member){ xstrdup(line), xstrdup(sp + 1), 0 };
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+static void
+members_free(struct members *ms)
+{
+	for (size_t i = 0; i < ms->n; i++) {
+		free(ms->m[i].id);
+		free(ms->m[i].key);
+	}
+	free(ms->m);
+	idx_free(ms->ix);
+}
+
+/* One answer: validated by the provider's own parse, journaled. */
+static void
+answer(struct bstate *x, const char *id, const char *key, long status, const char *body,
+    int64_t end_t)
+{
+	int64_t slot = idx_get(x->run->ids, id, strlen(id), 0);
+	if (slot < 0) {
+		vj_warn("batch answer for job %s, which the run does not hold: ignored", id);
+		return;
+	}
+	struct jobstate *f = run_job(x->run, x->s, (uint32_t)slot);
+	uint64_t k[2];
+	key_parse(key, k);
+	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1])
+		return;   /* journaled before a crash, or answered twice */
+	int attempts = f->state == JS_RETRY && f->fkey == (uint32_t)k[1] ? f->attempts : 0;
+	json_t *rec = run_record(x->run, (uint32_t)slot, (enum stage)stage_info[x->s].up);
+	if (!rec) {
+		vj_warn("job %s: no record from vj-%s for its batch answer: ignored", id,
+		    stage_name[stage_info[x->s].up]);
+		return;
+	}
+	const char *up = json_string_value(json_object_get(json_object_get(rec, "keys"),
+	    stage_name[stage_info[x->s].up]));
+	char want[KEY_HEX + 1];
+	key_derive(stage_name[x->s], x->d->cfg, up ? up : "", want);
+	if (strcmp(want, key)) {
+		vj_warn("job %s: a batch answer for another configuration (key %.12s, now %.12s): "
+		    "ignored", id, key, want);
+		json_decref(rec);
+		return;
+	}
+	struct eng_task t = { .rec = rec, .id = id, .attempts = attempts };
+	struct eng_resp r = { .status = status, .body = body, .len = strlen(body),
+		.retry_after = -1, .should_retry = -1 };
+	struct eng_err e = { .retry_after = -1 };
+	json_t *result = NULL, *usage = NULL;
+	int rc = x->d->ops->parse(x->d->pctx, &t, &r, &result, &usage, &e);
+	if (usage) {
+		/* the batch tier, at the time the batch ran: its price */
+		json_object_set_new(usage, "tier", json_string("batch"));
+		json_object_set_new(usage, "t", json_integer(end_t ? end_t : now_ms()));
+	}
+	if (rc == 0) {
+		job_done(x, (uint32_t)slot, rec, id, key, attempts + 1, result, usage);
+	} else {
+		int counted = e.cls == EC_RETRY || e.cls == EC_PERM;
+		int final = e.cls == EC_PERM || (e.cls == EC_RETRY && attempts + 1 > x->c->retries);
+		job_fail(x, id, key, attempts + counted, e.cls, final, e.status, usage, e.msg);
+	}
+	json_decref(result);
+	json_decref(usage);
+	json_decref(rec);
+}
+
+/* Every line of a results file. */
+static void
+read_results(struct bstate *x, const char *path, struct members *ms, int64_t end_t)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lno = 0, since = 0;
+	if (!f)
+		return;
+	while ((len = getline(&line, &cap, f)) > 0 && !x->io_failed) {
+		char *key, *body;
+		long status;
+		int missing;
+		lno++;
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		if (!len)
+			continue;
+		if (len > (64 << 20)) {
+			/* as an online answer over the engine's cap */
+			vj_warn("%s:%ld: a result line of %zd bytes, over 64 MiB: ignored", path, lno, len);
+			continue;
+		}
+		if (bw_result_line(x->pc, line, (size_t)len, &key, &status,
+		    &body, &missing) < 0) {
+			vj_warn("%s:%ld: not a batch result line: ignored", path, lno);
+			continue;
+		}
+		int64_t m = ms ? idx_get(ms->ix, key, strlen(key), 0) : 0;
+		char *dot = strrchr(key, '.');
+		if (m < 0 || !dot || strlen(dot + 1) != KEY_HEX) {
+			vj_warn("%s:%ld: key %.80s is not one of the batch's requests: ignored", path, lno,
+			    key);
+		} else if (!ms || !ms->m[m].answered) {
+			if (ms && !missing)
+				ms->m[m].answered = 1;
+			*dot = 0;
+			if (!missing)
+				answer(x, key, dot + 1, status, body, end_t);
+			if (lno == 2) {
+				commit(x);
+				crash_point("results");
+			}
+			/* results in groups: durable before they are printed */
+			if (++since >= 1000) {
+				commit(x);
+				since = 0;
+			}
+		}
+		free(key);
+		free(body);
+	}
+	free(line);
+	fclose(f);
+	commit(x);
+}
+
+/* Download file_id to path (streamed); 0, or -1. */
+static int
+download(struct bstate *x, struct batch_rec *b, const char *file_id, const char *path)
+{
+	char tmp[PATH_MAX + 8], what[64];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	snprintf(what, sizeof what, "batch-%ld", b->seq);
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		vj_warn("cannot write %s:", tmp);
+		x->io_failed = 1;
+		return -1;
+	}
+	struct breq q = { .pc = x->pc, .kind = RQ_DOWNLOAD, .file_id = file_id, .fd = fd };
+	int r = rq_run(&q, what);
+	rq_clear(&q);
+	if (r < 0) {
+		close(fd);
+		unlink(tmp);
+		if (q.err.status == 404) {
+			/* files expire (Gemini: after 48 h): what it held is redone */
+			vj_msg("batch %ld: its file %s is gone at the provider: its jobs are redone",
+			    b->seq, file_id);
+			return 1;
+		}
+		if (!got_signal)
+			ctl_error(x, b, "download failed", &q);
+		return -1;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0 || fsync_dir(x->dir) < 0) {
+		vj_warn("cannot write %s:", path);
+		x->io_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+collect(struct bstate *x, struct batch_rec *b, const struct bw_info *i)
+{
+	char out[PATH_MAX], err[PATH_MAX], in[PATH_MAX];
+	struct members ms;
+	bpath(x, b->seq, ".out", out, sizeof out);
+	bpath(x, b->seq, ".err", err, sizeof err);
+	bpath(x, b->seq, ".jsonl", in, sizeof in);
+	int got_out = 0, got_err = 0;
+	if (i->out_file[0] && (got_out = download(x, b, i->out_file, out)) < 0)
+		return -1;
+	if (i->err_file[0] && (got_err = download(x, b, i->err_file, err)) < 0)
+		return -1;
+	crash_point("download");
+	if (members_load(x, b->seq, &ms) < 0)
+		vj_warn("batch %ld: cannot read its list of jobs; what it did not answer stays pending",
+		    b->seq);
+	uint64_t d0 = x->n_done, f0 = x->n_failed;
+	if (i->out_file[0] && got_out == 0)
+		read_results(x, out, &ms, i->end_t);
+	if (i->err_file[0] && got_err == 0)
+		read_results(x, err, &ms, i->end_t);
+	if (i->state == BW_FAILED && i->msg[0])
+		vj_msg("batch %ld (%s) failed: %s", b->seq, in, i->msg);
+	long missing = 0;
+	for (size_t k = 0; k < ms.n && !x->io_failed; k++) {
+		if (ms.m[k].answered)
+			continue;
+		int64_t slot = idx_get(x->run->ids, ms.m[k].id, strlen(ms.m[k].id), 0);
+		if (slot < 0)
+			continue;
+		struct jobstate *f = run_job(x->run, x->s, (uint32_t)slot);
+		uint64_t kk[2];
+		key_parse(ms.m[k].key, kk);
+		if (f->state == JS_DONE && f->key[0] == kk[0] && f->key[1] == kk[1])
+			continue;
+		int attempts = f->state == JS_RETRY && f->fkey == (uint32_t)kk[1] ? f->attempts : 0;
+		char msg[300];
+		int final = x->bc->fallback == BF_NONE;
+		snprintf(msg, sizeof msg, "%s: not answered by batch %ld (%s)%s", x->pc->label, b->seq,
+		    bw_state_name[i->state], final ? " (--batch-fallback none)" :
+		    x->bc->fallback == BF_ONLINE || attempts >= 1 ? ": sent online next" :
+		    ": resubmitted next");
+		job_fail(x, ms.m[k].id, ms.m[k].key, attempts + 1, EC_RETRY, final, 0, NULL, msg);
+		missing++;
+	}
+	members_free(&ms);
+	if (x->io_failed)
+		return -1;
+	x->n_missing += (uint64_t)missing;
+	b->collected = 1;
+	x->ev.len = 0;
+	event_batch_open(&x->ev, "batch_collected", now_ms(), b->seq);
+	event_int(&x->ev, "done", (long long)(x->n_done - d0));
+	event_int(&x->ev, "failed", (long long)(x->n_failed - f0));
+	event_int(&x->ev, "missing", missing);
+	event_close(&x->ev);
+	if (append(x) < 0 || commit(x) < 0)
+		return -1;
+	vj_info("batch %ld %s: %llu done, %llu failed, %ld not answered", b->seq,
+	    bw_state_name[i->state], (unsigned long long)(x->n_done - d0),
+	    (unsigned long long)(x->n_failed - f0), missing);
+	/* journaled: the big files have done their work */
+	unlink(in);
+	unlink(out);
+	unlink(err);
+	return 0;
+}
+
+/* ---- polling ---- */
+
+static int
+poll_one(struct bstate *x, struct batch_rec *b)
+{
+	struct breq q = { .pc = x->pc, .kind = RQ_GET, .id = b->pid };
+	struct bw_info i;
+	char what[64];
+	snprintf(what, sizeof what, "batch-%ld", b->seq);
+	if (rq_run(&q, what) < 0) {
+		if (q.err.status == 404) {
+			/* deleted at the provider: nothing will come; its jobs are redone */
+			vj_msg("batch %ld (%s): the provider no longer knows it: %s", b->seq, b->pid,
+			    q.err.msg);
+			memset(&i, 0, sizeof i);
+			i.state = BW_FAILED;
+			rq_clear(&q);
+			return collect(x, b, &i);
+		}
+		if (!got_signal)
+			ctl_error(x, b, "polling failed", &q);
+		rq_clear(&q);
+		return -1;
+	}
+	int r = bw_parse_batch(x->pc, q.doc, &i);
+	rq_clear(&q);
+	if (r < 0) {
+		vj_msg("batch %ld: the provider's answer is not a batch", b->seq);
+		return -1;
+	}
+	if (strcmp(b->state, bw_state_name[i.state]) || b->total != i.total || b->ok != i.ok ||
+	    b->failed != i.failed || b->pending != i.pending) {
+		snprintf(b->state, sizeof b->state, "%s", bw_state_name[i.state]);
+		b->total = i.total;
+		b->ok = i.ok;
+		b->failed = i.failed;
+		b->pending = i.pending;
+		b->t_state = now_ms();
+		x->ev.len = 0;
+		event_batch_open(&x->ev, "batch_state", b->t_state, b->seq);
+		event_str(&x->ev, "state", b->state);
+		event_int(&x->ev, "total", i.total);
+		event_int(&x->ev, "ok", i.ok);
+		event_int(&x->ev, "failed", i.failed);
+		event_int(&x->ev, "pending", i.pending);
+		event_close(&x->ev);
+		if (append(x) < 0 || commit(x) < 0)
+			return -1;
+		crash_point("poll");
+		show(x);
+		vj_info("batch %ld: %s, %ld of %ld answered (%ld failed, %ld pending)", b->seq,
+		    b->state, i.ok + i.failed, i.total, i.failed, i.pending);
+	}
+	/* peers' users found batches pending for over a day: say so once a run */
+	int64_t age = estimate_now() - b->t_created;
+	if ((i.state == BW_PENDING || i.state == BW_RUNNING) && b->t_created &&
+	    age > 24 * 3600 * 1000LL && !x->said_old++)
+		vj_warn("batch %ld (%s) has been %s for %lld h (the provider expires it at 24-48 h; "
+		    "--cancel-batches with --batch-fallback online sends its jobs online)", b->seq,
+		    b->pid, bw_state_name[i.state], (long long)(age / 3600000));
+	if (bw_terminal(i.state))
+		return collect(x, b, &i);
+	return 0;
+}
+
+static int
+cancel_one(struct bstate *x, struct batch_rec *b)
+{
+	struct breq q = { .pc = x->pc, .kind = RQ_CANCEL, .id = b->pid };
+	char what[64];
+	snprintf(what, sizeof what, "batch-%ld", b->seq);
+	int r = rq_run(&q, what);
+	if (r < 0)
+		vj_msg("batch %ld: cancel failed: %s", b->seq, q.err.msg);
+	else
+		vj_info("batch %ld (%s): cancelled", b->seq, b->pid);
+	rq_clear(&q);
+	return r;
+}
+
+/* ---- the run ---- */
+
+static int
+is_open(const struct batch_rec *b)
+{
+	return !b->collected;
+}
+
+static long
+n_open(struct bstate *x)
+{
+	long n = 0;
+	for (size_t i = 0; i < x->bl.n; i++)
+		n += is_open(&x->bl.b[i]);
+	return n;
+}
+
+/* The jobs of open batches, kept out of new ones. */
+static void
+mark_open(struct bstate *x)
+{
+	for (size_t i = 0; i < x->bl.n; i++) {
+		struct members ms;
+		if (!is_open(&x->bl.b[i]))
+			continue;
+		if (members_load(x, x->bl.b[i].seq, &ms) == 0)
+			for (size_t k = 0; k < ms.n; k++)
+				idx_get(x->in_batch, ms.m[k].id, strlen(ms.m[k].id), 1);
+		members_free(&ms);
+	}
+}
+
+/* An online run beside open batches: their jobs are left to them. */
+struct guard {
+	struct idx *ids;
+};
+
+static int
+want_guard(void *ctx, const char *id)
+{
+	struct guard *g = ctx;
+	return idx_get(g->ids, id, strlen(id), 0) < 0;
+}
+
+void *
+batch_guard(const char *run, struct stage_def *d)
+{
+	struct bstate x = { .s = d->s };
+	char err[256];
+	struct batch_rec *b;
+	size_t n;
+	if (!run_exists(run) || batch_scan(run, d->s, &b, &n, err, sizeof err) < 0 || !n)
+		return NULL;
+	x.bl = (struct blist){ b, n, n };
+	snprintf(x.dir, sizeof x.dir, "%s/batch", run);
+	x.in_batch = idx_new();
+	mark_open(&x);
+	long open = n_open(&x);
+	free(b);
+	if (!idx_count(x.in_batch)) {
+		idx_free(x.in_batch);
+		return NULL;
+	}
+	vj_info("%ld %s batch%s in progress: %u jobs left to %s (--batch collects them; "
+	    "--cancel-batches cancels them)", open, stage_name[d->s], open == 1 ? "" : "es",
+	    idx_count(x.in_batch), open == 1 ? "it" : "them");
+	struct guard *g = xcalloc(1, sizeof *g);
+	g->ids = x.in_batch;
+	d->want = want_guard;
+	d->want_ctx = g;
+	return g;
+}
+
+void
+batch_guard_free(void *p)
+{
+	struct guard *g = p;
+	if (g) {
+		idx_free(g->ids);
+		free(g);
+	}
+}
+
+/* Files of batches that never got an intent (a crash while writing). */
+static void
+clean_dir(struct bstate *x)
+{
+	char p[PATH_MAX], q[PATH_MAX + 8];
+	for (long seq = 1;; seq++) {
+		struct batch_rec *b = blist_get(&x->bl, seq, 0);
+		int any = 0;
+		const char *ext[] = { ".jsonl", ".keys", ".out", ".err" };
+		for (int e = 0; e < 4; e++) {
+			bpath(x, seq, ext[e], p, sizeof p);
+			snprintf(q, sizeof q, "%s.tmp", p);
+			if (unlink(q) == 0)
+				any = 1;
+			if (!b && unlink(p) == 0)
+				any = 1;
+		}
+		if (!any && !b && seq > (long)x->bl.n + 1)
+			break;
+	}
+}
+
+static int
+want_not_in_batch(void *ctx, const char *id)
+{
+	struct bstate *x = ctx;
+	return idx_get(x->in_batch, id, strlen(id), 0) < 0 &&
+	    idx_get(x->online, id, strlen(id), 0) < 0;
+}
+
+static int
+want_online(void *ctx, const char *id)
+{
+	struct bstate *x = ctx;
+	return idx_get(x->online, id, strlen(id), 0) >= 0;
+}
+
+/* Write and send batches of the jobs ready now. */
+static int
+gather(struct bstate *x)
+{
+	struct stage_def d = *x->d;
+	d.want = want_not_in_batch;
+	d.want_ctx = x;
+	d.each_run = x->run;    /* one fold, and it holds what this process journaled */
+	x->fd = x->kfd = -1;
+	char err[512];
+	/* what upstream finished since the last look (--wait) */
+	if (run_refresh(x->run, (1u << x->s) - 1, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		x->fatal = 1;
+		return VJ_EFATAL;
+	}
+	idx_free(x->in_batch);
+	x->in_batch = idx_new();
+	mark_open(x);
+	int st = stage_each(x->c, &d, gather_one, x);
+	if (x->fd >= 0 && x->n > 0 && !x->io_failed && !x->discard && !x->fatal)
+		file_close(x);
+	else if (x->fd >= 0) {
+		char tmp[PATH_MAX + 8];
+		close(x->fd);
+		if (x->kfd >= 0)
+			close(x->kfd);
+		snprintf(tmp, sizeof tmp, "%s.tmp", x->path);
+		unlink(tmp);
+		snprintf(tmp, sizeof tmp, "%s.tmp", x->kpath);
+		unlink(tmp);
+	}
+	x->fd = x->kfd = -1;
+	x->wb.len = x->kb.len = 0;
+	commit(x);
+	return st;
+}
+
+static void
+sleep_s(double s)
+{
+	int64_t end = mono_ms() + (int64_t)(s * 1000);
+	while (!got_signal && mono_ms() < end) {
+		int64_t left = end - mono_ms();
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (left > 200 ? 200 : left) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* A model without the batch tier is the user's mistake: name those with it. */
+static int
+check_model(const struct prov_ctx *pc)
+{
+	const struct models_row *r = models_lookup(pc->name, pc->model, now_ms());
+	if (r && models_offers(r, MODELS_BATCH))
+		return 0;
+	size_t n;
+	const struct models_row *rows = models_rows(&n);
+	struct buf b = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(rows[i].provider, pc->name) || !models_offers(&rows[i], MODELS_BATCH))
+			continue;
+		if (b.p && strstr(b.p, rows[i].model))
+			continue;
+		buf_addf(&b, "%s%s", b.len ? ", " : "", rows[i].model);
+	}
+	vj_msg("--batch: %s model %s has no batch tier in the model table%s%s", pc->name,
+	    pc->model, b.len ? "; these have: " : "", b.len ? b.p : "");
+	buf_free(&b);
+	return -1;
+}
+
+static int
+setup(struct bstate *x)
+{
+	char err[1024];
+	int rc;
+	if (x->c->pending && !run_exists(x->c->run)) {
+		vj_msg("no run at %s (--pending works on a run that vj-ingest made; check -r or $VJ_RUN)",
+		    x->c->run);
+		return VJ_EUSAGE;
+	}
+	x->run = run_new(x->c->run);
+	if ((rc = run_own(x->run, x->s, x->c->fsync, x->c->repair, err, sizeof err)) != VJ_OK) {
+		vj_msg("%s", err);
+		return rc;
+	}
+	if (runid_get(x->c->run, x->run_id, 1, err, sizeof err) != 0) {
+		vj_msg("%s", err);
+		return VJ_EFATAL;
+	}
+	if (run_refresh(x->run, (1u << x->s) - 1, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		return VJ_EFATAL;
+	}
+	struct batch_rec *b;
+	size_t n;
+	if (batch_scan(x->c->run, x->s, &b, &n, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		return VJ_EFATAL;
+	}
+	x->bl = (struct blist){ b, n, n };
+	snprintf(x->dir, sizeof x->dir, "%s/batch", x->c->run);
+	if (mkdir_p(x->dir, 0755) < 0) {
+		vj_warn("cannot make %s:", x->dir);
+		return VJ_EFATAL;
+	}
+	return 0;
+}
+
+/* --batch-import FILE: results of an exported file, joined and checked. */
+static int
+import(struct bstate *x)
+{
+	if (access(x->bc->import_file, R_OK) < 0) {
+		vj_warn("cannot read %s:", x->bc->import_file);
+		return VJ_EUSAGE;
+	}
+	x->export_mode = 1;   /* OpenAI's format, no batch of ours */
+	read_results(x, x->bc->import_file, NULL, now_ms());
+	return x->io_failed ? VJ_EFATAL : x->n_failed ? VJ_EFAILED : VJ_OK;
+}
+
+static int
+run_batches(struct bstate *x)
+{
+	int first = 1;
+	double wait = x->bc->poll / 8 > 1 ? x->bc->poll / 8 : x->bc->poll;
+	for (;;) {
+		/* intents a crash left without an id */
+		for (size_t i = 0; i < x->bl.n && !x->fatal && !got_signal; i++)
+			if (is_open(&x->bl.b[i]) && !x->bl.b[i].pid[0])
+				recover(x, &x->bl.b[i]);
+		if (first && x->bc->cancel)
+			for (size_t i = 0; i < x->bl.n; i++)
+				if (is_open(&x->bl.b[i]) && x->bl.b[i].pid[0])
+					cancel_one(x, &x->bl.b[i]);
+		for (size_t i = 0; i < x->bl.n && !x->fatal && !got_signal && !x->io_failed; i++)
+			if (is_open(&x->bl.b[i]) && x->bl.b[i].pid[0])
+				poll_one(x, &x->bl.b[i]);
+		if (x->fatal || x->io_failed || got_signal || (x->later && !x->bc->wait))
+			break;
+		x->later = 0;
+		/* what is ready now, what the batches left included */
+		if (!x->bc->cancel && (first || x->c->pending)) {
+			idx_free(x->online);
+			x->online = idx_new();
+			gather(x);
+		}
+		first = 0;
+		show(x);
+		if (x->fatal || x->io_failed || got_signal || !x->bc->wait || !n_open(x))
+			break;
+		sleep_s(wait);
+		if (wait < x->bc->poll)
+			wait = wait * 2 < x->bc->poll ? wait * 2 : x->bc->poll;
+	}
+	return 0;
+}
+
+int
+batch_main(const struct stage_config *c, struct stage_def *d, const struct batch_config *bc,
+    void *pctx)
+{
+	struct bstate x = { .c = c, .d = d, .bc = bc, .pc = pctx, .s = d->s, .fd = -1, .kfd = -1 };
+	char err[512];
+	int st = VJ_OK;
+
+	if (!bw_supported(x.pc)) {
+		vj_msg("--batch%s: provider %s has no batch API (gemini and openai have)",
+		    bc->export_file || bc->import_file ? "-export/--batch-import" : "", x.pc->name);
+		return VJ_EUSAGE;
+	}
+	if ((bc->export_file || bc->import_file) && strcmp(x.pc->name, "openai")) {
+		vj_msg("--batch-export and --batch-import write and read OpenAI's batch format: "
+		    "use --provider openai");
+		return VJ_EUSAGE;
+	}
+	if (bc->on && check_model(x.pc) < 0)
+		return VJ_EUSAGE;
+	if (bc->on && bw_limits(x.pc->name, &x.lim, err, sizeof err) < 0) {
+		vj_msg("%s", err);
+		return VJ_EUSAGE;
+	}
+	vj_stop_signals(on_signal);
+	x.in_batch = idx_new();
+	x.online = idx_new();
+	if ((st = setup(&x)) != 0)
+		goto out;
+	if (bc->import_file) {
+		st = import(&x);
+		goto out;
+	}
+	if (bc->export_file) {
+		struct stage_def dd = *d;
+		x.export_mode = 1;
+		dd.want = want_not_in_batch;
+		dd.want_ctx = &x;
+		dd.each_run = x.run;
+		if (file_open(&x) == 0) {
+			st = stage_each(c, &dd, gather_one, &x);
+			if (file_close(&x) < 0)
+				x.io_failed = 1;
+			vj_info("%llu requests written to %s", (unsigned long long)x.n_submitted,
+			    bc->export_file);
+		}
+		commit(&x);
+		st = x.io_failed ? VJ_EFATAL : st;
+		goto out;
+	}
+	clean_dir(&x);
+	x.prog = progress_start(c->run, x.s, &(struct progress_opts){ c->progress, c->heartbeat });
+	show(&x);
+	run_batches(&x);
+	commit(&x);
+	show(&x);
+	{
+		struct progress_counts pc = { .ok = x.n_done, .failed = x.n_failed,
+			.interrupted = got_signal != 0 };
+		progress_end(x.prog, &pc);
+		x.prog = NULL;
+	}
+	long open = n_open(&x);
+	if (!x.io_failed)
+		run_ckpt(x.run, x.s);   /* the fold, for the next start */
+	journal_close(x.run->own[x.s]);
+	x.run->own[x.s] = NULL;
+	/* what the batches left for the online fallback: the stage's own
+	 * driver, on these jobs only */
+	if (!x.fatal && !x.io_failed && !got_signal && !x.later && idx_count(x.online) > 0) {
+		struct stage_def dd = *d;
+		struct stage_config cc = *c;
+		vj_info("%u jobs the batches did not answer: sent online", idx_count(x.online));
+		dd.want = want_online;
+		dd.want_ctx = &x;
+		cc.pending = 1;
+		st = stage_main(&cc, &dd);
+	}
+	if (x.fatal || x.io_failed)
+		st = VJ_EFATAL;
+	else if (open || got_signal || x.later) {
+		char when[32];
+		utc_stamp(now_ms(), 0, when);
+		if (open)
+			vj_msg("%ld batch%s in progress, checked at %s", open, open == 1 ? "" : "es", when);
+		if (st != VJ_EFATAL)
+			st = VJ_ETEMP;
+	} else if (st == VJ_OK && x.n_failed)
+		st = VJ_EFAILED;
+	if (vj_verbose >= 0)
+		vj_info("batch: %llu done, %llu failed for good, %llu sent in batches, %llu not answered",
+		    (unsigned long long)x.n_done, (unsigned long long)x.n_failed,
+		    (unsigned long long)x.n_submitted, (unsigned long long)x.n_missing);
+out:
+	if (x.run) {
+		if (x.run->own[x.s]) {
+			commit(&x);
+			journal_close(x.run->own[x.s]);
+			x.run->own[x.s] = NULL;
+		}
+		run_free(x.run);
+	}
+	idx_free(x.in_batch);
+	idx_free(x.online);
+	free(x.bl.b);
+	buf_free(&x.out);
+	buf_free(&x.ev);
+	buf_free(&x.wb);
+	buf_free(&x.kb);
+	return st;
+}
