@@ -646,12 +646,14 @@ int
 pack_run(const struct pack_cfg *c)
 {
 	struct packer p = { .c = c };
+	/* from the start: a SIGTERM while OUT is opened (its repairs, the
+	 * journals read) ends the run as any other, with exit 75 */
+	catch_signals();
 	int rc = setup(&p);
 	if (rc != VJ_OK) {
 		teardown(&p);
 		return rc;
 	}
-	catch_signals();
 	p.prog = progress_start(c->run, ST_PACK, &(struct progress_opts){ c->progress, c->heartbeat });
 	if (!c->pending && progress_shown(p.prog))
 		p.total = progress_count_lines(c->files, c->nfiles);
