@@ -253,12 +253,17 @@ merge_done(struct stage_state *x, json_t *rec, uint64_t off, const char *key)
 	return 0;
 }
 
-/* A record with its key: emit it from the journal, skip it, or make it a task. */
+/* A record with its key: emit it from the journal, skip it, or make it a
+ * task.  slot: the job's, when the caller knows it (the queue), else -1:
+ * on a run loaded from checkpoints, the first lookup of an id hashes every
+ * id into the table (a second at ten million jobs), which a --pending
+ * stage need not wait for. */
 static void
-consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job)
+consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job, int64_t slot)
 {
 	const char *id = json_string_value(json_object_get(rec, "id"));
-	int64_t slot = idx_get(x->run->ids, id, strlen(id), 1);
+	if (slot < 0)
+		slot = idx_get(x->run->ids, id, strlen(id), 1);
 	struct jobstate *f = run_job(x->run, x->d->s, (uint32_t)slot);
 	uint64_t k[2];
 
@@ -373,7 +378,7 @@ feed_lines(struct stage_state *x, int room)
 			char *raw = NULL;
 			int a = x->d->accept(x, it.prep, it.line, it.len, it.src, it.lno, &rec, key, &raw);
 			if (a == 0)
-				consider(x, rec, key, raw);
+				consider(x, rec, key, raw, -1);
 			else if (a < 0)
 				x->n_bad++;
 		}
@@ -504,7 +509,7 @@ scan_some(struct stage_state *x, int *room)
 			continue;
 		char *raw_job;
 		if (pending_record(x, slot, &rec, key, &raw_job) == 0) {
-			consider(x, rec, key, raw_job);
+			consider(x, rec, key, raw_job, slot);
 			(*room)--;
 		}
 	}
