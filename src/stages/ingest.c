@@ -258,7 +258,7 @@ ingest_main(const struct ingest_config *c)
 #ifdef M_TRIM_THRESHOLD
 	/* Every image is received into a buffer of its size and freed once
 	 * stored: left to itself, malloc maps or trims those each time, and
-	 * the page faults of touching fresh memory were a fifth of vj-ingest's
+	 * the page faults of touching fresh memory were about 8% of vj-ingest's
 	 * CPU fetching 200 KB images (docs/benchmarks.md).  Kept instead: at
 	 * most about -j buffers are live at once. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
