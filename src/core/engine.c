@@ -238,10 +238,12 @@ write_cb(char *p, size_t size, size_t nmemb, void *ud)
 	}
 	if (t->resp->len + n > cap)
 		return 0;     /* CURLE_WRITE_ERROR: over the cap */
+	/* one allocation, not a dozen copies; a length the server claims is
+	 * believed only up to 8 MiB before the bytes come */
 	curl_off_t cl;
 	if (!t->resp->cap && curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) ==
 	    CURLE_OK && cl > 0 && (uint64_t)cl <= cap)
-		buf_grow(t->resp, (size_t)cl);   /* one allocation, not a dozen copies */
+		buf_grow(t->resp, (size_t)cl < (8u << 20) ? (size_t)cl : (8u << 20));
 	buf_add(t->resp, p, n);
 	return n;
 }

@@ -223,15 +223,16 @@ ingest_start(struct stage_state *x)
 /* Before each journal commit: the objects its results name, durable first.
  * This is what keeps a journaled job's object on disk whatever crashes. */
 static int
-ingest_durable(struct stage_state *x, int final)
+ingest_durable(struct stage_state *x, int all)
 {
 	struct ingest *g = stage_ctx(x);
 	if (!g->fc->batch)
 		return 0;
-	/* on the store's thread while the loop receives more, except the last */
-	int r = final ? store_sync(g->fc->batch) : store_sync_start(g->fc->batch, 0);
+	/* on the store's thread while the loop receives more, except when
+	 * all is asked for (the end, and once a minute) */
+	int r = all ? store_sync(g->fc->batch) : store_sync_start(g->fc->batch, 0);
 	if (r >= 0)
-		return final ? 0 : r == 1 ? 2 : 1;
+		return all ? 0 : r == 1 ? 2 : 1;
 	vj_msg("cannot make the images durable in %s/objects: %s (the jobs they belong to "
 	    "are not journaled as done: run the same command again)", g->conf->stage.run,
 	    safefs_why(errno));
@@ -408,7 +409,7 @@ ingest_main(const struct ingest_config *c)
 #ifdef M_TRIM_THRESHOLD
 	/* Every image is received into a buffer of its size and freed once
 	 * stored: left to itself, malloc maps or trims those each time, and
-	 * the page faults of touching fresh memory were a fifth of vj-ingest's
+	 * the page faults of touching fresh memory were about 8% of vj-ingest's
 	 * CPU fetching 200 KB images (docs/benchmarks.md).  Kept instead: at
 	 * most about -j buffers are live at once. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);

@@ -58,6 +58,7 @@ struct stage_state {
 	int io_failed;                /* the journal could not be written */
 	int durable_failed;           /* nor what its results name made durable */
 	size_t mark_j, mark_out;      /* journal and output queued at the last durable call */
+	int64_t last_full;            /* mono ms of the last round that committed all */
 	uint64_t n_done, n_cached, n_dead, n_retry_left, n_bad, n_skipped_dead, n_waiting;
 	double cost;
 	int64_t last_commit;
@@ -124,13 +125,13 @@ stage_io_error(struct stage_state *x, const char *id)
 /* The stage's durable hook before a commit: when it fails nothing more is
  * committed (the results would name what may not be on disk). */
 static int
-make_durable(struct stage_state *x, int final)
+make_durable(struct stage_state *x, int all)
 {
 	if (x->durable_failed)
 		return -1;      /* and stays so: what is queued may name what is lost */
-	int r = x->d->durable ? x->d->durable(x, final) : 0;
+	int r = x->d->durable ? x->d->durable(x, all) : 0;
 	if (r >= 0)
-		return final ? 0 : r;
+		return all ? 0 : r;
 	x->durable_failed = x->io_failed = 1;
 	stop(x, STOP_DURABLE);
 	return -1;
@@ -823,6 +824,10 @@ progress(struct stage_state *x)
  * before it is durable. */
 #define COMMIT_MS 20
 #define DURABLE_POLL_MS 5
+/* a commit behind the durable hook always leaves something queued while
+ * work keeps coming, and the fold is checkpointed only with nothing
+ * queued: once a minute a round makes all durable and commits all */
+#define FULL_ROUND_MS 60000
 
 static int
 hook_tick(void *ctx, int urgent)
@@ -858,9 +863,12 @@ hook_tick(void *ctx, int urgent)
 	 * what the results name (objects) durable before the results; when
 	 * the stage makes those durable on another thread, the commit is one
 	 * round behind: what was queued at the last round */
-	int lag = make_durable(x, urgent);
+	int all = urgent || now - x->last_full >= FULL_ROUND_MS;
+	int lag = make_durable(x, all);
 	if (lag < 0)
 		return -1;
+	if (all)
+		x->last_full = now;
 	if (lag == 2) {
 		/* the objects are still syncing: look again at the next turn */
 		x->last_commit = now - COMMIT_MS;

@@ -67,10 +67,10 @@ struct stage_def {
 	 * nothing is journaled before what it names is on disk.  0: all that
 	 * is queued may be committed; 1: what was queued at the previous call
 	 * may (the rest is being made durable meanwhile: it is committed at
-	 * the next call); 2: nothing more yet, call again soon; with final set
-	 * it must return 0 or -1.  -1 with a
+	 * the next call); 2: nothing more yet, call again soon; with all set
+	 * (the end, and now and then) it must return 0 or -1.  -1 with a
 	 * message said: nothing more is committed, the stage stops, exit 3. */
-	int (*durable)(struct stage_state *x, int final);
+	int (*durable)(struct stage_state *x, int all);
 	/* Optional, for --max-cost: the estimated cost in USD of one request
 	 * for rec, reserved when the job is handed to the engine (before its
 	 * request is built) and settled by its real cost when it ends.  NULL:
