@@ -138,9 +138,10 @@ for p in $pids; do wait "$p" || :; done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 MACHINE=$(machine)
-python3 - "$W" "$N" "$J" "$LIMIT" "$MACHINE" "$load0" "$load1" >"$W/section.md" <<'PY'
+python3 - "$W" "$N" "$J" "$LIMIT" "$MACHINE" "$load0" "$load1" "$SLOTS" >"$W/section.md" <<'PY'
 import json, sys, glob, os
 W, N, J, LIM, MACHINE, L0, L1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
+SLOTS = sys.argv[8]
 
 def samples(name):
     out = []
@@ -200,7 +201,7 @@ o.append(f"{MACHINE}; load average {L0} before, {L1} after (the machine is share
          f"`scripts/bench/limiter.sh`: {N} jobs against vj-fake admitting {LIM} requests in any 60 s "
          f"(a sliding window), exponential answer times of mean 1 s; `vj-generate -j {J} --rpm R` "
          f"and the cookbook-style client (`scripts/bench/cookbook_client.py`) at the same R, "
-         f"two cases at a time, each with its own fake.")
+         f"{SLOTS} cases at a time, each with its own fake.")
 o.append("")
 o.append("| wire format, 429s, headers | --rpm | client | wall s | accepted | 429s (share) | "
          "of the limit over the run | accepted per 60 s window | CPU ms/request | given up |")
