@@ -7,6 +7,10 @@
 #   FULL=1 scripts/bench/limiter.sh    every case: both wire formats,
 #                                      --rpm 300/600/1200, with and
 #                                      without Retry-After (~60 min)
+#   BEFORE=292cf28 scripts/bench/limiter.sh   adds --rpm 600 (OpenAI, no
+#                                      delay) with vj-generate built at that
+#                                      commit (a git worktree under
+#                                      scripts/bench/out/before; ~12 min)
 #   (N jobs, J concurrency, SLOTS cases at once, ONLY='oa-600 oa-600-cb'
 #   the cases named, LIMIT the fake's limit a minute, for a quick look)
 #
@@ -34,8 +38,16 @@ FULL=${FULL:-0}
 LIMIT=${LIMIT:-300}
 LAT=1000
 ONLY=${ONLY:-}
+BEFORE=${BEFORE:-}
 W=$TOP/scripts/bench/out/limiter
 build
+if [ -n "$BEFORE" ]; then
+	B=$TOP/scripts/bench/out/before
+	git worktree remove --force "$B" 2>/dev/null || rm -rf "$B"
+	git worktree add -q --detach "$B" "$BEFORE" &&
+	    make -s -C "$B" bin/vj-generate >/dev/null 2>&1 ||
+	    { echo "bench: could not build $BEFORE" >&2; exit 2; }
+fi
 rm -rf "$W" && mkdir -p "$W"
 scripts/vj-mkimages --one 320x240 shapes jpg "$W/img.jpg" >/dev/null
 manifest "$N" "$W/img.jpg" L >"$W/manifest.jsonl"
@@ -60,12 +72,14 @@ run_case() {
 	echo "limiter: $name: $client $fmt --rpm $rpm, Retry-After $ra, headers $hdr ..." >&2
 	t0=$(now)
 	rc=0
-	if [ "$client" = vj ]; then
+	if [ "$client" = vj ] || [ "$client" = vj-before ]; then
 		cp -a "$W/prep" "$W/run-$name"
 		prov=openai
 		[ "$fmt" = gemini ] && prov=gemini
+		gen=bin/vj-generate
+		[ "$client" = vj-before ] && gen=$B/bin/vj-generate
 		timeout -s INT -k 10 1500 /usr/bin/time -f '%e %U %S %M' -o "$W/time-$name" \
-		    bin/vj-generate -q -r "$W/run-$name" --pending --provider $prov \
+		    "$gen" -q -r "$W/run-$name" --pending --provider $prov \
 		    --base-url "$url" -j "$J" --rpm "$rpm" >/dev/null 2>"$W/err-$name" || rc=$?
 	else
 		timeout -s INT -k 10 1500 /usr/bin/time -f '%e %U %S %M' -o "$W/time-$name" \
@@ -94,6 +108,7 @@ run_case() {
 	echo "gm-600 vj gemini 600 0 0"
 	echo "oa-h-0 vj openai 0 0 1"
 	echo "oa-h-600 vj openai 600 0 1"
+	[ -n "$BEFORE" ] && echo "oa-600-before vj-before openai 600 0 0"
 	if [ "$FULL" = 1 ]; then
 		echo "oa-300-ra vj openai 300 1 0"
 		echo "gm-600-ra vj gemini 600 1 0"
@@ -123,9 +138,10 @@ for p in $pids; do wait "$p" || :; done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 MACHINE=$(machine)
-python3 - "$W" "$N" "$J" "$LIMIT" "$MACHINE" "$load0" "$load1" >"$W/section.md" <<'PY'
+python3 - "$W" "$N" "$J" "$LIMIT" "$MACHINE" "$load0" "$load1" "$SLOTS" >"$W/section.md" <<'PY'
 import json, sys, glob, os
 W, N, J, LIM, MACHINE, L0, L1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
+SLOTS = sys.argv[8]
 
 def samples(name):
     out = []
@@ -172,6 +188,8 @@ for f in sorted(glob.glob(f"{W}/case-*")):
             gave = "?"
     else:
         gave = str(max(0, N - ok)) if rc == "0" else f"? (exit {rc})"
+    if client == "vj-before":
+        client = f"vj at {os.environ.get('BEFORE', 'before')}"
     cpu = (float(u) + float(sy)) * 1000 / max(1, ok + r429)
     rate = ok / (wall / 60) / LIM
     rows.append((fmt, int(rpm), client, ra, hdr, name, wall, ok, r429, rate, wins, cpu, gave))
@@ -183,7 +201,7 @@ o.append(f"{MACHINE}; load average {L0} before, {L1} after (the machine is share
          f"`scripts/bench/limiter.sh`: {N} jobs against vj-fake admitting {LIM} requests in any 60 s "
          f"(a sliding window), exponential answer times of mean 1 s; `vj-generate -j {J} --rpm R` "
          f"and the cookbook-style client (`scripts/bench/cookbook_client.py`) at the same R, "
-         f"two cases at a time, each with its own fake.")
+         f"{SLOTS} cases at a time, each with its own fake.")
 o.append("")
 o.append("| wire format, 429s, headers | --rpm | client | wall s | accepted | 429s (share) | "
          "of the limit over the run | accepted per 60 s window | CPU ms/request | given up |")
