@@ -253,20 +253,7 @@ test_expect_success 'ci-shards.yml: the same bytes when built again in the same 
 	test_cmp first.sums co1.sums
 '
 
-# test_todo WHAT REASON COMMANDS: a known shortcoming, run and reported as
-# TAP TODO: "not ok ... # TODO" while it fails, "ok ... # TODO" once fixed.
-test_todo() {
-	t_n=$((t_n + 1))
-	if ( set -e; eval "$3" ) >"$TRASH/.out" 2>&1; then
-		printf 'ok %d - %s # TODO %s\n' "$t_n" "$1" "$2"
-	else
-		printf 'not ok %d - %s # TODO %s\n' "$t_n" "$1" "$2"
-		sed 's/^/#   /' "$TRASH/.out" | tail -n 10
-	fi
-}
-
-test_todo 'ci-shards.yml: the same bytes from two checkout paths' \
-	'vj-ingest stores a relative image path as an absolute file:// URL (job.imageUrl and the cache keys in each KEY.json), and index.json holds the absolute run path' '
+test_expect_success 'ci-shards.yml: the same bytes from two checkout paths' '
 	ci_build "$TRASH/co2/deeper/path" &&
 	test_cmp co1.sums "$TRASH/co2/deeper/path.sums"
 '
