@@ -1678,10 +1678,17 @@ batch_main(const struct stage_config *c, struct stage_def *d, const struct batch
 			st = VJ_ETEMP;
 	} else if (st == VJ_OK && x.n_failed)
 		st = VJ_EFAILED;
-	if (vj_verbose >= 0)
-		vj_info("batch: %llu done, %llu failed for good, %llu sent in batches, %llu not answered",
+	if (vj_verbose >= 0) {
+		char extra[256];
+		snprintf(extra, sizeof extra, "\"stage\":\"%s\",\"done\":%llu,\"failed\":%llu,"
+		    "\"batched\":%llu,\"missing\":%llu,\"open\":%ld,\"status\":%d", stage_name[x.s],
 		    (unsigned long long)x.n_done, (unsigned long long)x.n_failed,
-		    (unsigned long long)x.n_submitted, (unsigned long long)x.n_missing);
+		    (unsigned long long)x.n_submitted, (unsigned long long)x.n_missing, open, st);
+		vj_event("summary", extra, "batch: %llu done, %llu failed for good, %llu put in "
+		    "batches, %llu not answered", (unsigned long long)x.n_done,
+		    (unsigned long long)x.n_failed, (unsigned long long)x.n_submitted,
+		    (unsigned long long)x.n_missing);
+	}
 out:
 	if (x.run) {
 		if (x.run->own[x.s]) {
