@@ -19,6 +19,7 @@
 #include "core/runid.h"
 #include "providers/batchwire.h"
 #include "providers/provshared.h"
+#include "stages/batchreq.h"
 #include "stages/estimate.h"
 #include "stages/progress.h"
 #include "base/util.h"
@@ -53,351 +54,6 @@ crash_point(const char *step)
 		kill(getpid(), SIGKILL);
 }
 
-/* ---- one control request through the engine ---- */
-
-struct breq {
-	const struct prov_ctx *pc;
-	int kind;                     /* RQ_* */
-	const char *path, *name, *url, *id, *file_id, *run_id, *page;
-	long seq;
-	int step;
-	int fd;                       /* a download's file */
-	/* what came back */
-	json_t *doc;
-	char *header;
-	int done, failed;
-	struct eng_err err;
-};
-
-enum { RQ_UPLOAD, RQ_CREATE, RQ_GET, RQ_LIST, RQ_CANCEL, RQ_DOWNLOAD };
-
-static int
-sink_fd(void *ud, const char *p, size_t n)
-{
-	struct breq *q = ud;
-	return write_all(q->fd, p, n);
-}
-
-static int
-rq_build(void *ctx, struct eng_task *t, struct eng_http *h, json_t **result, struct eng_err *e)
-{
-	struct breq *q = ctx;
-	char err[300];
-	(void)result;
-	switch (q->kind) {
-	case RQ_UPLOAD:
-		if (bw_req_upload(q->pc, q->step, q->path, q->name, q->url, h, err, sizeof err) < 0) {
-			eng_seterr(e, EC_PERM, "%s", err);
-			return -1;
-		}
-		break;
-	case RQ_CREATE: bw_req_create(q->pc, q->file_id, q->name, q->run_id, q->seq, h); break;
-	case RQ_GET: bw_req_get(q->pc, q->id, h); break;
-	case RQ_LIST: bw_req_list(q->pc, q->page, h); break;
-	case RQ_CANCEL: bw_req_cancel(q->pc, q->id, h); break;
-	case RQ_DOWNLOAD:
-		bw_req_download(q->pc, q->file_id, h);
-		/* a retried download starts the file again */
-		if (ftruncate(q->fd, 0) < 0 || lseek(q->fd, 0, SEEK_SET) < 0) {
-			eng_seterr(e, EC_FATAL, "cannot write the download: %s", strerror(errno));
-			return -1;
-		}
-		h->sink = sink_fd;
-		h->sink_ud = q;
-		break;
-	}
-	h->low_speed_time = 120;
-	t->tokens = 0;
-	return 0;
-}
-
-static int
-rq_parse(void *ctx, struct eng_task *t, const struct eng_resp *r, json_t **result,
-    json_t **usage, struct eng_err *e)
-{
-	struct breq *q = ctx;
-	char msg[256];
-	(void)t;
-	(void)usage;
-	if (r->status < 200 || r->status > 299) {
-		json_t *doc = json_loadb(r->body, r->len, 0, NULL);
-		json_t *err = json_object_get(doc, "error");
-		const char *m = json_string_value(json_object_get(err, "message"));
-		if (!m && json_is_string(err))
-			m = json_string_value(err);
-		ps_errtext(q->pc, m, r, msg, sizeof msg);
-		char code[32];
-		snprintf(code, sizeof code, "%ld", r->status);
-		ps_http_err(q->pc, e, r->status, code, msg, r->status == 429 ? r->retry_after : -1,
-		    r->should_retry);
-		json_decref(doc);
-		return -1;
-	}
-	if (q->kind != RQ_DOWNLOAD) {
-		json_decref(q->doc);
-		q->doc = r->len ? json_loadb(r->body, r->len, 0, NULL) : json_object();
-		if (!q->doc) {
-			ps_err(q->pc, e, EC_RETRY, r->status, "the answer is not JSON");
-			return -1;
-		}
-	}
-	free(q->header);
-	q->header = r->header ? xstrdup(r->header) : NULL;
-	*result = json_true();
-	return 0;
-}
-
-static const struct provider rq_provider = { "batch", rq_build, rq_parse };
-
-static int
-rq_feed(void *ctx, int room)
-{
-	(void)ctx;
-	(void)room;
-	return 2;
-}
-
-static void
-rq_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
-{
-	struct breq *q = ctx;
-	q->done = 1;
-}
-
-static void
-rq_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage, int final,
-    int64_t retry_at)
-{
-	struct breq *q = ctx;
-	if (final || e->cls == EC_FATAL) {
-		q->failed = 1;
-		q->err = *e;
-	} else
-		vj_debug("%s, retrying", e->msg);
-}
-
-static int
-rq_tick(void *ctx, int final)
-{
-	(void)ctx;
-	(void)final;
-	return got_signal ? -1 : 1000;
-}
-
-static void
-rq_drop(void *ctx, struct eng_task *t)
-{
-	struct breq *q = ctx;
-	if (!q->done && !q->failed) {
-		q->failed = 1;
-		eng_seterr(&q->err, EC_RETRY, "interrupted");
-	}
-}
-
-/* Send q; 0 when it came back 2xx (q->doc, q->header), else -1 with q->err. */
-static int
-rq_run(struct breq *q, const char *what)
-{
-	struct eng_config ec = { .concurrency = 1, .retries = 4, .timeout = 3600, .job_timeout = 0,
-		.grace = 30 };
-	struct eng_hooks h = { .ctx = q, .feed = rq_feed, .input_fd = -1, .done = rq_done,
-		.fail = rq_fail, .drop = rq_drop, .tick = rq_tick };
-	struct eng_task t = { .id = what };
-	q->done = q->failed = 0;
-	struct engine *e = eng_new(&ec, &rq_provider, q, &h);
-	eng_submit(e, &t);
-	eng_run(e);
-	eng_free(e);
-	if (!q->done && !q->failed) {
-		q->failed = 1;
-		eng_seterr(&q->err, EC_RETRY, got_signal ? "interrupted" : "no answer");
-	}
-	return q->done ? 0 : -1;
-}
-
-static void
-rq_clear(struct breq *q)
-{
-	json_decref(q->doc);
-	free(q->header);
-	q->doc = NULL;
-	q->header = NULL;
-}
-
-/* ---- the journal's batch events ---- */
-
-struct blist {
-	struct batch_rec *b;
-	size_t n, cap;
-};
-
-static struct batch_rec *
-blist_get(struct blist *l, long seq, int create)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (l->b[i].seq == seq)
-			return &l->b[i];
-	if (!create)
-		return NULL;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->b = xrealloc(l->b, l->cap * sizeof *l->b);
-	}
-	struct batch_rec *b = &l->b[l->n++];
-	memset(b, 0, sizeof *b);
-	b->seq = seq;
-	snprintf(b->state, sizeof b->state, "intent");
-	return b;
-}
-
-static void
-cpy(char *dst, size_t n, json_t *v)
-{
-	const char *s = json_string_value(v);
-	snprintf(dst, n, "%s", s ? s : "");
-}
-
-static long
-geti(json_t *ev, const char *k)
-{
-	return (long)json_integer_value(json_object_get(ev, k));
-}
-
-static int
-scan_cb(void *ctx, const char *json, size_t len, uint64_t off)
-{
-	struct blist *l = ctx;
-	static const char pre[] = "{\"ev\":\"batch_";
-	(void)off;
-	if (len < sizeof pre || memcmp(json, pre, sizeof pre - 1) != 0)
-		return 0;
-	json_t *ev = json_loadb(json, len, 0, NULL);
-	const char *k = json_string_value(json_object_get(ev, "ev"));
-	json_t *sq = json_object_get(ev, "batch");
-	if (!k || !json_is_integer(sq)) {
-		json_decref(ev);
-		return 0;
-	}
-	int64_t t = json_integer_value(json_object_get(ev, "t"));
-	struct batch_rec *b = blist_get(l, (long)json_integer_value(sq), 1);
-	if (!strcmp(k, "batch_intent")) {
-		cpy(b->name, sizeof b->name, json_object_get(ev, "name"));
-		cpy(b->provider, sizeof b->provider, json_object_get(ev, "provider"));
-		cpy(b->model, sizeof b->model, json_object_get(ev, "model"));
-		b->n = geti(ev, "n");
-		b->bytes = json_integer_value(json_object_get(ev, "bytes"));
-		b->t_intent = t;
-	} else if (!strcmp(k, "batch_created")) {
-		cpy(b->pid, sizeof b->pid, json_object_get(ev, "pid"));
-		b->t_created = t;
-		if (!strcmp(b->state, "intent"))
-			snprintf(b->state, sizeof b->state, "pending");
-	} else if (!strcmp(k, "batch_state")) {
-		cpy(b->state, sizeof b->state, json_object_get(ev, "state"));
-		b->total = geti(ev, "total");
-		b->ok = geti(ev, "ok");
-		b->failed = geti(ev, "failed");
-		b->pending = geti(ev, "pending");
-		b->t_state = t;
-	} else if (!strcmp(k, "batch_collected")) {
-		b->collected = 1;
-		b->done = geti(ev, "done");
-		b->fails = geti(ev, "failed");
-		b->missing = geti(ev, "missing");
-		b->t_collected = t;
-	}
-	json_decref(ev);
-	return 0;
-}
-
-int
-batch_scan(const char *run, enum stage s, struct batch_rec **out, size_t *n, char *err,
-    size_t errlen)
-{
-	struct blist l = { 0 };
-	struct jreader *r = jreader_open(run, stage_name[s]);
-	*out = NULL;
-	*n = 0;
-	if (!r)
-		return 0;
-	int rc = jreader_poll(r, scan_cb, &l, err, errlen);
-	jreader_close(r);
-	if (rc < 0) {
-		free(l.b);
-		return -1;
-	}
-	*out = l.b;
-	*n = l.n;
-	return 0;
-}
-
-/* ---- vj-status --batches ---- */
-
-static json_t *
-rec_json(enum stage s, const struct batch_rec *b)
-{
-	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:b, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "stage", stage_name[s], "seq", (json_int_t)b->seq, "name", b->name, "pid", b->pid,
-	    "provider", b->provider, "model", b->model, "requests", (json_int_t)b->n,
-	    "bytes", (json_int_t)b->bytes, "state", b->collected ? "collected" : b->state,
-	    "total", (json_int_t)b->total, "ok", (json_int_t)b->ok,
-	    "failed", (json_int_t)b->failed, "pending", (json_int_t)b->pending,
-	    "collected", b->collected, "done", (json_int_t)b->done,
-	    "failed_jobs", (json_int_t)b->fails, "missing", (json_int_t)b->missing,
-	    "t_intent", (json_int_t)b->t_intent, "t_created", (json_int_t)b->t_created,
-	    "t_state", (json_int_t)b->t_state, "t_collected", (json_int_t)b->t_collected);
-}
-
-int
-batch_show(const char *run, int json)
-{
-	json_t *all = json_array();
-	char err[512];
-	int any = 0;
-	if (!run_exists(run)) {
-		vj_msg("no run at %s (check -r or $VJ_RUN)", run);
-		json_decref(all);
-		return VJ_EUSAGE;
-	}
-	for (enum stage s = ST_ANALYZE; s <= ST_GENERATE; s++) {
-		struct batch_rec *b;
-		size_t n;
-		if (batch_scan(run, s, &b, &n, err, sizeof err) < 0) {
-			vj_msg("%s", err);
-			json_decref(all);
-			return VJ_EFATAL;
-		}
-		for (size_t i = 0; i < n; i++) {
-			if (json) {
-				json_array_append_new(all, rec_json(s, &b[i]));
-				continue;
-			}
-			if (!any++)
-				printf("%-9s %5s  %-8s %-24s %7s  %-10s %7s %7s %7s %7s  %s\n", "stage", "batch",
-				    "provider", "model", "jobs", "state", "total", "ok", "failed", "pending",
-				    "provider id");
-			printf("%-9s %5ld  %-8s %-24s %7ld  %-10s %7ld %7ld %7ld %7ld  %s\n", stage_name[s],
-			    b[i].seq, b[i].provider, b[i].model, b[i].n,
-			    b[i].collected ? "collected" : b[i].state, b[i].total, b[i].ok, b[i].failed,
-			    b[i].pending, b[i].pid[0] ? b[i].pid : "(not created yet)");
-		}
-		free(b);
-	}
-	if (json) {
-		json_t *o = json_pack("{s:o}", "batches", all);
-		char *t = json_dumps(o, JSON_COMPACT);
-		printf("%s\n", t ? t : "{}");
-		free(t);
-		json_decref(o);
-	} else {
-		json_decref(all);
-		if (!any)
-			printf("no batches\n");
-	}
-	return VJ_OK;
-}
-
 /* ---- the state of a batch run ---- */
 
 struct bstate {
@@ -410,7 +66,7 @@ struct bstate {
 	char run_id[RUNID_HEX + 1];
 	char dir[PATH_MAX / 2];
 	struct bw_limits lim;
-	struct blist bl;
+	struct batch_list bl;
 	struct idx *in_batch;         /* ids in open batches */
 	struct idx *online;           /* ids the fallback sends online */
 	struct buf out, ev;
@@ -649,7 +305,7 @@ file_close(struct bstate *x)
 		x->io_failed = 1;
 		return -1;
 	}
-	struct batch_rec *b = blist_get(&x->bl, x->seq, 1);
+	struct batch_rec *b = batch_list_get(&x->bl, x->seq, 1);
 	snprintf(b->name, sizeof b->name, "vj-%s-%s-%06ld", x->run_id, stage_name[x->s], x->seq);
 	snprintf(b->provider, sizeof b->provider, "%s", x->pc->name);
 	snprintf(b->model, sizeof b->model, "%s", x->pc->model);
@@ -818,7 +474,7 @@ ctl_error(struct bstate *x, const struct batch_rec *b, const char *what, const s
 static int
 submit(struct bstate *x, struct batch_rec *b)
 {
-	struct breq q = { .pc = x->pc, .path = x->path, .name = b->name, .run_id = x->run_id,
+	struct breq q = { .pc = x->pc, .stop = &got_signal, .path = x->path, .name = b->name, .run_id = x->run_id,
 		.seq = b->seq };
 	char fid[200], path[PATH_MAX], what[64];
 
@@ -827,10 +483,10 @@ submit(struct bstate *x, struct batch_rec *b)
 	snprintf(what, sizeof what, "batch-%ld", b->seq);
 	for (q.step = 0; q.step < bw_upload_steps(x->pc); q.step++) {
 		q.kind = RQ_UPLOAD;
-		if (rq_run(&q, what) < 0) {
+		if (breq_run(&q, what) < 0) {
 			if (!got_signal)
 				ctl_error(x, b, "upload failed", &q);
-			rq_clear(&q);
+			breq_clear(&q);
 			return -1;
 		}
 		if (q.step + 1 < bw_upload_steps(x->pc)) {
@@ -842,18 +498,18 @@ submit(struct bstate *x, struct batch_rec *b)
 	if (bw_upload_id(x->pc, q.doc, fid, sizeof fid) < 0) {
 		vj_msg("batch %ld: the upload's answer names no file", b->seq);
 		x->fatal = 1;
-		rq_clear(&q);
+		breq_clear(&q);
 		return -1;
 	}
-	rq_clear(&q);
+	breq_clear(&q);
 	crash_point("upload");
 	q.kind = RQ_CREATE;
 	q.file_id = fid;
-	if (rq_run(&q, what) < 0) {
+	if (breq_run(&q, what) < 0) {
 		/* a create refused at validation names the file and the reason */
 		if (!got_signal)
 			ctl_error(x, b, path, &q);
-		rq_clear(&q);
+		breq_clear(&q);
 		if (q.err.cls == EC_PERM) {
 			/* refused for good: the batch is closed, its jobs go by the
 			 * fallback, and the next run does not try this file again */
@@ -866,10 +522,10 @@ submit(struct bstate *x, struct batch_rec *b)
 	if (bw_parse_batch(x->pc, q.doc, &i) < 0) {
 		vj_msg("batch %ld: the create's answer names no batch", b->seq);
 		x->fatal = 1;
-		rq_clear(&q);
+		breq_clear(&q);
 		return -1;
 	}
-	rq_clear(&q);
+	breq_clear(&q);
 	crash_point("create");
 	return journal_created(x, b, &i);
 }
@@ -900,16 +556,16 @@ find_batch(struct bstate *x, struct batch_rec *b, struct bw_info *out)
 	char page[256] = "", what[64];
 	snprintf(what, sizeof what, "batch-%ld", b->seq);
 	for (int pages = 0; pages < 1000; pages++) {
-		struct breq q = { .pc = x->pc, .kind = RQ_LIST, .page = page };
-		if (rq_run(&q, what) < 0) {
+		struct breq q = { .pc = x->pc, .stop = &got_signal, .kind = RQ_LIST, .page = page };
+		if (breq_run(&q, what) < 0) {
 			if (!got_signal)
 				ctl_error(x, b, "listing the provider's batches failed", &q);
-			rq_clear(&q);
+			breq_clear(&q);
 			return -1;
 		}
 		char next[256];
 		bw_parse_list(x->pc, q.doc, find_cb, &f, next, sizeof next);
-		rq_clear(&q);
+		breq_clear(&q);
 		if (f.found || !next[0] || !strcmp(next, page))
 			break;
 		snprintf(page, sizeof page, "%s", next);
@@ -1136,9 +792,9 @@ download(struct bstate *x, struct batch_rec *b, const char *file_id, const char 
 		x->io_failed = 1;
 		return -1;
 	}
-	struct breq q = { .pc = x->pc, .kind = RQ_DOWNLOAD, .file_id = file_id, .fd = fd };
-	int r = rq_run(&q, what);
-	rq_clear(&q);
+	struct breq q = { .pc = x->pc, .stop = &got_signal, .kind = RQ_DOWNLOAD, .file_id = file_id, .fd = fd };
+	int r = breq_run(&q, what);
+	breq_clear(&q);
 	if (r < 0) {
 		close(fd);
 		unlink(tmp);
@@ -1234,27 +890,27 @@ collect(struct bstate *x, struct batch_rec *b, const struct bw_info *i)
 static int
 poll_one(struct bstate *x, struct batch_rec *b)
 {
-	struct breq q = { .pc = x->pc, .kind = RQ_GET, .id = b->pid };
+	struct breq q = { .pc = x->pc, .stop = &got_signal, .kind = RQ_GET, .id = b->pid };
 	struct bw_info i;
 	char what[64];
 	snprintf(what, sizeof what, "batch-%ld", b->seq);
-	if (rq_run(&q, what) < 0) {
+	if (breq_run(&q, what) < 0) {
 		if (q.err.status == 404) {
 			/* deleted at the provider: nothing will come; its jobs are redone */
 			vj_msg("batch %ld (%s): the provider no longer knows it: %s", b->seq, b->pid,
 			    q.err.msg);
 			memset(&i, 0, sizeof i);
 			i.state = BW_FAILED;
-			rq_clear(&q);
+			breq_clear(&q);
 			return collect(x, b, &i);
 		}
 		if (!got_signal)
 			ctl_error(x, b, "polling failed", &q);
-		rq_clear(&q);
+		breq_clear(&q);
 		return -1;
 	}
 	int r = bw_parse_batch(x->pc, q.doc, &i);
-	rq_clear(&q);
+	breq_clear(&q);
 	if (r < 0) {
 		vj_msg("batch %ld: the provider's answer is not a batch", b->seq);
 		return -1;
@@ -1297,15 +953,15 @@ poll_one(struct bstate *x, struct batch_rec *b)
 static int
 cancel_one(struct bstate *x, struct batch_rec *b)
 {
-	struct breq q = { .pc = x->pc, .kind = RQ_CANCEL, .id = b->pid };
+	struct breq q = { .pc = x->pc, .stop = &got_signal, .kind = RQ_CANCEL, .id = b->pid };
 	char what[64];
 	snprintf(what, sizeof what, "batch-%ld", b->seq);
-	int r = rq_run(&q, what);
+	int r = breq_run(&q, what);
 	if (r < 0)
 		vj_msg("batch %ld: cancel failed: %s", b->seq, q.err.msg);
 	else
 		vj_info("batch %ld (%s): cancelled", b->seq, b->pid);
-	rq_clear(&q);
+	breq_clear(&q);
 	return r;
 }
 
@@ -1362,7 +1018,7 @@ batch_guard(const char *run, struct stage_def *d)
 	size_t n;
 	if (!run_exists(run) || batch_scan(run, d->s, &b, &n, err, sizeof err) < 0 || !n)
 		return NULL;
-	x.bl = (struct blist){ b, n, n };
+	x.bl = (struct batch_list){ b, n, n };
 	snprintf(x.dir, sizeof x.dir, "%s/batch", run);
 	x.in_batch = idx_new();
 	mark_open(&x);
@@ -1398,7 +1054,7 @@ clean_dir(struct bstate *x)
 {
 	char p[PATH_MAX], q[PATH_MAX + 8];
 	for (long seq = 1;; seq++) {
-		struct batch_rec *b = blist_get(&x->bl, seq, 0);
+		struct batch_rec *b = batch_list_get(&x->bl, seq, 0);
 		int any = 0;
 		const char *ext[] = { ".jsonl", ".keys", ".out", ".err" };
 		for (int e = 0; e < 4; e++) {
@@ -1530,7 +1186,7 @@ setup(struct bstate *x)
 		vj_msg("%s", err);
 		return VJ_EFATAL;
 	}
-	x->bl = (struct blist){ b, n, n };
+	x->bl = (struct batch_list){ b, n, n };
 	snprintf(x->dir, sizeof x->dir, "%s/batch", x->c->run);
 	if (mkdir_p(x->dir, 0755) < 0) {
 		vj_warn("cannot make %s:", x->dir);
