@@ -788,6 +788,7 @@ gather(struct bstate *x)
 	d.want = want_not_in_batch;
 	d.want_ctx = x;
 	d.each_run = x->run;    /* one fold, and it holds what this process journaled */
+	d.each_emit = 1;        /* records given that the journal has: passed on */
 	x->fd = x->kfd = -1;
 	char err[512];
 	/* what upstream finished since the last look (--wait) */
@@ -800,6 +801,8 @@ gather(struct bstate *x)
 	x->in_batch = idx_new();
 	mark_open(x);
 	int st = stage_each(x->c, &d, gather_one, x);
+	if (st == VJ_EFATAL)
+		x->io_failed = 1;   /* the output could not be written */
 	if (x->fd >= 0 && x->n > 0 && !x->io_failed && !x->discard && !x->fatal)
 		file_close(x);
 	else if (x->fd >= 0) {
