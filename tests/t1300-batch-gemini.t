@@ -64,6 +64,12 @@ test_expect_success 'a second run has nothing to do' '
 	test ! -s b3.out && test $(creates) -eq 1
 '
 
+test_expect_success 'on a pipe, records the journal holds are passed on, as online' '
+	an -r batch --batch --wait --poll 0.1 <in >b4.out 2>e &&
+	test $(wc -l <b4.out) -eq 6 && test $(creates) -eq 1 &&
+	content b4.out >c.pipe && test_cmp c.online c.pipe
+'
+
 test_expect_success '--batch-size 2: three batches of two' '
 	export VJ_RUN=split &&
 	mk_ingested img/dark.jpg in2 k1 k2 k3 k4 k5 k6 &&

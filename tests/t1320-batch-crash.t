@@ -57,4 +57,18 @@ test_expect_success 'SIGTERM while waiting: exit 75, the batch is not cancelled'
 	ga -r term --wait >o2 && test $(wc -l <o2) -eq 2
 '
 
+stop_bg
+start_fake --batch-pending-ms 50 --batch-running-ms 50 --latency-ms 1500 --latency-dist fixed
+
+test_expect_success 'a real kill -9 in the middle of the upload' '
+	VJ_RUN=k9 mk_ingested img/dark.jpg in k1 k2 k3 &&
+	{ vj-analyze -r k9 --base-url "$FAKE_URL" --model gemini-2.5-flash-lite --pending --batch \
+		--poll 0.05 --wait >o1 2>e1 & } && pid=$! && i=0 &&
+	while ! grep -q "requests, .* bytes in" e1 && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done &&
+	sleep 0.3 && kill -9 $pid && { wait $pid; echo $? >st; } && test "$(cat st)" -eq 137 &&
+	ga -r k9 --wait >o2 2>e2 &&
+	once k9 3 &&
+	curl -s "$FAKE_URL/_stats" | jq -e ".batch.creates == 1 and (.batch.by_name | all(.[]; . == 1))"
+'
+
 test_done

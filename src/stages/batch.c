@@ -13,12 +13,15 @@
  *   batch_state, as the provider's state or counts change
  *   download, done/fail per job, batch_collected
  * A job is in at most one open batch: the .keys of open batches are read
- * first and their jobs left out of new ones. */
-#include "stages/batch.h"
+ * first and their jobs left out of new ones.  Here: gathering and writing,
+ * creating, recovering, polling, the loop; collecting is batchcollect.c,
+ * the control requests batchreq.c, the events' reader batchlog.c. */
+#include "stages/batchint.h"
 #include "content/models.h"
 #include "core/runid.h"
 #include "providers/batchwire.h"
 #include "providers/provshared.h"
+#include "stages/batchreq.h"
 #include "stages/estimate.h"
 #include "stages/progress.h"
 #include "base/util.h"
@@ -34,397 +37,27 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t got_signal;
+volatile sig_atomic_t batch_got_signal;
 
 static void
 on_signal(int sig)
 {
 	(void)sig;
-	got_signal++;
+	batch_got_signal++;
 }
 
 /* For the crash tests (t1320): VJ_TEST_CRASH=STEP kills the process with
  * SIGKILL at that step, as a power cut would. */
-static void
-crash_point(const char *step)
+void
+batch_crash_point(const char *step)
 {
 	const char *want = getenv("VJ_TEST_CRASH");
 	if (want && !strcmp(want, step))
 		kill(getpid(), SIGKILL);
 }
 
-/* ---- one control request through the engine ---- */
-
-struct breq {
-	const struct prov_ctx *pc;
-	int kind;                     /* RQ_* */
-	const char *path, *name, *url, *id, *file_id, *run_id, *page;
-	long seq;
-	int step;
-	int fd;                       /* a download's file */
-	/* what came back */
-	json_t *doc;
-	char *header;
-	int done, failed;
-	struct eng_err err;
-};
-
-enum { RQ_UPLOAD, RQ_CREATE, RQ_GET, RQ_LIST, RQ_CANCEL, RQ_DOWNLOAD };
-
-static int
-sink_fd(void *ud, const char *p, size_t n)
-{
-	struct breq *q = ud;
-	return write_all(q->fd, p, n);
-}
-
-static int
-rq_build(void *ctx, struct eng_task *t, struct eng_http *h, json_t **result, struct eng_err *e)
-{
-	struct breq *q = ctx;
-	char err[300];
-	(void)result;
-	switch (q->kind) {
-	case RQ_UPLOAD:
-		if (bw_req_upload(q->pc, q->step, q->path, q->name, q->url, h, err, sizeof err) < 0) {
-			eng_seterr(e, EC_PERM, "%s", err);
-			return -1;
-		}
-		break;
-	case RQ_CREATE: bw_req_create(q->pc, q->file_id, q->name, q->run_id, q->seq, h); break;
-	case RQ_GET: bw_req_get(q->pc, q->id, h); break;
-	case RQ_LIST: bw_req_list(q->pc, q->page, h); break;
-	case RQ_CANCEL: bw_req_cancel(q->pc, q->id, h); break;
-	case RQ_DOWNLOAD:
-		bw_req_download(q->pc, q->file_id, h);
-		/* a retried download starts the file again */
-		if (ftruncate(q->fd, 0) < 0 || lseek(q->fd, 0, SEEK_SET) < 0) {
-			eng_seterr(e, EC_FATAL, "cannot write the download: %s", strerror(errno));
-			return -1;
-		}
-		h->sink = sink_fd;
-		h->sink_ud = q;
-		break;
-	}
-	h->low_speed_time = 120;
-	t->tokens = 0;
-	return 0;
-}
-
-static int
-rq_parse(void *ctx, struct eng_task *t, const struct eng_resp *r, json_t **result,
-    json_t **usage, struct eng_err *e)
-{
-	struct breq *q = ctx;
-	char msg[256];
-	(void)t;
-	(void)usage;
-	if (r->status < 200 || r->status > 299) {
-		json_t *doc = json_loadb(r->body, r->len, 0, NULL);
-		json_t *err = json_object_get(doc, "error");
-		const char *m = json_string_value(json_object_get(err, "message"));
-		if (!m && json_is_string(err))
-			m = json_string_value(err);
-		ps_errtext(q->pc, m, r, msg, sizeof msg);
-		char code[32];
-		snprintf(code, sizeof code, "%ld", r->status);
-		ps_http_err(q->pc, e, r->status, code, msg, r->status == 429 ? r->retry_after : -1,
-		    r->should_retry);
-		json_decref(doc);
-		return -1;
-	}
-	if (q->kind != RQ_DOWNLOAD) {
-		json_decref(q->doc);
-		q->doc = r->len ? json_loadb(r->body, r->len, 0, NULL) : json_object();
-		if (!q->doc) {
-			ps_err(q->pc, e, EC_RETRY, r->status, "the answer is not JSON");
-			return -1;
-		}
-	}
-	free(q->header);
-	q->header = r->header ? xstrdup(r->header) : NULL;
-	*result = json_true();
-	return 0;
-}
-
-static const struct provider rq_provider = { "batch", rq_build, rq_parse };
-
-static int
-rq_feed(void *ctx, int room)
-{
-	(void)ctx;
-	(void)room;
-	return 2;
-}
-
-static void
-rq_done(void *ctx, struct eng_task *t, json_t *result, json_t *usage, long ms)
-{
-	struct breq *q = ctx;
-	q->done = 1;
-}
-
-static void
-rq_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage, int final,
-    int64_t retry_at)
-{
-	struct breq *q = ctx;
-	if (final || e->cls == EC_FATAL) {
-		q->failed = 1;
-		q->err = *e;
-	} else
-		vj_debug("%s, retrying", e->msg);
-}
-
-static int
-rq_tick(void *ctx, int final)
-{
-	(void)ctx;
-	(void)final;
-	return got_signal ? -1 : 1000;
-}
-
-static void
-rq_drop(void *ctx, struct eng_task *t)
-{
-	struct breq *q = ctx;
-	if (!q->done && !q->failed) {
-		q->failed = 1;
-		eng_seterr(&q->err, EC_RETRY, "interrupted");
-	}
-}
-
-/* Send q; 0 when it came back 2xx (q->doc, q->header), else -1 with q->err. */
-static int
-rq_run(struct breq *q, const char *what)
-{
-	struct eng_config ec = { .concurrency = 1, .retries = 4, .timeout = 3600, .job_timeout = 0,
-		.grace = 30 };
-	struct eng_hooks h = { .ctx = q, .feed = rq_feed, .input_fd = -1, .done = rq_done,
-		.fail = rq_fail, .drop = rq_drop, .tick = rq_tick };
-	struct eng_task t = { .id = what };
-	q->done = q->failed = 0;
-	struct engine *e = eng_new(&ec, &rq_provider, q, &h);
-	eng_submit(e, &t);
-	eng_run(e);
-	eng_free(e);
-	if (!q->done && !q->failed) {
-		q->failed = 1;
-		eng_seterr(&q->err, EC_RETRY, got_signal ? "interrupted" : "no answer");
-	}
-	return q->done ? 0 : -1;
-}
-
-static void
-rq_clear(struct breq *q)
-{
-	json_decref(q->doc);
-	free(q->header);
-	q->doc = NULL;
-	q->header = NULL;
-}
-
-/* ---- the journal's batch events ---- */
-
-struct blist {
-	struct batch_rec *b;
-	size_t n, cap;
-};
-
-static struct batch_rec *
-blist_get(struct blist *l, long seq, int create)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (l->b[i].seq == seq)
-			return &l->b[i];
-	if (!create)
-		return NULL;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->b = xrealloc(l->b, l->cap * sizeof *l->b);
-	}
-	struct batch_rec *b = &l->b[l->n++];
-	memset(b, 0, sizeof *b);
-	b->seq = seq;
-	snprintf(b->state, sizeof b->state, "intent");
-	return b;
-}
-
-static void
-cpy(char *dst, size_t n, json_t *v)
-{
-	const char *s = json_string_value(v);
-	snprintf(dst, n, "%s", s ? s : "");
-}
-
-static long
-geti(json_t *ev, const char *k)
-{
-	return (long)json_integer_value(json_object_get(ev, k));
-}
-
-static int
-scan_cb(void *ctx, const char *json, size_t len, uint64_t off)
-{
-	struct blist *l = ctx;
-	static const char pre[] = "{\"ev\":\"batch_";
-	(void)off;
-	if (len < sizeof pre || memcmp(json, pre, sizeof pre - 1) != 0)
-		return 0;
-	json_t *ev = json_loadb(json, len, 0, NULL);
-	const char *k = json_string_value(json_object_get(ev, "ev"));
-	json_t *sq = json_object_get(ev, "batch");
-	if (!k || !json_is_integer(sq)) {
-		json_decref(ev);
-		return 0;
-	}
-	int64_t t = json_integer_value(json_object_get(ev, "t"));
-	struct batch_rec *b = blist_get(l, (long)json_integer_value(sq), 1);
-	if (!strcmp(k, "batch_intent")) {
-		cpy(b->name, sizeof b->name, json_object_get(ev, "name"));
-		cpy(b->provider, sizeof b->provider, json_object_get(ev, "provider"));
-		cpy(b->model, sizeof b->model, json_object_get(ev, "model"));
-		b->n = geti(ev, "n");
-		b->bytes = json_integer_value(json_object_get(ev, "bytes"));
-		b->t_intent = t;
-	} else if (!strcmp(k, "batch_created")) {
-		cpy(b->pid, sizeof b->pid, json_object_get(ev, "pid"));
-		b->t_created = t;
-		if (!strcmp(b->state, "intent"))
-			snprintf(b->state, sizeof b->state, "pending");
-	} else if (!strcmp(k, "batch_state")) {
-		cpy(b->state, sizeof b->state, json_object_get(ev, "state"));
-		b->total = geti(ev, "total");
-		b->ok = geti(ev, "ok");
-		b->failed = geti(ev, "failed");
-		b->pending = geti(ev, "pending");
-		b->t_state = t;
-	} else if (!strcmp(k, "batch_collected")) {
-		b->collected = 1;
-		b->done = geti(ev, "done");
-		b->fails = geti(ev, "failed");
-		b->missing = geti(ev, "missing");
-		b->t_collected = t;
-	}
-	json_decref(ev);
-	return 0;
-}
-
-int
-batch_scan(const char *run, enum stage s, struct batch_rec **out, size_t *n, char *err,
-    size_t errlen)
-{
-	struct blist l = { 0 };
-	struct jreader *r = jreader_open(run, stage_name[s]);
-	*out = NULL;
-	*n = 0;
-	if (!r)
-		return 0;
-	int rc = jreader_poll(r, scan_cb, &l, err, errlen);
-	jreader_close(r);
-	if (rc < 0) {
-		free(l.b);
-		return -1;
-	}
-	*out = l.b;
-	*n = l.n;
-	return 0;
-}
-
-/* ---- vj-status --batches ---- */
-
-static json_t *
-rec_json(enum stage s, const struct batch_rec *b)
-{
-	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:b, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "stage", stage_name[s], "seq", (json_int_t)b->seq, "name", b->name, "pid", b->pid,
-	    "provider", b->provider, "model", b->model, "requests", (json_int_t)b->n,
-	    "bytes", (json_int_t)b->bytes, "state", b->collected ? "collected" : b->state,
-	    "total", (json_int_t)b->total, "ok", (json_int_t)b->ok,
-	    "failed", (json_int_t)b->failed, "pending", (json_int_t)b->pending,
-	    "collected", b->collected, "done", (json_int_t)b->done,
-	    "failed_jobs", (json_int_t)b->fails, "missing", (json_int_t)b->missing,
-	    "t_intent", (json_int_t)b->t_intent, "t_created", (json_int_t)b->t_created,
-	    "t_state", (json_int_t)b->t_state, "t_collected", (json_int_t)b->t_collected);
-}
-
-int
-batch_show(const char *run, int json)
-{
-	json_t *all = json_array();
-	char err[512];
-	int any = 0;
-	if (!run_exists(run)) {
-		vj_msg("no run at %s (check -r or $VJ_RUN)", run);
-		json_decref(all);
-		return VJ_EUSAGE;
-	}
-	for (enum stage s = ST_ANALYZE; s <= ST_GENERATE; s++) {
-		struct batch_rec *b;
-		size_t n;
-		if (batch_scan(run, s, &b, &n, err, sizeof err) < 0) {
-			vj_msg("%s", err);
-			json_decref(all);
-			return VJ_EFATAL;
-		}
-		for (size_t i = 0; i < n; i++) {
-			if (json) {
-				json_array_append_new(all, rec_json(s, &b[i]));
-				continue;
-			}
-			if (!any++)
-				printf("%-9s %5s  %-8s %-24s %7s  %-10s %7s %7s %7s %7s  %s\n", "stage", "batch",
-				    "provider", "model", "jobs", "state", "total", "ok", "failed", "pending",
-				    "provider id");
-			printf("%-9s %5ld  %-8s %-24s %7ld  %-10s %7ld %7ld %7ld %7ld  %s\n", stage_name[s],
-			    b[i].seq, b[i].provider, b[i].model, b[i].n,
-			    b[i].collected ? "collected" : b[i].state, b[i].total, b[i].ok, b[i].failed,
-			    b[i].pending, b[i].pid[0] ? b[i].pid : "(not created yet)");
-		}
-		free(b);
-	}
-	if (json) {
-		json_t *o = json_pack("{s:o}", "batches", all);
-		char *t = json_dumps(o, JSON_COMPACT);
-		printf("%s\n", t ? t : "{}");
-		free(t);
-		json_decref(o);
-	} else {
-		json_decref(all);
-		if (!any)
-			printf("no batches\n");
-	}
-	return VJ_OK;
-}
-
 /* ---- the state of a batch run ---- */
 
-struct bstate {
-	const struct stage_config *c;
-	struct stage_def *d;
-	const struct batch_config *bc;
-	const struct prov_ctx *pc;
-	enum stage s;
-	struct run *run;
-	char run_id[RUNID_HEX + 1];
-	char dir[PATH_MAX / 2];
-	struct bw_limits lim;
-	struct blist bl;
-	struct idx *in_batch;         /* ids in open batches */
-	struct idx *online;           /* ids the fallback sends online */
-	struct buf out, ev;
-	int io_failed, fatal, later, export_mode, said_old;
-	int discard;                  /* the file being written holds half a line */
-	/* the file being written */
-	int fd, kfd;
-	long seq, n;
-	long long bytes;
-	struct buf wb, kb;
-	char path[PATH_MAX], kpath[PATH_MAX];
-	uint64_t n_done, n_failed, n_missing, n_submitted;
-	struct progress *prog;
-};
 
 static long n_open(struct bstate *x);
 
@@ -434,7 +67,7 @@ static void
 show(struct bstate *x)
 {
 	struct progress_counts pc = { .ok = x->n_done, .failed = x->n_failed,
-		.interrupted = got_signal != 0 };
+		.interrupted = batch_got_signal != 0 };
 	long open = 0, answered = 0, total = 0;
 	const char *least = NULL;
 	int rank_least = 99;
@@ -461,14 +94,14 @@ show(struct bstate *x)
 	progress_set(x->prog, &pc);
 }
 
-static void
-bpath(struct bstate *x, long seq, const char *ext, char *out, size_t n)
+void
+batch_path(struct bstate *x, long seq, const char *ext, char *out, size_t n)
 {
 	snprintf(out, n, "%s/%s-%06ld%s", x->dir, stage_name[x->s], seq, ext);
 }
 
-static int
-commit(struct bstate *x)
+int
+batch_commit(struct bstate *x)
 {
 	if (journal_commit(x->run->own[x->s]) < 0) {
 		vj_warn("cannot write %s:", run_journal_path(x->run, x->s));
@@ -485,8 +118,8 @@ commit(struct bstate *x)
 	return x->io_failed ? -1 : 0;
 }
 
-static int
-append(struct bstate *x)
+int
+batch_append(struct bstate *x)
 {
 	if (run_append_text(x->run, x->s, x->ev.p, x->ev.len) < 0) {
 		vj_warn("cannot write %s:", run_journal_path(x->run, x->s));
@@ -498,8 +131,8 @@ append(struct bstate *x)
 
 /* ---- journaling a job's outcome ---- */
 
-static void
-job_done(struct bstate *x, uint32_t slot, json_t *rec, const char *id, const char *key,
+void
+batch_job_done(struct bstate *x, uint32_t slot, json_t *rec, const char *id, const char *key,
     int attempt, json_t *result, json_t *usage)
 {
 	double cost = usage && x->d->cost ? x->d->cost(x->d->prov_name, x->d->model, usage) : 0;
@@ -540,8 +173,8 @@ job_done(struct bstate *x, uint32_t slot, json_t *rec, const char *id, const cha
 	x->n_done++;
 }
 
-static void
-job_fail(struct bstate *x, const char *id, const char *key, int attempt, enum eng_class cls,
+void
+batch_job_fail(struct bstate *x, const char *id, const char *key, int attempt, enum eng_class cls,
     int final, long status, json_t *usage, const char *msg)
 {
 	double cost = usage && x->d->cost ? x->d->cost(x->d->prov_name, x->d->model, usage) : 0;
@@ -551,7 +184,7 @@ job_fail(struct bstate *x, const char *id, const char *key, int attempt, enum en
 	x->ev.len = 0;
 	event_fail(&x->ev, id, now_ms(), key, attempt, eng_class_name[cls], final, status, 0, usage,
 	    cost, m);
-	append(x);
+	batch_append(x);
 	if (final) {
 		vj_msg("job %s: %s", id, m);
 		x->n_failed++;
@@ -596,8 +229,8 @@ file_open(struct bstate *x)
 	for (size_t i = 0; i < x->bl.n; i++)
 		if (x->bl.b[i].seq >= x->seq)
 			x->seq = x->bl.b[i].seq + 1;
-	bpath(x, x->seq, ".jsonl", x->path, sizeof x->path);
-	bpath(x, x->seq, ".keys", x->kpath, sizeof x->kpath);
+	batch_path(x, x->seq, ".jsonl", x->path, sizeof x->path);
+	batch_path(x, x->seq, ".keys", x->kpath, sizeof x->kpath);
 	snprintf(tmp, sizeof tmp, "%s.tmp", x->path);
 	x->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	snprintf(tmp, sizeof tmp, "%s.tmp", x->kpath);
@@ -618,7 +251,6 @@ file_open(struct bstate *x)
 }
 
 static int submit(struct bstate *x, struct batch_rec *b);
-static int collect(struct bstate *x, struct batch_rec *b, const struct bw_info *i);
 
 /* The file is whole: durable under its name, then its intent, then it is
  * sent. */
@@ -649,7 +281,7 @@ file_close(struct bstate *x)
 		x->io_failed = 1;
 		return -1;
 	}
-	struct batch_rec *b = blist_get(&x->bl, x->seq, 1);
+	struct batch_rec *b = batch_list_get(&x->bl, x->seq, 1);
 	snprintf(b->name, sizeof b->name, "vj-%s-%s-%06ld", x->run_id, stage_name[x->s], x->seq);
 	snprintf(b->provider, sizeof b->provider, "%s", x->pc->name);
 	snprintf(b->model, sizeof b->model, "%s", x->pc->model);
@@ -664,7 +296,7 @@ file_close(struct bstate *x)
 	event_str(&x->ev, "provider", b->provider);
 	event_str(&x->ev, "model", b->model);
 	event_close(&x->ev);
-	if (append(x) < 0 || commit(x) < 0)
+	if (batch_append(x) < 0 || batch_commit(x) < 0)
 		return -1;
 	vj_info("batch %ld: %ld requests, %lld bytes in %s", b->seq, b->n, b->bytes, x->path);
 	return submit(x, b);
@@ -684,7 +316,7 @@ gather_one(void *ctx, json_t *rec)
 	struct eng_err e = { .retry_after = -1 };
 	json_t *result = NULL;
 
-	if (x->io_failed || x->fatal || got_signal || !id || !up)
+	if (x->io_failed || x->fatal || batch_got_signal || !id || !up)
 		goto out;
 	key_derive(stage_name[x->s], x->d->cfg, up, key);
 	int64_t slot = idx_get(x->run->ids, id, strlen(id), 1);
@@ -700,7 +332,7 @@ gather_one(void *ctx, json_t *rec)
 	int r = x->d->ops->build(x->d->pctx, &t, &h, &result, &e);
 	if (r != 0) {
 		if (r < 0)
-			job_fail(x, id, key, misses + (e.cls == EC_PERM || e.cls == EC_RETRY), e.cls,
+			batch_job_fail(x, id, key, misses + (e.cls == EC_PERM || e.cls == EC_RETRY), e.cls,
 			    e.cls == EC_PERM, e.status, NULL, e.msg);
 		if (r < 0 && e.cls == EC_FATAL) {
 			/* a damaged store, say: every job would meet it */
@@ -720,7 +352,7 @@ gather_one(void *ctx, json_t *rec)
 	if (!x->export_mode && x->lim.max_requests && (!maxn || maxn > x->lim.max_requests))
 		maxn = x->lim.max_requests;
 	if (size > maxb) {
-		job_fail(x, id, key, misses + 1, EC_PERM, 1, 0, NULL,
+		batch_job_fail(x, id, key, misses + 1, EC_PERM, 1, 0, NULL,
 		    "the request is over the provider's batch file limit");
 		buf_free(&pre);
 		goto out_h;
@@ -742,7 +374,7 @@ gather_one(void *ctx, json_t *rec)
 			 * writes it again); a damaged store stops the run, as online */
 			const char *dmg = body_damage(h.body);
 			if (dmg) {
-				job_fail(x, id, key, misses, EC_FATAL, 0, 0, NULL, dmg);
+				batch_job_fail(x, id, key, misses, EC_FATAL, 0, 0, NULL, dmg);
 				vj_msg("stopped: %s", dmg);
 			} else
 				vj_msg("job %s: its image could not be read while the batch file was "
@@ -765,7 +397,7 @@ gather_one(void *ctx, json_t *rec)
 		buf_addf(&x->kb, "%s %s\n", id, key);
 	if (x->n == 1 && !x->export_mode) {
 		flush_w(x, 1);
-		crash_point("file");
+		batch_crash_point("file");
 	}
 	x->n++;
 	x->bytes += size;
@@ -794,15 +426,15 @@ journal_created(struct bstate *x, struct batch_rec *b, const struct bw_info *i)
 	event_batch_open(&x->ev, "batch_created", b->t_created, b->seq);
 	event_str(&x->ev, "pid", b->pid);
 	event_close(&x->ev);
-	if (append(x) < 0 || commit(x) < 0)
+	if (batch_append(x) < 0 || batch_commit(x) < 0)
 		return -1;
 	vj_info("batch %ld: created as %s", b->seq, b->pid);
 	return 0;
 }
 
 /* A provider error that is the run's end (key, model, quota), not the batch's. */
-static void
-ctl_error(struct bstate *x, const struct batch_rec *b, const char *what, const struct breq *q)
+void
+batch_ctl_error(struct bstate *x, const struct batch_rec *b, const char *what, const struct breq *q)
 {
 	/* a provider that stays unreachable or busy through the retries is
 	 * a reason to try later (exit 75); a refusal is the run's end (3) */
@@ -818,19 +450,19 @@ ctl_error(struct bstate *x, const struct batch_rec *b, const char *what, const s
 static int
 submit(struct bstate *x, struct batch_rec *b)
 {
-	struct breq q = { .pc = x->pc, .path = x->path, .name = b->name, .run_id = x->run_id,
+	struct breq q = { .pc = x->pc, .stop = &batch_got_signal, .path = x->path, .name = b->name, .run_id = x->run_id,
 		.seq = b->seq };
 	char fid[200], path[PATH_MAX], what[64];
 
-	bpath(x, b->seq, ".jsonl", path, sizeof path);
+	batch_path(x, b->seq, ".jsonl", path, sizeof path);
 	q.path = path;
 	snprintf(what, sizeof what, "batch-%ld", b->seq);
 	for (q.step = 0; q.step < bw_upload_steps(x->pc); q.step++) {
 		q.kind = RQ_UPLOAD;
-		if (rq_run(&q, what) < 0) {
-			if (!got_signal)
-				ctl_error(x, b, "upload failed", &q);
-			rq_clear(&q);
+		if (breq_run(&q, what) < 0) {
+			if (!batch_got_signal)
+				batch_ctl_error(x, b, "upload failed", &q);
+			breq_clear(&q);
 			return -1;
 		}
 		if (q.step + 1 < bw_upload_steps(x->pc)) {
@@ -842,23 +474,23 @@ submit(struct bstate *x, struct batch_rec *b)
 	if (bw_upload_id(x->pc, q.doc, fid, sizeof fid) < 0) {
 		vj_msg("batch %ld: the upload's answer names no file", b->seq);
 		x->fatal = 1;
-		rq_clear(&q);
+		breq_clear(&q);
 		return -1;
 	}
-	rq_clear(&q);
-	crash_point("upload");
+	breq_clear(&q);
+	batch_crash_point("upload");
 	q.kind = RQ_CREATE;
 	q.file_id = fid;
-	if (rq_run(&q, what) < 0) {
+	if (breq_run(&q, what) < 0) {
 		/* a create refused at validation names the file and the reason */
-		if (!got_signal)
-			ctl_error(x, b, path, &q);
-		rq_clear(&q);
+		if (!batch_got_signal)
+			batch_ctl_error(x, b, path, &q);
+		breq_clear(&q);
 		if (q.err.cls == EC_PERM) {
 			/* refused for good: the batch is closed, its jobs go by the
 			 * fallback, and the next run does not try this file again */
 			struct bw_info i = { .state = BW_FAILED };
-			collect(x, b, &i);
+			batch_collect(x, b, &i);
 		}
 		return -1;
 	}
@@ -866,11 +498,11 @@ submit(struct bstate *x, struct batch_rec *b)
 	if (bw_parse_batch(x->pc, q.doc, &i) < 0) {
 		vj_msg("batch %ld: the create's answer names no batch", b->seq);
 		x->fatal = 1;
-		rq_clear(&q);
+		breq_clear(&q);
 		return -1;
 	}
-	rq_clear(&q);
-	crash_point("create");
+	breq_clear(&q);
+	batch_crash_point("create");
 	return journal_created(x, b, &i);
 }
 
@@ -900,16 +532,16 @@ find_batch(struct bstate *x, struct batch_rec *b, struct bw_info *out)
 	char page[256] = "", what[64];
 	snprintf(what, sizeof what, "batch-%ld", b->seq);
 	for (int pages = 0; pages < 1000; pages++) {
-		struct breq q = { .pc = x->pc, .kind = RQ_LIST, .page = page };
-		if (rq_run(&q, what) < 0) {
-			if (!got_signal)
-				ctl_error(x, b, "listing the provider's batches failed", &q);
-			rq_clear(&q);
+		struct breq q = { .pc = x->pc, .stop = &batch_got_signal, .kind = RQ_LIST, .page = page };
+		if (breq_run(&q, what) < 0) {
+			if (!batch_got_signal)
+				batch_ctl_error(x, b, "listing the provider's batches failed", &q);
+			breq_clear(&q);
 			return -1;
 		}
 		char next[256];
 		bw_parse_list(x->pc, q.doc, find_cb, &f, next, sizeof next);
-		rq_clear(&q);
+		breq_clear(&q);
 		if (f.found || !next[0] || !strcmp(next, page))
 			break;
 		snprintf(page, sizeof page, "%s", next);
@@ -931,7 +563,7 @@ recover(struct bstate *x, struct batch_rec *b)
 		vj_info("batch %ld: found at the provider as %s (created before a crash)", b->seq, i.id);
 		return journal_created(x, b, &i);
 	}
-	bpath(x, b->seq, ".jsonl", path, sizeof path);
+	batch_path(x, b->seq, ".jsonl", path, sizeof path);
 	if (access(path, R_OK) < 0) {
 		vj_msg("batch %ld: never created, and its file %s is gone: its jobs are pending again",
 		    b->seq, path);
@@ -942,291 +574,10 @@ recover(struct bstate *x, struct batch_rec *b)
 		event_int(&x->ev, "failed", 0);
 		event_int(&x->ev, "missing", b->n);
 		event_close(&x->ev);
-		return append(x) < 0 || commit(x) < 0 ? -1 : 0;
+		return batch_append(x) < 0 || batch_commit(x) < 0 ? -1 : 0;
 	}
 	vj_info("batch %ld: not created before a crash; creating it now", b->seq);
 	return submit(x, b);
-}
-
-/* ---- collecting ---- */
-
-struct member {
-	char *id, *key;
-	int answered;
-};
-
-struct members {
-	struct member *m;
-	size_t n, cap;
-	struct idx *ix;               /* "ID.KEY" -> index */
-};
-
-static int
-members_load(struct bstate *x, long seq, struct members *ms)
-{
-	char path[PATH_MAX];
-	bpath(x, seq, ".keys", path, sizeof path);
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	memset(ms, 0, sizeof *ms);
-	ms->ix = idx_new();
-	if (!f)
-		return -1;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		char *sp = strchr(line, ' ');
-		if (!sp || line[len - 1] != '\n')
-			continue;
-		line[len - 1] = 0;
-		*sp = 0;
-		if (strlen(sp + 1) != KEY_HEX)
-			continue;
-		char jk[256];
-		snprintf(jk, sizeof jk, "%s.%s", line, sp + 1);
-		if (idx_get(ms->ix, jk, strlen(jk), 0) >= 0)
-			continue;
-		idx_get(ms->ix, jk, strlen(jk), 1);
-		if (ms->n == ms->cap) {
-			ms->cap = ms->cap ? ms->cap * 2 : 256;
-			ms->m = xrealloc(ms->m, ms->cap * sizeof *ms->m);
-		}
-		ms->m[ms->n++] = (struct member){ xstrdup(line), xstrdup(sp + 1), 0 };
-	}
-	free(line);
-	fclose(f);
-	return 0;
-}
-
-static void
-members_free(struct members *ms)
-{
-	for (size_t i = 0; i < ms->n; i++) {
-		free(ms->m[i].id);
-		free(ms->m[i].key);
-	}
-	free(ms->m);
-	idx_free(ms->ix);
-}
-
-/* One answer: validated by the provider's own parse, journaled. */
-static void
-answer(struct bstate *x, const char *id, const char *key, long status, const char *body,
-    int64_t end_t)
-{
-	int64_t slot = idx_get(x->run->ids, id, strlen(id), 0);
-	if (slot < 0) {
-		vj_warn("batch answer for job %s, which the run does not hold: ignored", id);
-		return;
-	}
-	struct jobstate *f = run_job(x->run, x->s, (uint32_t)slot);
-	uint64_t k[2];
-	key_parse(key, k);
-	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1])
-		return;   /* journaled before a crash, or answered twice */
-	int attempts = f->state == JS_RETRY && f->fkey == (uint32_t)k[1] ? f->attempts : 0;
-	json_t *rec = run_record(x->run, (uint32_t)slot, (enum stage)stage_info[x->s].up);
-	if (!rec) {
-		vj_warn("job %s: no record from vj-%s for its batch answer: ignored", id,
-		    stage_name[stage_info[x->s].up]);
-		return;
-	}
-	const char *up = json_string_value(json_object_get(json_object_get(rec, "keys"),
-	    stage_name[stage_info[x->s].up]));
-	char want[KEY_HEX + 1];
-	key_derive(stage_name[x->s], x->d->cfg, up ? up : "", want);
-	if (strcmp(want, key)) {
-		vj_warn("job %s: a batch answer for another configuration (key %.12s, now %.12s): "
-		    "ignored", id, key, want);
-		json_decref(rec);
-		return;
-	}
-	struct eng_task t = { .rec = rec, .id = id, .attempts = attempts };
-	struct eng_resp r = { .status = status, .body = body, .len = strlen(body),
-		.retry_after = -1, .should_retry = -1 };
-	struct eng_err e = { .retry_after = -1 };
-	json_t *result = NULL, *usage = NULL;
-	int rc = x->d->ops->parse(x->d->pctx, &t, &r, &result, &usage, &e);
-	if (usage) {
-		/* the batch tier, at the time the batch ran: its price */
-		json_object_set_new(usage, "tier", json_string("batch"));
-		json_object_set_new(usage, "t", json_integer(end_t ? end_t : now_ms()));
-	}
-	if (rc == 0) {
-		job_done(x, (uint32_t)slot, rec, id, key, attempts + 1, result, usage);
-	} else {
-		int counted = e.cls == EC_RETRY || e.cls == EC_PERM;
-		int final = e.cls == EC_PERM || (e.cls == EC_RETRY && attempts + 1 > x->c->retries);
-		job_fail(x, id, key, attempts + counted, e.cls, final, e.status, usage, e.msg);
-	}
-	json_decref(result);
-	json_decref(usage);
-	json_decref(rec);
-}
-
-/* Every line of a results file. */
-static void
-read_results(struct bstate *x, const char *path, struct members *ms, int64_t end_t)
-{
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	long lno = 0, since = 0;
-	if (!f)
-		return;
-	while ((len = getline(&line, &cap, f)) > 0 && !x->io_failed) {
-		char *key, *body;
-		long status;
-		int missing;
-		lno++;
-		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = 0;
-		if (!len)
-			continue;
-		if (len > (64 << 20)) {
-			/* as an online answer over the engine's cap */
-			vj_warn("%s:%ld: a result line of %zd bytes, over 64 MiB: ignored", path, lno, len);
-			continue;
-		}
-		if (bw_result_line(x->pc, line, (size_t)len, &key, &status,
-		    &body, &missing) < 0) {
-			vj_warn("%s:%ld: not a batch result line: ignored", path, lno);
-			continue;
-		}
-		int64_t m = ms ? idx_get(ms->ix, key, strlen(key), 0) : 0;
-		char *dot = strrchr(key, '.');
-		if (m < 0 || !dot || strlen(dot + 1) != KEY_HEX) {
-			vj_warn("%s:%ld: key %.80s is not one of the batch's requests: ignored", path, lno,
-			    key);
-		} else if (!ms || !ms->m[m].answered) {
-			if (ms && !missing)
-				ms->m[m].answered = 1;
-			*dot = 0;
-			if (!missing)
-				answer(x, key, dot + 1, status, body, end_t);
-			if (lno == 2) {
-				commit(x);
-				crash_point("results");
-			}
-			/* results in groups: durable before they are printed */
-			if (++since >= 1000) {
-				commit(x);
-				since = 0;
-			}
-		}
-		free(key);
-		free(body);
-	}
-	free(line);
-	fclose(f);
-	commit(x);
-}
-
-/* Download file_id to path (streamed); 0, or -1. */
-static int
-download(struct bstate *x, struct batch_rec *b, const char *file_id, const char *path)
-{
-	char tmp[PATH_MAX + 8], what[64];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	snprintf(what, sizeof what, "batch-%ld", b->seq);
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		vj_warn("cannot write %s:", tmp);
-		x->io_failed = 1;
-		return -1;
-	}
-	struct breq q = { .pc = x->pc, .kind = RQ_DOWNLOAD, .file_id = file_id, .fd = fd };
-	int r = rq_run(&q, what);
-	rq_clear(&q);
-	if (r < 0) {
-		close(fd);
-		unlink(tmp);
-		if (q.err.status == 404) {
-			/* files expire (Gemini: after 48 h): what it held is redone */
-			vj_msg("batch %ld: its file %s is gone at the provider: its jobs are redone",
-			    b->seq, file_id);
-			return 1;
-		}
-		if (!got_signal)
-			ctl_error(x, b, "download failed", &q);
-		return -1;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0 || fsync_dir(x->dir) < 0) {
-		vj_warn("cannot write %s:", path);
-		x->io_failed = 1;
-		return -1;
-	}
-	return 0;
-}
-
-static int
-collect(struct bstate *x, struct batch_rec *b, const struct bw_info *i)
-{
-	char out[PATH_MAX], err[PATH_MAX], in[PATH_MAX];
-	struct members ms;
-	bpath(x, b->seq, ".out", out, sizeof out);
-	bpath(x, b->seq, ".err", err, sizeof err);
-	bpath(x, b->seq, ".jsonl", in, sizeof in);
-	int got_out = 0, got_err = 0;
-	if (i->out_file[0] && (got_out = download(x, b, i->out_file, out)) < 0)
-		return -1;
-	if (i->err_file[0] && (got_err = download(x, b, i->err_file, err)) < 0)
-		return -1;
-	crash_point("download");
-	if (members_load(x, b->seq, &ms) < 0)
-		vj_warn("batch %ld: cannot read its list of jobs; what it did not answer stays pending",
-		    b->seq);
-	uint64_t d0 = x->n_done, f0 = x->n_failed;
-	if (i->out_file[0] && got_out == 0)
-		read_results(x, out, &ms, i->end_t);
-	if (i->err_file[0] && got_err == 0)
-		read_results(x, err, &ms, i->end_t);
-	if (i->state == BW_FAILED && i->msg[0])
-		vj_msg("batch %ld (%s) failed: %s", b->seq, in, i->msg);
-	long missing = 0;
-	for (size_t k = 0; k < ms.n && !x->io_failed; k++) {
-		if (ms.m[k].answered)
-			continue;
-		int64_t slot = idx_get(x->run->ids, ms.m[k].id, strlen(ms.m[k].id), 0);
-		if (slot < 0)
-			continue;
-		struct jobstate *f = run_job(x->run, x->s, (uint32_t)slot);
-		uint64_t kk[2];
-		key_parse(ms.m[k].key, kk);
-		if (f->state == JS_DONE && f->key[0] == kk[0] && f->key[1] == kk[1])
-			continue;
-		int attempts = f->state == JS_RETRY && f->fkey == (uint32_t)kk[1] ? f->attempts : 0;
-		char msg[300];
-		int final = x->bc->fallback == BF_NONE;
-		snprintf(msg, sizeof msg, "%s: not answered by batch %ld (%s)%s", x->pc->label, b->seq,
-		    bw_state_name[i->state], final ? " (--batch-fallback none)" :
-		    x->bc->fallback == BF_ONLINE || attempts >= 1 ? ": sent online next" :
-		    ": resubmitted next");
-		job_fail(x, ms.m[k].id, ms.m[k].key, attempts + 1, EC_RETRY, final, 0, NULL, msg);
-		missing++;
-	}
-	members_free(&ms);
-	if (x->io_failed)
-		return -1;
-	x->n_missing += (uint64_t)missing;
-	b->collected = 1;
-	x->ev.len = 0;
-	event_batch_open(&x->ev, "batch_collected", now_ms(), b->seq);
-	event_int(&x->ev, "done", (long long)(x->n_done - d0));
-	event_int(&x->ev, "failed", (long long)(x->n_failed - f0));
-	event_int(&x->ev, "missing", missing);
-	event_close(&x->ev);
-	if (append(x) < 0 || commit(x) < 0)
-		return -1;
-	vj_info("batch %ld %s: %llu done, %llu failed, %ld not answered", b->seq,
-	    bw_state_name[i->state], (unsigned long long)(x->n_done - d0),
-	    (unsigned long long)(x->n_failed - f0), missing);
-	/* journaled: the big files have done their work */
-	unlink(in);
-	unlink(out);
-	unlink(err);
-	return 0;
 }
 
 /* ---- polling ---- */
@@ -1234,27 +585,27 @@ collect(struct bstate *x, struct batch_rec *b, const struct bw_info *i)
 static int
 poll_one(struct bstate *x, struct batch_rec *b)
 {
-	struct breq q = { .pc = x->pc, .kind = RQ_GET, .id = b->pid };
+	struct breq q = { .pc = x->pc, .stop = &batch_got_signal, .kind = RQ_GET, .id = b->pid };
 	struct bw_info i;
 	char what[64];
 	snprintf(what, sizeof what, "batch-%ld", b->seq);
-	if (rq_run(&q, what) < 0) {
+	if (breq_run(&q, what) < 0) {
 		if (q.err.status == 404) {
 			/* deleted at the provider: nothing will come; its jobs are redone */
 			vj_msg("batch %ld (%s): the provider no longer knows it: %s", b->seq, b->pid,
 			    q.err.msg);
 			memset(&i, 0, sizeof i);
 			i.state = BW_FAILED;
-			rq_clear(&q);
-			return collect(x, b, &i);
+			breq_clear(&q);
+			return batch_collect(x, b, &i);
 		}
-		if (!got_signal)
-			ctl_error(x, b, "polling failed", &q);
-		rq_clear(&q);
+		if (!batch_got_signal)
+			batch_ctl_error(x, b, "polling failed", &q);
+		breq_clear(&q);
 		return -1;
 	}
 	int r = bw_parse_batch(x->pc, q.doc, &i);
-	rq_clear(&q);
+	breq_clear(&q);
 	if (r < 0) {
 		vj_msg("batch %ld: the provider's answer is not a batch", b->seq);
 		return -1;
@@ -1275,9 +626,9 @@ poll_one(struct bstate *x, struct batch_rec *b)
 		event_int(&x->ev, "failed", i.failed);
 		event_int(&x->ev, "pending", i.pending);
 		event_close(&x->ev);
-		if (append(x) < 0 || commit(x) < 0)
+		if (batch_append(x) < 0 || batch_commit(x) < 0)
 			return -1;
-		crash_point("poll");
+		batch_crash_point("poll");
 		show(x);
 		vj_info("batch %ld: %s, %ld of %ld answered (%ld failed, %ld pending)", b->seq,
 		    b->state, i.ok + i.failed, i.total, i.failed, i.pending);
@@ -1290,22 +641,22 @@ poll_one(struct bstate *x, struct batch_rec *b)
 		    "--cancel-batches with --batch-fallback online sends its jobs online)", b->seq,
 		    b->pid, bw_state_name[i.state], (long long)(age / 3600000));
 	if (bw_terminal(i.state))
-		return collect(x, b, &i);
+		return batch_collect(x, b, &i);
 	return 0;
 }
 
 static int
 cancel_one(struct bstate *x, struct batch_rec *b)
 {
-	struct breq q = { .pc = x->pc, .kind = RQ_CANCEL, .id = b->pid };
+	struct breq q = { .pc = x->pc, .stop = &batch_got_signal, .kind = RQ_CANCEL, .id = b->pid };
 	char what[64];
 	snprintf(what, sizeof what, "batch-%ld", b->seq);
-	int r = rq_run(&q, what);
+	int r = breq_run(&q, what);
 	if (r < 0)
 		vj_msg("batch %ld: cancel failed: %s", b->seq, q.err.msg);
 	else
 		vj_info("batch %ld (%s): cancelled", b->seq, b->pid);
-	rq_clear(&q);
+	breq_clear(&q);
 	return r;
 }
 
@@ -1334,10 +685,10 @@ mark_open(struct bstate *x)
 		struct members ms;
 		if (!is_open(&x->bl.b[i]))
 			continue;
-		if (members_load(x, x->bl.b[i].seq, &ms) == 0)
+		if (batch_members_load(x, x->bl.b[i].seq, &ms) == 0)
 			for (size_t k = 0; k < ms.n; k++)
 				idx_get(x->in_batch, ms.m[k].id, strlen(ms.m[k].id), 1);
-		members_free(&ms);
+		batch_members_free(&ms);
 	}
 }
 
@@ -1362,7 +713,7 @@ batch_guard(const char *run, struct stage_def *d)
 	size_t n;
 	if (!run_exists(run) || batch_scan(run, d->s, &b, &n, err, sizeof err) < 0 || !n)
 		return NULL;
-	x.bl = (struct blist){ b, n, n };
+	x.bl = (struct batch_list){ b, n, n };
 	snprintf(x.dir, sizeof x.dir, "%s/batch", run);
 	x.in_batch = idx_new();
 	mark_open(&x);
@@ -1398,11 +749,11 @@ clean_dir(struct bstate *x)
 {
 	char p[PATH_MAX], q[PATH_MAX + 8];
 	for (long seq = 1;; seq++) {
-		struct batch_rec *b = blist_get(&x->bl, seq, 0);
+		struct batch_rec *b = batch_list_get(&x->bl, seq, 0);
 		int any = 0;
 		const char *ext[] = { ".jsonl", ".keys", ".out", ".err" };
 		for (int e = 0; e < 4; e++) {
-			bpath(x, seq, ext[e], p, sizeof p);
+			batch_path(x, seq, ext[e], p, sizeof p);
 			snprintf(q, sizeof q, "%s.tmp", p);
 			if (unlink(q) == 0)
 				any = 1;
@@ -1437,6 +788,7 @@ gather(struct bstate *x)
 	d.want = want_not_in_batch;
 	d.want_ctx = x;
 	d.each_run = x->run;    /* one fold, and it holds what this process journaled */
+	d.each_emit = 1;        /* records given that the journal has: passed on */
 	x->fd = x->kfd = -1;
 	char err[512];
 	/* what upstream finished since the last look (--wait) */
@@ -1449,6 +801,8 @@ gather(struct bstate *x)
 	x->in_batch = idx_new();
 	mark_open(x);
 	int st = stage_each(x->c, &d, gather_one, x);
+	if (st == VJ_EFATAL)
+		x->io_failed = 1;   /* the output could not be written */
 	if (x->fd >= 0 && x->n > 0 && !x->io_failed && !x->discard && !x->fatal)
 		file_close(x);
 	else if (x->fd >= 0) {
@@ -1463,7 +817,7 @@ gather(struct bstate *x)
 	}
 	x->fd = x->kfd = -1;
 	x->wb.len = x->kb.len = 0;
-	commit(x);
+	batch_commit(x);
 	return st;
 }
 
@@ -1471,7 +825,7 @@ static void
 sleep_s(double s)
 {
 	int64_t end = mono_ms() + (int64_t)(s * 1000);
-	while (!got_signal && mono_ms() < end) {
+	while (!batch_got_signal && mono_ms() < end) {
 		int64_t left = end - mono_ms();
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (left > 200 ? 200 : left) * 1000000L };
 		nanosleep(&ts, NULL);
@@ -1530,7 +884,7 @@ setup(struct bstate *x)
 		vj_msg("%s", err);
 		return VJ_EFATAL;
 	}
-	x->bl = (struct blist){ b, n, n };
+	x->bl = (struct batch_list){ b, n, n };
 	snprintf(x->dir, sizeof x->dir, "%s/batch", x->c->run);
 	if (mkdir_p(x->dir, 0755) < 0) {
 		vj_warn("cannot make %s:", x->dir);
@@ -1548,7 +902,7 @@ import(struct bstate *x)
 		return VJ_EUSAGE;
 	}
 	x->export_mode = 1;   /* OpenAI's format, no batch of ours */
-	read_results(x, x->bc->import_file, NULL, now_ms());
+	batch_read_results(x, x->bc->import_file, NULL, now_ms());
 	return x->io_failed ? VJ_EFATAL : x->n_failed ? VJ_EFAILED : VJ_OK;
 }
 
@@ -1559,17 +913,17 @@ run_batches(struct bstate *x)
 	double wait = x->bc->poll / 8 > 1 ? x->bc->poll / 8 : x->bc->poll;
 	for (;;) {
 		/* intents a crash left without an id */
-		for (size_t i = 0; i < x->bl.n && !x->fatal && !got_signal; i++)
+		for (size_t i = 0; i < x->bl.n && !x->fatal && !batch_got_signal; i++)
 			if (is_open(&x->bl.b[i]) && !x->bl.b[i].pid[0])
 				recover(x, &x->bl.b[i]);
 		if (first && x->bc->cancel)
 			for (size_t i = 0; i < x->bl.n; i++)
 				if (is_open(&x->bl.b[i]) && x->bl.b[i].pid[0])
 					cancel_one(x, &x->bl.b[i]);
-		for (size_t i = 0; i < x->bl.n && !x->fatal && !got_signal && !x->io_failed; i++)
+		for (size_t i = 0; i < x->bl.n && !x->fatal && !batch_got_signal && !x->io_failed; i++)
 			if (is_open(&x->bl.b[i]) && x->bl.b[i].pid[0])
 				poll_one(x, &x->bl.b[i]);
-		if (x->fatal || x->io_failed || got_signal || (x->later && !x->bc->wait))
+		if (x->fatal || x->io_failed || batch_got_signal || (x->later && !x->bc->wait))
 			break;
 		x->later = 0;
 		/* what is ready now, what the batches left included */
@@ -1580,7 +934,7 @@ run_batches(struct bstate *x)
 		}
 		first = 0;
 		show(x);
-		if (x->fatal || x->io_failed || got_signal || !x->bc->wait || !n_open(x))
+		if (x->fatal || x->io_failed || batch_got_signal || !x->bc->wait || !n_open(x))
 			break;
 		sleep_s(wait);
 		if (wait < x->bc->poll)
@@ -1635,7 +989,7 @@ batch_main(const struct stage_config *c, struct stage_def *d, const struct batch
 			vj_info("%llu requests written to %s", (unsigned long long)x.n_submitted,
 			    bc->export_file);
 		}
-		commit(&x);
+		batch_commit(&x);
 		st = x.io_failed ? VJ_EFATAL : st;
 		goto out;
 	}
@@ -1643,11 +997,11 @@ batch_main(const struct stage_config *c, struct stage_def *d, const struct batch
 	x.prog = progress_start(c->run, x.s, &(struct progress_opts){ c->progress, c->heartbeat });
 	show(&x);
 	run_batches(&x);
-	commit(&x);
+	batch_commit(&x);
 	show(&x);
 	{
 		struct progress_counts pc = { .ok = x.n_done, .failed = x.n_failed,
-			.interrupted = got_signal != 0 };
+			.interrupted = batch_got_signal != 0 };
 		progress_end(x.prog, &pc);
 		x.prog = NULL;
 	}
@@ -1658,7 +1012,7 @@ batch_main(const struct stage_config *c, struct stage_def *d, const struct batch
 	x.run->own[x.s] = NULL;
 	/* what the batches left for the online fallback: the stage's own
 	 * driver, on these jobs only */
-	if (!x.fatal && !x.io_failed && !got_signal && !x.later && idx_count(x.online) > 0) {
+	if (!x.fatal && !x.io_failed && !batch_got_signal && !x.later && idx_count(x.online) > 0) {
 		struct stage_def dd = *d;
 		struct stage_config cc = *c;
 		vj_info("%u jobs the batches did not answer: sent online", idx_count(x.online));
@@ -1669,7 +1023,7 @@ batch_main(const struct stage_config *c, struct stage_def *d, const struct batch
 	}
 	if (x.fatal || x.io_failed)
 		st = VJ_EFATAL;
-	else if (open || got_signal || x.later) {
+	else if (open || batch_got_signal || x.later) {
 		char when[32];
 		utc_stamp(now_ms(), 0, when);
 		if (open)
@@ -1678,14 +1032,21 @@ batch_main(const struct stage_config *c, struct stage_def *d, const struct batch
 			st = VJ_ETEMP;
 	} else if (st == VJ_OK && x.n_failed)
 		st = VJ_EFAILED;
-	if (vj_verbose >= 0)
-		vj_info("batch: %llu done, %llu failed for good, %llu sent in batches, %llu not answered",
+	if (vj_verbose >= 0) {
+		char extra[256];
+		snprintf(extra, sizeof extra, "\"stage\":\"%s\",\"done\":%llu,\"failed\":%llu,"
+		    "\"batched\":%llu,\"missing\":%llu,\"open\":%ld,\"status\":%d", stage_name[x.s],
 		    (unsigned long long)x.n_done, (unsigned long long)x.n_failed,
-		    (unsigned long long)x.n_submitted, (unsigned long long)x.n_missing);
+		    (unsigned long long)x.n_submitted, (unsigned long long)x.n_missing, open, st);
+		vj_event("summary", extra, "batch: %llu done, %llu failed for good, %llu put in "
+		    "batches, %llu not answered", (unsigned long long)x.n_done,
+		    (unsigned long long)x.n_failed, (unsigned long long)x.n_submitted,
+		    (unsigned long long)x.n_missing);
+	}
 out:
 	if (x.run) {
 		if (x.run->own[x.s]) {
-			commit(&x);
+			batch_commit(&x);
 			journal_close(x.run->own[x.s]);
 			x.run->own[x.s] = NULL;
 		}

@@ -40,6 +40,14 @@ struct batch_rec {
 	long done, fails, missing;    /* what collecting it journaled */
 };
 
+/* batchlog.c: a growing list of them, and the one of seq (made when
+ * create is set; NULL when absent). */
+struct batch_list {
+	struct batch_rec *b;
+	size_t n, cap;
+};
+struct batch_rec *batch_list_get(struct batch_list *l, long seq, int create);
+
 /* The batches of stage s in RUN, in sequence order (malloc'd array, *n of
  * them).  0, or -1 with err.  A stage's journal that does not exist has
  * none. */

@@ -286,7 +286,7 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job, int
 	if (f->state == JS_DONE && f->key[0] == k[0] && f->key[1] == k[1]) {
 		if (merge_done(x, rec, f->off, key) == 0) {
 			x->n_cached++;
-			if (!x->each)
+			if (!x->each || x->d->each_emit)
 				emit_raw(x, rec, raw_job, NULL);
 			vj_debug("job %s: already done (key %.12s), from the journal", id, key);
 			json_decref(rec);
@@ -1074,9 +1074,18 @@ stage_each(const struct stage_config *c, struct stage_def *d,
 				struct pollfd p = { .fd = input_fd(x.inq), .events = POLLIN };
 				poll(&p, 1, 1000);
 			}
+			if (x.out.len > (1u << 20) && st == VJ_OK) {
+				if (write_all(1, x.out.p, x.out.len) < 0)
+					st = VJ_EFATAL;
+				x.out.len = 0;
+			}
 		}
 		input_stop(x.inq, d->free_prep);
 	}
+	if (x.out.len && st == VJ_OK && write_all(1, x.out.p, x.out.len) < 0)
+		st = VJ_EFATAL;
+	if (st == VJ_EFATAL)
+		vj_warn("error writing output:");
 	if (st == VJ_OK && x.n_bad)
 		st = VJ_EFAILED;
 	if (!d->each_run)

@@ -89,6 +89,9 @@ struct stage_def {
 	 * (--batch, holding the lock), used instead of reading the journals
 	 * again; left to the caller. */
 	struct run *each_run;
+	/* stage_each: print the records the journal already holds a result
+	 * for, as stage_main does (--batch on a pipe) */
+	int each_emit;
 };
 
 /* Run a stage to the end; returns the exit status. */
