@@ -889,8 +889,10 @@ hook_tick(void *ctx, int urgent)
 			eng_stop(x->eng, 0);
 		}
 	}
-	memmove(x->out.p, x->out.p + on, x->out.len - on);
-	x->out.len -= on;
+	if (on) {
+		memmove(x->out.p, x->out.p + on, x->out.len - on);
+		x->out.len -= on;
+	}
 	x->mark_j = journal_pending(j);
 	x->mark_out = x->out.len;
 	run_ckpt_tick(x->run, x->d->s);
