@@ -46,7 +46,7 @@ bw_supported(const struct prov_ctx *c)
 
 /* ---- limits: data/batch.txt ---- */
 
-/* "provider max_bytes max_requests" lines; # comments. */
+/* "provider max_bytes max_requests [answer_max]" lines; # comments. */
 static int
 limits_from(const char *path, const char *provider, struct bw_limits *l, char *err, size_t n)
 {
@@ -59,21 +59,24 @@ limits_from(const char *path, const char *provider, struct bw_limits *l, char *e
 		return errf(err, n, "%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof line, f)) {
 		char name[64], extra[8];
-		long long bytes, reqs;
+		long long bytes, reqs, amax = 256 << 10;
 		char *h = strchr(line, '#');
 		lno++;
 		if (h)
 			*h = 0;
-		int k = sscanf(line, "%63s %lld %lld %7s", name, &bytes, &reqs, extra);
+		int k = sscanf(line, "%63s %lld %lld %lld %7s", name, &bytes, &reqs, &amax, extra);
 		if (k <= 0)
 			continue;
-		if (k != 3 || bytes < 1 || reqs < 0 || reqs > LONG_MAX) {
+		if ((k != 3 && k != 4) || bytes < 1 || reqs < 0 || reqs > LONG_MAX || amax < 1 ||
+		    amax > (1LL << 30)) {
 			fclose(f);
-			return errf(err, n, "%s:%ld: want \"PROVIDER MAX_BYTES MAX_REQUESTS\"", path, lno);
+			return errf(err, n, "%s:%ld: want \"PROVIDER MAX_BYTES MAX_REQUESTS [ANSWER_MAX]\"",
+			    path, lno);
 		}
 		if (!strcmp(name, provider)) {
 			l->max_bytes = bytes;
 			l->max_requests = (long)reqs;
+			l->answer_max = amax;
 			found = 1;
 		}
 	}

@@ -37,6 +37,7 @@ struct bw_info {
 struct bw_limits {
 	long long max_bytes;      /* of one input file */
 	long max_requests;        /* lines of one input file; 0: no limit */
+	long long answer_max;     /* bytes a request may take in a result file */
 };
 /* The limits of provider (gemini, openai) from data/batch.txt beside the
  * model table, or from $VJ_BATCH_LIMITS.  0, or -1 with err. */

@@ -189,8 +189,23 @@ download(struct bstate *x, struct batch_rec *b, const char *file_id, const char 
 		x->io_failed = 1;
 		return -1;
 	}
-	struct breq q = { .pc = x->pc, .stop = &batch_got_signal, .kind = RQ_DOWNLOAD, .file_id = file_id, .fd = fd };
+	/* the answers to b->n requests, each at most the limits' answer_max
+	 * (data/batch.txt: an answer is text under the schema's bounds and
+	 * max_tokens; a file bigger than that is not an answer file) */
+	uint64_t cap = (uint64_t)(b->n > 0 ? b->n : 1) * (uint64_t)x->lim.answer_max + (64u << 10);
+	struct breq q = { .pc = x->pc, .stop = &batch_got_signal, .kind = RQ_DOWNLOAD, .file_id = file_id,
+	    .fd = fd, .max_bytes = cap };
 	int r = breq_run(&q, what);
+	if (r < 0 && q.got > cap) {
+		close(fd);
+		unlink(tmp);
+		vj_msg("batch %ld: its file %s is over %llu bytes, more than the answers to %ld requests "
+		    "can be: refused (the provider's answer, not this run, is wrong)", b->seq, file_id,
+		    (unsigned long long)cap, b->n);
+		breq_clear(&q);
+		x->fatal = 1;
+		return -1;
+	}
 	breq_clear(&q);
 	if (r < 0) {
 		close(fd);

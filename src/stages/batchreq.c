@@ -9,10 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A download goes to its file, up to its bound: a server that sends more
+ * than a batch's answers can hold is not filling the disk. */
 static int
 sink_fd(void *ud, const char *p, size_t n)
 {
 	struct breq *q = ud;
+	q->got += n;
+	if (q->max_bytes && q->got > q->max_bytes) {
+		errno = EFBIG;
+		return -1;
+	}
 	return write_all(q->fd, p, n);
 }
 
@@ -40,6 +47,7 @@ rq_build(void *ctx, struct eng_task *t, struct eng_http *h, json_t **result, str
 			eng_seterr(e, EC_FATAL, "cannot write the download: %s", strerror(errno));
 			return -1;
 		}
+		q->got = 0;
 		h->sink = sink_fd;
 		h->sink_ud = q;
 		break;

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <jansson.h>
+#include <stdint.h>
 #include "core/engine.h"
 #include "providers/provshared.h"
 
@@ -16,6 +17,7 @@ struct breq {
 	long seq;
 	int step;
 	int fd;                       /* a download's file */
+	uint64_t max_bytes, got;      /* a download's bound (0: none), and its bytes so far */
 	const volatile sig_atomic_t *stop;   /* set: a signal came, stop now */
 	/* what came back */
 	json_t *doc;
