@@ -112,7 +112,8 @@ test_expect_success 'usage errors: each named, exit 2' '
 	test_grep "cannot read nothere.jsonl" e &&
 	printf "gemini lots 0\n" >badlimits &&
 	test_status 2 env VJ_BATCH_LIMITS=$PWD/badlimits vj-analyze --base-url "$FAKE_URL" --model $M --pending --batch 2>e &&
-	test_grep "badlimits:1: want \"PROVIDER MAX_BYTES MAX_REQUESTS\"" e
+	test_grep "badlimits:1: want \"PROVIDER MAX_BYTES MAX_REQUESTS \[ANSWER_MAX\]\"" e &&
+	test_status 2 an --pending --batch --tier flex 2>e && test_grep "does not go with --tier flex" e
 '
 
 test_expect_success 'vj-generate --batch on Gemini' '

@@ -163,36 +163,48 @@ fake_gemini_fault(struct fake_call *call, struct fake_resp *rs, int fault)
 	}
 }
 
-/* Everything after the key check; batch lines (online 0) skip the rate
- * limit and the random faults but get the scripted ones. */
+
+static int fake_openai_check(struct fake_call *, struct fake_resp *);
+static void fake_openai_fault(struct fake_call *, struct fake_resp *, int);
+
+/* Everything after the key check, for either family; batch lines (online
+ * 0) skip the rate limit, flex shedding and the random faults but get the
+ * scripted ones. */
 static void
-fake_gemini_answer(struct fake_call *call, struct fake_resp *rs, const char *body,
-    size_t len, int online)
+fake_answer(struct fake_call *call, struct fake_resp *rs, const char *body, size_t len,
+    int online)
 {
 	json_error_t jerr;
-	int fault;
+	int gem = call->family == FAM_GEMINI, fault;
 
 	/* a batch line comes parsed (body NULL): borrowed, hence the incref */
 	call->req = body ? json_loadb(body, len, 0, &jerr) : json_incref(call->req);
 	fake_image_note(call->job, call->req);
-	if (fake_gemini_check(call, call->model, rs) == 0) {
+	if ((gem ? fake_gemini_check(call, call->model, rs) : fake_openai_check(call, rs)) == 0) {
 		fault = fake_script_next(call->job);
 		uint64_t at = fake_now_ms();
-		if (online && fault == FAULT_NONE && fake_rpm_take(FAM_GEMINI, at, &call->retry_ms))
-			fake_gemini_429(call, rs, 0);
-		else if (online && fault == FAULT_NONE && fake_tokens_shed(call, rs))
+		if (online && fault == FAULT_NONE && fake_rpm_take(call->family, at, &call->retry_ms)) {
+			if (gem)
+				fake_gemini_429(call, rs, 0);
+			else
+				fake_openai_429(call, rs);
+		} else if (online && fault == FAULT_NONE && fake_tokens_shed(call, rs)) {
 			;	/* flex, shed */
-		else {
+		} else {
 			if (online && fault == FAULT_NONE)
 				fault = fake_random_fault();
-			if (!fake_transport_fault(rs, fault))
-				fake_gemini_fault(call, rs, fault);
+			if (!fake_transport_fault(rs, fault)) {
+				if (gem)
+					fake_gemini_fault(call, rs, fault);
+				else
+					fake_openai_fault(call, rs, fault);
+			}
 			if (fault == FAULT_SLOW)
 				rs->delay_ms = FAKE_SLOW_MS;
 		}
 		fake_tokens_after(call, rs);
 		if (online)
-			fake_rpm_headers(rs, FAM_GEMINI, at);
+			fake_rpm_headers(rs, call->family, at);
 	}
 	json_decref(call->req);
 	call->req = NULL;
@@ -227,7 +239,7 @@ fake_route_gemini(struct fake_req *rq, struct fake_resp *rs, const char *rest)
 		fake_gemini_error(&call, rs, 400, NULL);
 		return rs->status;
 	}
-	fake_gemini_answer(&call, rs, rq->body, rq->bodylen, 1);
+	fake_answer(&call, rs, rq->body, rq->bodylen, 1);
 	return rs->action == ACT_SEND ? rs->status : 0;
 }
 
@@ -323,38 +335,6 @@ fake_openai_fault(struct fake_call *call, struct fake_resp *rs, int fault)
 	}
 }
 
-static void
-fake_openai_answer(struct fake_call *call, struct fake_resp *rs, const char *body,
-    size_t len, int online)
-{
-	json_error_t jerr;
-	int fault;
-
-	/* a batch line comes parsed (body NULL): borrowed, hence the incref */
-	call->req = body ? json_loadb(body, len, 0, &jerr) : json_incref(call->req);
-	fake_image_note(call->job, call->req);
-	if (fake_openai_check(call, rs) == 0) {
-		fault = fake_script_next(call->job);
-		uint64_t at = fake_now_ms();
-		if (online && fault == FAULT_NONE && fake_rpm_take(FAM_OPENAI, at, &call->retry_ms))
-			fake_openai_429(call, rs);
-		else if (online && fault == FAULT_NONE && fake_tokens_shed(call, rs))
-			;	/* flex, shed */
-		else {
-			if (online && fault == FAULT_NONE)
-				fault = fake_random_fault();
-			if (!fake_transport_fault(rs, fault))
-				fake_openai_fault(call, rs, fault);
-			if (fault == FAULT_SLOW)
-				rs->delay_ms = FAKE_SLOW_MS;
-		}
-		fake_tokens_after(call, rs);
-		if (online)
-			fake_rpm_headers(rs, FAM_OPENAI, at);
-	}
-	json_decref(call->req);
-	call->req = NULL;
-}
 
 static int
 fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
@@ -371,11 +351,11 @@ fake_route_openai(struct fake_req *rq, struct fake_resp *rs)
 		fake_openai_fault(&call, rs, FAULT_BADKEY);
 		return rs->status;
 	}
-	fake_openai_answer(&call, rs, rq->body, rq->bodylen, 1);
+	fake_answer(&call, rs, rq->body, rq->bodylen, 1);
 	return rs->action == ACT_SEND ? rs->status : 0;
 }
 
-/* A batch line, answered like its online request (see fake_gemini_answer). */
+/* A batch line, answered like its online request (see fake_answer). */
 void
 fake_answer_line(int family, const char *model, const char *job, json_t *req,
     size_t len, struct fake_resp *rs)
@@ -389,9 +369,9 @@ fake_answer_line(int family, const char *model, const char *job, json_t *req,
 	call.reqlen = len;
 	call.req = req;
 	if (family == FAM_GEMINI)
-		fake_gemini_answer(&call, rs, NULL, len, 0);
+		fake_answer(&call, rs, NULL, len, 0);
 	else
-		fake_openai_answer(&call, rs, NULL, len, 0);
+		fake_answer(&call, rs, NULL, len, 0);
 }
 
 /* ---- static files and redirects ---- */
