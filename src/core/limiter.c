@@ -372,9 +372,13 @@ void
 limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, uint64_t n_ok)
 {
 	l->refused[l->nrefused++ % LIMITER_REFUSED] = sent;
-	forget_start(l, sent);
-	if (windowed(l))
+	/* a known window counts what the server let through; with none, the
+	 * starts are the rate just achieved, refused ones too (forgetting
+	 * them would make a first wall look like no rate at all: 6/min) */
+	if (windowed(l)) {
+		forget_start(l, sent);
 		probe(l, now, sent);
+	}
 	/* Hold every start only when 429s are most of what comes back (a
 	 * quota wall: the others would be refused too).  429s among
 	 * successes delay their own jobs and may slow the rate, no more:

@@ -194,6 +194,20 @@ test_no_rpm(void)
 	traffic(&l, 400, 0, 400, none);
 	ok(l.rate > wall, "two minutes after the cut the rate passes the old wall (%g > %g)",
 	    l.rate, wall);
+
+	/* the first answers of a run are all 429s (tests/t0387): the three
+	 * refused starts are the rate achieved, not nothing (that gave 6/min
+	 * less 20%: a job every 12.5 s) */
+	clk = T0;
+	limiter_init(&l, 0, 0, 8);
+	for (int i = 0; i < 3; i++)
+		limiter_started(&l, clk, clk, 0);
+	clk += 5;
+	for (int i = 0; i < 3; i++) {   /* in the engine's order; answered in under 1 ms */
+		limiter_answer(&l, 0, 1);
+		limiter_cut(&l, clk, T0, -1, 0);
+	}
+	ok(l.rate >= 60, "three 429s first: the rate stays near what was sent (%g/min)", l.rate);
 }
 
 /* ---- whole runs against a simulated sliding-window server ---- */
