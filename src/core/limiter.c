@@ -60,32 +60,31 @@ room_at(const struct limiter *l, unsigned n)
 	return l->starts[(l->nstarts - n) % LIMITER_RING] + win_end(l);
 }
 
-/* Of the starts kept, how many were sent in (a, b): a binary search, the
- * ring being in the order sent. */
+/* The kept starts are ring[(base + i) % LIMITER_RING] for i in [0, n), in
+ * the order sent: the first i in [lo, n) sent at or after t (n if none),
+ * by binary search. */
+static unsigned
+first_at_or_after(const struct limiter *l, unsigned base, unsigned lo, unsigned n, int64_t t)
+{
+	unsigned hi = n;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (l->starts[(base + mid) % LIMITER_RING] < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Of the starts kept, how many were sent in (a, b). */
 static unsigned
 starts_between(const struct limiter *l, int64_t a, int64_t b)
 {
 	unsigned n = l->nstarts < LIMITER_RING ? l->nstarts : LIMITER_RING;
 	unsigned base = l->nstarts - n;
-	unsigned lo = 0, hi = n, first, end;
-	while (lo < hi) {       /* the first sent after a */
-		unsigned mid = lo + (hi - lo) / 2;
-		if (l->starts[(base + mid) % LIMITER_RING] <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	first = lo;
-	hi = n;
-	while (lo < hi) {       /* the first sent at or after b */
-		unsigned mid = lo + (hi - lo) / 2;
-		if (l->starts[(base + mid) % LIMITER_RING] < b)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	end = lo;
-	return end - first;
+	unsigned first = first_at_or_after(l, base, 0, n, a + 1);
+	return first_at_or_after(l, base, first, n, b) - first;
 }
 
 static void
@@ -324,14 +323,7 @@ static void
 forget_start(struct limiter *l, int64_t sent)
 {
 	unsigned n = l->nstarts < LIMITER_RING ? l->nstarts : LIMITER_RING;
-	unsigned base = l->nstarts - n, lo = 0, hi = n;
-	while (lo < hi) {       /* the first start at or after sent */
-		unsigned mid = lo + (hi - lo) / 2;
-		if (l->starts[(base + mid) % LIMITER_RING] < sent)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	unsigned base = l->nstarts - n, lo = first_at_or_after(l, base, 0, n, sent);
 	if (lo == n || l->starts[(base + lo) % LIMITER_RING] != sent)
 		return;         /* gone from the ring already */
 	for (unsigned i = lo; i > 0; i--)

@@ -365,7 +365,7 @@ entry_seal(struct outlog *l, json_t *e)
 	return NULL;
 }
 
-static int by_string(const void *a, const void *b);
+static json_t *sorted_keys(json_t *set);
 
 void
 outlog_supersede(struct outlog *l, json_t *entries)
@@ -404,36 +404,12 @@ outlog_supersede(struct outlog *l, json_t *entries)
 			json_object_update(set, w);
 		if (json_object_get(acc, seal))
 			json_object_update(set, json_object_get(acc, seal));
-		if (json_object_size(set)) {
-			size_t n = json_object_size(set), k = 0;
-			const char **ids = xcalloc(n, sizeof *ids);
-			const char *id;
-			json_t *v;
-			json_object_foreach(set, id, v)
-				ids[k++] = id;
-			qsort(ids, n, sizeof *ids, by_string);
-			json_t *arr = json_array();
-			for (k = 0; k < n; k++)
-				json_array_append_new(arr, json_string(ids[k]));
-			json_object_set_new(e, "superseded", arr);
-			free(ids);
-		}
+		if (json_object_size(set))
+			json_object_set_new(e, "superseded", sorted_keys(set));
 		json_decref(set);
 		/* which of them were withdrawn, rather than replaced: to say so */
-		if (json_object_size(w)) {
-			size_t n = json_object_size(w), k = 0;
-			const char **ids = xcalloc(n, sizeof *ids);
-			const char *id;
-			json_t *v;
-			json_object_foreach(w, id, v)
-				ids[k++] = id;
-			qsort(ids, n, sizeof *ids, by_string);
-			json_t *arr = json_array();
-			for (k = 0; k < n; k++)
-				json_array_append_new(arr, json_string(ids[k]));
-			json_object_set_new(e, "withdrawn", arr);
-			free(ids);
-		}
+		if (json_object_size(w))
+			json_object_set_new(e, "withdrawn", sorted_keys(w));
 	}
 	json_decref(acc);
 }
@@ -442,6 +418,23 @@ static int
 by_string(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of a JSON object as a sorted array of strings. */
+static json_t *
+sorted_keys(json_t *set)
+{
+	size_t n = json_object_size(set), k = 0;
+	const char **ids = xcalloc(n ? n : 1, sizeof *ids);
+	const char *id;
+	json_t *v, *arr = json_array();
+	json_object_foreach(set, id, v)
+		ids[k++] = id;
+	qsort(ids, n, sizeof *ids, by_string);
+	for (k = 0; k < n; k++)
+		json_array_append_new(arr, json_string(ids[k]));
+	free(ids);
+	return arr;
 }
 
 /* ---- index.json ---- */
