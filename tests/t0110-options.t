@@ -135,6 +135,15 @@ test_expect_success 'a bad value names its option' '
 	test_status 2 vj-status --json --check 2>e && test_grep "^usage: vj-status" e
 '
 
+test_expect_success 'bad values of the tier, batch and per-host options name them' '
+	test_status 2 vj-analyze --tier turbo 2>e && test_grep "^vj-analyze: --tier takes standard or flex, not .turbo." e &&
+	test_status 2 vj-ingest --per-host -1 2>e && test_grep "^vj-ingest: --per-host: .-1. is not a whole number" e &&
+	test_status 2 vj-analyze --poll 0 2>e && test_grep "^vj-analyze: --poll: .0. is not a number" e &&
+	test_status 2 vj-generate --batch-size 0 2>e && test_grep "^vj-generate: --batch-size: .0. is not a whole number" e &&
+	test_status 2 vj-analyze --media-resolution huge 2>e && test_grep "media-resolution takes low, medium, high or ultra" e &&
+	test_status 2 vj-analyze --detail max 2>e && test_grep "^vj-analyze: --detail takes low, high or auto" e
+'
+
 test_expect_success 'one run directory default, ./vj-run, for every command' '
 	for c in $CMDS; do
 		$c --help | test_grep -F -- "--run DIR" | test_grep -F "(default: \$VJ_RUN, else ./vj-run)" || return 1
