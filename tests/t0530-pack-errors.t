@@ -21,6 +21,22 @@ test_expect_success 'a corrupt image object is left out too' '
 	test_grep "job j0000004: .*do not match" c.err
 '
 
+test_expect_success 'big objects (mapped, checked two at a time): each damaged one named, the rest packed' '
+	vj-mkrun mapped 10 --image-bytes 100k --print >mrecs.jsonl &&
+	for n in 5 8; do
+		sha=$(sed -n ${n}p mrecs.jsonl | jq -r .image.sha256) &&
+		obj=mapped/objects/$(echo $sha | cut -c1-2)/$(echo $sha | cut -c3-) &&
+		chmod u+w $obj &&
+		printf "X" | dd of=$obj bs=1 seek=70000 conv=notrunc 2>/dev/null || return 1
+	done &&
+	test_status 1 vj-pack -r mapped -o mout --pending >m.txt 2>m.err &&
+	test_grep "job j0000004: .*do not match" m.err &&
+	test_grep "job j0000007: .*do not match" m.err &&
+	test $(grep -c "do not match" m.err) -eq 2 &&
+	test $(jq .records m.txt) -eq 8 &&
+	vj-pack --verify mout
+'
+
 mkdir full
 if mount -t tmpfs -o size=2m tmpfs full 2>/dev/null; then
 test_expect_success 'disk full while sealing: exit 3, named, nothing half-written' '

@@ -15,6 +15,11 @@ struct sha256_ctx;
 struct sha256_ctx *sha256_new(void);
 void sha256_update(struct sha256_ctx *c, const void *p, size_t n);
 void sha256_final(struct sha256_ctx *c, char out[65]);  /* frees c */
+/* Two different streams, na bytes into a and nb into b, at once where the
+ * CPU can (SHA extensions: about 1.4x the bytes per second of one at a
+ * time); the same digests as two sha256_update calls. */
+void sha256_update2(struct sha256_ctx *a, const void *pa, size_t na, struct sha256_ctx *b,
+    const void *pb, size_t nb);
 /* Many short messages after one common prefix (cache keys: stage, config,
  * then a job's upstream key): the prefix is hashed once, each message
  * then costs only its own block or two.  A prefix state is read-only once

@@ -17,12 +17,14 @@
  * caller frames the next samples (and pack.c's reader thread reads and
  * checks the next images).
  *
- * The compressed bytes are written out and hashed (the sha256 that
- * index.json gives for the file) on a writer thread of its own: on
- * incompressible images hashing the output costs as much as compressing
- * it, and on the caller's thread it held up the framing and the feeding
- * of the workers.  The compressor fills one of a few output buffers while
- * the writer takes the others, in order. */
+ * The compressed bytes are written out by one thread and hashed (the
+ * sha256 that index.json gives for the file) by another, from a ring of
+ * output buffers: on incompressible images each of the two costs about as
+ * much as compressing, and on the caller's thread they held up the
+ * framing and the feeding of the workers.  The ring holds a whole zstd job
+ * of output (8 MiB at level 3): a finished job's output comes out at once,
+ * and a smaller ring made the caller wait for the writer there, with the
+ * workers idle for want of input. */
 #include "core/shard.h"
 #include "base/hash.h"
 #include "base/jscan.h"
@@ -53,23 +55,38 @@ const char *const shard_compress_name[] = { "zstd", "gzip", "none" };
 #define STAGE (1u << 16)       /* small pieces gathered before the compressor */
 #define DIRECT (1u << 14)      /* a piece this big goes to the compressor as it is */
 #define TAR_RECORD 10240       /* the stream is padded to a multiple of this */
-#define NOUT 4                 /* output buffers: one filled, the others being written */
+#define NOUT 64                 /* output buffers (8 MiB): one filled, the others being written */
 
-/* The writer thread: writes and hashes buffers in the order they are
- * handed over.  Wake-ups cost (a futex, in a VM an interrupt to the other
- * CPU): each side signals only when the other one sleeps. */
-struct writer {
+/* The output ring has two consumers, each a thread of its own: one writes
+ * the buffers out, the other hashes them, both in the order they were
+ * handed over; a buffer is free again once both have passed it.  Writing
+ * (the kernel copying into the page cache) and hashing each cost about as
+ * much as compressing incompressible images: on one thread they were the
+ * longest of the pipeline's.  Wake-ups cost (a futex, in a VM an interrupt
+ * to the other CPU): each side signals only when the other one sleeps. */
+enum { C_WRITE, C_HASH, NCONS };
+
+struct consumer {
 	pthread_t th;
-	int live;                /* the thread runs (else writes happen in line) */
-	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	uint64_t done;           /* buffers this consumer is through with */
+	int wait;                /* it sleeps, waiting for a buffer */
+	int live;
+	struct writer *w;
+};
+
+struct writer {
+	int live;                /* the threads run (else all happens in line) */
+	pthread_mutex_t mu;
+	pthread_cond_t mcv;      /* the producer waits here for a free buffer */
 	unsigned char *buf[NOUT];
 	size_t len[NOUT];
-	uint64_t queued, done;   /* buffers handed over, written */
-	int end, wwait, mwait;
+	uint64_t queued;         /* buffers handed over */
+	int end, mwait;
 	int err;                 /* errno of the first failed write */
 	int fd;
 	int inited;
+	struct consumer c[NCONS];
 	struct sha256_ctx *sha;  /* of the file; NULL once shard_finish took it */
 };
 
@@ -122,7 +139,7 @@ shard_sample_size(const struct shard_member *m, int n, size_t keylen)
 
 /* ---- output: every compressed byte is written and hashed here */
 
-/* Write and hash one buffer: 0, or an errno. */
+/* Write one buffer: 0, or an errno. */
 static int
 write_out(struct writer *w, const unsigned char *p, size_t n)
 {
@@ -131,38 +148,63 @@ write_out(struct writer *w, const unsigned char *p, size_t n)
 		if (write_all(w->fd, p + o, k) < 0)
 			return errno ? errno : EIO;
 	}
-	sha256_update(w->sha, p, n);
 	return 0;
 }
 
-static void *
-writer_main(void *arg)
+/* Consumer i's part of one buffer. */
+static int
+consume(struct writer *w, int i, const unsigned char *p, size_t n)
 {
-	struct writer *w = arg;
+	if (i == C_HASH) {
+		sha256_update(w->sha, p, n);
+		return 0;
+	}
+	return write_out(w, p, n);
+}
+
+static uint64_t
+freed(const struct writer *w)
+{
+	uint64_t f = w->c[0].done;
+	for (int i = 1; i < NCONS; i++)
+		if (w->c[i].done < f)
+			f = w->c[i].done;
+	return f;
+}
+
+static void *
+consumer_main(void *arg)
+{
+	struct consumer *c = arg;
+	struct writer *w = c->w;
+	int role = (int)(c - w->c);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (w->done == w->queued && !w->end) {
-			w->wwait = 1;
-			pthread_cond_wait(&w->cv, &w->mu);
-			w->wwait = 0;
+		while (c->done == w->queued && !w->end) {
+			c->wait = 1;
+			pthread_cond_wait(&c->cv, &w->mu);
+			c->wait = 0;
 		}
-		if (w->done == w->queued)
+		if (c->done == w->queued)
 			break;
-		/* buffer done % NOUT is ours until done passes it */
-		size_t i = w->done % NOUT, n = w->len[i];
+		/* buffer done % NOUT stays put until every consumer passed it */
+		size_t i = c->done % NOUT, n = w->len[i];
 		int bad = w->err;
 		pthread_mutex_unlock(&w->mu);
-		int e = bad ? 0 : write_out(w, w->buf[i], n);
+		int e = bad ? 0 : consume(w, role, w->buf[i], n);
 		pthread_mutex_lock(&w->mu);
 		if (e && !w->err)
 			w->err = e;
-		w->done++;
+		c->done++;
 		if (w->mwait)
-			pthread_cond_signal(&w->cv);
+			pthread_cond_signal(&w->mcv);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
+
+static void
+writer_stop(struct writer *w);
 
 static void
 writer_start(struct writer *w, int fd)
@@ -173,11 +215,22 @@ writer_start(struct writer *w, int fd)
 	for (int i = 0; i < NOUT; i++)
 		w->buf[i] = xmalloc(CHUNK);
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
-	int e = pthread_create(&w->th, NULL, writer_main, w);
-	if (e)
-		vj_debug("cannot start the writer thread (%s); writing in line", strerror(e));
-	w->live = e == 0;
+	pthread_cond_init(&w->mcv, NULL);
+	for (int i = 0; i < NCONS; i++) {
+		w->c[i].w = w;
+		pthread_cond_init(&w->c[i].cv, NULL);
+	}
+	w->live = 1;
+	for (int i = 0; i < NCONS; i++) {
+		struct consumer *c = &w->c[i];
+		int e = pthread_create(&c->th, NULL, consumer_main, c);
+		if (e) {
+			vj_debug("cannot start the output threads (%s); writing in line", strerror(e));
+			writer_stop(w);
+			return;
+		}
+		c->live = 1;
+	}
 }
 
 /* Hand buffer queued % NOUT (n bytes) over; 0, or the errno of a write
@@ -186,20 +239,20 @@ static int
 writer_put(struct writer *w, size_t n)
 {
 	if (!w->live) {
-		int e = w->err ? w->err : write_out(w, w->buf[0], n);
-		if (e && !w->err)
-			w->err = e;
+		for (int i = 0; i < NCONS && !w->err; i++)
+			w->err = consume(w, i, w->buf[0], n);
 		return w->err;
 	}
 	pthread_mutex_lock(&w->mu);
 	w->len[w->queued % NOUT] = n;
 	w->queued++;
-	if (w->wwait)
-		pthread_cond_signal(&w->cv);
+	for (int i = 0; i < NCONS; i++)
+		if (w->c[i].wait)
+			pthread_cond_signal(&w->c[i].cv);
 	/* the next buffer to fill must be free */
-	while (w->queued - w->done >= NOUT) {
+	while (w->queued - freed(w) >= NOUT) {
 		w->mwait = 1;
-		pthread_cond_wait(&w->cv, &w->mu);
+		pthread_cond_wait(&w->mcv, &w->mu);
 		w->mwait = 0;
 	}
 	int e = w->err;
@@ -207,21 +260,26 @@ writer_put(struct writer *w, size_t n)
 	return e;
 }
 
-/* Wait for everything handed over to be written; stop the thread.  0, or
- * the errno of the first failed write. */
-static int
+/* Wait for everything handed over to be written and hashed; stop the
+ * threads.  (When a thread could not be started, those that were are
+ * stopped, and the rest happens in line: nothing was queued yet.) */
+static void
 writer_stop(struct writer *w)
 {
-	if (w->live) {
-		pthread_mutex_lock(&w->mu);
-		w->end = 1;
-		if (w->wwait)
-			pthread_cond_signal(&w->cv);
-		pthread_mutex_unlock(&w->mu);
-		pthread_join(w->th, NULL);
-		w->live = 0;
-	}
-	return w->err;
+	if (!w->live)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->end = 1;
+	for (int i = 0; i < NCONS; i++)
+		if (w->c[i].wait)
+			pthread_cond_signal(&w->c[i].cv);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < NCONS; i++)
+		if (w->c[i].live) {
+			pthread_join(w->c[i].th, NULL);
+			w->c[i].live = 0;
+		}
+	w->live = 0;
 }
 
 static void
@@ -231,7 +289,9 @@ writer_free(struct writer *w)
 		return;
 	writer_stop(w);
 	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->mcv);
+	for (int i = 0; i < NCONS; i++)
+		pthread_cond_destroy(&w->c[i].cv);
 	for (int i = 0; i < NOUT; i++)
 		free(w->buf[i]);
 	if (w->sha) {
@@ -622,9 +682,12 @@ shard_finish(struct shard *s, char sha_out[65], uint64_t *bytes, char *err, size
 		    (s->o.compress != SC_NONE && feed(s, NULL, 0, 1) < 0);
 	if (!bad)
 		bad = drain(s) < 0;
-	if (!bad && writer_stop(&s->w)) {
-		s->err = s->w.err;
-		bad = 1;
+	if (!bad) {
+		writer_stop(&s->w);
+		if (s->w.err) {
+			s->err = s->w.err;
+			bad = 1;
+		}
 	}
 	if (!bad && s->o.sync && fsync(s->fd) < 0) {
 		s->err = errno;

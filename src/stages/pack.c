@@ -364,7 +364,7 @@ jsonl_line(struct packer *p, struct prefetch *f, size_t i, int *bad)
 			*bad = 1;
 			return NULL;
 		}
-		char *b64 = base64((unsigned char *)bytes->p, bytes->len);
+		char *b64 = base64((unsigned char *)(bytes->map ? bytes->map : bytes->p), bytes->len);
 		json_object_set_new(img, "data", json_string(b64));
 		free(b64);
 	}
@@ -396,7 +396,7 @@ write_item(struct packer *p, struct prefetch *f, struct shard *s, size_t i, char
 		return 1;
 	const char *text = json_string_value(json_object_get(json_object_get(it->rec, "content"), "text"));
 	struct shard_member m[3] = { { "json", it->json, strlen(it->json) },
-		{ image_ext(json_object_get(it->rec, "image")), img->p, img->len },
+		{ image_ext(json_object_get(it->rec, "image")), img->map ? img->map : img->p, img->len },
 		{ "txt", text, strlen(text) } };
 	char *key = wds_key(it->id);
 	r = shard_add(s, key, m, 3, err, errlen);

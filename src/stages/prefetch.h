@@ -10,6 +10,7 @@
 struct prefetch_img {
 	char *p;
 	size_t len, cap;
+	char *map;                   /* the file mapped: the bytes are here, not at p */
 	int err;                     /* 0, or errno (EILSEQ: bytes not matching the hash) */
 };
 
