@@ -38,8 +38,25 @@ struct item {
 	uint64_t size;       /* what it adds to the uncompressed shard */
 };
 
+/* The shard being written.  With --pending the records come in id order,
+ * the order the shard holds them in, so the shard is opened at the first
+ * and written SEAL_LAG samples behind the records as they are built: the
+ * journals are read and the records made while the images are read,
+ * compressed and written, rather than all before.  Records from files are
+ * sorted first, so their shard is written when the batch is complete. */
+#define SEAL_LAG 64
+struct sealing {
+	struct shard *s;
+	struct prefetch *f;      /* NULL when the format needs no image bytes */
+	json_t *ids, *keys, *sup;
+	char *name, *tmp;
+	size_t next;             /* batch items written */
+};
+
 struct packer {
 	const struct pack_cfg *c;
+	struct sealing sl;
+	int stream;              /* records arrive in shard order: write as they come */
 	struct run *r;
 	struct outdir od;
 	struct item *batch;
@@ -159,6 +176,7 @@ usable(struct packer *p, json_t *rec, const char *id)
 }
 
 static int seal(struct packer *p);
+static int seal_stream(struct packer *p);
 
 static void
 progress(struct packer *p)
@@ -267,6 +285,8 @@ add_record(struct packer *p, json_t *rec)
 	p->batch[p->nbatch++] = it;
 	p->batch_bytes += it.size;
 	progress(p);
+	if (p->stream && seal_stream(p) < 0)
+		return -1;
 	if (p->nbatch >= p->c->shard_records || p->batch_bytes >= p->c->shard_bytes)
 		return seal(p);
 	return 0;
@@ -313,18 +333,11 @@ item_sha(const struct item *it)
 	return sha ? sha : "";
 }
 
-/* Start reading the batch's images; NULL when the format needs none. */
-static struct prefetch *
-start_images(struct packer *p)
+/* The format needs the images' bytes. */
+static int
+needs_images(const struct packer *p)
 {
-	if (p->c->so.format != SF_WDS && !p->c->embed_images)
-		return NULL;
-	const char **sha = xcalloc(p->nbatch ? p->nbatch : 1, sizeof *sha);
-	for (size_t i = 0; i < p->nbatch; i++)
-		sha[i] = item_sha(&p->batch[i]);
-	struct prefetch *f = prefetch_start(p->c->run, sha, p->nbatch);
-	free(sha);
-	return f;
+	return p->c->so.format == SF_WDS || p->c->embed_images;
 }
 
 /* A job's image, read and checked by the prefetcher; NULL reported. */
@@ -460,6 +473,91 @@ print_entry(json_t *entry)
 	json_decref(entry);
 }
 
+/* Open the next shard (its temporary) and its image reader. */
+static int
+seal_open(struct packer *p)
+{
+	char err[1024];
+	struct sealing *w = &p->sl;
+	w->name = outdir_shard_name(&p->od, &p->c->so);
+	w->tmp = outdir_temp_path(&p->od);
+	w->ids = json_array();
+	w->keys = json_array();
+	w->sup = json_object();
+	w->next = 0;
+	w->s = shard_create(w->tmp, &p->c->so, err, sizeof err);
+	if (!w->s) {
+		vj_msg("%s", err);
+		return fatal(p, VJ_EFATAL);
+	}
+	w->f = needs_images(p) ? prefetch_open(p->c->run) : NULL;
+	return 0;
+}
+
+/* Done with the shard, sealed or not: its temporary removed if still there. */
+static void
+seal_close(struct packer *p)
+{
+	struct sealing *w = &p->sl;
+	if (w->s)
+		shard_abort(w->s);
+	prefetch_end(w->f);
+	json_decref(w->ids);
+	json_decref(w->keys);
+	json_decref(w->sup);
+	free(w->name);
+	free(w->tmp);
+	memset(w, 0, sizeof *w);
+}
+
+/* Write the batch's samples up to `upto`.  -1 when the run must stop. */
+static int
+seal_write(struct packer *p, size_t upto)
+{
+	char err[1024];
+	struct sealing *w = &p->sl;
+	for (; w->next < upto && !interrupted; w->next++) {
+		size_t i = w->next;
+		int r = write_item(p, w->f, w->s, i, err, sizeof err);
+		if (w->f)
+			prefetch_release(w->f, i);
+		if (r < 0) {
+			vj_msg("%s (sealing %s; the temp file is removed)", err, w->name);
+			return fatal(p, VJ_EFATAL);
+		}
+		if (r > 0) {
+			*outdir_seen_id(&p->od, p->batch[i].id) = OUTDIR_UNPACKED;
+			continue;
+		}
+		const char *id = p->batch[i].id;
+		const char *gk = json_string_value(json_object_get(json_object_get(p->batch[i].rec,
+		    "keys"), "generate"));
+		int64_t slot = idx_get(p->r->ids, id, strlen(id), 1);
+		const char *old = outdir_packed_seal(&p->od, slot);
+		json_array_append_new(w->ids, json_string(id));
+		json_array_append_new(w->keys, key_valid(gk) ? json_string(gk) : json_null());
+		/* an older version of it is in a shard of ours: superseded */
+		if (old) {
+			if (!json_object_get(w->sup, old))
+				json_object_set_new(w->sup, old, json_array());
+			json_array_append_new(json_object_get(w->sup, old), json_string(id));
+		}
+	}
+	return 0;
+}
+
+/* A record was added in shard order: open the shard at the first, hand
+ * the reader its image, write what is SEAL_LAG behind. */
+static int
+seal_stream(struct packer *p)
+{
+	if (!p->sl.s && seal_open(p) < 0)
+		return -1;
+	if (p->sl.f)
+		prefetch_add(p->sl.f, item_sha(&p->batch[p->nbatch - 1]));
+	return p->nbatch > SEAL_LAG ? seal_write(p, p->nbatch - SEAL_LAG) : 0;
+}
+
 /* Seal the current batch as the next shard.  -1 when the run must stop. */
 static int
 seal(struct packer *p)
@@ -467,85 +565,53 @@ seal(struct packer *p)
 	char err[1024];
 	char sha[65];
 	uint64_t bytes;
-	if (p->nbatch == 0)
-		return 0;
-	qsort(p->batch, p->nbatch, sizeof *p->batch, by_id);
-	char *name = outdir_shard_name(&p->od, &p->c->so);
-	char *tmp = outdir_temp_path(&p->od);
-	json_t *ids = json_array(), *keys = json_array(), *sup = json_object();
-	struct shard *s = shard_create(tmp, &p->c->so, err, sizeof err);
-	struct prefetch *f = NULL;
+	struct sealing *w = &p->sl;
 	int r = 0;
 
-	if (!s) {
-		vj_msg("%s", err);
-		r = fatal(p, VJ_EFATAL);
-		goto out;
-	}
-	f = start_images(p);
-	for (size_t i = 0; i < p->nbatch && !interrupted; i++) {
-		int w = write_item(p, f, s, i, err, sizeof err);
-		if (f)
-			prefetch_release(f, i);
-		if (w < 0) {
-			vj_msg("%s (sealing %s; the temp file is removed)", err, name);
-			shard_abort(s);
-			r = fatal(p, VJ_EFATAL);
+	if (p->nbatch == 0 && !w->s)
+		return 0;
+	if (!w->s) {
+		qsort(p->batch, p->nbatch, sizeof *p->batch, by_id);
+		if ((r = seal_open(p)) < 0)
 			goto out;
-		}
-		if (w == 0) {
-			const char *id = p->batch[i].id;
-			const char *gk = json_string_value(json_object_get(json_object_get(p->batch[i].rec,
-			    "keys"), "generate"));
-			int64_t slot = idx_get(p->r->ids, id, strlen(id), 1);
-			const char *old = outdir_packed_seal(&p->od, slot);
-			json_array_append_new(ids, json_string(id));
-			json_array_append_new(keys, key_valid(gk) ? json_string(gk) : json_null());
-			/* an older version of it is in a shard of ours: superseded */
-			if (old) {
-				if (!json_object_get(sup, old))
-					json_object_set_new(sup, old, json_array());
-				json_array_append_new(json_object_get(sup, old), json_string(id));
-			}
-		} else
-			*outdir_seen_id(&p->od, p->batch[i].id) = OUTDIR_UNPACKED;
+		for (size_t i = 0; w->f && i < p->nbatch; i++)
+			prefetch_add(w->f, item_sha(&p->batch[i]));
 	}
-	prefetch_end(f);
-	f = NULL;
-	if (interrupted || json_array_size(ids) == 0) {
-		shard_abort(s);
+	if ((r = seal_write(p, p->nbatch)) < 0)
+		goto out;
+	prefetch_end(w->f);
+	w->f = NULL;
+	if (interrupted || json_array_size(w->ids) == 0) {
 		if (interrupted)
 			r = fatal(p, VJ_ETEMP);
 		goto out;
 	}
+	struct shard *s = w->s;
+	w->s = NULL;
 	if (shard_finish(s, sha, &bytes, err, sizeof err) < 0) {
-		vj_msg("%s (sealing %s; the temp file is removed)", err, name);
+		vj_msg("%s (sealing %s; the temp file is removed)", err, w->name);
 		r = fatal(p, VJ_EFATAL);
 		goto out;
 	}
 	if (interrupted) {
-		unlink(tmp);
+		unlink(w->tmp);
 		r = fatal(p, VJ_ETEMP);
 		goto out;
 	}
 	json_t *entry;
-	int c = outdir_commit(&p->od, tmp, name, ids, keys, sup, bytes, sha, &p->c->so, &entry);
+	int c = outdir_commit(&p->od, w->tmp, w->name, w->ids, w->keys, w->sup, bytes, sha,
+	    &p->c->so, &entry);
 	print_entry(entry);
 	if (c < 0) {
 		r = fatal(p, VJ_EFATAL);
 	} else {
-		vj_debug("sealed %s/%s: %zu records", p->c->out, name, json_array_size(ids));
-		p->n_packed += json_array_size(ids);
+		vj_debug("sealed %s/%s: %zu records", p->c->out, w->name, json_array_size(w->ids));
+		p->n_packed += json_array_size(w->ids);
 		p->n_shards++;
 		p->n_bytes += bytes;
 	}
 out:
-	prefetch_end(f);
-	json_decref(ids);
-	json_decref(keys);
-	json_decref(sup);
-	free(name);
-	free(tmp);
+	seal_close(p);
 	free_batch(p);
 	progress(p);
 	return r;
@@ -636,6 +702,7 @@ feed_pending(struct packer *p)
 static void
 teardown(struct packer *p)
 {
+	seal_close(p);
 	free_batch(p);
 	free(p->batch);
 	run_free(p->r);
@@ -645,7 +712,7 @@ teardown(struct packer *p)
 int
 pack_run(const struct pack_cfg *c)
 {
-	struct packer p = { .c = c };
+	struct packer p = { .c = c, .stream = c->pending };
 	/* from the start: a SIGTERM while OUT is opened (its repairs, the
 	 * journals read) ends the run as any other, with exit 75 */
 	catch_signals();
@@ -668,6 +735,7 @@ pack_run(const struct pack_cfg *c)
 	if (r == 0 && !interrupted)
 		seal(&p);
 	if (interrupted && !p.status) {
+		seal_close(&p);
 		free_batch(&p);
 		p.status = VJ_ETEMP;
 	}

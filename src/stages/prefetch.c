@@ -33,8 +33,8 @@
 
 struct prefetch {
 	const char *run;
-	char (*sha)[65];             /* the images to read, in order */
-	size_t n;
+	char (*sha)[65];             /* the images to read, in order (under mu) */
+	size_t n, cap;
 	size_t nread;                /* images read (slots filled) */
 	size_t nfree;                /* images taken and released by the main thread */
 	int stop;
@@ -170,46 +170,48 @@ static void *
 prefetch_main(void *arg)
 {
 	struct prefetch *f = arg;
-	for (size_t i = 0; i < f->n;) {
-		/* two at a time, to hash them together */
-		size_t k = f->n - i >= 2 ? 2 : 1;
-		pthread_mutex_lock(&f->mu);
-		if (i + k - f->nfree > PREFETCH_DEPTH) {
+	char sha[2][65];
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0;;) {
+		/* an image to read and room for it; two, when there are, to
+		 * hash them together */
+		int full = i + 1 - f->nfree > PREFETCH_DEPTH;
+		if (f->stop)
+			break;
+		if (i >= f->n || full) {
 			f->rwait = 1;
-			while (i + k - f->nfree > PREFETCH_DEPTH / 2 && !f->stop)
+			/* a full ring: wait until half of it is free */
+			while (!f->stop && (full ? i + 1 - f->nfree > PREFETCH_DEPTH / 2 : i >= f->n))
 				pthread_cond_wait(&f->cv, &f->mu);
 			f->rwait = 0;
+			continue;
 		}
-		int stop = f->stop;
+		size_t k = f->n - i >= 2 && i + 2 - f->nfree <= PREFETCH_DEPTH ? 2 : 1;
+		memcpy(sha[0], f->sha[i], 65);
+		if (k == 2)
+			memcpy(sha[1], f->sha[i + 1], 65);
 		pthread_mutex_unlock(&f->mu);
-		if (stop)
-			break;
 		/* slots i, i+1 (mod PREFETCH_DEPTH) are ours until nread passes them */
 		if (k == 2)
-			prefetch_two(f->run, f->sha[i], &f->slot[i % PREFETCH_DEPTH], f->sha[i + 1],
+			prefetch_two(f->run, sha[0], &f->slot[i % PREFETCH_DEPTH], sha[1],
 			    &f->slot[(i + 1) % PREFETCH_DEPTH]);
 		else
-			prefetch_one(f->run, f->sha[i], &f->slot[i % PREFETCH_DEPTH]);
+			prefetch_one(f->run, sha[0], &f->slot[i % PREFETCH_DEPTH]);
 		i += k;
 		pthread_mutex_lock(&f->mu);
 		f->nread = i;
 		if (f->mwait)
 			pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
 	}
+	pthread_mutex_unlock(&f->mu);
 	return NULL;
 }
 
-/* Start reading these n images of run's object store, in order. */
 struct prefetch *
-prefetch_start(const char *run, const char *const *sha, size_t n)
+prefetch_open(const char *run)
 {
 	struct prefetch *f = xcalloc(1, sizeof *f);
 	f->run = run;
-	f->n = n;
-	f->sha = xcalloc(f->n ? f->n : 1, sizeof *f->sha);
-	for (size_t i = 0; i < f->n; i++)
-		snprintf(f->sha[i], sizeof f->sha[i], "%s", sha[i]);
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	int e = pthread_create(&f->th, NULL, prefetch_main, f);
@@ -218,6 +220,30 @@ prefetch_start(const char *run, const char *const *sha, size_t n)
 		vj_debug("cannot start the reader thread (%s); reading in line", strerror(e));
 		f->stop = -1;
 	}
+	return f;
+}
+
+void
+prefetch_add(struct prefetch *f, const char *sha)
+{
+	pthread_mutex_lock(&f->mu);
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 256;
+		f->sha = xrealloc(f->sha, f->cap * sizeof *f->sha);
+	}
+	snprintf(f->sha[f->n], sizeof f->sha[f->n], "%s", sha);
+	f->n++;
+	if (f->rwait)
+		pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+struct prefetch *
+prefetch_start(const char *run, const char *const *sha, size_t n)
+{
+	struct prefetch *f = prefetch_open(run);
+	for (size_t i = 0; i < n; i++)
+		prefetch_add(f, sha[i]);
 	return f;
 }
 

@@ -16,10 +16,14 @@ struct prefetch_img {
 
 struct prefetch;
 
-/* Start reading the n images named sha[0..n-1] (store objects of the run
- * directory run, which must outlive f), in order; the names are copied. */
+/* Start reading images of the run directory run (which must outlive f)'s
+ * object store, in the order prefetch_add names them (the names are
+ * copied); more may be added while the first are read and taken. */
+struct prefetch *prefetch_open(const char *run);
+void prefetch_add(struct prefetch *f, const char *sha);
+/* prefetch_open, then prefetch_add of sha[0..n-1]. */
 struct prefetch *prefetch_start(const char *run, const char *const *sha, size_t n);
-/* Image i: 0 with *img set, or -1 with errno set (EILSEQ: the bytes do not
+/* Image i (i < the images added): 0 with *img set, or -1 with errno set (EILSEQ: the bytes do not
  * match the hash); *img is the caller's until prefetch_release(f, i).
  * Take them in order, releasing each when done with it. */
 int prefetch_take(struct prefetch *f, size_t i, struct prefetch_img **img);
