@@ -120,14 +120,15 @@ vj-pack's output is the same bytes for every \`--threads\`; zstd -T0 and
 -T1 produce different frames, vj-pack always uses libzstd's multi-worker
 mode (one worker with \`--threads 1\`).
 
-How vj-pack packs (the output bytes did not change): a reader thread
-maps the next images (up to 64 ahead; an object under 64 KiB is read)
-and checks their sha256, two images at a time (sha256_update2, on the
-SHA extensions: 2.4 GB/s for two streams against 1.7 for one); the main
-thread frames the tar and feeds libzstd, whose workers compress; a writer
-thread writes the compressed bytes out in 32 KiB pieces while a hasher
-thread computes the shard's sha256, both from a ring of 64 128 KiB
-buffers (a whole zstd job's output).  The tar headers are written by
+How vj-pack packs (the output bytes did not change): with \`--pending\`
+the shard is written while its records are built from the journals (64
+records behind); a reader thread maps the next images (up to 64 ahead;
+an object under 64 KiB is read); the main thread frames the tar and feeds
+libzstd, whose workers compress; a writer thread writes the compressed
+bytes out in 32 KiB pieces from a ring of 64 128 KiB buffers (a whole
+zstd job's output); one hashing thread checks the images' sha256 and
+computes the shard's, two streams at a time (sha256_update2 on the SHA
+extensions: 2.4 GB/s for two streams against 1.7 for one).  The tar headers are written by
 vj-pack itself (the same bytes libarchive's pax_restricted writer made;
 libarchive still writes the rare pax header of a name over 99 bytes, and
 reads shards back for \`--verify\`); small pieces are gathered and images

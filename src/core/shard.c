@@ -27,6 +27,7 @@
  * workers idle for want of input. */
 #include "core/shard.h"
 #include "base/hash.h"
+#include "base/hashq.h"
 #include "base/jscan.h"
 #include "base/util.h"
 
@@ -87,6 +88,7 @@ struct writer {
 	int fd;
 	int inited;
 	struct consumer c[NCONS];
+	struct hashq *hq;        /* does C_HASH's part, when given: no thread of ours */
 	struct sha256_ctx *sha;  /* of the file; NULL once shard_finish took it */
 };
 
@@ -207,9 +209,10 @@ static void
 writer_stop(struct writer *w);
 
 static void
-writer_start(struct writer *w, int fd)
+writer_start(struct writer *w, int fd, struct hashq *hq)
 {
 	w->fd = fd;
+	w->hq = hq;
 	w->inited = 1;
 	w->sha = sha256_new();
 	for (int i = 0; i < NOUT; i++)
@@ -223,6 +226,8 @@ writer_start(struct writer *w, int fd)
 	w->live = 1;
 	for (int i = 0; i < NCONS; i++) {
 		struct consumer *c = &w->c[i];
+		if (i == C_HASH && w->hq)
+			continue;
 		int e = pthread_create(&c->th, NULL, consumer_main, c);
 		if (e) {
 			vj_debug("cannot start the output threads (%s); writing in line", strerror(e));
@@ -231,6 +236,18 @@ writer_start(struct writer *w, int fd)
 		}
 		c->live = 1;
 	}
+}
+
+/* The hashq's callback: the oldest buffer not yet hashed is. */
+static void
+hashed(void *arg)
+{
+	struct writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	w->c[C_HASH].done++;
+	if (w->mwait)
+		pthread_cond_signal(&w->mcv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 /* Hand buffer queued % NOUT (n bytes) over; 0, or the errno of a write
@@ -244,11 +261,18 @@ writer_put(struct writer *w, size_t n)
 		return w->err;
 	}
 	pthread_mutex_lock(&w->mu);
-	w->len[w->queued % NOUT] = n;
+	size_t b = w->queued % NOUT;
+	w->len[b] = n;
 	w->queued++;
 	for (int i = 0; i < NCONS; i++)
 		if (w->c[i].wait)
 			pthread_cond_signal(&w->c[i].cv);
+	if (w->hq) {
+		/* buffer b stays put until hashed(): hashq_put takes its own lock */
+		pthread_mutex_unlock(&w->mu);
+		hashq_put(w->hq, w->sha, w->buf[b], n, hashed, w);
+		pthread_mutex_lock(&w->mu);
+	}
 	/* the next buffer to fill must be free */
 	while (w->queued - freed(w) >= NOUT) {
 		w->mwait = 1;
@@ -279,6 +303,14 @@ writer_stop(struct writer *w)
 			pthread_join(w->c[i].th, NULL);
 			w->c[i].live = 0;
 		}
+	/* the hashq's callbacks name w and read its buffers: wait for them */
+	pthread_mutex_lock(&w->mu);
+	while (w->hq && w->c[C_HASH].done < w->queued) {
+		w->mwait = 1;
+		pthread_cond_wait(&w->mcv, &w->mu);
+	}
+	w->mwait = 0;
+	pthread_mutex_unlock(&w->mu);
 	w->live = 0;
 }
 
@@ -624,7 +656,7 @@ shard_create(const char *path, const struct shard_opts *o, char *err, size_t err
 		destroy(s);
 		return NULL;
 	}
-	writer_start(&s->w, s->fd);
+	writer_start(&s->w, s->fd, o->hq);
 	s->out = s->w.buf[0];
 	if ((o->compress == SC_ZSTD && init_zstd(s, err, errlen) < 0) ||
 	    (o->compress == SC_GZIP && init_gzip(s, err, errlen) < 0)) {

@@ -14,6 +14,8 @@
 enum shard_format { SF_WDS, SF_JSONL };
 enum shard_compress { SC_ZSTD, SC_GZIP, SC_NONE };
 
+struct hashq;
+
 struct shard_opts {
 	enum shard_format format;
 	enum shard_compress compress;
@@ -21,6 +23,7 @@ struct shard_opts {
 	int threads;        /* zstd workers, >= 1 */
 	time_t mtime;       /* tar header time (SOURCE_DATE_EPOCH or 0) */
 	int sync;           /* fsync the file before shard_finish returns */
+	struct hashq *hq;   /* hashes the output (NULL: a thread of the shard's own) */
 };
 
 /* One member of a wds sample: KEY.ext with these bytes. */

@@ -20,6 +20,7 @@
 #include "core/run.h"
 #include "core/runid.h"
 #include "core/store.h"
+#include "base/hashq.h"
 #include "base/key.h"
 #include "base/util.h"
 
@@ -56,6 +57,7 @@ struct sealing {
 struct packer {
 	const struct pack_cfg *c;
 	struct sealing sl;
+	struct hashq *hq;        /* hashes the images and the shards, pairing them */
 	int stream;              /* records arrive in shard order: write as they come */
 	struct run *r;
 	struct outdir od;
@@ -485,12 +487,16 @@ seal_open(struct packer *p)
 	w->keys = json_array();
 	w->sup = json_object();
 	w->next = 0;
-	w->s = shard_create(w->tmp, &p->c->so, err, sizeof err);
+	struct shard_opts so = p->c->so;
+	if (needs_images(p) && !p->hq)
+		p->hq = hashq_new();
+	so.hq = p->hq;
+	w->s = shard_create(w->tmp, &so, err, sizeof err);
 	if (!w->s) {
 		vj_msg("%s", err);
 		return fatal(p, VJ_EFATAL);
 	}
-	w->f = needs_images(p) ? prefetch_open(p->c->run) : NULL;
+	w->f = needs_images(p) ? prefetch_open(p->c->run, p->hq) : NULL;
 	return 0;
 }
 
@@ -703,6 +709,7 @@ static void
 teardown(struct packer *p)
 {
 	seal_close(p);
+	hashq_free(p->hq);
 	free_batch(p);
 	free(p->batch);
 	run_free(p->r);

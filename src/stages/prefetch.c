@@ -7,12 +7,15 @@
  * An object of 64 KiB or more is mapped rather than read: the hash and the
  * compressor then read the page cache itself, and the kernel copies
  * nothing (on this project's benchmark VM that copy was a third of the
- * reader's time).  Objects are hashed two at a time (sha256_update2).  A
+ * reader's time).  The hashes are computed by a hashq (base/hashq.c),
+ * the caller's (shared with the shard's own hash, so that the two pair up)
+ * or one of our own, which pairs the images with one another.  A
  * mapped object that another process truncates while it is packed kills
  * vj-pack with SIGBUS before the shard is committed (docs/security.md):
  * objects are read-only files of a run directory only its owner writes. */
 #include "stages/prefetch.h"
 #include "base/hash.h"
+#include "base/hashq.h"
 #include "base/util.h"
 #include "core/store.h"
 
@@ -31,8 +34,20 @@
 #define PREFETCH_KEEP (8u << 20)        /* a bigger buffer is not kept for reuse */
 #define PREFETCH_MAP (64u << 10)        /* a file this big is mapped, not read */
 
+/* An image's hash being computed on the hashq. */
+struct check {
+	struct prefetch *f;
+	size_t slot;
+	struct sha256_ctx *c;
+	char want[65];
+};
+
 struct prefetch {
 	const char *run;
+	struct hashq *hq, *own_hq;   /* own_hq: ours to free */
+	struct check chk[PREFETCH_DEPTH];
+	int ready[PREFETCH_DEPTH];   /* slot read and checked (under mu) */
+	size_t nput, nchecked;       /* hashes asked for and done (under mu) */
 	char (*sha)[65];             /* the images to read, in order (under mu) */
 	size_t n, cap;
 	size_t nread;                /* images read (slots filled) */
@@ -116,51 +131,53 @@ read_one(const char *run, const char *sha, struct prefetch_img *sl)
 	close(fd);
 }
 
+/* The hashq's callback: an image hashed; compare, and hand it over. */
 static void
-check(const char *sha, const char *got, struct prefetch_img *sl)
+checked(void *arg)
 {
-	if (!sl->err && strcmp(got, sha) != 0)
-		sl->err = EILSEQ;
-}
-
-/* Read object sha into sl and check it against its name. */
-static void
-prefetch_one(const char *run, const char *sha, struct prefetch_img *sl)
-{
+	struct check *k = arg;
+	struct prefetch *f = k->f;
 	char got[65];
-	read_one(run, sha, sl);
-	if (!sl->err) {
-		sha256_hex(bytes_of(sl), sl->len, got);
-		check(sha, got, sl);
-	}
+	sha256_final(k->c, got);
+	k->c = NULL;
+	if (strcmp(got, k->want) != 0)
+		f->slot[k->slot].err = EILSEQ;
+	pthread_mutex_lock(&f->mu);
+	f->ready[k->slot] = 1;
+	f->nchecked++;
+	if (f->mwait)
+		pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
 }
 
-/* The same for two objects, hashed together (sha256_update2: two hashes
- * at once cost less than one after the other). */
+/* Read image i into its slot and have it hashed; nread = i + 1 after. */
 static void
-prefetch_two(const char *run, const char *sha0, struct prefetch_img *s0, const char *sha1,
-    struct prefetch_img *s1)
+fill(struct prefetch *f, size_t i, const char *sha)
 {
-	read_one(run, sha0, s0);
-	read_one(run, sha1, s1);
-	if (s0->err || s1->err) {
-		char got[65];
-		for (int k = 0; k < 2; k++) {
-			struct prefetch_img *sl = k ? s1 : s0;
-			if (!sl->err) {
-				sha256_hex(bytes_of(sl), sl->len, got);
-				check(k ? sha1 : sha0, got, sl);
-			}
-		}
-		return;
+	size_t s = i % PREFETCH_DEPTH;
+	struct prefetch_img *sl = &f->slot[s];
+	pthread_mutex_lock(&f->mu);
+	f->ready[s] = 0;
+	pthread_mutex_unlock(&f->mu);
+	read_one(f->run, sha, sl);
+	int hash = !sl->err;
+	pthread_mutex_lock(&f->mu);
+	f->nread = i + 1;
+	if (hash)
+		f->nput++;
+	else
+		f->ready[s] = 1;
+	if (f->mwait)
+		pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	if (hash) {
+		struct check *k = &f->chk[s];
+		k->f = f;
+		k->slot = s;
+		k->c = sha256_new();
+		snprintf(k->want, sizeof k->want, "%s", sha);
+		hashq_put(f->hq, k->c, bytes_of(sl), sl->len, checked, k);
 	}
-	struct sha256_ctx *a = sha256_new(), *b = sha256_new();
-	char ga[65], gb[65];
-	sha256_update2(a, bytes_of(s0), s0->len, b, bytes_of(s1), s1->len);
-	sha256_final(a, ga);
-	sha256_final(b, gb);
-	check(sha0, ga, s0);
-	check(sha1, gb, s1);
 }
 
 /* Wake-ups cost (a futex and, in a VM, an interrupt to the other CPU):
@@ -170,11 +187,10 @@ static void *
 prefetch_main(void *arg)
 {
 	struct prefetch *f = arg;
-	char sha[2][65];
+	char sha[65];
 	pthread_mutex_lock(&f->mu);
 	for (size_t i = 0;;) {
-		/* an image to read and room for it; two, when there are, to
-		 * hash them together */
+		/* an image to read and room for it */
 		int full = i + 1 - f->nfree > PREFETCH_DEPTH;
 		if (f->stop)
 			break;
@@ -186,32 +202,25 @@ prefetch_main(void *arg)
 			f->rwait = 0;
 			continue;
 		}
-		size_t k = f->n - i >= 2 && i + 2 - f->nfree <= PREFETCH_DEPTH ? 2 : 1;
-		memcpy(sha[0], f->sha[i], 65);
-		if (k == 2)
-			memcpy(sha[1], f->sha[i + 1], 65);
+		memcpy(sha, f->sha[i], 65);
 		pthread_mutex_unlock(&f->mu);
-		/* slots i, i+1 (mod PREFETCH_DEPTH) are ours until nread passes them */
-		if (k == 2)
-			prefetch_two(f->run, sha[0], &f->slot[i % PREFETCH_DEPTH], sha[1],
-			    &f->slot[(i + 1) % PREFETCH_DEPTH]);
-		else
-			prefetch_one(f->run, sha[0], &f->slot[i % PREFETCH_DEPTH]);
-		i += k;
+		/* slot i % PREFETCH_DEPTH is ours until nread passes i */
+		fill(f, i, sha);
+		i++;
 		pthread_mutex_lock(&f->mu);
-		f->nread = i;
-		if (f->mwait)
-			pthread_cond_broadcast(&f->cv);
 	}
 	pthread_mutex_unlock(&f->mu);
 	return NULL;
 }
 
 struct prefetch *
-prefetch_open(const char *run)
+prefetch_open(const char *run, struct hashq *hq)
 {
 	struct prefetch *f = xcalloc(1, sizeof *f);
 	f->run = run;
+	f->hq = hq;
+	if (!hq)
+		f->hq = f->own_hq = hashq_new();
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	int e = pthread_create(&f->th, NULL, prefetch_main, f);
@@ -241,7 +250,7 @@ prefetch_add(struct prefetch *f, const char *sha)
 struct prefetch *
 prefetch_start(const char *run, const char *const *sha, size_t n)
 {
-	struct prefetch *f = prefetch_open(run);
+	struct prefetch *f = prefetch_open(run, NULL);
 	for (size_t i = 0; i < n; i++)
 		prefetch_add(f, sha[i]);
 	return f;
@@ -251,18 +260,16 @@ int
 prefetch_take(struct prefetch *f, size_t i, struct prefetch_img **img)
 {
 	struct prefetch_img *sl = &f->slot[i % PREFETCH_DEPTH];
-	if (f->stop < 0) {
-		prefetch_one(f->run, f->sha[i], sl);
-	} else {
-		pthread_mutex_lock(&f->mu);
-		if (f->nread <= i) {
-			f->mwait = 1;
-			while (f->nread <= i)
-				pthread_cond_wait(&f->cv, &f->mu);
-			f->mwait = 0;
-		}
-		pthread_mutex_unlock(&f->mu);
+	if (f->stop < 0)
+		fill(f, i, f->sha[i]);
+	pthread_mutex_lock(&f->mu);
+	if (f->nread <= i || !f->ready[i % PREFETCH_DEPTH]) {
+		f->mwait = 1;
+		while (f->nread <= i || !f->ready[i % PREFETCH_DEPTH])
+			pthread_cond_wait(&f->cv, &f->mu);
+		f->mwait = 0;
 	}
+	pthread_mutex_unlock(&f->mu);
 	*img = sl;
 	errno = sl->err;
 	return sl->err ? -1 : 0;
@@ -298,6 +305,15 @@ prefetch_end(struct prefetch *f)
 		pthread_mutex_unlock(&f->mu);
 		pthread_join(f->th, NULL);
 	}
+	/* the hashq's callbacks name f: wait for those still to come */
+	pthread_mutex_lock(&f->mu);
+	while (f->nchecked < f->nput) {
+		f->mwait = 1;
+		pthread_cond_wait(&f->cv, &f->mu);
+	}
+	f->mwait = 0;
+	pthread_mutex_unlock(&f->mu);
+	hashq_free(f->own_hq);
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
 	for (int i = 0; i < PREFETCH_DEPTH; i++) {

@@ -19,7 +19,10 @@ struct prefetch;
 /* Start reading images of the run directory run (which must outlive f)'s
  * object store, in the order prefetch_add names them (the names are
  * copied); more may be added while the first are read and taken. */
-struct prefetch *prefetch_open(const char *run);
+struct hashq;
+/* hq: where the images are hashed (shared with the shard's writer, so
+ * their hashes pair up); NULL: a hashq of the reader's own. */
+struct prefetch *prefetch_open(const char *run, struct hashq *hq);
 void prefetch_add(struct prefetch *f, const char *sha);
 /* prefetch_open, then prefetch_add of sha[0..n-1]. */
 struct prefetch *prefetch_start(const char *run, const char *const *sha, size_t n);

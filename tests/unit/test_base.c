@@ -3,12 +3,14 @@
  * must not reach a cast, option numbers that are not finite. */
 #include "tap.h"
 #include "base/hash.h"
+#include "base/hashq.h"
 #include "base/jscan.h"
 #include "base/sha2x.h"
 #include "base/util.h"
 
 #include <math.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 static void
@@ -82,10 +84,110 @@ two_streams(void)
 	free(b);
 }
 
+/* hashq: streams cut into pieces of every size, queued from two threads at
+ * once, some interleaved on one thread; each stream's digest as one-shot,
+ * and each stream's pieces done in order. */
+enum { HQ_STREAMS = 6, HQ_BYTES = 300000 };
+struct hq_stream {
+	struct sha256_ctx *c;
+	unsigned char *data;
+	size_t put;           /* pieces queued */
+	size_t done;          /* pieces done, counted by the callback */
+	int order_bad;
+};
+struct hq_piece_arg {
+	struct hq_stream *st;
+	size_t index;
+};
+static void
+hq_done(void *arg)
+{
+	struct hq_piece_arg *a = arg;
+	if (a->index != a->st->done)
+		a->st->order_bad = 1;
+	a->st->done++;
+	free(a);
+}
+struct hq_feeder {
+	struct hashq *q;
+	struct hq_stream *st;
+	int nst;
+	unsigned seed;
+};
+static void *
+hq_feed(void *arg)
+{
+	struct hq_feeder *fd = arg;
+	size_t off[HQ_STREAMS] = { 0 };
+	int left = fd->nst;
+	while (left > 0) {
+		int k = (int)(rand_r(&fd->seed) % (unsigned)fd->nst);
+		struct hq_stream *st = &fd->st[k];
+		if (off[k] == HQ_BYTES)
+			continue;
+		/* 0 bytes, odd sizes, whole blocks, big pieces */
+		static const size_t sizes[] = { 0, 1, 63, 64, 65, 1000, 4096, 70000, 131072 };
+		size_t n = sizes[rand_r(&fd->seed) % 9];
+		if (n > HQ_BYTES - off[k])
+			n = HQ_BYTES - off[k];
+		struct hq_piece_arg *a = malloc(sizeof *a);
+		a->st = st;
+		a->index = st->put++;
+		hashq_put(fd->q, st->c, st->data + off[k], n, hq_done, a);
+		off[k] += n;
+		if (off[k] == HQ_BYTES)
+			left--;
+	}
+	return NULL;
+}
+static void
+hashq_streams(void)
+{
+	struct hq_stream st[HQ_STREAMS];
+	for (int k = 0; k < HQ_STREAMS; k++) {
+		st[k] = (struct hq_stream){ sha256_new(), malloc(HQ_BYTES), 0, 0, 0 };
+		for (int i = 0; i < HQ_BYTES; i++)
+			st[k].data[i] = (unsigned char)(i * (k + 3) + (i >> 10));
+	}
+	struct hashq *q = hashq_new();
+	ok(q != NULL, "hashq: a thread started");
+	/* two producers, three streams each */
+	struct hq_feeder f0 = { q, st, 3, 1 }, f1 = { q, st + 3, 3, 2 };
+	pthread_t t0, t1;
+	pthread_create(&t0, NULL, hq_feed, &f0);
+	pthread_create(&t1, NULL, hq_feed, &f1);
+	pthread_join(t0, NULL);
+	pthread_join(t1, NULL);
+	hashq_free(q);
+	int bad = 0, order = 0, count = 0;
+	for (int k = 0; k < HQ_STREAMS; k++) {
+		char got[65], want[65];
+		sha256_final(st[k].c, got);
+		sha256_hex(st[k].data, HQ_BYTES, want);
+		bad += strcmp(got, want) != 0;
+		order += st[k].order_bad;
+		count += st[k].done != st[k].put;
+		free(st[k].data);
+	}
+	ok(!bad, "hashq: six streams cut into random pieces from two threads: the one-shot digests");
+	ok(!order && !count, "hashq: every piece done once, each stream's in the order queued");
+	/* no thread (NULL): hashed in line, done at once */
+	struct sha256_ctx *c = sha256_new();
+	struct hq_stream one = { c, NULL, 1, 0, 0 };
+	struct hq_piece_arg *a = malloc(sizeof *a);
+	*a = (struct hq_piece_arg){ &one, 0 };
+	char h[65];
+	hashq_put(NULL, c, "abc", 3, hq_done, a);
+	sha256_final(c, h);
+	ok(one.done == 1 && strcmp(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0,
+	    "hashq_put with no queue hashes in line and calls done");
+}
+
 int
 main(void)
 {
 	two_streams();
+	hashq_streams();
 	esc("plain text, é and 漢字", "plain text, é and 漢字");
 	esc("a\nb\rc\td", "a\\nb\\rc\\td");
 	esc("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m");
