@@ -21,6 +21,7 @@
 #include <string.h>
 
 #define PAIR_SCAN 16      /* pieces looked at for a partner */
+#define ALONE (32u << 10) /* hashed at a time when there is none */
 
 struct piece {
 	struct piece *next;
@@ -101,7 +102,8 @@ hashq_main(void *arg)
 		 * on them unlocked while producers append */
 		struct piece *a = q->head, *bprev = NULL, *b = partner(a, &bprev);
 		pthread_mutex_unlock(&q->mu);
-		size_t m = b ? (a->n < b->n ? a->n : b->n) : a->n;
+		/* alone, a little at a time: a partner may come meanwhile */
+		size_t m = b ? (a->n < b->n ? a->n : b->n) : a->n < ALONE ? a->n : ALONE;
 		if (b)
 			sha256_update2(a->c, a->p, m, b->c, b->p, m);
 		else

@@ -30,7 +30,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PREFETCH_DEPTH 64               /* images read ahead */
+/* Read ahead: up to this many images, or bytes.  Far enough ahead that
+ * the hashing thread has images to pair with the shard's output, which
+ * comes in bursts of a zstd job (8 MiB); at 64 images half the hashing
+ * was done alone. */
+#define PREFETCH_DEPTH 256
+#define PREFETCH_AHEAD (64u << 20)
 #define PREFETCH_KEEP (8u << 20)        /* a bigger buffer is not kept for reuse */
 #define PREFETCH_MAP (64u << 10)        /* a file this big is mapped, not read */
 
@@ -52,6 +57,7 @@ struct prefetch {
 	size_t n, cap;
 	size_t nread;                /* images read (slots filled) */
 	size_t nfree;                /* images taken and released by the main thread */
+	uint64_t ahead;              /* bytes of the images read and not released */
 	int stop;
 	int rwait, mwait;            /* the reader / the main thread is waiting */
 	struct prefetch_img slot[PREFETCH_DEPTH];
@@ -163,6 +169,7 @@ fill(struct prefetch *f, size_t i, const char *sha)
 	int hash = !sl->err;
 	pthread_mutex_lock(&f->mu);
 	f->nread = i + 1;
+	f->ahead += sl->len;
 	if (hash)
 		f->nput++;
 	else
@@ -180,6 +187,15 @@ fill(struct prefetch *f, size_t i, const char *sha)
 	}
 }
 
+/* The ring, with the reader at image i, is too full to go on from the
+ * wait that a full ring started: half of it must be free again. */
+static int
+room_short(const struct prefetch *f, size_t i)
+{
+	return i + 1 - f->nfree > PREFETCH_DEPTH / 2 ||
+	    (f->ahead > PREFETCH_AHEAD / 2 && i > f->nfree);
+}
+
 /* Wake-ups cost (a futex and, in a VM, an interrupt to the other CPU):
  * the reader, once the ring is full, sleeps until half of it is free, and
  * either side signals only when the other one sleeps. */
@@ -191,13 +207,14 @@ prefetch_main(void *arg)
 	pthread_mutex_lock(&f->mu);
 	for (size_t i = 0;;) {
 		/* an image to read and room for it */
-		int full = i + 1 - f->nfree > PREFETCH_DEPTH;
+		int full = i + 1 - f->nfree > PREFETCH_DEPTH ||
+		    (f->ahead > PREFETCH_AHEAD && i > f->nfree);
 		if (f->stop)
 			break;
 		if (i >= f->n || full) {
 			f->rwait = 1;
 			/* a full ring: wait until half of it is free */
-			while (!f->stop && (full ? i + 1 - f->nfree > PREFETCH_DEPTH / 2 : i >= f->n))
+			while (!f->stop && (full ? room_short(f, i) : i >= f->n))
 				pthread_cond_wait(&f->cv, &f->mu);
 			f->rwait = 0;
 			continue;
@@ -288,7 +305,9 @@ prefetch_release(struct prefetch *f, size_t i)
 		return;
 	pthread_mutex_lock(&f->mu);
 	f->nfree = i + 1;
-	if (f->rwait)
+	f->ahead -= sl->len;
+	/* wake the reader only once it has the room it waits for */
+	if (f->rwait && f->nread < f->n && !room_short(f, f->nread))
 		pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
 }
