@@ -160,7 +160,8 @@ out.append(f"`{'QUICK=1 ' if QUICK == '1' else ''}scripts/bench/saturation.sh` o
            f"the minute (the tail after the last request was accepted left out) "
            f"(no 60 s window of the fake can accept more than {LIMIT}, so 1.00 is the best); "
            f"*10 s in/out* is the accepted rate from 10 s after the first request to 10 s before "
-           f"the last was accepted; *whole run* is jobs over vj-analyze's wall time, start to "
+           f"the last was accepted (– when that is under 20 s: the limiter sends a fresh window's "
+           f"allowance at once, so a short case is all start); *whole run* is jobs over vj-analyze's wall time, start to "
            f"exit, so it includes the tail of the last answers (the slowest of the last ~40 in "
            f"flight, 15-30 s with this latency).")
 out.append("")
@@ -170,13 +171,15 @@ out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for rpm in (600, 1200):
     r = rows[rpm]
     out.append(f"| {rpm} ({rpm // LIMIT}x the limit) | {r['n']:,}{'' if r['rc'] == 0 else ' (exit ' + str(r['rc']) + ')'} | "
-               f"{f(r['steady'], 0)} ({r['k']} x 60 s) | **{f(r['steady'] / LIMIT)}** | {f(r['mid'], 0)} | "
+               f"{f(r['steady'], 0)} ({r['k']} x 60 s) | **{f(r['steady'] / LIMIT)}** | {f(r['mid'], 0) if r['mid'] == r['mid'] else '–'} | "
                f"{f(r['e2e'], 0)} | {f(r['e2e'] / LIMIT)} | {r['total']:,} | {r['n429']:,} | "
                f"**{f(100 * r['n429'] / max(1, r['total']), 2)}%** | {f(r['send'], 1)} | {f(r['wall'], 1)} | "
                f"{f(r['cpu'], 2)} | {f(r['rss'], 1)} |")
 out.append("")
-out.append(f"Targets: steady / limit >= 0.95 and 429 share < 1%.  The send phase is from the first "
-           f"request to the moment the last job's request was accepted.")
+out.append(f"Targets: steady / limit >= 0.95 and 429 share < 1% (for a limit set 2x or 4x too "
+           f"high, issue 15 asks under 2%: after a wall the limiter grows back by a quarter a window, "
+           f"in case the provider raised its limit, and each such probe draws a few 429s).  The send "
+           f"phase is from the first request to the moment the last job's request was accepted.")
 open(f"{W}/saturation.md", "w").write("\n".join(out) + "\n")
 
 b = []
