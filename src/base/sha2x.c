@@ -36,17 +36,19 @@ static const uint32_t k256[64] = {
 int
 sha2x_available(void)
 {
-	static int known = -1;
-	if (known < 0) {
+	static int known = -1;    /* read and written atomically: threads ask at once */
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+	if (k < 0) {
 		unsigned a, b, c, d;
 		int ok = 0;
 		/* SSSE3 and SSE4.1 (leaf 1 ECX bits 9, 19), SHA (leaf 7 EBX bit 29) */
 		if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 9)) && (c & (1u << 19)) &&
 		    __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)))
 			ok = 1;
-		known = ok;   /* a race here writes the same value */
+		__atomic_store_n(&known, ok, __ATOMIC_RELAXED);   /* any thread finds the same */
+		k = ok;
 	}
-	return known;
+	return k;
 }
 
 __attribute__((target("sha,sse4.1,ssse3")))
