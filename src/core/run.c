@@ -48,6 +48,7 @@ run_free(struct run *r)
 		free_array(r->st[s], (size_t)r->cap * sizeof **r->st);
 		if (r->own[s])
 			journal_close(r->own[s]);
+		free(r->batch_off[s]);
 	}
 	free_array(r->job_off, (size_t)r->cap * sizeof *r->job_off);
 	idx_free(r->ids);
@@ -138,10 +139,23 @@ run_reset_stage(struct run *r, enum stage s)
 	free_array(r->st[s], (size_t)r->cap * sizeof **r->st);
 	r->st[s] = NULL;
 	memset(&r->stats[s], 0, sizeof r->stats[s]);
+	free(r->batch_off[s]);
+	r->batch_off[s] = NULL;
+	r->nbatch[s] = r->batch_cap[s] = 0;
 	if (s == ST_INGEST) {
 		free_array(r->job_off, (size_t)r->cap * sizeof *r->job_off);
 		r->job_off = NULL;
 	}
+}
+
+void
+run_add_batch_line(struct run *r, enum stage s, uint64_t off)
+{
+	if (r->nbatch[s] == r->batch_cap[s]) {
+		r->batch_cap[s] = r->batch_cap[s] ? r->batch_cap[s] * 2 : 16;
+		r->batch_off[s] = xrealloc(r->batch_off[s], r->batch_cap[s] * sizeof *r->batch_off[s]);
+	}
+	r->batch_off[s][r->nbatch[s]++] = off;
 }
 
 struct jobstate *
@@ -417,6 +431,12 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 			r->newer[s] = ver < 1 ? INT32_MAX : (int32_t)ver;
 		return;
 	}
+	/* batch_* lines name no job: their offsets are kept (and go in the
+	 * checkpoint), for the batch driver and the guard of an online start
+	 * (stages/batchlog.c looks at lines that begin so, and only those) */
+	static const char bpre[] = "{\"ev\":\"batch_";
+	if (len >= sizeof bpre - 1 && memcmp(json, bpre, sizeof bpre - 1) == 0)
+		run_add_batch_line(r, s, off);
 	int64_t t = jval_int(&v[3], 0);
 	st->events++;
 	if (t > st->last_t)

@@ -60,6 +60,10 @@ struct run {
 	uint64_t ck_off[ST_N];      /* journal bytes the latest checkpoint read or written covers */
 	int64_t ck_ms[ST_N];        /* when this process last wrote one (mono ms) */
 	uint8_t ck_tried[ST_N];     /* the stage's checkpoint was looked for */
+	/* where the stage's batch_* lines are (stages/batchlog.c): a stage's
+	 * start reads those few lines instead of its whole journal */
+	uint64_t *batch_off[ST_N];
+	uint32_t nbatch[ST_N], batch_cap[ST_N];
 };
 
 struct run *run_new(const char *dir);
@@ -104,6 +108,8 @@ int run_gone(struct run *r, uint32_t slot);
 void run_reserve(struct run *r, uint32_t n);
 void run_set_job_off(struct run *r, uint32_t slot, uint64_t off);
 void run_reset_stage(struct run *r, enum stage s);
+/* A batch_* line of stage s at off (the fold, and a checkpoint's list). */
+void run_add_batch_line(struct run *r, enum stage s, uint64_t off);
 
 /* Checkpoints of the fold (docs/journal.md, "Checkpoints").  The owner of
  * a journal writes its stage's: run_ckpt at a clean exit (after the last

@@ -62,7 +62,8 @@ same_fold(struct run *a, struct run *b)
 	if (idx_count(a->ids) != idx_count(b->ids))
 		return 0;
 	for (int s = 0; s < ST_N; s++)
-		if (memcmp(&a->stats[s], &b->stats[s], sizeof a->stats[s]) != 0)
+		if (memcmp(&a->stats[s], &b->stats[s], sizeof a->stats[s]) != 0 || a->nbatch[s] != b->nbatch[s] ||
+		    (a->nbatch[s] && memcmp(a->batch_off[s], b->batch_off[s], a->nbatch[s] * sizeof(uint64_t)) != 0))
 			return 0;
 	for (uint32_t i = 0; i < idx_count(a->ids); i++) {
 		const char *id = idx_id(a->ids, i);
@@ -111,6 +112,9 @@ test_roundtrip(void)
 			    "\"attempt\":1,\"kind\":\"transient\",\"final\":false,\"retry_at\":%lld,"
 			    "\"usage\":{\"prompt\":3,\"completion\":0,\"cached\":0},\"cost\":0.25}",
 			    299 - i, (long long)t, 299 - i, (long long)t + 5000);
+		if (i % 100 == 50)   /* batch lines: their offsets go in the checkpoint */
+			append(w, ST_ANALYZE, "{\"ev\":\"batch_intent\",\"t\":%lld,\"batch\":%d,\"n\":3}",
+			    (long long)t, i / 100 + 1);
 	}
 	ok(journal_commit(w->own[ST_INGEST]) == 0 && journal_commit(w->own[ST_ANALYZE]) == 0, "committed");
 	ok(ckpt_write(w, ST_INGEST, journal_size(w->own[ST_INGEST])) == 0, "ingest checkpoint written");
@@ -120,6 +124,8 @@ test_roundtrip(void)
 		append(w, ST_ANALYZE, "{\"ev\":\"done\",\"id\":\"j%d\",\"t\":%lld,\"key\":\"%032x\",\"ms\":9,"
 		    "\"attempt\":2,\"usage\":{\"prompt\":5,\"completion\":1,\"cached\":0},\"cost\":0.5,"
 		    "\"analysis\":{}}", i * 5, (long long)t, i * 5);
+	append(w, ST_ANALYZE, "{\"ev\":\"batch_created\",\"t\":%lld,\"batch\":1,\"pid\":\"b1\"}",
+	    (long long)t);
 	append(w, ST_INGEST, "{\"ev\":\"job\",\"id\":\"late\",\"t\":%lld,\"key\":\"%032x\",\"job\":{}}",
 	    (long long)t, 999);
 	journal_commit(w->own[ST_INGEST]);
@@ -136,6 +142,7 @@ test_roundtrip(void)
 	ok(f->ck_off[ST_INGEST] == 0, "VJ_CKPT=0 reads the whole journal");
 	ok(same_fold(f, c), "checkpoint + tail is the fold of a full replay");
 	ok(same_fold(c, f), "... both ways");
+	is_int(c->nbatch[ST_ANALYZE], 4, "the batch lines: three from the checkpoint, one from the tail");
 	run_free(c);
 
 	/* the reader's own checkpoints, of idle stages, give the same again */
