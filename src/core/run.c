@@ -404,8 +404,10 @@ run_append_hint(struct run *r, enum stage s, const char *json, size_t len, const
 	return 0;
 }
 
-void
-run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off)
+/* known: the slot of the line's job when the caller has it (checked
+ * against the line's id), else -1 */
+static void
+fold_at(struct run *r, enum stage s, const char *json, size_t len, uint64_t off, int64_t known)
 {
 	/* the payload comes after every field the fold reads (event.h): not
 	 * scanning it is most of the replay's time on a large run */
@@ -450,7 +452,12 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 	}
 	if (v[1].type != 's' || v[1].len == 0)
 		return;
-	int64_t slot = idx_get(r->ids, v[1].p, v[1].len, 1);
+	/* a known slot is not looked up: on a table loaded from a checkpoint
+	 * the first lookup hashes every id (a second at ten million jobs),
+	 * which a stage's first failure need not wait for */
+	const char *kid = known >= 0 ? idx_id(r->ids, (uint32_t)known) : NULL;
+	int64_t slot = kid && strncmp(kid, v[1].p, v[1].len) == 0 && kid[v[1].len] == 0 ? known :
+	    idx_get(r->ids, v[1].p, v[1].len, 1);
 	struct jobstate *f = run_job(r, s, (uint32_t)slot);
 
 	char kbuf[KEY_HEX + 1] = {0};
@@ -513,6 +520,12 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 			f->retry_at = 0;
 		}
 	}
+}
+
+void
+run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off)
+{
+	fold_at(r, s, json, len, off, -1);
 }
 
 const char *
@@ -633,10 +646,16 @@ run_refresh(struct run *r, unsigned mask, char *err, size_t errlen)
 int
 run_append_text(struct run *r, enum stage s, const char *json, size_t len)
 {
+	return run_append_slot(r, s, json, len, -1);
+}
+
+int
+run_append_slot(struct run *r, enum stage s, const char *json, size_t len, int64_t slot)
+{
 	uint64_t off;
 	int rc = journal_append(r->own[s], json, len, &off);
 	if (rc == 0)
-		run_fold(r, s, json, len, off);
+		fold_at(r, s, json, len, off, slot);
 	return rc;
 }
 

@@ -82,6 +82,9 @@ void run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_
 int run_append(struct run *r, enum stage s, json_t *ev);
 /* The same for an event already written as text (core/event.h). */
 int run_append_text(struct run *r, enum stage s, const char *json, size_t len);
+/* The same for an event of the job at slot (-1: unknown): its id is not
+ * looked up. */
+int run_append_slot(struct run *r, enum stage s, const char *json, size_t len, int64_t slot);
 /* Append a "job" or "done" event this process wrote, folding it from what
  * the caller knows rather than scanning the text back. */
 struct fold_hint {
