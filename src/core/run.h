@@ -64,6 +64,11 @@ struct run {
 	 * start reads those few lines instead of its whole journal */
 	uint64_t *batch_off[ST_N];
 	uint32_t nbatch[ST_N], batch_cap[ST_N];
+	/* the stages whose per-job arrays run_reserve makes at once, their
+	 * pages faulted in on a thread of their own (run_own sets it: the
+	 * stage and those it reads) */
+	unsigned ahead;
+	struct prefault *pf;
 };
 
 struct run *run_new(const char *dir);
@@ -107,7 +112,9 @@ int run_current(struct run *r, enum stage s, uint32_t slot);
 /* Was the job withdrawn (vj-ingest --forget)? */
 int run_gone(struct run *r, uint32_t slot);
 /* For loading a checkpoint (core/ckpt.c): room for n slots in every
- * per-job array; an ingest job line's offset; forget a stage's fold. */
+ * per-job array (and the arrays of the stages in r->ahead made, their
+ * pages faulted in meanwhile on another thread); an ingest job line's
+ * offset; forget a stage's fold. */
 void run_reserve(struct run *r, uint32_t n);
 void run_set_job_off(struct run *r, uint32_t slot, uint64_t off);
 void run_reset_stage(struct run *r, enum stage s);

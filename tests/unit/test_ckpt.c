@@ -174,6 +174,52 @@ test_roundtrip(void)
 	run_free(f);
 }
 
+/* A stage's start on a run big enough for its arrays to be made ahead and
+ * faulted in on a thread (core/run.c, run_reserve): the ingest checkpoint
+ * numbers the table, the stage's own still loads into its array made
+ * ahead, and the fold is that of a full replay. */
+static void
+test_ahead(void)
+{
+	char err[256];
+	const char *dir = scratch_path("big");
+	int64_t t = now_ms();
+	enum { N = 40000 };
+	struct run *w = run_new(dir);
+	ok(run_own(w, ST_INGEST, JL_FSYNC_NEVER, 0, err, sizeof err) == VJ_OK &&
+	    run_own(w, ST_ANALYZE, JL_FSYNC_NEVER, 0, err, sizeof err) == VJ_OK, "own ingest and analyze");
+	for (int i = 0; i < N; i++) {
+		append(w, ST_INGEST, "{\"ev\":\"job\",\"id\":\"b%d\",\"t\":%lld,\"key\":\"%032x\",\"job\":{}}", i,
+		    (long long)t, i);
+		append(w, ST_INGEST, "{\"ev\":\"done\",\"id\":\"b%d\",\"t\":%lld,\"key\":\"%032x\",\"ms\":1,"
+		    "\"attempt\":1,\"image\":{}}", i, (long long)t, i);
+		if (i % 4)
+			append(w, ST_ANALYZE, "{\"ev\":\"done\",\"id\":\"b%d\",\"t\":%lld,\"key\":\"%032x\",\"ms\":2,"
+			    "\"attempt\":1,\"analysis\":{}}", i, (long long)t, i + 7);
+	}
+	journal_commit(w->own[ST_INGEST]);
+	journal_commit(w->own[ST_ANALYZE]);
+	ok(ckpt_write(w, ST_INGEST, journal_size(w->own[ST_INGEST])) == 0 &&
+	    ckpt_write(w, ST_ANALYZE, journal_size(w->own[ST_ANALYZE])) == 0, "checkpoints written");
+	append(w, ST_ANALYZE, "{\"ev\":\"fail\",\"id\":\"b4\",\"t\":%lld,\"key\":\"%032x\","
+	    "\"attempt\":1,\"kind\":\"transient\",\"final\":true}", (long long)t, 11);
+	journal_commit(w->own[ST_ANALYZE]);
+	run_free(w);
+
+	struct run *a = run_new(dir);
+	ok(run_own(a, ST_ANALYZE, JL_FSYNC_NEVER, 0, err, sizeof err) == VJ_OK, "a stage's start");
+	ok(a->pf != NULL, "its arrays were made ahead, faulted in on a thread");
+	ok(a->ck_off[ST_INGEST] > 0 && a->ck_off[ST_ANALYZE] > 0, "both checkpoints loaded");
+	run_refresh(a, 1u << ST_INGEST, err, sizeof err);
+	setenv("VJ_CKPT", "0", 1);
+	struct run *f = reader(dir);
+	unsetenv("VJ_CKPT");
+	ok(same_fold(f, a) && same_fold(a, f), "the fold of a full replay");
+	is_int(run_job(a, ST_ANALYZE, 4)->state, JS_DEAD, "the tail folded after the checkpoint");
+	run_free(a);
+	run_free(f);
+}
+
 int
 main(void)
 {
@@ -181,6 +227,7 @@ main(void)
 		return 1;
 	test_idx();
 	test_roundtrip();
+	test_ahead();
 	scratch_remove();
 	return done_testing();
 }
