@@ -83,13 +83,23 @@ test_expect_success 'a flipped byte anywhere: the checksum catches it' '
 
 test_expect_success 'a checkpoint of a newer format is not read (a note under -v)' '
 	cp good.ckpt run/journal/generate.ckpt &&
-	"$SET" run/journal/generate.ckpt 8 4 2 &&
+	"$SET" run/journal/generate.ckpt 8 4 3 &&
 	same err && test ! -s err &&
 	st -v >/dev/null 2>err &&
 	test_grep "generate.ckpt: checkpoint not used (written by a newer vj)" err
 '
 
-# header fields (docs/journal.md): today_start at 44, done_today at 92
+test_expect_success 'a checkpoint of format 1 (no batch lines) is not read, then rewritten' '
+	cp good.ckpt run/journal/generate.ckpt &&
+	"$SET" run/journal/generate.ckpt 8 4 1 &&
+	same err && test ! -s err &&
+	st -v >/dev/null 2>err &&
+	test_grep "generate.ckpt: checkpoint not used (an older format, without the batch lines)" err &&
+	ckpt_all && st -v >/dev/null 2>err &&
+	test_grep "generate.ckpt: checkpoint loaded" err
+'
+
+# header fields (docs/journal.md): today_start at 44, done_today at 96
 midnight=$(( $(now_ms) / 86400000 * 86400000 ))
 test_expect_success 'a checkpoint of another day with events of today is stale' '
 	cp good.ckpt run/journal/generate.ckpt &&
@@ -108,7 +118,7 @@ test_expect_success 'a checkpoint of another day whose events are all older: not
 	  done; } | "$JLINE" >old/journal/ingest.log && : >old/journal/ingest.lock &&
 	R=old ckpt_all &&
 	"$SET" old/journal/ingest.ckpt 44 8 $((midnight - 86400000)) &&
-	"$SET" old/journal/ingest.ckpt 92 8 5 &&
+	"$SET" old/journal/ingest.ckpt 96 8 5 &&
 	R=old same err && test ! -s err &&
 	jq -e ".stages.ingest | .done == 5 and .done_today == 0" got.json &&
 	R=old st -v >/dev/null 2>err && test_grep "ingest.ckpt: checkpoint loaded" err

@@ -33,6 +33,17 @@ test_expect_success 'an online run beside them leaves their jobs alone' '
 	test $(curl -s "$FAKE_URL/_stats" | jq .requests) -eq $before
 '
 
+test_expect_success '... also when its checkpoint holds the batch lines' '
+	VJ_CKPT_BYTES=1 vj-status -r o >/dev/null && test -s o/journal/analyze.ckpt &&
+	before=$(curl -s "$FAKE_URL/_stats" | jq .requests) &&
+	vj-analyze -v -r o --provider openai --base-url "$FAKE_URL/v1" --api-key-env VJ_FAKE_KEY \
+		--model gpt-4.1-mini --pending >out 2>e &&
+	test ! -s out &&
+	test_grep "analyze.ckpt: checkpoint loaded" e &&
+	test_grep "1 analyze batch in progress: 4 jobs left to it" e &&
+	test $(curl -s "$FAKE_URL/_stats" | jq .requests) -eq $before
+'
+
 test_expect_success 'a day later still pending: a warning' '
 	VJ_NOW_MS=$(( $(now_ms) + 25 * 3600 * 1000 )) oa 2>e; test $? -eq 75 &&
 	test_grep "batch 1 (batch_[A-Za-z0-9]*) has been pending for 2[45] h" e

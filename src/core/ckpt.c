@@ -157,9 +157,10 @@ sort_entries(const struct run *r, uint32_t *e, uint32_t n)
 /* ---- writing ----------------------------------------------------------- */
 
 /* The header's fields after magic, version and length: stage, covers,
- * head and tail hashes, today_start, entries, ids, 13 counters, the run
- * id's length (then the run id). */
-#define HDR_FIXED (4 + 4 * 8 + 4 + 4 + 13 * 8 + 4)
+ * head and tail hashes, today_start, entries, ids, batch lines, 13
+ * counters, the run id's length (then the run id).  The entries follow,
+ * then the batch lines' offsets (varints, each the step from the last). */
+#define HDR_FIXED (4 + 4 * 8 + 4 + 4 + 4 + 13 * 8 + 4)
 #define HDR_MAX (HDR_FIXED + CK_MAX_RUNID)
 
 struct wr {
@@ -377,6 +378,7 @@ ckpt_write(struct run *r, enum stage s, uint64_t covers)
 	w_u64(&hw, (uint64_t)r->today_start);
 	w_u32(&hw, ne);
 	w_u32(&hw, n);
+	w_u32(&hw, r->nbatch[s]);
 	w_stats(&hw, &r->stats[s]);
 	w_u32(&hw, (uint32_t)rl);
 	w_bytes(&hw, runid, rl);
@@ -389,6 +391,10 @@ ckpt_write(struct run *r, enum stage s, uint64_t covers)
 			why = "a job id longer than 64 KiB";
 			goto out;
 		}
+	for (uint32_t i = 0; i < r->nbatch[s]; i++) {
+		uint64_t d = r->batch_off[s][i] - (i ? r->batch_off[s][i - 1] : 0);
+		w.b.len += put_var(wr_room(&w, 10), d);
+	}
 	wr_flush(&w);
 	w_u32(&w, w.crc);
 	wr_flush(&w);
@@ -496,7 +502,7 @@ unzigzag(uint64_t z)
 
 
 struct hdr {
-	uint32_t version, stage, nent, nids, runid_len;
+	uint32_t version, stage, nent, nids, nbatch, runid_len;
 	struct ident ident;
 	int64_t today_start;
 	struct stage_stats st;
@@ -513,7 +519,8 @@ get_hdr(const unsigned char *p, struct hdr *h)
 	h->today_start = (int64_t)get_u64(p + 28);
 	h->nent = get_u32(p + 36);
 	h->nids = get_u32(p + 40);
-	const unsigned char *q = p + 44;
+	h->nbatch = get_u32(p + 44);
+	const unsigned char *q = p + 48;
 	uint64_t v[13];
 	for (int i = 0; i < 13; i++, q += 8)
 		v[i] = get_u64(q);
@@ -670,6 +677,12 @@ load(struct run *r, enum stage s, int jfd, uint64_t size, int fd, uint64_t *cove
 		rc = LD_IGNORED;
 		goto out;
 	}
+	if (h.version >= 1 && h.version < CKPT_VERSION) {
+		/* format 1 kept no batch lines: the fold would lack them */
+		*why = "an older format, without the batch lines";
+		rc = LD_IGNORED;
+		goto out;
+	}
 	if (hlen < HDR_FIXED || hlen > HDR_MAX)
 		h.version = 0;
 	else
@@ -710,7 +723,7 @@ load(struct run *r, enum stage s, int jfd, uint64_t size, int fd, uint64_t *cove
 	/* a job takes at least 4 bytes of journal (a quoted id and a comma in
 	 * a shard's list): a count beyond that is damage, and must not size an
 	 * allocation */
-	if (h.nent > h.ident.covers / 4 || h.nent > h.nids) {
+	if (h.nent > h.ident.covers / 4 || h.nent > h.nids || h.nbatch > h.ident.covers / 16) {
 		*why = "impossible counts";
 		goto out;
 	}
@@ -748,6 +761,20 @@ load(struct run *r, enum stage s, int jfd, uint64_t size, int fd, uint64_t *cove
 	}
 	vj_debug("%s: %llu of %u ids out of order", stage_name[s], (unsigned long long)l->lookups, h.nent);
 	free(l);
+	/* the batch lines: increasing offsets inside what it covers, each
+	 * more than a line's least length past the last */
+	for (uint64_t i = 0, o = 0; !*why && i < h.nbatch; i++) {
+		rd_fill(&rd, 10);
+		const unsigned char *q = rd.b + rd.pos;
+		uint64_t d;
+		if (get_var(&q, rd.b + rd.len, &d) < 0 || (i > 0 && d < 11) || d >= h.ident.covers - o)
+			*why = rd.err ? strerror(rd.err) : "a bad batch line offset, or cut short";
+		else {
+			o += d;
+			run_add_batch_line(r, s, o);
+			rd.pos = (size_t)(q - rd.b);
+		}
+	}
 	if (!*why) {
 		if (rd_fill(&rd, 5) != 4)
 			*why = "cut short, or bytes after its end";

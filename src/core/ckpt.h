@@ -9,8 +9,9 @@
 #include <stdint.h>
 #include "core/run.h"
 
-/* The checkpoint format this vj writes and reads. */
-#define CKPT_VERSION 1
+/* The checkpoint format this vj writes and reads (2: with the offsets of
+ * the stage's batch lines; one of format 1 is ignored, the fold rebuilt). */
+#define CKPT_VERSION 2
 
 /* Load stage s's checkpoint into r, whose fold of s must be empty, after
  * checking it against the journal it claims to cover (open on jfd, size

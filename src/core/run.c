@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,7 @@
 _Static_assert(sizeof(struct jobstate) == 40, "struct jobstate grew");
 
 static void free_array(void *p, size_t n);
+static void pf_join(struct run *r);
 
 struct run *
 run_new(const char *dir)
@@ -43,11 +47,13 @@ run_free(struct run *r)
 {
 	if (!r)
 		return;
+	pf_join(r);
 	for (int s = 0; s < ST_N; s++) {
 		jreader_close(r->rd[s]);
 		free_array(r->st[s], (size_t)r->cap * sizeof **r->st);
 		if (r->own[s])
 			journal_close(r->own[s]);
+		free(r->batch_off[s]);
 	}
 	free_array(r->job_off, (size_t)r->cap * sizeof *r->job_off);
 	idx_free(r->ids);
@@ -70,8 +76,22 @@ page_up(size_t n)
 	return (n + pg - 1) & ~(pg - 1);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23      /* Linux 5.14 */
+#endif
+
+/* Fault in the pages of [p, p + n) writable, as zeros (they are new), in
+ * one call rather than a trap a page: 0, or -1 where the kernel cannot. */
+static int
+populate(void *p, size_t n)
+{
+	return n == 0 || madvise(p, n, MADV_POPULATE_WRITE) == 0 ? 0 : -1;
+}
+
+/* lazy: leave the new pages of a zero-filled array untouched (a prefault
+ * thread faults them in) */
 static void *
-grow_array(void *p, size_t old, size_t n, int fill)
+grow_array_as(void *p, size_t old, size_t n, int fill, int lazy)
 {
 	size_t po = page_up(old), pn = page_up(n);
 	void *q = p;
@@ -81,8 +101,67 @@ grow_array(void *p, size_t old, size_t n, int fill)
 		if (q == MAP_FAILED)
 			vj_die(VJ_EFATAL, "out of memory (%zu bytes for the run's fold)", n);
 	}
-	memset((char *)q + old, fill, n - old);
+	if (fill != 0 || po >= n || !p) {
+		/* the new pages of a mapping are zeros already: those are
+		 * populated (or left to the thread), the rest written */
+		if (!p && fill == 0 && (lazy || populate(q, pn) == 0))
+			return q;
+		memset((char *)q + old, fill, n - old);
+		return q;
+	}
+	memset((char *)q + old, 0, po - old);
+	if (populate((char *)q + po, pn - po) < 0)
+		memset((char *)q + po, 0, n - po);
 	return q;
+}
+
+static void *
+grow_array(void *p, size_t old, size_t n, int fill)
+{
+	return grow_array_as(p, old, n, fill, 0);
+}
+
+/* ---- faulting in the arrays of a big load on another thread ----
+ *
+ * Loading ten million jobs from checkpoints fills about a gigabyte of
+ * new per-job arrays, and zeroing those pages (the kernel's, on each
+ * first touch) was half of a stage's start.  run_reserve makes the arrays
+ * at their final size and a thread faults them in (MADV_POPULATE_WRITE,
+ * which never changes a page already there) while the loader decodes: the
+ * loader may write any of them meanwhile.  Only moving or unmapping one
+ * (resize, reset, free) waits for the thread first. */
+#define PF_CHUNK ((size_t)1 << 20)     /* and the least array worth a thread (26,000 jobs) */
+
+struct prefault {
+	pthread_t th;
+	atomic_int stop;
+	int n;
+	char *p[ST_N];
+	size_t len[ST_N];
+};
+
+static void *
+pf_main(void *arg)
+{
+	struct prefault *pf = arg;
+	for (int i = 0; i < pf->n; i++)
+		for (size_t o = 0; o < pf->len[i] && !atomic_load(&pf->stop); o += PF_CHUNK) {
+			size_t k = pf->len[i] - o < PF_CHUNK ? pf->len[i] - o : PF_CHUNK;
+			if (populate(pf->p[i] + o, k) < 0)
+				return NULL;   /* the loader's own faults do it then */
+		}
+	return NULL;
+}
+
+static void
+pf_join(struct run *r)
+{
+	if (!r->pf)
+		return;
+	atomic_store(&r->pf->stop, 1);
+	pthread_join(r->pf->th, NULL);
+	free(r->pf);
+	r->pf = NULL;
 }
 
 static void
@@ -95,6 +174,7 @@ free_array(void *p, size_t n)
 static void
 resize(struct run *r, uint32_t cap)
 {
+	pf_join(r);
 	for (int s = 0; s < ST_N; s++)
 		if (r->st[s])
 			r->st[s] = grow_array(r->st[s], (size_t)r->cap * sizeof **r->st,
@@ -121,6 +201,28 @@ run_reserve(struct run *r, uint32_t n)
 {
 	if (n > r->cap)
 		resize(r, n);
+	if (r->pf)
+		return;
+	struct prefault *pf = xcalloc(1, sizeof *pf);
+	size_t len = (size_t)r->cap * sizeof **r->st;
+	for (int s = 0; s < ST_N; s++)
+		if ((r->ahead & (1u << s)) && !r->st[s] && len >= PF_CHUNK) {
+			r->st[s] = grow_array_as(NULL, 0, len, 0, 1);
+			pf->p[pf->n] = (char *)r->st[s];
+			pf->len[pf->n++] = page_up(len);
+		}
+	/* the signals stay the main thread's (a stop must wake its loop) */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pf->n ? pthread_create(&pf->th, NULL, pf_main, pf) : -1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		/* no thread: the arrays fault in as they are written */
+		free(pf);
+		return;
+	}
+	r->pf = pf;
 }
 
 void
@@ -135,13 +237,27 @@ run_set_job_off(struct run *r, uint32_t slot, uint64_t off)
 void
 run_reset_stage(struct run *r, enum stage s)
 {
+	pf_join(r);
 	free_array(r->st[s], (size_t)r->cap * sizeof **r->st);
 	r->st[s] = NULL;
 	memset(&r->stats[s], 0, sizeof r->stats[s]);
+	free(r->batch_off[s]);
+	r->batch_off[s] = NULL;
+	r->nbatch[s] = r->batch_cap[s] = 0;
 	if (s == ST_INGEST) {
 		free_array(r->job_off, (size_t)r->cap * sizeof *r->job_off);
 		r->job_off = NULL;
 	}
+}
+
+void
+run_add_batch_line(struct run *r, enum stage s, uint64_t off)
+{
+	if (r->nbatch[s] == r->batch_cap[s]) {
+		r->batch_cap[s] = r->batch_cap[s] ? r->batch_cap[s] * 2 : 16;
+		r->batch_off[s] = xrealloc(r->batch_off[s], r->batch_cap[s] * sizeof *r->batch_off[s]);
+	}
+	r->batch_off[s][r->nbatch[s]++] = off;
 }
 
 struct jobstate *
@@ -390,8 +506,10 @@ run_append_hint(struct run *r, enum stage s, const char *json, size_t len, const
 	return 0;
 }
 
-void
-run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off)
+/* known: the slot of the line's job when the caller has it (checked
+ * against the line's id), else -1 */
+static void
+fold_at(struct run *r, enum stage s, const char *json, size_t len, uint64_t off, int64_t known)
 {
 	/* the payload comes after every field the fold reads (event.h): not
 	 * scanning it is most of the replay's time on a large run */
@@ -417,6 +535,12 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 			r->newer[s] = ver < 1 ? INT32_MAX : (int32_t)ver;
 		return;
 	}
+	/* batch_* lines name no job: their offsets are kept (and go in the
+	 * checkpoint), for the batch driver and the guard of an online start
+	 * (stages/batchlog.c looks at lines that begin so, and only those) */
+	static const char bpre[] = "{\"ev\":\"batch_";
+	if (len >= sizeof bpre - 1 && memcmp(json, bpre, sizeof bpre - 1) == 0)
+		run_add_batch_line(r, s, off);
 	int64_t t = jval_int(&v[3], 0);
 	st->events++;
 	if (t > st->last_t)
@@ -430,7 +554,12 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 	}
 	if (v[1].type != 's' || v[1].len == 0)
 		return;
-	int64_t slot = idx_get(r->ids, v[1].p, v[1].len, 1);
+	/* a known slot is not looked up: on a table loaded from a checkpoint
+	 * the first lookup hashes every id (a second at ten million jobs),
+	 * which a stage's first failure need not wait for */
+	const char *kid = known >= 0 ? idx_id(r->ids, (uint32_t)known) : NULL;
+	int64_t slot = kid && strncmp(kid, v[1].p, v[1].len) == 0 && kid[v[1].len] == 0 ? known :
+	    idx_get(r->ids, v[1].p, v[1].len, 1);
 	struct jobstate *f = run_job(r, s, (uint32_t)slot);
 
 	char kbuf[KEY_HEX + 1] = {0};
@@ -495,6 +624,12 @@ run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off
 	}
 }
 
+void
+run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_t off)
+{
+	fold_at(r, s, json, len, off, -1);
+}
+
 const char *
 run_journal_path(const struct run *r, enum stage s)
 {
@@ -521,11 +656,13 @@ fold_cb(void *ctx, const char *json, size_t len, uint64_t off)
 	return 0;
 }
 
-/* The fold of s holds nothing yet: a checkpoint may be loaded into it. */
+/* The fold of s holds nothing yet: a checkpoint may be loaded into it.
+ * (Every line folded counts in events; its array may exist, made ahead by
+ * run_reserve, and still be all zeros.) */
 static int
 fold_empty(const struct run *r, enum stage s)
 {
-	return !r->st[s] && r->stats[s].events == 0 && (s != ST_INGEST || !r->job_off);
+	return r->stats[s].events == 0 && r->nbatch[s] == 0 && (s != ST_INGEST || !r->job_off);
 }
 
 /* Before a reader's first look at a journal: its checkpoint, and the
@@ -566,6 +703,7 @@ int
 run_own(struct run *r, enum stage s, enum jl_fsync mode, int repair, char *err, size_t errlen)
 {
 	void *a[3] = { r, (void *)(intptr_t)s, (void *)(intptr_t)repair };
+	r->ahead = (2u << s) - 1;   /* the stage folds itself and those before it */
 	/* a downstream stage numbers its table by the ingest checkpoint first
 	 * (its tail is read later, with the other upstream journals): its own
 	 * checkpoint then finds nearly every id in place instead of hashing */
@@ -613,10 +751,16 @@ run_refresh(struct run *r, unsigned mask, char *err, size_t errlen)
 int
 run_append_text(struct run *r, enum stage s, const char *json, size_t len)
 {
+	return run_append_slot(r, s, json, len, -1);
+}
+
+int
+run_append_slot(struct run *r, enum stage s, const char *json, size_t len, int64_t slot)
+{
 	uint64_t off;
 	int rc = journal_append(r->own[s], json, len, &off);
 	if (rc == 0)
-		run_fold(r, s, json, len, off);
+		fold_at(r, s, json, len, off, slot);
 	return rc;
 }
 

@@ -60,6 +60,15 @@ struct run {
 	uint64_t ck_off[ST_N];      /* journal bytes the latest checkpoint read or written covers */
 	int64_t ck_ms[ST_N];        /* when this process last wrote one (mono ms) */
 	uint8_t ck_tried[ST_N];     /* the stage's checkpoint was looked for */
+	/* where the stage's batch_* lines are (stages/batchlog.c): a stage's
+	 * start reads those few lines instead of its whole journal */
+	uint64_t *batch_off[ST_N];
+	uint32_t nbatch[ST_N], batch_cap[ST_N];
+	/* the stages whose per-job arrays run_reserve makes at once, their
+	 * pages faulted in on a thread of their own (run_own sets it: the
+	 * stage and those it reads) */
+	unsigned ahead;
+	struct prefault *pf;
 };
 
 struct run *run_new(const char *dir);
@@ -78,6 +87,9 @@ void run_fold(struct run *r, enum stage s, const char *json, size_t len, uint64_
 int run_append(struct run *r, enum stage s, json_t *ev);
 /* The same for an event already written as text (core/event.h). */
 int run_append_text(struct run *r, enum stage s, const char *json, size_t len);
+/* The same for an event of the job at slot (-1: unknown): its id is not
+ * looked up. */
+int run_append_slot(struct run *r, enum stage s, const char *json, size_t len, int64_t slot);
 /* Append a "job" or "done" event this process wrote, folding it from what
  * the caller knows rather than scanning the text back. */
 struct fold_hint {
@@ -100,10 +112,14 @@ int run_current(struct run *r, enum stage s, uint32_t slot);
 /* Was the job withdrawn (vj-ingest --forget)? */
 int run_gone(struct run *r, uint32_t slot);
 /* For loading a checkpoint (core/ckpt.c): room for n slots in every
- * per-job array; an ingest job line's offset; forget a stage's fold. */
+ * per-job array (and the arrays of the stages in r->ahead made, their
+ * pages faulted in meanwhile on another thread); an ingest job line's
+ * offset; forget a stage's fold. */
 void run_reserve(struct run *r, uint32_t n);
 void run_set_job_off(struct run *r, uint32_t slot, uint64_t off);
 void run_reset_stage(struct run *r, enum stage s);
+/* A batch_* line of stage s at off (the fold, and a checkpoint's list). */
+void run_add_batch_line(struct run *r, enum stage s, uint64_t off);
 
 /* Checkpoints of the fold (docs/journal.md, "Checkpoints").  The owner of
  * a journal writes its stage's: run_ckpt at a clean exit (after the last

@@ -705,16 +705,17 @@ want_guard(void *ctx, const char *id)
 }
 
 void *
-batch_guard(const char *run, struct stage_def *d)
+batch_guard(struct run *r, struct stage_def *d)
 {
 	struct bstate x = { .s = d->s };
-	char err[256];
 	struct batch_rec *b;
 	size_t n;
-	if (!run_exists(run) || batch_scan(run, d->s, &b, &n, err, sizeof err) < 0 || !n)
+	if (batch_scan_run(r, d->s, &b, &n) < 0 || !n) {
+		free(b);
 		return NULL;
+	}
 	x.bl = (struct batch_list){ b, n, n };
-	snprintf(x.dir, sizeof x.dir, "%s/batch", run);
+	snprintf(x.dir, sizeof x.dir, "%s/batch", r->dir);
 	x.in_batch = idx_new();
 	mark_open(&x);
 	long open = n_open(&x);
@@ -880,10 +881,8 @@ setup(struct bstate *x)
 	}
 	struct batch_rec *b;
 	size_t n;
-	if (batch_scan(x->c->run, x->s, &b, &n, err, sizeof err) < 0) {
-		vj_msg("%s", err);
+	if (batch_scan_run(x->run, x->s, &b, &n) < 0)
 		return VJ_EFATAL;
-	}
 	x->bl = (struct batch_list){ b, n, n };
 	snprintf(x->dir, sizeof x->dir, "%s/batch", x->c->run);
 	if (mkdir_p(x->dir, 0755) < 0) {

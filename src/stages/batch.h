@@ -53,6 +53,9 @@ struct batch_rec *batch_list_get(struct batch_list *l, long seq, int create);
  * none. */
 int batch_scan(const char *run, enum stage s, struct batch_rec **out, size_t *n, char *err,
     size_t errlen);
+/* The same from r's fold of s, which has every batch line's offset (a
+ * checkpoint keeps them): a few lines read, not the whole journal. */
+int batch_scan_run(struct run *r, enum stage s, struct batch_rec **out, size_t *n);
 
 /* vj-status --batches: the batches of the run's model stages, as a table
  * or (json) {"batches": [...]}; the exit status. */
@@ -61,7 +64,7 @@ int batch_show(const char *run, int json);
 /* An online run of stage d->s beside open batches leaves their jobs to
  * them (sending them again would pay twice): sets d->want to skip them and
  * says so.  NULL when none is open; else free with batch_guard_free. */
-void *batch_guard(const char *run, struct stage_def *d);
+void *batch_guard(struct run *r, struct stage_def *d);
 void batch_guard_free(void *g);
 
 /* Run a model stage in batch mode (or export / import); the exit status.

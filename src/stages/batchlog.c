@@ -2,6 +2,7 @@
  * batch_* events, docs/journal.md), for the batch driver and vj-status. */
 #include "stages/batch.h"
 #include "core/journal.h"
+#include "core/run.h"
 #include "base/util.h"
 
 #include <stdio.h>
@@ -40,21 +41,14 @@ geti(json_t *ev, const char *k)
 	return (long)json_integer_value(json_object_get(ev, k));
 }
 
-static int
-scan_cb(void *ctx, const char *json, size_t len, uint64_t off)
+/* One batch_* event applied to the list (ev: its parsed line). */
+static void
+apply(struct batch_list *l, json_t *ev)
 {
-	struct batch_list *l = ctx;
-	static const char pre[] = "{\"ev\":\"batch_";
-	(void)off;
-	if (len < sizeof pre || memcmp(json, pre, sizeof pre - 1) != 0)
-		return 0;
-	json_t *ev = json_loadb(json, len, 0, NULL);
 	const char *k = json_string_value(json_object_get(ev, "ev"));
 	json_t *sq = json_object_get(ev, "batch");
-	if (!k || !json_is_integer(sq)) {
-		json_decref(ev);
-		return 0;
-	}
+	if (!k || !json_is_integer(sq))
+		return;
 	int64_t t = json_integer_value(json_object_get(ev, "t"));
 	struct batch_rec *b = batch_list_get(l, (long)json_integer_value(sq), 1);
 	if (!strcmp(k, "batch_intent")) {
@@ -83,6 +77,18 @@ scan_cb(void *ctx, const char *json, size_t len, uint64_t off)
 		b->missing = geti(ev, "missing");
 		b->t_collected = t;
 	}
+}
+
+static int
+scan_cb(void *ctx, const char *json, size_t len, uint64_t off)
+{
+	static const char pre[] = "{\"ev\":\"batch_";
+	(void)off;
+	if (len < sizeof pre || memcmp(json, pre, sizeof pre - 1) != 0)
+		return 0;
+	json_t *ev = json_loadb(json, len, 0, NULL);
+	if (ev)
+		apply(ctx, ev);
 	json_decref(ev);
 	return 0;
 }
@@ -102,6 +108,21 @@ batch_scan(const char *run, enum stage s, struct batch_rec **out, size_t *n, cha
 	if (rc < 0) {
 		free(l.b);
 		return -1;
+	}
+	*out = l.b;
+	*n = l.n;
+	return 0;
+}
+
+int
+batch_scan_run(struct run *r, enum stage s, struct batch_rec **out, size_t *n)
+{
+	struct batch_list l = { 0 };
+	for (uint32_t i = 0; i < r->nbatch[s]; i++) {
+		json_t *ev = run_line(r, s, r->batch_off[s][i]);
+		if (ev)
+			apply(&l, ev);
+		json_decref(ev);
 	}
 	*out = l.b;
 	*n = l.n;

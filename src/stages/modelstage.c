@@ -35,6 +35,8 @@ struct pctx {
 	struct resize_params rp;      /* --max-side, --max-pixels */
 	char rp_text[48];
 	int shrink, heic_said;
+	struct stage_def *d;          /* an online run's (stage_main): the batch guard goes on it */
+	void *guard;                  /* batch_guard's */
 };
 
 /* On the input thread: a record from upstream must parse, carry an id and
@@ -242,6 +244,11 @@ ms_start(struct stage_state *x)
 	struct pctx *c = stage_ctx(x);
 	const struct stage_stats *st = &stage_run(x)->stats[c->s];
 	estimate_history(c->est, st->done_ev, st->tok_completion);
+	/* the jobs of open batches, from the fold just read (its checkpoint
+	 * keeps where the batch lines are): not a scan of the whole journal
+	 * before the first request */
+	if (c->d && !c->guard)
+		c->guard = batch_guard(stage_run(x), c->d);
 	return 0;
 }
 
@@ -457,9 +464,9 @@ modelstage_main(const struct model_config *c, enum stage s)
 	if (!c->timeout_set && p.timeout > c->stage.timeout)
 		vj_debug("%s: its answers can take up to %.0f s under load; --timeout %.0f applies",
 		    p.name, p.timeout, c->stage.timeout);
-	void *guard = batch_guard(sc.run, &d);
+	ctx.d = &d;
 	st = stage_main(&sc, &d);
-	batch_guard_free(guard);
+	batch_guard_free(ctx.guard);
 out:
 	estimate_free(ctx.est);
 	free(cfg);

@@ -315,7 +315,7 @@ consider(struct stage_state *x, json_t *rec, const char *key, char *raw_job, int
 		struct buf *ev = &x->evbuf;
 		ev->len = 0;
 		event_retry(ev, id, now_ms());
-		if (run_append_text(x->run, x->d->s, ev->p, ev->len) < 0)
+		if (run_append_slot(x->run, x->d->s, ev->p, ev->len, slot) < 0)
 			stage_io_error(x, id);
 	}
 	struct job_task *jt = xcalloc(1, sizeof *jt);
@@ -774,7 +774,7 @@ hook_fail(void *ctx, struct eng_task *t, const struct eng_err *e, json_t *usage,
 	x->cost += c;
 	if (x->conf->max_cost >= 0 && c > 0 && x->cost >= x->conf->max_cost)
 		budget_stop(x);
-	if (run_append_text(x->run, x->d->s, ev->p, ev->len) < 0)
+	if (run_append_slot(x->run, x->d->s, ev->p, ev->len, jt->slot) < 0)
 		stage_io_error(x, t->id);
 	if (final) {
 		vj_msg("job %s: %s", t->id, e->msg);

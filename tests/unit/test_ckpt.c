@@ -62,7 +62,8 @@ same_fold(struct run *a, struct run *b)
 	if (idx_count(a->ids) != idx_count(b->ids))
 		return 0;
 	for (int s = 0; s < ST_N; s++)
-		if (memcmp(&a->stats[s], &b->stats[s], sizeof a->stats[s]) != 0)
+		if (memcmp(&a->stats[s], &b->stats[s], sizeof a->stats[s]) != 0 || a->nbatch[s] != b->nbatch[s] ||
+		    (a->nbatch[s] && memcmp(a->batch_off[s], b->batch_off[s], a->nbatch[s] * sizeof(uint64_t)) != 0))
 			return 0;
 	for (uint32_t i = 0; i < idx_count(a->ids); i++) {
 		const char *id = idx_id(a->ids, i);
@@ -111,6 +112,9 @@ test_roundtrip(void)
 			    "\"attempt\":1,\"kind\":\"transient\",\"final\":false,\"retry_at\":%lld,"
 			    "\"usage\":{\"prompt\":3,\"completion\":0,\"cached\":0},\"cost\":0.25}",
 			    299 - i, (long long)t, 299 - i, (long long)t + 5000);
+		if (i % 100 == 50)   /* batch lines: their offsets go in the checkpoint */
+			append(w, ST_ANALYZE, "{\"ev\":\"batch_intent\",\"t\":%lld,\"batch\":%d,\"n\":3}",
+			    (long long)t, i / 100 + 1);
 	}
 	ok(journal_commit(w->own[ST_INGEST]) == 0 && journal_commit(w->own[ST_ANALYZE]) == 0, "committed");
 	ok(ckpt_write(w, ST_INGEST, journal_size(w->own[ST_INGEST])) == 0, "ingest checkpoint written");
@@ -120,6 +124,8 @@ test_roundtrip(void)
 		append(w, ST_ANALYZE, "{\"ev\":\"done\",\"id\":\"j%d\",\"t\":%lld,\"key\":\"%032x\",\"ms\":9,"
 		    "\"attempt\":2,\"usage\":{\"prompt\":5,\"completion\":1,\"cached\":0},\"cost\":0.5,"
 		    "\"analysis\":{}}", i * 5, (long long)t, i * 5);
+	append(w, ST_ANALYZE, "{\"ev\":\"batch_created\",\"t\":%lld,\"batch\":1,\"pid\":\"b1\"}",
+	    (long long)t);
 	append(w, ST_INGEST, "{\"ev\":\"job\",\"id\":\"late\",\"t\":%lld,\"key\":\"%032x\",\"job\":{}}",
 	    (long long)t, 999);
 	journal_commit(w->own[ST_INGEST]);
@@ -136,6 +142,7 @@ test_roundtrip(void)
 	ok(f->ck_off[ST_INGEST] == 0, "VJ_CKPT=0 reads the whole journal");
 	ok(same_fold(f, c), "checkpoint + tail is the fold of a full replay");
 	ok(same_fold(c, f), "... both ways");
+	is_int(c->nbatch[ST_ANALYZE], 4, "the batch lines: three from the checkpoint, one from the tail");
 	run_free(c);
 
 	/* the reader's own checkpoints, of idle stages, give the same again */
@@ -167,6 +174,52 @@ test_roundtrip(void)
 	run_free(f);
 }
 
+/* A stage's start on a run big enough for its arrays to be made ahead and
+ * faulted in on a thread (core/run.c, run_reserve): the ingest checkpoint
+ * numbers the table, the stage's own still loads into its array made
+ * ahead, and the fold is that of a full replay. */
+static void
+test_ahead(void)
+{
+	char err[256];
+	const char *dir = scratch_path("big");
+	int64_t t = now_ms();
+	enum { N = 40000 };
+	struct run *w = run_new(dir);
+	ok(run_own(w, ST_INGEST, JL_FSYNC_NEVER, 0, err, sizeof err) == VJ_OK &&
+	    run_own(w, ST_ANALYZE, JL_FSYNC_NEVER, 0, err, sizeof err) == VJ_OK, "own ingest and analyze");
+	for (int i = 0; i < N; i++) {
+		append(w, ST_INGEST, "{\"ev\":\"job\",\"id\":\"b%d\",\"t\":%lld,\"key\":\"%032x\",\"job\":{}}", i,
+		    (long long)t, i);
+		append(w, ST_INGEST, "{\"ev\":\"done\",\"id\":\"b%d\",\"t\":%lld,\"key\":\"%032x\",\"ms\":1,"
+		    "\"attempt\":1,\"image\":{}}", i, (long long)t, i);
+		if (i % 4)
+			append(w, ST_ANALYZE, "{\"ev\":\"done\",\"id\":\"b%d\",\"t\":%lld,\"key\":\"%032x\",\"ms\":2,"
+			    "\"attempt\":1,\"analysis\":{}}", i, (long long)t, i + 7);
+	}
+	journal_commit(w->own[ST_INGEST]);
+	journal_commit(w->own[ST_ANALYZE]);
+	ok(ckpt_write(w, ST_INGEST, journal_size(w->own[ST_INGEST])) == 0 &&
+	    ckpt_write(w, ST_ANALYZE, journal_size(w->own[ST_ANALYZE])) == 0, "checkpoints written");
+	append(w, ST_ANALYZE, "{\"ev\":\"fail\",\"id\":\"b4\",\"t\":%lld,\"key\":\"%032x\","
+	    "\"attempt\":1,\"kind\":\"transient\",\"final\":true}", (long long)t, 11);
+	journal_commit(w->own[ST_ANALYZE]);
+	run_free(w);
+
+	struct run *a = run_new(dir);
+	ok(run_own(a, ST_ANALYZE, JL_FSYNC_NEVER, 0, err, sizeof err) == VJ_OK, "a stage's start");
+	ok(a->pf != NULL, "its arrays were made ahead, faulted in on a thread");
+	ok(a->ck_off[ST_INGEST] > 0 && a->ck_off[ST_ANALYZE] > 0, "both checkpoints loaded");
+	run_refresh(a, 1u << ST_INGEST, err, sizeof err);
+	setenv("VJ_CKPT", "0", 1);
+	struct run *f = reader(dir);
+	unsetenv("VJ_CKPT");
+	ok(same_fold(f, a) && same_fold(a, f), "the fold of a full replay");
+	is_int(run_job(a, ST_ANALYZE, 4)->state, JS_DEAD, "the tail folded after the checkpoint");
+	run_free(a);
+	run_free(f);
+}
+
 int
 main(void)
 {
@@ -174,6 +227,7 @@ main(void)
 		return 1;
 	test_idx();
 	test_roundtrip();
+	test_ahead();
 	scratch_remove();
 	return done_testing();
 }
