@@ -95,14 +95,6 @@ unlink_piece(struct hashq *q, struct piece *x)
 		q->tail = prev;
 }
 
-static void
-finish(struct piece *x)
-{
-	if (x->done)
-		x->done(x->arg);
-	free(x);
-}
-
 static void *
 hashq_main(void *arg)
 {
@@ -134,30 +126,35 @@ hashq_main(void *arg)
 			b->p += m;
 			b->n -= m;
 		}
+		/* a finished piece stays queued (busy) until its callback has
+		 * returned, so that the next piece of its stream is not taken,
+		 * finished and called back before it */
+		struct piece *fa = a->n == 0 ? a : NULL, *fb = b && b->n == 0 ? b : NULL;
+		if (fa && fa->done)
+			fa->done(fa->arg);
+		if (fb && fb->done)
+			fb->done(fb->arg);
 		pthread_mutex_lock(&q->mu);
-		struct piece *fa = NULL, *fb = NULL;
 		a->busy = 0;
-		if (a->n == 0) {
-			unlink_piece(q, a);
-			fa = a;
-		}
-		if (b) {
+		if (b)
 			b->busy = 0;
-			if (b->n == 0) {
-				unlink_piece(q, b);
-				fb = b;
-			}
+		struct piece *mine = fa ? NULL : a;   /* what this thread goes on with */
+		if (fa) {
+			unlink_piece(q, fa);
+			free(fa);
 		}
-		/* pieces of these streams may now be taken by the other thread */
-		if (q->wait)
-			pthread_cond_broadcast(&q->cv);
-		if (fa || fb) {
-			pthread_mutex_unlock(&q->mu);
-			if (fa)
-				finish(fa);
-			if (fb)
-				finish(fb);
-			pthread_mutex_lock(&q->mu);
+		if (fb) {
+			unlink_piece(q, fb);
+			free(fb);
+		}
+		/* a piece may now be free for the other thread: wake it only
+		 * then (wake-ups cost a futex each) */
+		if (q->wait) {
+			struct piece *b2, *a2 = pick(q, &b2);
+			if (q->stop && !q->head)
+				pthread_cond_broadcast(&q->cv);   /* all done: let it end */
+			else if (a2 && (a2 != mine || b2))
+				pthread_cond_signal(&q->cv);
 		}
 	}
 	pthread_mutex_unlock(&q->mu);
@@ -206,8 +203,8 @@ hashq_put(struct hashq *q, struct sha256_ctx *c, const void *p, size_t n, hashq_
 	else
 		q->head = x;
 	q->tail = x;
-	if (q->wait)
-		pthread_cond_broadcast(&q->cv);
+	if (q->wait && takeable(q, x))
+		pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 }
 
