@@ -149,17 +149,19 @@ test_spacing(void)
 	ok(eleventh >= T0 + 60000, "--rpm 10 at -j 64: 10 at once, the 11th only when the first leaves "
 	    "the minute (%.2f s)", (double)(eleventh - T0) / 1000);
 
+	/* past what goes at once (-j 1: one start), --tpm spaces by each
+	 * request's estimate */
 	clk = T0;
-	limiter_init(&l, 0, 60000, 4);
+	limiter_init(&l, 0, 60000, 1);
 	int64_t a = start_at(&l, clk, 2000);
 	int64_t b = start_at(&l, clk, 500);
-	is_int(b - a, 2000, "--tpm 60000: a 2000-token request holds the next start 2 s");
+	is_int(b - a, 2000, "--tpm 60000 -j 1: a 2000-token request holds the next start 2 s");
 	is_int(limiter_ready_at(&l) - b, 500, "a 500-token one 0.5 s");
 
 	clk = T0;
-	limiter_init(&l, 120, 600000, 4);
+	limiter_init(&l, 120, 600000, 1);
 	a = start_at(&l, clk, 1000);
-	is_int(limiter_ready_at(&l) - a, 500, "with --tpm, --rpm spaces evenly from the first start: "
+	is_int(limiter_ready_at(&l) - a, 500, "--rpm and --tpm, past what goes at once: "
 	    "the longer of the two gaps (500 ms over 100 ms)");
 
 	clk = T0;
