@@ -400,6 +400,8 @@ struct run {
 	int jobs, j;
 	int64_t lat;               /* mean answer time, ms (exponential) */
 	double rpm;
+	double tpm;                /* with tok tokens a request */
+	long tok;
 	/* results */
 	int64_t end;               /* ms from the first start to the last answer */
 	int sent, refused;
@@ -457,7 +459,7 @@ sim_run(struct run *r, struct srv *s)
 	int64_t t0 = T0;
 	uint64_t oks = 0;
 
-	limiter_init(&l, r->rpm, 0, r->j);
+	limiter_init(&l, r->rpm, r->tpm, r->j);
 	memset(done, 0, sizeof done);
 	memset(flying, 0, sizeof flying);
 	for (int i = 0; i < r->jobs; i++)
@@ -484,7 +486,7 @@ sim_run(struct run *r, struct srv *s)
 			srv_take(s, f);
 			flying[pick] = 1;
 			r->sent++;
-			limiter_started(&l, clk, clk, 0);
+			limiter_started(&l, clk, clk, r->tok);
 		}
 		/* the next event: an answer, a start the limiter allows, a retry */
 		int64_t next = INT64_MAX;
@@ -729,6 +731,47 @@ test_headers(void)
  * holds it); the refusals after it start probing, one request at a time
  * further and further apart, until the server takes one.  Without that,
  * a quarter of the requests were 429s (316 here). */
+/* --tpm alone against the same server, which counts tokens: 300
+ * requests' worth a minute (1000 tokens each).  Before the window of
+ * tokens, --tpm spaced every start by its estimate: at the limit 200 ms
+ * apart, 900 jobs in 180.8 s (179.8 s of starts and an answer). */
+static void
+test_tpm_run(void)
+{
+	static struct srv s;
+	struct run r;
+	double tpms[] = { 300000, 600000 };
+
+	for (int i = 0; i < 2; i++) {
+		memset(&s, 0, sizeof s);
+		s.limit = 300;
+		s.win = 60000;
+		memset(&r, 0, sizeof r);
+		r.jobs = SIM_JOBS;
+		r.j = 64;
+		r.lat = 1000;
+		r.tpm = tpms[i];
+		r.tok = 1000;
+		sim_seed = 15;
+		sim_run(&r, &s);
+		printf("# --tpm %g (%gx the limit): %d s, %d sent, %d 429s (%.2f%%), %.0f/min; by window:",
+		    tpms[i], tpms[i] / 300000, (int)(r.end / 1000), r.sent, r.refused,
+		    100.0 * r.refused / r.sent, r.jobs * 60000.0 / (double)r.end);
+		for (int w = 0; w < r.nwin && w < 16; w++)
+			printf(" %d", r.per_win[w]);
+		printf("\n");
+		if (i == 0) {
+			ok(r.refused * 100 < r.sent && r.end <= BURSTING_END, "--tpm at a 300000-token window: "
+			    "under 1%% 429s (%d) and done no later than a bursting client (%.1f s)",
+			    r.refused, (double)r.end / 1000);
+		} else {
+			ok(r.jobs * 60000.0 / (double)r.end >= 0.9 * 300 && r.refused * 20 < r.sent,
+			    "--tpm 2x too high: at least 0.9 of the limit over the run, under 5%% 429s (%d)",
+			    r.refused);
+		}
+	}
+}
+
 static void
 test_lowered(void)
 {
@@ -789,5 +832,6 @@ main(void)
 	test_too_high();
 	test_a_bit_high();
 	test_lowered();
+	test_tpm_run();
 	return done_testing();
 }
