@@ -40,7 +40,7 @@ limiter_init(struct limiter *l, double rpm, double tpm, int concurrency)
 	if (tpm > 0) {
 		/* --tpm: a minute's window of tokens, with the same caution */
 		l->tok_win = 60000;
-		l->tok_allow = tpm;
+		l->tok_allow = l->tok_ceiling = tpm;
 		l->tok_sure = l->concurrency < LIMITER_RING ? (unsigned)l->concurrency : LIMITER_RING;
 	}
 }
@@ -335,7 +335,10 @@ limiter_tok_headers(struct limiter *l, int64_t now, int64_t sent, double limit,
 		cap = l->tpm * (double)win / 60000;   /* --tpm stays the ceiling */
 	l->tok_hdr_seen = 1;   /* the server's word: kept through walls */
 	l->tok_win = win;
-	l->tok_allow = cap;
+	/* a token wall measured since keeps its limit, under the new cap */
+	if (!l->tok_grow || l->tok_allow > cap)
+		l->tok_allow = cap;
+	l->tok_ceiling = cap;
 	/* the server says what the window allows: all of it may go at once */
 	l->tok_sure = LIMITER_RING;
 	/* the server's count against our estimates over the same window: more
@@ -498,6 +501,31 @@ probe(struct limiter *l, int64_t now, int64_t sent)
 	set_rate(l);
 }
 
+/* A wall with a token window and no request window: as cut_window, the
+ * tokens the server let through in the window before the first refused
+ * request are its real limit.  0 when they are far below the allowance
+ * (not the window's wall): the even rate's cut then. */
+static int
+cut_tokens(struct limiter *l, int64_t now)
+{
+	if (l->tok_win <= 0)
+		return 0;
+	int64_t first = INT64_MAX;
+	for (unsigned i = 0; i < 3 && i < l->nrefused; i++) {
+		int64_t s = l->refused[(l->nrefused - 1 - i) % LIMITER_REFUSED];
+		if (s < first)
+			first = s;
+	}
+	double accepted = tokens_between(l, first - l->tok_win, first + 1);
+	if (!(accepted > 0 && accepted >= 0.25 * (l->tok_allow - l->tok_others)))
+		return 0;
+	l->tok_allow = accepted + l->tok_others;
+	/* that pattern may go at once again: the server has just taken it */
+	l->tok_sure = LIMITER_RING;
+	l->tok_grow = now;
+	return 1;
+}
+
 /* A 429 on a request sent at `sent`: slow down at once, remember where
  * the wall was. */
 void
@@ -510,7 +538,8 @@ limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, ui
 	if (windowed(l)) {
 		forget_start(l, sent);
 		probe(l, now, sent);
-	}
+	} else if (l->tok_win > 0)
+		forget_start(l, sent);
 	/* Hold every start only when 429s are most of what comes back (a
 	 * quota wall: the others would be refused too).  429s among
 	 * successes delay their own jobs and may slow the rate, no more:
@@ -547,7 +576,7 @@ limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, ui
 	}
 	if (windowed(l))
 		cut_window(l, now, n_ok);
-	else
+	else if (!cut_tokens(l, now))
 		cut_rate(l, now, sent, n_ok);
 }
 
@@ -646,10 +675,23 @@ ok_tokens(struct limiter *l, int64_t now)
 		l->tok_sure = LIMITER_RING;
 }
 
+/* After a token wall: two windows on, grow a quarter a window up to the
+ * ceiling (--tpm, or the headers' limit), as the request window does. */
+static void
+grow_tokens(struct limiter *l, int64_t now)
+{
+	if (l->tok_win <= 0 || !l->tok_grow || l->tok_allow >= l->tok_ceiling ||
+	    now - l->last_cut < 2 * l->tok_win || now - l->tok_grow < l->tok_win)
+		return;
+	l->tok_allow = fmin(l->tok_ceiling, l->tok_allow * 1.25);
+	l->tok_grow = now;
+}
+
 void
 limiter_ok(struct limiter *l, int64_t now)
 {
 	ok_tokens(l, now);
+	grow_tokens(l, now);
 	if (windowed(l))
 		ok_window(l, now);
 	else

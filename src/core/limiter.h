@@ -67,6 +67,8 @@ struct limiter {
 	/* a known token limit: --tpm's minute, or the -tokens headers */
 	int64_t tok_win;            /* ms; 0: no token limit */
 	double tok_allow;           /* tokens the window allows */
+	double tok_ceiling;         /* tok_allow never grows past it */
+	int64_t tok_grow;           /* ms of the last growth after a wall */
 	double tok_others;          /* tokens the server counted that were not ours */
 	unsigned tok_sure;          /* starts that may go at once (-j until
 	                             * confirmed, then LIMITER_RING: no count) */
