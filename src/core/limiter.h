@@ -15,7 +15,8 @@
  * request's estimate; both windows must allow a start.  The next request's
  * estimate is not known when the engine asks (it builds the request
  * after), so the last start's stands for it; a request above the whole
- * allowance goes alone, into an empty window.
+ * allowance goes alone, into an empty window.  With no request window, a
+ * wall sets the token allowance to what the window let through.
  *
  * It reads no clock: every call is given the time, in ms of
  * CLOCK_MONOTONIC (mono_ms) or a test's clock, so it can be driven without
