@@ -772,6 +772,27 @@ test_tpm_run(void)
 				    "--tpm %gx too high%s: at least 0.95 of the limit over the run, under 2%% "
 				    "429s (%d)", x, ra ? ", Retry-After" : "", r.refused);
 		}
+
+	/* both set, both 2x too high: the request window takes the wall */
+	memset(&s, 0, sizeof s);
+	s.limit = 300;
+	s.win = 60000;
+	memset(&r, 0, sizeof r);
+	r.jobs = SIM_JOBS;
+	r.j = 64;
+	r.lat = 1000;
+	r.rpm = 600;
+	r.tpm = 600000;
+	r.tok = 1000;
+	sim_seed = 15;
+	sim_run(&r, &s);
+	printf("# --rpm 600 --tpm 600000: %d s, %d sent, %d 429s (%.2f%%); by window:", (int)(r.end / 1000),
+	    r.sent, r.refused, 100.0 * r.refused / r.sent);
+	for (int w = 0; w < r.nwin && w < 16; w++)
+		printf(" %d", r.per_win[w]);
+	printf("\n");
+	ok(r.jobs * 60000.0 / (double)r.end >= 0.95 * 300 && r.refused * 50 < r.sent,
+	    "--rpm and --tpm both 2x too high: at least 0.95 of the limit, under 2%% 429s (%d)", r.refused);
 }
 
 static void
