@@ -27,12 +27,25 @@ test_expect_success '--rpm 120 -j 2: 2 at once, then 4 more 500 ms apart (>= 1.9
 	test $(fake_total) -eq 6
 '
 
-test_expect_success '--tpm spaces requests by their estimated tokens' '
+# --tpm is a window of the requests' token estimates (about 3650 each
+# here): a fresh minute's go at once, up to -j until the limit is
+# confirmed, the rest spaced by their estimates (1.8 s at 120000 a minute).
+test_expect_success '--tpm 120000 -j 2: 2 at once, then 2 more spaced by their tokens (>= 3 s)' '
 	export VJ_RUN=tpm &&
 	mk four $(seq -f t%g 1 4) &&
-	an -j 4 --tpm 200000 four >o &&
+	an -j 2 --tpm 120000 four >o &&
 	test $(wc -l <o) -eq 4 &&
-	test $(span tpm) -ge 2000
+	test $(span tpm) -ge 3000
+'
+
+test_expect_success '--tpm 200000 -j 4: the 4 (of 55 the minute allows) at once' '
+	export VJ_RUN=tpm4 &&
+	mk four4 $(seq -f u%g 1 4) &&
+	t0=$(now_ms) &&
+	an -j 4 --tpm 200000 four4 >o &&
+	t1=$(now_ms) &&
+	test $(wc -l <o) -eq 4 &&
+	test $((t1 - t0)) -lt 1500
 '
 
 test_expect_success 'without --rpm the same 6 go at once' '

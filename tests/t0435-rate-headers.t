@@ -41,6 +41,35 @@ test_expect_success 'header values that are no count or no duration are ignored'
 	done
 '
 
+# x-ratelimit-*-tokens the same way: believed, "20,0,60s" (20 tokens a
+# minute, all used) lets a request of about 3650 tokens go only into an
+# empty window, one a minute.
+test_expect_success 'a token limit from x-ratelimit-*-tokens: believed, one request a minute' '
+	mk m3 $(seq -f k%g 1 3) &&
+	start_fake --ratelimit-token-values "20,0,60s" &&
+	rc=0 &&
+	{ timeout 8 vj-analyze --base-url "$FAKE_URL" --timeout 10 -j 1 m3 >o 2>e || rc=$?; } &&
+	stop_fake &&
+	test $rc -ne 0 &&
+	test $(wc -l <o) -lt 3
+'
+
+# Each of these, believed, would hold 12 jobs at -j 4 to one request a
+# minute after the first 4; ignored, the 12 go at once.
+test_expect_success 'token header values that are no count or no duration are ignored' '
+	i=0 &&
+	for v in "2.5,0,30s" "2x,0,30s" "+2,0,30s" "2,0,inf" "2,3,30s" "9999999999999,0,30s"; do
+		i=$((i + 1)) &&
+		mk m12 $(seq -f "t$i-%g" 1 12) &&
+		start_fake --ratelimit-token-values "$v" &&
+		rc=0 &&
+		{ timeout 25 vj-analyze --base-url "$FAKE_URL" --timeout 10 -j 4 m12 >o 2>e || rc=$?; } &&
+		stop_fake &&
+		{ test $rc -eq 0 || { echo "believed: $v rc $rc"; cat e; false; }; } &&
+		test $(wc -l <o) -eq 12 || return 1
+	done
+'
+
 # An image host's x-ratelimit headers are its own limit, not the account's:
 # vj-ingest does not heed them (believed, 12 fetches would take minutes).
 test_expect_success 'vj-ingest ignores an image host'"'"'s x-ratelimit headers' '

@@ -288,6 +288,12 @@ header_cb(char *p, size_t size, size_t nmemb, void *ud)
 		hdr_copy(t->hdr_rl[1], sizeof t->hdr_rl[1], v, vl);
 	else if (kl == 26 && !strncasecmp(p, "x-ratelimit-reset-requests", 26))
 		hdr_copy(t->hdr_rl[2], sizeof t->hdr_rl[2], v, vl);
+	else if (kl == 24 && !strncasecmp(p, "x-ratelimit-limit-tokens", 24))
+		hdr_copy(t->hdr_rl[3], sizeof t->hdr_rl[3], v, vl);
+	else if (kl == 28 && !strncasecmp(p, "x-ratelimit-remaining-tokens", 28))
+		hdr_copy(t->hdr_rl[4], sizeof t->hdr_rl[4], v, vl);
+	else if (kl == 24 && !strncasecmp(p, "x-ratelimit-reset-tokens", 24))
+		hdr_copy(t->hdr_rl[5], sizeof t->hdr_rl[5], v, vl);
 	else if (t->http.want_header && kl == strlen(t->http.want_header) &&
 	    !strncasecmp(p, t->http.want_header, kl) && vl < 8192) {
 		free(t->hdr_want);
@@ -603,7 +609,8 @@ send_task(struct engine *e, struct eng_task *t)
 	t->resp = xcalloc(1, sizeof *t->resp);
 	t->hdr_retry[0] = t->hdr_retry_ms[0] = t->hdr_ctype[0] = 0;
 	t->hdr_should = -1;
-	t->hdr_rl[0][0] = t->hdr_rl[1][0] = t->hdr_rl[2][0] = 0;
+	for (int i = 0; i < 6; i++)
+		t->hdr_rl[i][0] = 0;
 	t->curl_err[0] = 0;
 	t->refused[0] = 0;
 	char hdr[200];
@@ -668,34 +675,45 @@ send_task(struct engine *e, struct eng_task *t)
 	return 1;
 }
 
-/* A count in a rate-limit header: digits only, at most 10 million (a
- * server's word, so checked: "1e9", "-1", "12abc" are no count). */
+/* A count in a rate-limit header: digits only, at most `most` (10
+ * million requests, 1e12 tokens; a server's word, so checked: "1e9", "-1",
+ * "12abc" are no count). */
 static double
-rate_count(const char *s)
+rate_count(const char *s, double most)
 {
 	double v = 0;
-	if (!*s || strlen(s) > 8)
+	if (!*s || strlen(s) > 13)
 		return -1;
 	for (; *s; s++) {
 		if (*s < '0' || *s > '9')
 			return -1;
 		v = v * 10 + (*s - '0');
 	}
-	return v <= 1e7 ? v : -1;
+	return v <= most ? v : -1;
 }
 
-/* x-ratelimit-*-requests (OpenAI's): the limit, what is left, when the
- * window is full again ("1s", "6m0s", "120ms").  All three or none. */
+/* x-ratelimit-*-requests and -tokens (OpenAI's): the limit, what is left,
+ * when the window is full again ("1s", "6m0s", "120ms").  All three of a
+ * kind or none of it. */
 static void
 rate_headers(struct engine *e, struct eng_task *t)
 {
-	if (e->c.ignore_rate_headers || !t->hdr_rl[0][0] || !t->hdr_rl[1][0] || !t->hdr_rl[2][0])
+	if (e->c.ignore_rate_headers)
 		return;
-	double limit = rate_count(t->hdr_rl[0]), left = rate_count(t->hdr_rl[1]);
-	double reset = eng_parse_delay(t->hdr_rl[2]);
-	if (limit < 1 || left < 0 || left > limit || reset < 0)
-		return;
-	limiter_headers(&e->lim, mono_ms(), t->sent, limit, left, (int64_t)(reset * 1000));
+	for (int k = 0; k < 2; k++) {
+		char (*h)[32] = t->hdr_rl + 3 * k;
+		if (!h[0][0] || !h[1][0] || !h[2][0])
+			continue;
+		double most = k ? 1e12 : 1e7;
+		double limit = rate_count(h[0], most), left = rate_count(h[1], most);
+		double reset = eng_parse_delay(h[2]);
+		if (limit < 1 || left < 0 || left > limit || reset < 0)
+			continue;
+		if (k)
+			limiter_tok_headers(&e->lim, mono_ms(), t->sent, limit, left, (int64_t)(reset * 1000));
+		else
+			limiter_headers(&e->lim, mono_ms(), t->sent, limit, left, (int64_t)(reset * 1000));
+	}
 }
 
 static void

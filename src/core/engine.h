@@ -82,7 +82,8 @@ struct eng_task {
 	char hdr_retry[32], hdr_retry_ms[32], hdr_ctype[128];
 	char *hdr_want;                 /* malloc'd: the value of http.want_header */
 	int hdr_should;
-	char hdr_rl[3][32];             /* x-ratelimit-{limit,remaining,reset}-requests */
+	char hdr_rl[6][32];             /* x-ratelimit-{limit,remaining,reset}-requests,
+	                                 * then the same -tokens */
 	int64_t sent;
 	long tmo_ms;                    /* the timeout this attempt was given */
 	char refused[96];               /* the private address a connection was refused to */

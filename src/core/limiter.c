@@ -1,14 +1,27 @@
 /* limiter: the engine's rate limiter (docs/providers.md, "Rate limits").
- * A known limit is kept as a window of the limiter's own starts; with
- * none known, an even rate that 429s cut.  Time comes in with each call. */
+ * A known limit is kept as a window of the limiter's own starts (and of
+ * their token estimates for a token limit); with none known, an even rate
+ * that 429s cut.  Time comes in with each call. */
 #include "core/limiter.h"
 
 #include <math.h>
 #include <string.h>
 
+#define TOK_MAX 1e12                /* the most tokens a limit or estimate is */
+
+/* A limit given: NaN, infinities and values under 0 are none, more than
+ * 1e12 is 1e12 (a minute of it is no limit anyone has). */
+static double
+limit_value(double v)
+{
+	return !(v > 0) || isinf(v) ? 0 : v > TOK_MAX ? TOK_MAX : v;
+}
+
 void
 limiter_init(struct limiter *l, double rpm, double tpm, int concurrency)
 {
+	rpm = limit_value(rpm);
+	tpm = limit_value(tpm);
 	memset(l, 0, sizeof *l);
 	l->rpm = rpm;
 	l->tpm = tpm;
@@ -22,7 +35,13 @@ limiter_init(struct limiter *l, double rpm, double tpm, int concurrency)
 		 * flight then coming back a 429 */
 		l->win = 60000;
 		l->allow = l->ceiling = l->back = rpm;
-		l->sure = tpm > 0 ? 0 : fmin(rpm, l->concurrency);
+		l->sure = fmin(rpm, l->concurrency);
+	}
+	if (tpm > 0) {
+		/* --tpm: a minute's window of tokens, with the same caution */
+		l->tok_win = 60000;
+		l->tok_allow = l->tok_ceiling = tpm;
+		l->tok_sure = l->concurrency < LIMITER_RING ? (unsigned)l->concurrency : LIMITER_RING;
 	}
 }
 
@@ -32,6 +51,13 @@ static int64_t
 win_end(const struct limiter *l)
 {
 	return l->win + 250 + l->win / 100;
+}
+
+/* The same for the token window. */
+static int64_t
+tok_end(const struct limiter *l)
+{
+	return l->tok_win + 250 + l->tok_win / 100;
 }
 
 /* Is the window kept start by start?  Not when it allows more starts
@@ -53,11 +79,17 @@ allowed(const struct limiter *l)
 /* When the window has room for a start if it may hold n (1..RING): when
  * the n-th latest start leaves it; 0 when there is room now. */
 static int64_t
-room_at(const struct limiter *l, unsigned n)
+room_in(const struct limiter *l, unsigned n, int64_t end)
 {
 	if (n == 0 || l->nstarts < n)
 		return 0;
-	return l->starts[(l->nstarts - n) % LIMITER_RING] + win_end(l);
+	return l->starts[(l->nstarts - n) % LIMITER_RING] + end;
+}
+
+static int64_t
+room_at(const struct limiter *l, unsigned n)
+{
+	return room_in(l, n, win_end(l));
 }
 
 /* The kept starts are ring[(base + i) % LIMITER_RING] for i in [0, n), in
@@ -94,19 +126,57 @@ set_rate(struct limiter *l)
 		l->rate = l->allow * 60000.0 / (double)l->win;
 }
 
-/* Minimum gap between evenly spaced starts, from the rate and tokens. */
+/* Minimum gap between evenly spaced starts, from the rate and tokens.  A
+ * request's own gap is at most the token window: one larger than the whole
+ * allowance holds the next start a window, not for ever. */
 static int64_t
-interval_ms(const struct limiter *l, long tokens)
+interval_ms(const struct limiter *l, double tokens)
 {
 	double ms = 0;
 	if (l->rate > 0)
 		ms = 60000.0 / l->rate;
-	if (l->tpm > 0 && tokens > 0) {
-		double t = 60000.0 * (double)tokens / l->tpm;
+	if (l->tok_win > 0 && l->tok_allow > 0 && tokens > 0) {
+		double t = fmin((double)l->tok_win * tokens / l->tok_allow, (double)l->tok_win);
 		if (t > ms)
 			ms = t;
 	}
-	return (int64_t)ms;
+	return (int64_t)fmin(ms, 86400000);
+}
+
+/* The token window (none when no token limit is known, or no estimate:
+ * a request without one takes nothing of it).  *full: when it has room for
+ * the next request (the last start's estimate); *once: when that may go at
+ * once, fewer than tok_sure starts being in the window.  Walks the ring
+ * from the newest start back until the allowance is passed; when the ring
+ * ends first it does not reach back a window: the even grid only. */
+static void
+tok_ready(const struct limiter *l, int64_t *full, int64_t *once)
+{
+	*full = *once = 0;
+	if (l->tok_win <= 0 || l->tok_guess <= 0)
+		return;
+	double cap = fmax(0, l->tok_allow - l->tok_others);
+	/* a request above all of it goes alone: when the window is empty */
+	double sum = fmin(l->tok_guess, cap);
+	unsigned n = l->nstarts < LIMITER_RING ? l->nstarts : LIMITER_RING, i;
+	for (i = 0; i < n; i++) {
+		unsigned k = (l->nstarts - 1 - i) % LIMITER_RING;
+		sum += l->toks[k];
+		if (sum > cap) {
+			*full = l->starts[k] + tok_end(l);
+			break;
+		}
+	}
+	if (i == n && n == LIMITER_RING) {
+		*once = INT64_MAX;
+		return;
+	}
+	*once = *full;
+	if (l->tok_sure < LIMITER_RING) {
+		int64_t c = l->tok_sure >= 1 ? room_in(l, l->tok_sure, tok_end(l)) : INT64_MAX;
+		if (c > *once)
+			*once = c;
+	}
 }
 
 /* May the next start go at once, the window having room among the starts
@@ -119,35 +189,58 @@ at_once_at(const struct limiter *l)
 	return c >= 1 ? room_at(l, c) : INT64_MAX;
 }
 
+/* Both windows: *full, when both have room; *once, when both let the
+ * next start go at once (INT64_MAX: not before the even grid says). */
+static void
+windows(const struct limiter *l, int64_t *full, int64_t *once)
+{
+	int64_t tf, to;
+	tok_ready(l, &tf, &to);
+	if (windowed(l)) {
+		*full = room_at(l, allowed(l));
+		*once = at_once_at(l);
+	} else {
+		/* an even rate, or none: with a token window, no request
+		 * limit keeps a start from going at once */
+		*full = 0;
+		*once = l->rate <= 0 && l->tok_win > 0 ? 0 : INT64_MAX;
+	}
+	if (tf > *full)
+		*full = tf;
+	if (to > *once)
+		*once = to;
+}
+
 int64_t
 limiter_ready_at(const struct limiter *l)
 {
-	int64_t at = l->next_start;
-	if (windowed(l)) {
-		/* evenly spaced, within the window's limit ... */
-		int64_t full = room_at(l, allowed(l));
-		if (full > at)
-			at = full;
-		/* ... or at once, when the window has room among those */
-		int64_t now = at_once_at(l);
-		if (now < at)
-			at = now;
-		if (l->probe_gap && l->probe_next > at)
-			at = l->probe_next;
-	}
+	int64_t full, once;
+	windows(l, &full, &once);
+	/* evenly spaced, or at once when the windows have room among those
+	 * that go at once; within the windows' limits either way */
+	int64_t at = once < l->next_start ? once : l->next_start;
+	if (full > at)
+		at = full;
+	if (windowed(l) && l->probe_gap && l->probe_next > at)
+		at = l->probe_next;
 	return at > l->hold_until ? at : l->hold_until;
 }
 
 void
 limiter_started(struct limiter *l, int64_t now, int64_t sent, long tokens)
 {
-	int burst = windowed(l) && at_once_at(l) <= now;
+	int64_t full, once;
+	windows(l, &full, &once);
+	int burst = once <= now;
+	double tok = tokens > 0 ? fmin((double)tokens, TOK_MAX) : 0;
+	l->toks[l->nstarts % LIMITER_RING] = tok;
+	l->tok_guess = tok;
 	l->starts[l->nstarts++ % LIMITER_RING] = sent;
 	if (l->probe_gap)
 		l->probe_next = sent + l->probe_gap;   /* one probe a gap */
 	if (!l->first_start)
 		l->first_start = sent;
-	int64_t gap = interval_ms(l, tokens);
+	int64_t gap = interval_ms(l, tok);
 	if (burst) {
 		/* what the window grants goes now; the even spacing after
 		 * it counts from the last of it */
@@ -192,8 +285,7 @@ limiter_headers(struct limiter *l, int64_t now, int64_t sent, double limit,
 		l->hdr_seen = 1;
 		if (l->last_cut == 0 || l->allow <= 0 || l->allow > cap)
 			l->allow = l->back = cap;
-		if (l->tpm <= 0)
-			l->sure = l->allow;
+		l->sure = l->allow;
 	} else if (l->allow > cap)
 		l->allow = cap;
 	if (l->back > cap)
@@ -205,6 +297,54 @@ limiter_headers(struct limiter *l, int64_t now, int64_t sent, double limit,
 	double ours = starts_between(l, sent - win, sent + 1);
 	l->others = used > ours ? used - ours : 0;
 	set_rate(l);
+}
+
+/* Of the kept starts' estimates, the tokens sent in (a, b). */
+static double
+tokens_between(const struct limiter *l, int64_t a, int64_t b)
+{
+	unsigned n = l->nstarts < LIMITER_RING ? l->nstarts : LIMITER_RING;
+	unsigned base = l->nstarts - n;
+	unsigned first = first_at_or_after(l, base, 0, n, a + 1);
+	unsigned end = first_at_or_after(l, base, first, n, b);
+	double sum = 0;
+	for (unsigned i = first; i < end; i++)
+		sum += l->toks[(base + i) % LIMITER_RING];
+	return sum;
+}
+
+void
+limiter_tok_headers(struct limiter *l, int64_t now, int64_t sent, double limit,
+    double remaining, int64_t reset_ms)
+{
+	(void)now;
+	if (!(limit >= 1 && limit <= TOK_MAX) || !(remaining >= 0 && remaining <= limit) ||
+	    reset_ms < 0 || reset_ms > 86400000)
+		return;
+	/* the window as for requests (limiter_headers) */
+	double used = limit - remaining;
+	if (used >= limit / 2 && used >= 1 && reset_ms > 0) {
+		double w = (double)reset_ms * limit / used;
+		int64_t wi = (int64_t)fmin(86400000, fmax(1000, w));
+		if (!l->tok_hdr_win || wi < l->tok_hdr_win)
+			l->tok_hdr_win = wi;
+	}
+	int64_t win = l->tok_hdr_win ? l->tok_hdr_win : l->tok_win > 0 ? l->tok_win : 60000;
+	double cap = limit;
+	if (l->tpm > 0 && l->tpm * (double)win / 60000 < cap)
+		cap = l->tpm * (double)win / 60000;   /* --tpm stays the ceiling */
+	l->tok_hdr_seen = 1;   /* the server's word: kept through walls */
+	l->tok_win = win;
+	/* a token wall measured since keeps its limit, under the new cap */
+	if (!l->tok_grow || l->tok_allow > cap)
+		l->tok_allow = cap;
+	l->tok_ceiling = cap;
+	/* the server says what the window allows: all of it may go at once */
+	l->tok_sure = LIMITER_RING;
+	/* the server's count against our estimates over the same window: more
+	 * is another client's use, or what our estimates leave out */
+	double ours = tokens_between(l, sent - win, sent + 1);
+	l->tok_others = used > ours ? used - ours : 0;
 }
 
 void
@@ -304,7 +444,7 @@ cut_window(struct limiter *l, int64_t now, uint64_t n_ok)
 		 * may go at once again (the server has just taken it) */
 		l->allow = fmax(1, accepted + l->others);
 		l->back = l->allow;
-		l->sure = l->tpm > 0 ? 0 : l->allow;
+		l->sure = l->allow;
 	} else {
 		/* far below the limit: not the window (a short overload, a
 		 * cap on requests in flight): slow down by a fifth, evenly,
@@ -326,9 +466,12 @@ forget_start(struct limiter *l, int64_t sent)
 	unsigned base = l->nstarts - n, lo = first_at_or_after(l, base, 0, n, sent);
 	if (lo == n || l->starts[(base + lo) % LIMITER_RING] != sent)
 		return;         /* gone from the ring already */
-	for (unsigned i = lo; i > 0; i--)
+	for (unsigned i = lo; i > 0; i--) {
 		l->starts[(base + i) % LIMITER_RING] = l->starts[(base + i - 1) % LIMITER_RING];
+		l->toks[(base + i) % LIMITER_RING] = l->toks[(base + i - 1) % LIMITER_RING];
+	}
 	l->starts[base % LIMITER_RING] = 0;   /* long ago */
+	l->toks[base % LIMITER_RING] = 0;
 }
 
 /* A 429 within a window of a wall, on a request the window kept let go:
@@ -358,6 +501,31 @@ probe(struct limiter *l, int64_t now, int64_t sent)
 	set_rate(l);
 }
 
+/* A wall with a token window and no request window: as cut_window, the
+ * tokens the server let through in the window before the first refused
+ * request are its real limit.  0 when they are far below the allowance
+ * (not the window's wall): the even rate's cut then. */
+static int
+cut_tokens(struct limiter *l, int64_t now)
+{
+	if (l->tok_win <= 0)
+		return 0;
+	int64_t first = INT64_MAX;
+	for (unsigned i = 0; i < 3 && i < l->nrefused; i++) {
+		int64_t s = l->refused[(l->nrefused - 1 - i) % LIMITER_REFUSED];
+		if (s < first)
+			first = s;
+	}
+	double accepted = tokens_between(l, first - l->tok_win, first + 1);
+	if (!(accepted > 0 && accepted >= 0.25 * (l->tok_allow - l->tok_others)))
+		return 0;
+	l->tok_allow = accepted + l->tok_others;
+	/* that pattern may go at once again: the server has just taken it */
+	l->tok_sure = LIMITER_RING;
+	l->tok_grow = now;
+	return 1;
+}
+
 /* A 429 on a request sent at `sent`: slow down at once, remember where
  * the wall was. */
 void
@@ -370,7 +538,8 @@ limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, ui
 	if (windowed(l)) {
 		forget_start(l, sent);
 		probe(l, now, sent);
-	}
+	} else if (l->tok_win > 0)
+		forget_start(l, sent);
 	/* Hold every start only when 429s are most of what comes back (a
 	 * quota wall: the others would be refused too).  429s among
 	 * successes delay their own jobs and may slow the rate, no more:
@@ -399,9 +568,15 @@ limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, ui
 	}
 	l->last_cut = now;
 	l->ok_since_cut = 0;
+	if (l->tok_win > 0 && !l->tok_hdr_seen) {
+		/* a wall: the token limit may be what is too high (the
+		 * server's word, from headers, is kept) */
+		l->tok_sure = l->concurrency < LIMITER_RING ? (unsigned)l->concurrency : LIMITER_RING;
+		l->tok_change = now;
+	}
 	if (windowed(l))
 		cut_window(l, now, n_ok);
-	else
+	else if (!cut_tokens(l, now))
 		cut_rate(l, now, sent, n_ok);
 }
 
@@ -420,7 +595,7 @@ ok_window(struct limiter *l, int64_t now)
 		 * again, and the limit no more than what the window held at the
 		 * last refusal: that may go at once (a refusal probes again) */
 		l->probe_gap = 0;
-		l->sure = l->tpm > 0 ? 0 : l->allow;
+		l->sure = l->allow;
 		l->last_change = now;
 		return;
 	}
@@ -438,7 +613,7 @@ ok_window(struct limiter *l, int64_t now)
 	 * than 1.8x too high: at most -j 429s, once; a wall at half of it,
 	 * 2x too high, is met at the even rate) */
 	int64_t since = l->last_change > l->first_start ? l->last_change : l->first_start;
-	if (l->tpm <= 0 && l->sure < l->allow &&
+	if (l->sure < l->allow &&
 	    (sent - since >= l->win || (!l->last_cut && ++l->probe_ok >= 0.55 * l->allow)))
 		l->sure = l->allow;
 	double ceiling = l->ceiling > 0 ? l->ceiling : 1e9;
@@ -472,9 +647,51 @@ ok_rate(struct limiter *l, int64_t now)
 	}
 }
 
+/* The estimate of the start sent at `sent` (the first of that ms); the
+ * last one's when it is no longer kept. */
+static double
+tok_of(const struct limiter *l, int64_t sent)
+{
+	unsigned n = l->nstarts < LIMITER_RING ? l->nstarts : LIMITER_RING;
+	unsigned base = l->nstarts - n, i = first_at_or_after(l, base, 0, n, sent);
+	if (i < n && l->starts[(base + i) % LIMITER_RING] == sent)
+		return l->toks[(base + i) % LIMITER_RING];
+	return l->tok_guess;
+}
+
+/* The token window confirmed as for --rpm: a window gone by without a
+ * wall, or, before any wall, 55% of the allowance let through.  Then all
+ * that fits goes at once. */
+static void
+ok_tokens(struct limiter *l, int64_t now)
+{
+	if (l->tok_win <= 0 || l->tok_sure >= LIMITER_RING)
+		return;
+	int64_t sent = now - l->last_ms;
+	int64_t since = l->tok_change > l->first_start ? l->tok_change : l->first_start;
+	if (!l->last_cut)
+		l->tok_ok += tok_of(l, sent);
+	if (sent - since >= l->tok_win || (!l->last_cut && l->tok_ok >= 0.55 * l->tok_allow))
+		l->tok_sure = LIMITER_RING;
+}
+
+/* After a token wall: two windows on, grow a quarter a window up to the
+ * ceiling (--tpm, or the headers' limit), as the request window does. */
+static void
+grow_tokens(struct limiter *l, int64_t now)
+{
+	if (l->tok_win <= 0 || !l->tok_grow || l->tok_allow >= l->tok_ceiling ||
+	    now - l->last_cut < 2 * l->tok_win || now - l->tok_grow < l->tok_win)
+		return;
+	l->tok_allow = fmin(l->tok_ceiling, l->tok_allow * 1.25);
+	l->tok_grow = now;
+}
+
 void
 limiter_ok(struct limiter *l, int64_t now)
 {
+	ok_tokens(l, now);
+	grow_tokens(l, now);
 	if (windowed(l))
 		ok_window(l, now);
 	else

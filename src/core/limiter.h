@@ -8,7 +8,15 @@
  * request at a time until one is let through); it grows back
  * multiplicatively.  With no limit known it behaves as before: no limit
  * until 429s, then an even rate cut by a fifth and recovered step by step.
- * --tpm spaces starts by each request's token estimate.
+ * A known token limit (--tpm, or x-ratelimit-*-tokens headers) is a window
+ * too, of the starts' token estimates: a start goes at once while the
+ * tokens started in the window plus its estimate fit the allowance (up to
+ * -j starts at once until confirmed), else on the even grid of each
+ * request's estimate; both windows must allow a start.  The next request's
+ * estimate is not known when the engine asks (it builds the request
+ * after), so the last start's stands for it; a request above the whole
+ * allowance goes alone, into an empty window.  With no request window, a
+ * wall sets the token allowance to what the window let through.
  *
  * It reads no clock: every call is given the time, in ms of
  * CLOCK_MONOTONIC (mono_ms) or a test's clock, so it can be driven without
@@ -57,14 +65,30 @@ struct limiter {
 	double avg_ms;              /* moving mean of answer times */
 	long last_ms;               /* the last answer's time */
 	unsigned recent429;         /* the last 8 answers, a bit set for each 429 */
+	/* a known token limit: --tpm's minute, or the -tokens headers */
+	int64_t tok_win;            /* ms; 0: no token limit */
+	double tok_allow;           /* tokens the window allows */
+	double tok_ceiling;         /* tok_allow never grows past it */
+	int64_t tok_grow;           /* ms of the last growth after a wall */
+	double tok_others;          /* tokens the server counted that were not ours */
+	unsigned tok_sure;          /* starts that may go at once (-j until
+	                             * confirmed, then LIMITER_RING: no count) */
+	double tok_ok;              /* tokens let through before the first cut */
+	int64_t tok_change;         /* ms of the last wall (or of the start) */
+	int64_t tok_hdr_win;        /* the window the headers imply; 0: none yet */
+	int tok_hdr_seen;
+	double tok_guess;           /* the next request's estimate: the last one's */
+	double toks[LIMITER_RING];  /* the kept starts' token estimates */
 };
 
-/* rpm, tpm: 0 for none; concurrency: requests in flight (at least 1). */
+/* rpm, tpm: 0 for none (NaN, infinities and values under 0 are none, more
+ * than 1e12 is 1e12); concurrency: requests in flight (at least 1). */
 void limiter_init(struct limiter *l, double rpm, double tpm, int concurrency);
 /* The earliest ms at which the next request may start. */
 int64_t limiter_ready_at(const struct limiter *l);
-/* A request of about `tokens` tokens went out at `sent`, let through at
- * `now` (the loop's time, at or before sent). */
+/* A request of about `tokens` tokens (under 0: none; at most 1e12) went
+ * out at `sent`, let through at `now` (the loop's time, at or before
+ * sent). */
 void limiter_started(struct limiter *l, int64_t now, int64_t sent, long tokens);
 /* What a provider's rate-limit headers said in the answer, at now, to the
  * request sent at `sent`: its limit, the requests left, the time until
@@ -72,6 +96,9 @@ void limiter_started(struct limiter *l, int64_t now, int64_t sent, long tokens);
  * caller checks they are numbers) are ignored.  Call before
  * limiter_answer. */
 void limiter_headers(struct limiter *l, int64_t now, int64_t sent, double limit,
+    double remaining, int64_t reset_ms);
+/* The same for tokens (x-ratelimit-*-tokens): a limit of 1 to 1e12. */
+void limiter_tok_headers(struct limiter *l, int64_t now, int64_t sent, double limit,
     double remaining, int64_t reset_ms);
 /* An answer came back after ms; rate_limited when it was the account's
  * 429.  Called for every answer, before limiter_cut or limiter_ok for it. */

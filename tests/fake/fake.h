@@ -258,7 +258,8 @@ struct fake_opts {
 	uint64_t rpm_window_ms;	/* --rpm-window: the sliding window of --rpm (60 s) */
 	int	 no_retry_after;	/* --no-retry-after: rate-limit 429s name no delay */
 	int	 rl_headers;	/* --ratelimit-headers: x-ratelimit-*-requests on answers */
-	char	*rl_values[3];	/* --ratelimit-values L,R,RESET: sent as they are */
+	char	*rl_values[6];	/* --ratelimit-values L,R,RESET: sent as they are;
+				 * then --ratelimit-token-values' */
 };
 
 extern struct fake_opts fake_opt;

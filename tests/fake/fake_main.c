@@ -28,6 +28,7 @@ fake_usage(void)
 	    "\t[--flex-unavailable PCT] [--serve-tier NAME] [--clock-ms T [--clock-step-ms S]]\n"
 	    "\t[--rpm-window SECONDS] [--no-retry-after] [--ratelimit-headers]\n"
 	    "\t[--ratelimit-values LIMIT,REMAINING,RESET]\n"
+	    "\t[--ratelimit-token-values LIMIT,REMAINING,RESET]\n"
 	    "\t[--batch-pending-ms N] [--batch-running-ms N] [--batch-finalizing-ms N]\n"
 	    "\t[--batch-cancel-ms N] [--batch-expire-after N|N%] [--batch-fail-after N|N%]\n"
 	    "\t[--batch-perror F]\n"
@@ -102,7 +103,7 @@ enum { O_PORT = 256, O_PORTFILE, O_SEED, O_LAT, O_DIST, O_RPM, O_KEY, O_MODELS,
 	O_STATIC, O_SCRIPT, O_LOG, O_P429, O_P500, O_P503, O_P504, O_PTIMEOUT,
 	O_PDROP, O_PBADJSON, O_PSCHEMA, O_PBLANK, O_PEMPTY, O_IMGSIZES,
 	O_TOKRULE, O_FLEXLAT, O_FLEXUNAV, O_SERVETIER, O_CLOCK, O_CLOCKSTEP,
-	O_RPMWIN, O_NORA, O_RLHDR, O_RLVAL, O_BATCH };
+	O_RPMWIN, O_NORA, O_RLHDR, O_RLVAL, O_RLTOK, O_BATCH };
 
 static const struct { int opt; int fault; } fake_pmap[] = {
 	{ O_P429, FAULT_429 }, { O_P500, FAULT_500 }, { O_P503, FAULT_503 },
@@ -144,6 +145,7 @@ static const struct option fake_longopts[] = {
 	{ "no-retry-after", no_argument, NULL, O_NORA },
 	{ "ratelimit-headers", no_argument, NULL, O_RLHDR },
 	{ "ratelimit-values", required_argument, NULL, O_RLVAL },
+	{ "ratelimit-token-values", required_argument, NULL, O_RLTOK },
 	/* the batch APIs' knobs, parsed in fake_batch.c */
 	{ "batch-pending-ms", required_argument, NULL, O_BATCH },
 	{ "batch-running-ms", required_argument, NULL, O_BATCH },
@@ -210,14 +212,18 @@ fake_option(int c, const char *arg, int li)
 		return;
 	case O_NORA: fake_opt.no_retry_after = 1; return;
 	case O_RLHDR: fake_opt.rl_headers = 1; return;
-	case O_RLVAL: {
+	case O_RLVAL:
+	case O_RLTOK: {
 		/* three values, any text (a test of what a client believes) */
 		char *d = fake_xstrdup(arg), *save = NULL;
+		int at = c == O_RLTOK ? 3 : 0;
 		for (int i = 0; i < 3; i++) {
 			char *v = strtok_r(i ? NULL : d, ",", &save);
 			if (v == NULL)
-				fake_die("--ratelimit-values: LIMIT,REMAINING,RESET");
-			fake_opt.rl_values[i] = fake_xstrdup(v);
+				fake_die(at ? "--ratelimit-token-values: LIMIT,REMAINING,RESET" :
+				    "--ratelimit-values: LIMIT,REMAINING,RESET");
+			free(fake_opt.rl_values[at + i]);
+			fake_opt.rl_values[at + i] = fake_xstrdup(v);
 		}
 		free(d);
 		fake_opt.rl_headers = 1;
@@ -268,7 +274,7 @@ main(int argc, char **argv)
 	for (f = 0; f < fake_opt.nmodels; f++)
 		free(fake_opt.models[f]);
 	free(fake_opt.models);
-	for (f = 0; f < 3; f++)
+	for (f = 0; f < 6; f++)
 		free(fake_opt.rl_values[f]);
 	return 0;
 }

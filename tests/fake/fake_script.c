@@ -311,6 +311,11 @@ fake_rpm_headers(struct fake_resp *rs, int family, uint64_t now)
 	uint64_t reset = 0;
 	char text[32];
 
+	if (fake_opt.rl_headers && fake_opt.rl_values[3]) {
+		fake_resp_header(rs, "x-ratelimit-limit-tokens: %s", fake_opt.rl_values[3]);
+		fake_resp_header(rs, "x-ratelimit-remaining-tokens: %s", fake_opt.rl_values[4]);
+		fake_resp_header(rs, "x-ratelimit-reset-tokens: %s", fake_opt.rl_values[5]);
+	}
 	if (fake_opt.rl_headers && fake_opt.rl_values[0]) {
 		fake_resp_header(rs, "x-ratelimit-limit-requests: %s", fake_opt.rl_values[0]);
 		fake_resp_header(rs, "x-ratelimit-remaining-requests: %s", fake_opt.rl_values[1]);

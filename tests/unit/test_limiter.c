@@ -1,6 +1,7 @@
 /* test_limiter: the rate limiter on a simulated clock, no curl and no
  * sleeping: the window for --rpm (a burst of -j, then even spacing, never
- * more than the limit a window), --tpm spacing, a lone 429 that leaves the
+ * more than the limit a window), --tpm's window of tokens (the same, and
+ * with --rpm both must allow), a lone 429 that leaves the
  * rate alone, the rate without --rpm; then whole runs against a simulated
  * sliding-window server, at its limit and 2x and 4x above it, with and
  * without Retry-After and rate-limit headers: the accepted rate per
@@ -48,6 +49,9 @@ answer(struct limiter *l, int64_t now, int64_t sent, int is429, double retry_aft
 	}
 }
 
+/* The token estimate of each request traffic() starts. */
+static long tok_each;
+
 /* Which answers of a traffic() call are 429s, by request number. */
 static int from;               /* for late() */
 static int none(int i) { (void)i; return 0; }
@@ -76,7 +80,7 @@ traffic(struct limiter *l, int n, int64_t every, int64_t lat, int (*is429)(int))
 			answer(l, sent[head] + lat, sent[head], is429(head), -1);
 			head++;
 		}
-		sent[i] = start_at(l, s, 0);
+		sent[i] = start_at(l, s, tok_each);
 		at = sent[i] + every;
 	}
 	for (; head < n; head++)
@@ -149,17 +153,19 @@ test_spacing(void)
 	ok(eleventh >= T0 + 60000, "--rpm 10 at -j 64: 10 at once, the 11th only when the first leaves "
 	    "the minute (%.2f s)", (double)(eleventh - T0) / 1000);
 
+	/* past what goes at once (-j 1: one start), --tpm spaces by each
+	 * request's estimate */
 	clk = T0;
-	limiter_init(&l, 0, 60000, 4);
+	limiter_init(&l, 0, 60000, 1);
 	int64_t a = start_at(&l, clk, 2000);
 	int64_t b = start_at(&l, clk, 500);
-	is_int(b - a, 2000, "--tpm 60000: a 2000-token request holds the next start 2 s");
+	is_int(b - a, 2000, "--tpm 60000 -j 1: a 2000-token request holds the next start 2 s");
 	is_int(limiter_ready_at(&l) - b, 500, "a 500-token one 0.5 s");
 
 	clk = T0;
-	limiter_init(&l, 120, 600000, 4);
+	limiter_init(&l, 120, 600000, 1);
 	a = start_at(&l, clk, 1000);
-	is_int(limiter_ready_at(&l) - a, 500, "with --tpm, --rpm spaces evenly from the first start: "
+	is_int(limiter_ready_at(&l) - a, 500, "--rpm and --tpm, past what goes at once: "
 	    "the longer of the two gaps (500 ms over 100 ms)");
 
 	clk = T0;
@@ -167,6 +173,158 @@ test_spacing(void)
 	for (int i = 0; i < 100; i++)
 		start_at(&l, clk, 1000);
 	is_int(clk, T0, "no --rpm, no --tpm: 100 starts at the same instant");
+}
+
+/* ---- --tpm: a window of the starts' token estimates ---- */
+
+/* The most tokens any 60 s held of starts t[0..n) with estimates k[]. */
+static double
+most_in_minute(const int64_t *t, const long *k, int n)
+{
+	double most = 0;
+	for (int i = 0; i < n; i++) {
+		double sum = 0;
+		for (int j = 0; j <= i; j++)
+			if (t[j] > t[i] - 60000)
+				sum += (double)k[j];
+		if (sum > most)
+			most = sum;
+	}
+	return most;
+}
+
+static void
+test_tokens(void)
+{
+	static int64_t t[400];
+	static long k[400];
+	struct limiter l;
+	int even = 1;
+
+	/* a fresh minute of --tpm 60000 at -j 4, 1000 tokens a request: 4
+	 * at once (not confirmed yet), then one a second */
+	clk = T0;
+	limiter_init(&l, 0, 60000, 4);
+	for (int i = 0; i < 10; i++)
+		t[i] = start_at(&l, clk, 1000);
+	ok(t[0] == T0 && t[3] == T0, "--tpm 60000 -j 4: the first 4 go at once");
+	for (int i = 4; i < 10; i++)
+		if (t[i] - t[i - 1] != 1000)
+			even = 0;
+	ok(even, "then one a second, 1000 tokens of 60000 a minute (the 5th at %+lld ms)",
+	    (long long)(t[4] - T0));
+
+	/* what a fresh minute grants, at -j 64: 10 requests of 1000 at once,
+	 * the 11th only when the first leaves the window */
+	clk = T0;
+	limiter_init(&l, 0, 10000, 64);
+	for (int i = 0; i < 11; i++)
+		t[i] = start_at(&l, clk, 1000);
+	ok(t[9] == T0 && t[10] >= T0 + 60000, "--tpm 10000 -j 64: 10 of 1000 tokens at once, the 11th "
+	    "when the first leaves the minute (%.2f s)", (double)(t[10] - T0) / 1000);
+
+	/* confirmed: 55% of the minute's tokens let through, all that fits
+	 * goes at once */
+	clk = T0;
+	limiter_init(&l, 0, 60000, 4);
+	tok_each = 1000;
+	traffic(&l, 33, 0, 300, none);
+	tok_each = 0;
+	ok(l.tok_sure == LIMITER_RING, "33 of 60 requests' tokens let through: the limit confirmed");
+	int went = 0;
+	while (limiter_ready_at(&l) <= clk && went < 100) {
+		start_at(&l, clk, 1000);
+		went++;
+	}
+	is_int(went, 27, "and the 27 the minute has room for go at once (%.1f s in)",
+	    (double)(clk - T0) / 1000);
+
+	/* never more than --tpm in a minute over a long run, the estimates
+	 * alike, or varying (the next one is guessed as the last one: off by
+	 * what one estimate is over the one before it, at most) */
+	for (int vary = 0; vary < 2; vary++) {
+		clk = T0;
+		limiter_init(&l, 0, 30000, 8);
+		double total = 0;
+		for (int i = 0; i < 400; i++) {
+			k[i] = vary ? 800 + (i * 7919 % 401) : 1000;
+			t[i] = start_at(&l, clk, k[i]);
+			total += (double)k[i];
+			if (i % 3 == 0)   /* answers now and then: confirmed on the way */
+				answer(&l, clk + 100, clk, 0, -1);
+		}
+		double most = most_in_minute(t, k, 400);
+		ok(most <= 30000 + (vary ? 400 : 0), "--tpm 30000, 400 requests of %s: at most %s in any "
+		    "minute (%.0f)", vary ? "800 to 1200 tokens" : "1000 tokens", vary ? "30400" : "30000", most);
+		/* a window's worth a window (each start leaves it 60.85 s on):
+		 * the last starts in the window its tokens fall in, not later */
+		double wins = ceil(total / 30000) - 1;
+		ok(t[399] - T0 < (wins + 1) * 60850, "and not slower: the last start %.0f s in, in the "
+		    "%.0fth window", (double)(t[399] - T0) / 1000, wins + 1);
+	}
+
+	/* --rpm and --tpm: both must allow */
+	clk = T0;
+	limiter_init(&l, 10, 60000, 64);
+	for (int i = 0; i < 11; i++)
+		t[i] = start_at(&l, clk, 1000);
+	ok(t[9] == T0 && t[10] >= T0 + 60000, "--rpm 10 --tpm 60000 -j 64: 10 at once (the tokens allow "
+	    "60), the 11th a minute later (%.2f s)", (double)(t[10] - T0) / 1000);
+	clk = T0;
+	limiter_init(&l, 600, 5000, 64);
+	for (int i = 0; i < 6; i++)
+		t[i] = start_at(&l, clk, 1000);
+	ok(t[4] == T0 && t[5] >= T0 + 60000, "--rpm 600 --tpm 5000: 5 at once (the requests allow 64), "
+	    "the 6th a minute later (%.2f s)", (double)(t[5] - T0) / 1000);
+	clk = T0;
+	limiter_init(&l, 600, 60000, 2);
+	for (int i = 0; i < 4; i++)
+		t[i] = start_at(&l, clk, 1000);
+	ok(t[1] == T0 && t[2] == T0 + 1000 && t[3] == T0 + 2000, "--rpm 600 --tpm 60000 -j 2: 2 at once, "
+	    "then the tokens' 1 s apart, not the requests' 0.1 s");
+	clk = T0;
+	limiter_init(&l, 120, 6000000, 2);
+	for (int i = 0; i < 4; i++)
+		t[i] = start_at(&l, clk, 1000);
+	ok(t[1] == T0 && t[2] == T0 + 500 && t[3] == T0 + 1000, "--rpm 120 --tpm 6000000 -j 2: 2 at once, "
+	    "then the requests' 0.5 s apart");
+
+	/* one request above the whole allowance goes, alone */
+	clk = T0;
+	limiter_init(&l, 0, 10000, 4);
+	t[0] = start_at(&l, clk, 50000);
+	t[1] = start_at(&l, clk, 50000);
+	t[2] = start_at(&l, clk, 100);
+	t[3] = start_at(&l, clk, 100);
+	ok(t[0] == T0, "--tpm 10000: a request of 50000 tokens goes");
+	ok(t[1] >= T0 + 60000 && t[1] <= T0 + 61000, "another only when the first left the window, "
+	    "not five minutes on (%.2f s)", (double)(t[1] - T0) / 1000);
+	ok(t[2] >= T0 + 120000 && t[2] <= T0 + 122000 && t[3] == t[2],
+	    "small ones after it: when it left, then at once (%.2f s)", (double)(t[2] - T0) / 1000);
+
+	/* NaN, infinities, below 0: no limit; huge: clamped, never stuck */
+	static const double badlim[] = { NAN, INFINITY, -INFINITY, -5 };
+	int none_set = 1;
+	for (unsigned i = 0; i < sizeof badlim / sizeof badlim[0]; i++) {
+		clk = T0;
+		limiter_init(&l, badlim[i], badlim[i], 4);
+		for (int j = 0; j < 20; j++)
+			start_at(&l, clk, 1000);
+		if (clk != T0 || l.tok_win || l.win || l.rpm != 0 || l.tpm != 0 || l.rate != 0)
+			none_set = 0;
+	}
+	ok(none_set, "--rpm and --tpm NaN, infinite, under 0: no limit (20 at once)");
+	limiter_init(&l, 1e300, 1e300, 4);
+	ok(l.rpm == 1e12 && l.tpm == 1e12, "1e300 a minute: clamped to 1e12");
+	clk = T0;
+	limiter_init(&l, 0, 60000, 1);
+	t[0] = start_at(&l, clk, 0x7fffffffffffffffL);
+	t[1] = start_at(&l, clk, -5);
+	t[2] = start_at(&l, clk, 1000);
+	t[3] = start_at(&l, clk, 1000);
+	ok(t[1] >= T0 + 60000 && t[1] <= T0 + 61000, "an estimate of 2^63 tokens: the next a window on "
+	    "(%.2f s)", (double)(t[1] - T0) / 1000);
+	ok(t[2] == t[1] && t[3] == t[2] + 1000, "an estimate under 0 is none: no gap after it");
 }
 
 /* ---- without --rpm: the even rate, as before windows were kept ---- */
@@ -242,6 +400,8 @@ struct run {
 	int jobs, j;
 	int64_t lat;               /* mean answer time, ms (exponential) */
 	double rpm;
+	double tpm;                /* with tok tokens a request */
+	long tok;
 	/* results */
 	int64_t end;               /* ms from the first start to the last answer */
 	int sent, refused;
@@ -299,7 +459,7 @@ sim_run(struct run *r, struct srv *s)
 	int64_t t0 = T0;
 	uint64_t oks = 0;
 
-	limiter_init(&l, r->rpm, 0, r->j);
+	limiter_init(&l, r->rpm, r->tpm, r->j);
 	memset(done, 0, sizeof done);
 	memset(flying, 0, sizeof flying);
 	for (int i = 0; i < r->jobs; i++)
@@ -326,7 +486,7 @@ sim_run(struct run *r, struct srv *s)
 			srv_take(s, f);
 			flying[pick] = 1;
 			r->sent++;
-			limiter_started(&l, clk, clk, 0);
+			limiter_started(&l, clk, clk, r->tok);
 		}
 		/* the next event: an answer, a start the limiter allows, a retry */
 		int64_t next = INT64_MAX;
@@ -521,7 +681,49 @@ test_headers(void)
 	start_at(&l, clk, 0);
 	limiter_headers(&l, clk + 100, clk, 1000, 999, 60);
 	ok(near(l.allow, 120) && near(l.sure, 120), "headers over --rpm: --rpm's 120, all at once (%g)", l.allow);
+	/* x-ratelimit-*-tokens: values out of range are no limit either */
+	static const double badt[][3] = {
+		{ 0, 0, 1000 }, { 2e12, 0, 1000 }, { 10, 11, 1000 }, { 10, -1, 1000 },
+		{ 10, 0, -1 }, { 10, 0, 86400001 }, { NAN, 0, 1000 }, { 10, NAN, 1000 },
+		{ INFINITY, 0, 1000 }, { INFINITY, INFINITY, 1000 },
+	};
+	ignored = 1;
+	for (unsigned i = 0; i < sizeof badt / sizeof badt[0]; i++) {
+		clk = T0;
+		limiter_init(&l, 0, 0, 4);
+		limiter_tok_headers(&l, clk, clk, badt[i][0], badt[i][1], (int64_t)badt[i][2]);
+		if (l.tok_hdr_seen || l.tok_win || l.tok_allow > 0)
+			ignored = 0;
+	}
+	ok(ignored, "token headers: a limit of 0 or over 1e12, more left than the limit, a bad "
+	    "reset, NaN, infinite: ignored");
+
+	/* a token limit from them: 100000 a minute; 60000 used, of which vj
+	 * started 10 requests of 1000: the rest is another client's (or what
+	 * the estimates leave out); 40 more fit, all at once */
+	clk = T0;
+	limiter_init(&l, 0, 0, 64);
+	for (int i = 0; i < 10; i++)
+		start_at(&l, clk, 1000);
+	limiter_tok_headers(&l, clk + 300, clk, 100000, 40000, 36000);
+	is_int(l.tok_win, 60000, "the token window: 36 s x 100000 / 60000 used = 60 s");
+	ok(near(l.tok_others, 50000), "50000 tokens counted that vj did not start (%g)", l.tok_others);
+	int more = 0;
+	while (limiter_ready_at(&l) <= clk && more < 100) {
+		start_at(&l, clk, 1000);
+		more++;
+	}
+	is_int(more, 40, "40 more requests of 1000 go at once, not -j of them");
+
+	/* --tpm stays the ceiling */
+	clk = T0;
+	limiter_init(&l, 0, 20000, 4);
+	start_at(&l, clk, 1000);
+	limiter_tok_headers(&l, clk + 100, clk, 100000, 99000, 600);
+	ok(near(l.tok_allow, 20000) && l.tok_sure == LIMITER_RING, "token headers over --tpm: --tpm's "
+	    "20000, all of it at once (%g)", l.tok_allow);
 }
+
 
 /* The provider halves the limit 90 s into a run (300 to 150 a minute):
  * the accepted rate settles on the new one within two windows.  What vj
@@ -529,6 +731,72 @@ test_headers(void)
  * holds it); the refusals after it start probing, one request at a time
  * further and further apart, until the server takes one.  Without that,
  * a quarter of the requests were 429s (316 here). */
+/* --tpm alone against the same server, which counts tokens: 300
+ * requests' worth a minute (1000 tokens each).  Before the window of
+ * tokens, --tpm spaced every start by its estimate: at the limit 200 ms
+ * apart, 900 jobs in 181.3 s here; too high, the even rate's cut (20% a
+ * second while the server's window was full, no 429 naming a delay) took
+ * 324 s at 2x (15% of the requests 429s) and 725 s at 4x (20%); with
+ * Retry-After 151 s and 136 s, 2.6% and 3.3% (the code before this, at
+ * 14a8829, driven the same way). */
+static void
+test_tpm_run(void)
+{
+	static struct srv s;
+	struct run r;
+
+	for (int ra = 0; ra < 2; ra++)
+		for (double x = 1; x <= 4; x *= 2) {
+			memset(&s, 0, sizeof s);
+			s.limit = 300;
+			s.win = 60000;
+			s.retry_after = ra;
+			memset(&r, 0, sizeof r);
+			r.jobs = SIM_JOBS;
+			r.j = 64;
+			r.lat = 1000;
+			r.tpm = 300000 * x;
+			r.tok = 1000;
+			sim_seed = 15;
+			sim_run(&r, &s);
+			printf("# --tpm %g (%gx the limit)%s: %d s, %d sent, %d 429s (%.2f%%), %.0f/min; by window:",
+			    r.tpm, x, ra ? ", Retry-After" : "", (int)(r.end / 1000), r.sent, r.refused,
+			    100.0 * r.refused / r.sent, r.jobs * 60000.0 / (double)r.end);
+			for (int w = 0; w < r.nwin && w < 16; w++)
+				printf(" %d", r.per_win[w]);
+			printf("\n");
+			if (x == 1)
+				ok(r.refused * 100 < r.sent && r.end <= BURSTING_END, "--tpm at a 300000-token "
+				    "window%s: under 1%% 429s (%d) and done no later than a bursting client (%.1f s)",
+				    ra ? ", Retry-After" : "", r.refused, (double)r.end / 1000);
+			else
+				ok(r.jobs * 60000.0 / (double)r.end >= 0.95 * 300 && r.refused * 50 < r.sent,
+				    "--tpm %gx too high%s: at least 0.95 of the limit over the run, under 2%% "
+				    "429s (%d)", x, ra ? ", Retry-After" : "", r.refused);
+		}
+
+	/* both set, both 2x too high: the request window takes the wall */
+	memset(&s, 0, sizeof s);
+	s.limit = 300;
+	s.win = 60000;
+	memset(&r, 0, sizeof r);
+	r.jobs = SIM_JOBS;
+	r.j = 64;
+	r.lat = 1000;
+	r.rpm = 600;
+	r.tpm = 600000;
+	r.tok = 1000;
+	sim_seed = 15;
+	sim_run(&r, &s);
+	printf("# --rpm 600 --tpm 600000: %d s, %d sent, %d 429s (%.2f%%); by window:", (int)(r.end / 1000),
+	    r.sent, r.refused, 100.0 * r.refused / r.sent);
+	for (int w = 0; w < r.nwin && w < 16; w++)
+		printf(" %d", r.per_win[w]);
+	printf("\n");
+	ok(r.jobs * 60000.0 / (double)r.end >= 0.95 * 300 && r.refused * 50 < r.sent,
+	    "--rpm and --tpm both 2x too high: at least 0.95 of the limit, under 2%% 429s (%d)", r.refused);
+}
+
 static void
 test_lowered(void)
 {
@@ -581,6 +849,7 @@ int
 main(void)
 {
 	test_spacing();
+	test_tokens();
 	test_lone_429();
 	test_no_rpm();
 	test_headers();
@@ -588,5 +857,6 @@ main(void)
 	test_too_high();
 	test_a_bit_high();
 	test_lowered();
+	test_tpm_run();
 	return done_testing();
 }
