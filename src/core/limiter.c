@@ -445,6 +445,14 @@ cut_window(struct limiter *l, int64_t now, uint64_t n_ok)
 		l->allow = fmax(1, accepted + l->others);
 		l->back = l->allow;
 		l->sure = l->allow;
+		/* the same wall again (a probe for a raised limit met it):
+		 * the next probe waits twice as long, each costing about a
+		 * latency's worth of 429s */
+		if (l->wall_at > 0 && fabs(l->allow - l->wall_at) <= 0.05 * l->wall_at)
+			l->same_walls += l->same_walls < 3;
+		else
+			l->same_walls = 0;
+		l->wall_at = l->allow;
 	} else {
 		/* far below the limit: not the window (a short overload, a
 		 * cap on requests in flight): slow down by a fifth, evenly,
@@ -583,7 +591,8 @@ limiter_cut(struct limiter *l, int64_t now, int64_t sent, double retry_after, ui
 /* A known window after successes: back to the allowance before a short
  * overload, 5% per 5 successes; at the limit for a window without a wall,
  * all of it may go at once; two windows after a wall, grow a quarter a
- * window (evenly spaced beyond what was confirmed) up to the ceiling. */
+ * window (evenly spaced beyond what was confirmed) up to the ceiling; 4, 8,
+ * then 16 windows after a wall at the same level as the one before. */
 static void
 ok_window(struct limiter *l, int64_t now)
 {
@@ -617,7 +626,7 @@ ok_window(struct limiter *l, int64_t now)
 	    (sent - since >= l->win || (!l->last_cut && ++l->probe_ok >= 0.55 * l->allow)))
 		l->sure = l->allow;
 	double ceiling = l->ceiling > 0 ? l->ceiling : 1e9;
-	if (l->last_cut && l->allow < ceiling && now - l->last_cut >= 2 * l->win &&
+	if (l->last_cut && l->allow < ceiling && now - l->last_cut >= ((int64_t)2 << l->same_walls) * l->win &&
 	    now - l->last_grow >= l->win && now - l->last_change >= l->win) {
 		l->allow = fmin(ceiling, l->allow * 1.25);
 		l->back = l->allow;

@@ -41,6 +41,8 @@ struct limiter {
 	double sure;                /* of them, how many may go at once */
 	double ceiling;             /* allow never grows past it; 0: none */
 	double back;                /* the allowance to come back to after a cut */
+	double wall_at;             /* the allowance the last wall set; 0: none */
+	int same_walls;             /* walls in a row at that level (probes back off) */
 	double others;              /* what the server counted that was not ours */
 	int64_t hdr_win;            /* the window the headers imply; 0: none yet */
 	int hdr_seen;

@@ -385,6 +385,7 @@ struct srv {
 };
 
 #define SIM_JOBS 900
+#define SIM_LONG 3600            /* the longest run simulated */
 #define SIM_MAX  4096
 
 struct flight {
@@ -405,7 +406,7 @@ struct run {
 	/* results */
 	int64_t end;               /* ms from the first start to the last answer */
 	int sent, refused;
-	int per_win[16];           /* accepted, by window of the run */
+	int per_win[64];           /* accepted, by window of the run */
 	int nwin;
 };
 
@@ -452,8 +453,8 @@ static void
 sim_run(struct run *r, struct srv *s)
 {
 	static struct flight fl[SIM_MAX];
-	static int64_t not_before[SIM_JOBS];
-	static char done[SIM_JOBS], flying[SIM_JOBS];
+	static int64_t not_before[SIM_LONG];
+	static char done[SIM_LONG], flying[SIM_LONG];
 	struct limiter l;
 	int nfl = 0, ndone = 0;
 	int64_t t0 = T0;
@@ -533,7 +534,7 @@ sim_run(struct run *r, struct srv *s)
 			done[f.job] = 1;
 			ndone++;
 			int w = (int)((f.sent - t0) / s->win);
-			if (w < 16)
+			if (w < 64)
 				r->per_win[w]++;
 		}
 	}
@@ -845,6 +846,37 @@ test_a_bit_high(void)
 	ok(r.jobs * 60000.0 / (double)r.end >= 0.95 * 300, "and at least 0.95 of the limit over the run");
 }
 
+/* A long run with --rpm 2x too high: after the first wall, each probe for
+ * a raised limit (a quarter more) costs about a latency's worth of 429s;
+ * a limit that walls at the same level again is probed less and less
+ * often, so over twelve windows the 429s stay under 1%. */
+static void
+test_long_high(void)
+{
+	static struct srv s;
+	struct run r;
+
+	memset(&s, 0, sizeof s);
+	s.limit = 300;
+	s.win = 60000;
+	memset(&r, 0, sizeof r);
+	r.jobs = SIM_LONG;
+	r.j = 64;
+	r.lat = 1000;
+	r.rpm = 600;
+	sim_seed = 15;
+	sim_run(&r, &s);
+	printf("# --rpm 600 at a 300/min window, %d jobs: %d s, %d sent, %d 429s (%.2f%%); by window:",
+	    r.jobs, (int)(r.end / 1000), r.sent, r.refused, 100.0 * r.refused / r.sent);
+	for (int w = 0; w < r.nwin && w < 64; w++)
+		printf(" %d", r.per_win[w]);
+	printf("\n");
+	ok(r.jobs * 60000.0 / (double)r.end >= 0.95 * 300, "a long run 2x too high: at least 0.95 of "
+	    "the limit");
+	ok(r.refused * 100 < r.sent, "and under 1%% 429s: the same wall is probed less often (%d of %d)",
+	    r.refused, r.sent);
+}
+
 int
 main(void)
 {
@@ -857,6 +889,7 @@ main(void)
 	test_too_high();
 	test_a_bit_high();
 	test_lowered();
+	test_long_high();
 	test_tpm_run();
 	return done_testing();
 }
