@@ -59,6 +59,29 @@ manifest() {
 	    'BEGIN { for (i = 1; i <= n; i++) printf "{\"imageUrl\": \"%s\", \"id\": \"%s%d\"}\n", img, p, i }'
 }
 
+# build_before REV: vj-generate of an older commit, in a worktree at
+# $TOP/scripts/bench/out/before; sets B to it (B is empty when REV is).
+build_before() {
+	B=
+	[ -n "$1" ] || return 0
+	B=$TOP/scripts/bench/out/before
+	git worktree remove --force "$B" 2>/dev/null || rm -rf "$B"
+	git worktree add -q --detach "$B" "$1" &&
+	    make -s -C "$B" bin/vj-generate >/dev/null 2>&1 ||
+	    { echo "bench: could not build $1" >&2; exit 2; }
+}
+
+# prep_analyzed N DIR: a run DIR/prep of N jobs (one small JPEG) analyzed
+# against the fake, for vj-generate cases to copy.
+prep_analyzed() {
+	scripts/vj-mkimages --one 320x240 shapes jpg "$2/img.jpg" >/dev/null
+	manifest "$1" "$2/img.jpg" L >"$2/manifest.jsonl"
+	bin/vj-ingest -q -r "$2/prep" "$2/manifest.jsonl" >/dev/null
+	start_fake P
+	bin/vj-analyze -q -r "$2/prep" --pending --base-url "$URL_P" -j 32 >/dev/null
+	stop_all
+}
+
 machine() {
 	printf '%s CPUs (%s), %s, Linux %s, %s' "$(nproc)" \
 	    "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | sed 's/ *$//')" \

@@ -23,21 +23,9 @@ TPMS=${TPMS:-280000 560000}
 BEFORE=${BEFORE:-}
 W=$TOP/scripts/bench/out/limiter-tpm
 build
-B=
-if [ -n "$BEFORE" ]; then
-	B=$TOP/scripts/bench/out/before
-	git worktree remove --force "$B" 2>/dev/null || rm -rf "$B"
-	git worktree add -q --detach "$B" "$BEFORE" &&
-	    make -s -C "$B" bin/vj-generate >/dev/null 2>&1 ||
-	    { echo "bench: could not build $BEFORE" >&2; exit 2; }
-fi
+build_before "$BEFORE"
 rm -rf "$W" && mkdir -p "$W"
-scripts/vj-mkimages --one 320x240 shapes jpg "$W/img.jpg" >/dev/null
-manifest "$N" "$W/img.jpg" L >"$W/manifest.jsonl"
-bin/vj-ingest -q -r "$W/prep" "$W/manifest.jsonl" >/dev/null
-start_fake P
-bin/vj-analyze -q -r "$W/prep" --pending --base-url "$URL_P" -j 32 >/dev/null
-stop_all
+prep_analyzed "$N" "$W"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # run_case NAME GENERATE TPM

@@ -255,30 +255,52 @@ limiter_started(struct limiter *l, int64_t now, int64_t sent, long tokens)
 	l->next_start = (l->next_start > now - gap ? l->next_start : now) + gap;
 }
 
+/* Rate-limit header values in range: a limit of 1..max, what remains of
+ * it, a reset within a day. */
+static int
+hdr_valid(double limit, double remaining, int64_t reset_ms, double max)
+{
+	return limit >= 1 && limit <= max && remaining >= 0 && remaining <= limit &&
+	    reset_ms >= 0 && reset_ms <= 86400000;
+}
+
+/* The window the headers imply, kept in *best (0: none yet).  A bucket
+ * that refills evenly is back to full in reset = used/limit of it, a
+ * sliding window in no less than that, so reset*limit/used is never
+ * shorter than the real window and the least of them is the best guess.
+ * Only with at least half used: right after a start a sliding window
+ * gives a wild overestimate. */
+static void
+learn_window(double used, double limit, int64_t reset_ms, int64_t *best)
+{
+	if (used >= limit / 2 && used >= 1 && reset_ms > 0) {
+		double w = (double)reset_ms * limit / used;
+		int64_t wi = (int64_t)fmin(86400000, fmax(1000, w));
+		if (!*best || wi < *best)
+			*best = wi;
+	}
+}
+
+/* What a window of win ms allows: the server's limit, or less when the
+ * user's per-minute ceiling (0: none) comes to less over that window. */
+static double
+window_cap(double limit, double per_min, int64_t win)
+{
+	double mine = per_min * (double)win / 60000;
+	return per_min > 0 && mine < limit ? mine : limit;
+}
+
 void
 limiter_headers(struct limiter *l, int64_t now, int64_t sent, double limit,
     double remaining, int64_t reset_ms)
 {
 	(void)now;
-	if (!(limit >= 1 && limit <= 1e7) || !(remaining >= 0 && remaining <= limit) ||
-	    reset_ms < 0 || reset_ms > 86400000)
+	if (!hdr_valid(limit, remaining, reset_ms, 1e7))
 		return;
-	/* The window: a bucket that refills evenly is back to full in
-	 * reset = used/limit of it, a sliding window in no less than that,
-	 * so reset*limit/used is never shorter than the real window and the
-	 * least of them is the best guess.  Only with at least half used:
-	 * right after a start a sliding window gives a wild overestimate. */
 	double used = limit - remaining;
-	if (used >= limit / 2 && used >= 1 && reset_ms > 0) {
-		double w = (double)reset_ms * limit / used;
-		int64_t wi = (int64_t)fmin(86400000, fmax(1000, w));
-		if (!l->hdr_win || wi < l->hdr_win)
-			l->hdr_win = wi;
-	}
+	learn_window(used, limit, reset_ms, &l->hdr_win);
 	int64_t win = l->hdr_win ? l->hdr_win : l->win > 0 ? l->win : 60000;
-	double cap = limit;
-	if (l->rpm > 0 && l->rpm * (double)win / 60000 < cap)
-		cap = l->rpm * (double)win / 60000;   /* --rpm stays the ceiling */
+	double cap = window_cap(limit, l->rpm, win);   /* --rpm stays the ceiling */
 	if (!l->hdr_seen || l->allow <= 0) {
 		/* the server says what the window allows: all of it may go
 		 * at once, unless a wall of 429s said otherwise already */
@@ -318,21 +340,12 @@ limiter_tok_headers(struct limiter *l, int64_t now, int64_t sent, double limit,
     double remaining, int64_t reset_ms)
 {
 	(void)now;
-	if (!(limit >= 1 && limit <= TOK_MAX) || !(remaining >= 0 && remaining <= limit) ||
-	    reset_ms < 0 || reset_ms > 86400000)
+	if (!hdr_valid(limit, remaining, reset_ms, TOK_MAX))
 		return;
-	/* the window as for requests (limiter_headers) */
 	double used = limit - remaining;
-	if (used >= limit / 2 && used >= 1 && reset_ms > 0) {
-		double w = (double)reset_ms * limit / used;
-		int64_t wi = (int64_t)fmin(86400000, fmax(1000, w));
-		if (!l->tok_hdr_win || wi < l->tok_hdr_win)
-			l->tok_hdr_win = wi;
-	}
+	learn_window(used, limit, reset_ms, &l->tok_hdr_win);
 	int64_t win = l->tok_hdr_win ? l->tok_hdr_win : l->tok_win > 0 ? l->tok_win : 60000;
-	double cap = limit;
-	if (l->tpm > 0 && l->tpm * (double)win / 60000 < cap)
-		cap = l->tpm * (double)win / 60000;   /* --tpm stays the ceiling */
+	double cap = window_cap(limit, l->tpm, win);   /* --tpm stays the ceiling */
 	l->tok_hdr_seen = 1;   /* the server's word: kept through walls */
 	l->tok_win = win;
 	/* a token wall measured since keeps its limit, under the new cap */
