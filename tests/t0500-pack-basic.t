@@ -148,4 +148,22 @@ test_expect_success 'a bad record: reported and left out (exit 1), the rest pack
 	test $(jq .records b.txt) -eq 1
 '
 
+# Mapped objects are unmapped when their slot is reused: memory stays the
+# same for 3x the images (a leak of each reused slot's mapping grew it by
+# every image beyond the read-ahead: about 180 MB here).
+test_expect_success 'the image reader holds no more memory for more images' '
+	vj-mkrun few 300 --image-bytes 300k >/dev/null &&
+	vj-mkrun many 900 --image-bytes 300k >/dev/null &&
+	cat >rss.py <<-\EOF &&
+	import resource, subprocess, sys
+	subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+	print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+	EOF
+	a=$(python3 rss.py vj-pack -q -r few -o fout --pending) &&
+	b=$(python3 rss.py vj-pack -q -r many -o mout --pending) &&
+	echo "max RSS: $a MB for 300 images, $b MB for 900" &&
+	test "$b" -lt $((a + 60)) &&
+	rm -rf few many fout mout
+'
+
 test_done

@@ -90,9 +90,9 @@ read_one(const char *run, const char *sha, struct prefetch_img *sl)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	free(path);
+	unmap(sl);   /* before len is reset: the mapping's length is len */
 	sl->len = 0;
 	sl->err = 0;
-	unmap(sl);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		sl->err = errno;
 		if (fd >= 0)
@@ -262,15 +262,6 @@ prefetch_add(struct prefetch *f, const char *sha)
 	if (f->rwait)
 		pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
-}
-
-struct prefetch *
-prefetch_start(const char *run, const char *const *sha, size_t n)
-{
-	struct prefetch *f = prefetch_open(run, NULL);
-	for (size_t i = 0; i < n; i++)
-		prefetch_add(f, sha[i]);
-	return f;
 }
 
 int

@@ -1,6 +1,6 @@
 /* prefetch: reads the images of a batch from the run's object store on a
- * thread of their own, a few ahead of the caller, checking each against its
- * sha256 name (used by pack.c while it seals a shard). */
+ * thread of their own, ahead of the caller, each checked against its
+ * sha256 name (used by pack.c while it writes a shard). */
 #ifndef VJ_PREFETCH_H
 #define VJ_PREFETCH_H
 
@@ -15,19 +15,17 @@ struct prefetch_img {
 };
 
 struct prefetch;
+struct hashq;
 
 /* Start reading images of the run directory run (which must outlive f)'s
  * object store, in the order prefetch_add names them (the names are
- * copied); more may be added while the first are read and taken. */
-struct hashq;
-/* hq: where the images are hashed (shared with the shard's writer, so
- * their hashes pair up); NULL: a hashq of the reader's own. */
+ * copied); more may be added while the first are read and taken.  hq:
+ * where the images are hashed (shared with the shard's writer, so their
+ * hashes pair up); NULL: a hashq of the reader's own. */
 struct prefetch *prefetch_open(const char *run, struct hashq *hq);
 void prefetch_add(struct prefetch *f, const char *sha);
-/* prefetch_open, then prefetch_add of sha[0..n-1]. */
-struct prefetch *prefetch_start(const char *run, const char *const *sha, size_t n);
-/* Image i (i < the images added): 0 with *img set, or -1 with errno set (EILSEQ: the bytes do not
- * match the hash); *img is the caller's until prefetch_release(f, i).
+/* Image i (i < the images added): 0 with *img set, or -1 with errno set
+ * (EILSEQ: the bytes do not match the hash); *img is the caller's until prefetch_release(f, i).
  * Take them in order, releasing each when done with it. */
 int prefetch_take(struct prefetch *f, size_t i, struct prefetch_img **img);
 void prefetch_release(struct prefetch *f, size_t i);
