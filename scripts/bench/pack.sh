@@ -152,12 +152,12 @@ time, worst for big writes (large page-cache folios): single runs vary
 by ±30% or more, hence the interleaving and the medians.
 
 What is left to reach 1.0x: vj-pack's CPU time is the pipeline's plus
-the two SHA-256 passes (about 0.75 s more per GB here), and on 2 CPUs a
-command cannot take less wall time than half its CPU time: at 2.58 s of
-CPU the floor is 1.29 s, the pipeline's own time, and vj-pack already
-keeps 1.7 CPUs busy against the pipeline's 1.4.  Going past it needs less
-CPU (the remaining single-stream hashing, the records' JSON, libzstd's
-copies of its input and output), not more overlap.
+the two SHA-256 passes, and on $NCPU CPUs a command cannot take less wall
+time than its CPU time over $NCPU: at $(printf %.2f "$C_VJ") s of CPU the floor is
+$(printf %.2f "$(echo "$C_VJ / $NCPU" | bc -l)") s, against the pipeline's $(printf %.2f "$T_TAR") s; vj-pack keeps
+$(printf %.1f "$(echo "$C_VJ / $T_VJ" | bc -l)") CPUs busy, the pipeline $(printf %.1f "$(echo "$C_TAR / $T_TAR" | bc -l)").  Going past it needs less CPU (the
+remaining single-stream hashing, the records' JSON, libzstd's copies of
+its input and output, unmapping each object), not more overlap.
 S
 )
 DOC=docs/benchmarks.md
