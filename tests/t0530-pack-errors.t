@@ -37,6 +37,48 @@ test_expect_success 'big objects (mapped, checked two at a time): each damaged o
 	vj-pack --verify mout
 '
 
+# Shards are written with O_DIRECT (past the page cache) where the file
+# system takes it; the tests below see the writes through the fault shim.
+SHIM="$TOP/tests/shim/vjfault.so"
+direct_ok() {
+	dd if=/dev/zero of=probe bs=4096 count=1 oflag=direct 2>/dev/null
+}
+if direct_ok; then
+test_expect_success 'shards go out with O_DIRECT, or with --buffered through the page cache: the same bytes' '
+	vj-mkrun dio 40 --image-bytes 100k >/dev/null &&
+	LD_PRELOAD="$SHIM" VJ_TRACE=$PWD/d.trace VJ_TRACE_PATH=dout/.shard- \
+		vj-pack -r dio -o dout --pending --shard-records 25 >d.txt &&
+	LD_PRELOAD="$SHIM" VJ_TRACE=$PWD/b.trace VJ_TRACE_PATH=bout/.shard- \
+		vj-pack -r dio -o bout --pending --shard-records 25 --buffered >b.txt &&
+	grep -q "^writev-direct " d.trace &&
+	! grep -q "^writev-direct " b.trace &&
+	grep -q "^write " b.trace &&
+	test "$(jq -r .sha256 d.txt)" = "$(jq -r .sha256 b.txt)" &&
+	test "$(jq -r .sha256 d.txt | wc -l)" -eq 2 &&
+	(cd dout && sha256sum shard-*) >d.sums && (cd bout && sha256sum shard-*) >b.sums &&
+	test_cmp d.sums b.sums &&
+	vj-pack --verify dout
+'
+
+test_expect_success 'a file system that refuses the direct writes: the rest written buffered, the same bytes' '
+	LD_PRELOAD="$SHIM" VJ_FAULT_DIRECT=1 VJ_TRACE=$PWD/r.trace VJ_TRACE_PATH=rout/.shard- \
+		vj-pack -r dio -o rout --pending --shard-records 25 >r.txt &&
+	! grep -q "^writev-direct " r.trace &&
+	test "$(jq -r .sha256 r.txt)" = "$(jq -r .sha256 d.txt)" &&
+	vj-pack --verify rout
+'
+
+test_expect_success 'a direct write that fails (EIO): exit 3 naming the shard, nothing half-written, a rerun completes' '
+	LD_PRELOAD="$SHIM" VJ_FAULT_PATH=eout/.shard- VJ_FAULT_OP=write VJ_FAULT_AFTER=3 \
+		test_status 3 vj-pack -r dio -o eout --pending --shard-records 25 >e.txt 2>e.err &&
+	test_grep "vj-pack: .*cannot write .*shard-.*Input/output error" e.err &&
+	test -z "$(ls -a eout | grep "^\.shard-\|\.tmp\.")" &&
+	vj-pack -r dio -o eout --pending --shard-records 25 >e2.txt &&
+	test "$(cat e.txt e2.txt | jq -s "map(.records) | add")" -eq 40 &&
+	vj-pack --verify eout
+'
+fi
+
 mkdir full
 if mount -t tmpfs -o size=2m tmpfs full 2>/dev/null; then
 test_expect_success 'disk full while sealing: exit 3, named, nothing half-written' '

@@ -81,6 +81,7 @@ struct opts {
 	long shard_records;
 	long long shard_bytes;
 	int embed_images;
+	int buffered;                 /* vj-pack --buffered: no O_DIRECT */
 	/* vj-status */
 	int json, watch, failed, check;
 	int cost;                     /* vj-status --cost (also implied by --prices, --models) */

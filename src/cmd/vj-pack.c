@@ -13,7 +13,8 @@ static const struct opts_cmd cmd = {
 "usage: vj-pack [-qv] [-r RUN] -o OUT [--pending] [--format wds|jsonl]\n"
 "               [--compress zstd|gzip|none] [--level N] [--threads N]\n"
 "               [--shard-records N] [--shard-bytes SIZE] [--embed-images]\n"
-"               [--fsync always|batch|never] [--progress | --no-progress]\n"
+"               [--buffered] [--fsync always|batch|never]\n"
+"               [--progress | --no-progress]\n"
 "               [--heartbeat SEC] [--log-format text|json] [FILE ...]\n"
 "       vj-pack [-qv] --verify OUT\n"
 "       vj-pack [-qv] --reindex OUT\n"
@@ -58,6 +59,7 @@ pack_config(const struct opts *o, struct pack_cfg *c)
 	c->so.level = o->level ? (int)o->level : o->compress == SC_GZIP ? 6 : 3;
 	c->so.threads = o->threads ? (int)o->threads : ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu;
 	c->so.sync = c->fsync != JL_FSYNC_NEVER;
+	c->so.direct = !o->buffered;
 	c->so.mtime = sde && parse_long(sde, 0, 077777777777L, &t) == 0 ? (time_t)t : 0;
 }
 

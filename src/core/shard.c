@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -53,6 +54,15 @@ const char *const shard_compress_name[] = { "zstd", "gzip", "none" };
  * free page reporting) must first be faulted back in: 3x the system time
  * of 32 KiB writes in our measurements, with no gain elsewhere. */
 #define WRITE_PIECE (1u << 15)
+/* With O_DIRECT the buffers go to the device as they are, with no copy into
+ * the page cache (that copy cost as much CPU as compressing incompressible
+ * images, and 3-6x that where the VM had to fault the pages back in).
+ * Buffers, lengths and file offsets must then be multiples of the logical
+ * block size: 4096 covers 512 and 4K devices.  Up to DIRECT_RUN consecutive
+ * buffers (1 MiB) go in one writev: a direct write waits for the device,
+ * and on the VM we measured 1.2 GB/s in 128 KiB writes, 2.7 GB/s in 1 MiB. */
+#define DIRECT_ALIGN 4096u
+#define DIRECT_RUN 8
 #define STAGE (1u << 16)       /* small pieces gathered before the compressor */
 #define DIRECT (1u << 14)      /* a piece this big goes to the compressor as it is */
 #define TAR_RECORD 10240       /* the stream is padded to a multiple of this */
@@ -86,6 +96,7 @@ struct writer {
 	int end, mwait;
 	int err;                 /* errno of the first failed write */
 	int fd;
+	int direct;              /* fd has O_DIRECT (cleared on the first write it refuses) */
 	int inited;
 	struct consumer c[NCONS];
 	struct hashq *hq;        /* does C_HASH's part, when given: no thread of ours */
@@ -141,10 +152,63 @@ shard_sample_size(const struct shard_member *m, int n, size_t keylen)
 
 /* ---- output: every compressed byte is written and hashed here */
 
+/* Leave direct I/O for good: for a last, unaligned buffer, or when the file
+ * system refuses a direct write (EINVAL: FUSE, tmpfs on older kernels, a
+ * device with bigger blocks).  Only the writer's thread writes, so the flag
+ * needs no lock. */
+static int
+direct_off(struct writer *w)
+{
+	int fl = fcntl(w->fd, F_GETFL);
+	w->direct = 0;
+	if (fl < 0 || fcntl(w->fd, F_SETFL, fl & ~O_DIRECT) < 0)
+		return errno ? errno : EIO;
+	return 0;
+}
+
+/* Write iov[0..n) with O_DIRECT, in order; 0, or an errno.  What a write
+ * the file system refuses, or one cut short at an unaligned length, left is
+ * written buffered. */
+static int
+write_direct(struct writer *w, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t k = writev(w->fd, iov, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if ((k < 0 && errno != EINVAL) || k == 0)
+			return k ? errno : EIO;
+		size_t done = k < 0 ? 0 : (size_t)k;
+		for (; n > 0 && done >= iov->iov_len; n--, iov++)
+			done -= iov->iov_len;
+		if (n > 0 && done) {     /* it stopped inside a buffer */
+			iov->iov_base = (char *)iov->iov_base + done;
+			iov->iov_len -= done;
+		}
+		if (k < 0 || done % DIRECT_ALIGN) {
+			int e = direct_off(w);
+			for (; !e && n > 0; n--, iov++)
+				if (write_all(w->fd, iov->iov_base, iov->iov_len) < 0)
+					e = errno ? errno : EIO;
+			return e;
+		}
+	}
+	return 0;
+}
+
 /* Write one buffer: 0, or an errno. */
 static int
 write_out(struct writer *w, const unsigned char *p, size_t n)
 {
+	if (w->direct) {
+		if (n % DIRECT_ALIGN == 0) {
+			struct iovec v = { (void *)p, n };
+			return write_direct(w, &v, 1);
+		}
+		int e = direct_off(w);
+		if (e)
+			return e;
+	}
 	for (size_t o = 0; o < n; o += WRITE_PIECE) {
 		size_t k = n - o < WRITE_PIECE ? n - o : WRITE_PIECE;
 		if (write_all(w->fd, p + o, k) < 0)
@@ -191,13 +255,24 @@ consumer_main(void *arg)
 			break;
 		/* buffer done % NOUT stays put until every consumer passed it */
 		size_t i = c->done % NOUT, n = w->len[i];
-		int bad = w->err;
+		int bad = w->err, k = 1, e = 0;
+		struct iovec v[DIRECT_RUN];
+		if (role == C_WRITE && w->direct) {
+			/* the aligned buffers queued, up to DIRECT_RUN, in one write */
+			for (k = 0; k < DIRECT_RUN && c->done + (uint64_t)k < w->queued; k++) {
+				size_t j = (c->done + (uint64_t)k) % NOUT;
+				if (w->len[j] % DIRECT_ALIGN)
+					break;
+				v[k] = (struct iovec){ w->buf[j], w->len[j] };
+			}
+		}
 		pthread_mutex_unlock(&w->mu);
-		int e = bad ? 0 : consume(w, role, w->buf[i], n);
+		if (!bad)
+			e = k > 1 ? write_direct(w, v, k) : consume(w, role, w->buf[i], n);
 		pthread_mutex_lock(&w->mu);
 		if (e && !w->err)
 			w->err = e;
-		c->done++;
+		c->done += (uint64_t)(k ? k : 1);
 		if (w->mwait)
 			pthread_cond_signal(&w->mcv);
 	}
@@ -208,15 +283,29 @@ consumer_main(void *arg)
 static void
 writer_stop(struct writer *w);
 
-static void
-writer_start(struct writer *w, int fd, struct hashq *hq)
+/* A buffer direct I/O can write from. */
+static void *
+alloc_aligned(size_t n)
 {
+	void *p;
+	if (posix_memalign(&p, DIRECT_ALIGN, n) != 0)
+		vj_die(VJ_EFATAL, "out of memory");
+	return p;
+}
+
+/* Start writing to fd; direct: try O_DIRECT (where the file system has it). */
+static void
+writer_start(struct writer *w, int fd, int direct, struct hashq *hq)
+{
+	int fl;
 	w->fd = fd;
+	w->direct = direct && (fl = fcntl(fd, F_GETFL)) >= 0 &&
+	    fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
 	w->hq = hq;
 	w->inited = 1;
 	w->sha = sha256_new();
 	for (int i = 0; i < NOUT; i++)
-		w->buf[i] = xmalloc(CHUNK);
+		w->buf[i] = alloc_aligned(CHUNK);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->mcv, NULL);
 	for (int i = 0; i < NCONS; i++) {
@@ -656,7 +745,7 @@ shard_create(const char *path, const struct shard_opts *o, char *err, size_t err
 		destroy(s);
 		return NULL;
 	}
-	writer_start(&s->w, s->fd, o->hq);
+	writer_start(&s->w, s->fd, o->direct, o->hq);
 	s->out = s->w.buf[0];
 	if ((o->compress == SC_ZSTD && init_zstd(s, err, errlen) < 0) ||
 	    (o->compress == SC_GZIP && init_gzip(s, err, errlen) < 0)) {

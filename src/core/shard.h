@@ -23,6 +23,7 @@ struct shard_opts {
 	int threads;        /* zstd workers, >= 1 */
 	time_t mtime;       /* tar header time (SOURCE_DATE_EPOCH or 0) */
 	int sync;           /* fsync the file before shard_finish returns */
+	int direct;         /* write with O_DIRECT where the file system allows */
 	struct hashq *hq;   /* hashes the output (NULL: a thread of the shard's own) */
 };
 

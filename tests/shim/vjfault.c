@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static long seen;
@@ -119,6 +120,30 @@ pwrite(int fd, const void *buf, size_t n, off_t off)
 	ssize_t r = real(fd, buf, n, off);
 	if (r > 0)
 		trace_fd("pwrite", fd, (long)r);
+	return r;
+}
+
+/* vj-pack writes shards with O_DIRECT, in runs of buffers.  With
+ * $VJ_FAULT_DIRECT set, a writev on an O_DIRECT file fails with EINVAL, as
+ * on a file system that takes O_DIRECT but refuses the write; a trace line
+ * says "writev-direct" for an O_DIRECT file, "writev" for another. */
+ssize_t
+writev(int fd, const struct iovec *iov, int n)
+{
+	static ssize_t (*real)(int, const struct iovec *, int);
+	if (!real)
+		real = (ssize_t (*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "writev");
+	if (hit(fd, "write"))
+		return -1;
+	int fl = fcntl(fd, F_GETFL);
+	int direct = fl >= 0 && (fl & O_DIRECT);
+	if (direct && getenv("VJ_FAULT_DIRECT")) {
+		errno = EINVAL;
+		return -1;
+	}
+	ssize_t r = real(fd, iov, n);
+	if (r > 0)
+		trace_fd(direct ? "writev-direct" : "writev", fd, (long)r);
 	return r;
 }
 
