@@ -41,7 +41,10 @@ test_expect_success 'big objects (mapped, checked two at a time): each damaged o
 # system takes it; the tests below see the writes through the fault shim.
 SHIM="$TOP/tests/shim/vjfault.so"
 direct_ok() {
-	dd if=/dev/zero of=probe bs=4096 count=1 oflag=direct 2>/dev/null
+	case $(stat -f -c %T .) in
+	ext2/ext3|xfs|btrfs|f2fs) dd if=/dev/zero of=probe bs=4096 count=1 oflag=direct 2>/dev/null ;;
+	*) false ;;
+	esac
 }
 if direct_ok; then
 test_expect_success 'shards go out with O_DIRECT, or with --buffered through the page cache: the same bytes' '
@@ -97,10 +100,39 @@ test_expect_success 'after space is freed, a rerun finishes' '
 	test "$(jq "[.shards[].records] | add" full/out/index.json)" = 40 &&
 	vj-pack --verify full/out
 '
+test_expect_success 'on tmpfs the shards are written buffered' '
+	LD_PRELOAD="$SHIM" VJ_TRACE=$PWD/t.trace VJ_TRACE_PATH=full/tout/.shard- \
+		vj-pack -r big -o full/tout --pending --shard-records 20 >t.txt &&
+	grep -q "^write " t.trace && ! grep -q "^writev-direct " t.trace
+'
 umount full
 else
 test_skip 'disk full: cannot mount a tmpfs (not root?)'
 test_skip 'disk full rerun'
+test_skip 'tmpfs: buffered'
+fi
+
+# The same on ext4, where the shards are written with O_DIRECT: a loop
+# mount of a small image (root only).
+mkdir full4
+if command -v mkfs.ext4 >/dev/null && truncate -s 4m full4.img &&
+    mkfs.ext4 -q -F full4.img 2>/dev/null && mount -o loop full4.img full4 2>/dev/null; then
+test_expect_success 'disk full during direct writes (ext4): exit 3, named, nothing half-written; a rerun with room finishes' '
+	test -f big/journal/ingest.log || vj-mkrun big 40 --image-bytes 100k >/dev/null &&
+	LD_PRELOAD="$SHIM" VJ_TRACE=$PWD/x.trace VJ_TRACE_PATH=full4/out/.shard- \
+		test_status 3 vj-pack -r big -o full4/out --pending --shard-records 10 >x.txt 2>x.err &&
+	grep -q "^writev-direct " x.trace &&
+	test_grep "vj-pack: .*shard-0000.*No space left on device" x.err &&
+	test -z "$(ls -a full4/out | grep "^\.shard-\|\.tmp\.")" &&
+	vj-pack --verify full4/out &&
+	mkdir room && cp -a full4/out room/out &&
+	vj-pack -r big -o room/out --pending --shard-records 10 >x2.txt &&
+	test "$(jq "[.shards[].records] | add" room/out/index.json)" = 40 &&
+	vj-pack --verify room/out
+'
+umount full4
+else
+test_skip 'disk full on ext4: cannot make and mount a loop file system (not root?)'
 fi
 
 test_expect_success 'verify: a good OUT passes' '

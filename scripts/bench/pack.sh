@@ -61,16 +61,18 @@ while [ $i -lt "$RUNS" ]; do
 	one vj vjpack
 	one tar tarzstd -T0
 	one vj1 vjpack --threads 1
+	one vjb vjpack --buffered
 	one tar1 tarzstd -T1
 	if [ -n "$BASE" ]; then VJ=$BASE; one base vjpack; VJ=${BENCH_VJ:-bin/vj-pack}; fi
 	i=$((i + 1))
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
-T_VJ=$(median vj); T_VJ1=$(median vj1); T_TAR=$(median tar); T_TAR1=$(median tar1)
+T_VJ=$(median vj); T_VJ1=$(median vj1); T_VJB=$(median vjb); C_VJB=$(median vjb c); T_TAR=$(median tar); T_TAR1=$(median tar1)
 C_VJ=$(median vj c); C_VJ1=$(median vj1 c); C_TAR=$(median tar c); C_TAR1=$(median tar1 c)
 rm -rf "$W"/o*; vjpack >/dev/null; VJ_OUT=$(cat "$W"/o.*/shard-*.tar.zst | wc -c)
 tarzstd -T0; TAR_OUT=$(wc -c <"$W/o.tar.zst")
 RATIO=$(printf %.2f "$(echo "$T_TAR / $T_VJ" | bc -l)")
+BRATIO=$(printf %.2f "$(echo "$T_TAR / $T_VJB" | bc -l)")
 CRATIO=$(printf %.2f "$(echo "$C_TAR / $C_VJ" | bc -l)")
 BASEROW=
 if [ -n "$BASE" ]; then
@@ -83,6 +85,7 @@ TABLE=$(cat <<T
 | command | workers | median s | median CPU s | MB/s | output MB |
 |---|---|---|---|---|---|
 | \`vj-pack --pending\` (tar.zst, level 3) | $NCPU | $(printf %.2f "$T_VJ") | $(printf %.2f "$C_VJ") | $(mbs "$T_VJ") | $((VJ_OUT / 1048576)) |
+| \`vj-pack --pending --buffered\` (through the page cache) | $NCPU | $(printf %.2f "$T_VJB") | $(printf %.2f "$C_VJB") | $(mbs "$T_VJB") | $((VJ_OUT / 1048576)) |
 | \`vj-pack --pending --threads 1\` | 1 | $(printf %.2f "$T_VJ1") | $(printf %.2f "$C_VJ1") | $(mbs "$T_VJ1") | $((VJ_OUT / 1048576)) |
 | \`tar -cf - objects \| zstd -T0 -3\` | $NCPU | $(printf %.2f "$T_TAR") | $(printf %.2f "$C_TAR") | $(mbs "$T_TAR") | $((TAR_OUT / 1048576)) |
 | \`tar -cf - objects \| zstd -T1 -3\` | 1 | $(printf %.2f "$T_TAR1") | $(printf %.2f "$C_TAR1") | $(mbs "$T_TAR1") | $((TAR_OUT / 1048576)) |

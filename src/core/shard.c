@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -293,13 +294,34 @@ alloc_aligned(size_t n)
 	return p;
 }
 
-/* Start writing to fd; direct: try O_DIRECT (where the file system has it). */
+/* Direct I/O is used on the local block file systems only: on NFS, SMB or
+ * FUSE each direct write is a round trip to a server or a daemon, much
+ * slower than the page cache, and on tmpfs it saves nothing. */
+static int
+direct_fs(int fd)
+{
+	static const long local[] = {
+		0xEF53,         /* ext2, ext3, ext4 */
+		0x58465342,     /* xfs */
+		0x9123683E,     /* btrfs */
+		0xF2F52010,     /* f2fs */
+	};
+	struct statfs sf;
+	if (fstatfs(fd, &sf) < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+		if ((long)sf.f_type == local[i])
+			return 1;
+	return 0;
+}
+
+/* Start writing to fd; direct: with O_DIRECT where that pays. */
 static void
 writer_start(struct writer *w, int fd, int direct, struct hashq *hq)
 {
 	int fl;
 	w->fd = fd;
-	w->direct = direct && (fl = fcntl(fd, F_GETFL)) >= 0 &&
+	w->direct = direct && direct_fs(fd) && (fl = fcntl(fd, F_GETFL)) >= 0 &&
 	    fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
 	w->hq = hq;
 	w->inited = 1;
