@@ -116,51 +116,47 @@ each shard's sha256, journals each shard and writes index.json.
 
 $TABLE
 
-vj-pack / \`tar | zstd -T0\` speed: $RATIO; CPU time, tar | zstd over
-vj-pack: $CRATIO.
+vj-pack / \`tar | zstd -T0\` speed: $RATIO ($BRATIO with \`--buffered\`);
+CPU time, tar | zstd over vj-pack: $CRATIO.
 
-vj-pack's output is the same bytes for every \`--threads\`; zstd -T0 and
--T1 produce different frames, vj-pack always uses libzstd's multi-worker
-mode (one worker with \`--threads 1\`).
+vj-pack's output is the same bytes for every \`--threads\` and with or
+without \`--buffered\`; zstd -T0 and -T1 produce different frames,
+vj-pack always uses libzstd's multi-worker mode (one worker with
+\`--threads 1\`).
 
-How vj-pack packs (the output bytes did not change): with \`--pending\`
-the shard is written while its records are built from the journals (64
-records behind); a reader thread maps the next images (up to 64 ahead;
-an object under 64 KiB is read); the main thread frames the tar and feeds
-libzstd, whose workers compress; a writer thread writes the compressed
-bytes out in 32 KiB pieces from a ring of 64 128 KiB buffers (a whole
-zstd job's output); two hashing threads (base/hashq.c) check the images'
-sha256 and compute the shard's, each on two streams at a time
+How vj-pack packs: with \`--pending\` the shard is written while its
+records are built from the journals (64 records behind); a reader thread
+maps the next images (up to 256 or 64 MiB ahead; an object under 64 KiB
+is read); the main thread frames the tar and feeds libzstd, whose workers
+compress; a writer thread writes the compressed bytes from a ring of 64
+128 KiB buffers (a whole zstd job's output), with \`O_DIRECT\` on a local
+file system (up to eight buffers a \`writev\`; \`--buffered\`: through the
+page cache, 32 KiB a write); two hashing threads (base/hashq.c) check the
+images' sha256 and compute the shard's, each on two streams at a time
 (sha256_update2 on the SHA extensions: 2.4 GB/s for two streams against
-1.7 for one).  The tar headers are written by
-vj-pack itself (the same bytes libarchive's pax_restricted writer made;
-libarchive still writes the rare pax header of a name over 99 bytes, and
-reads shards back for \`--verify\`); small pieces are gathered and images
-passed to libzstd as they are.
+1.7 for one).  The tar headers are written by vj-pack itself (the same
+bytes libarchive's pax_restricted writer made; libarchive still writes
+the rare pax header of a name over 99 bytes, and reads shards back for
+\`--verify\`); small pieces are gathered and images passed to libzstd as
+they are.
 
-Where the time goes (perf, 2 CPUs, 1 GB of images, 2026-12-02): the
-kernel is the largest part (copying the output into the page cache, and
-before the reader mapped the objects, copying them out of it: 0.4-0.5 s
-of system time saved); SHA-256 is about a third of the user time, the
-images' half of it now at 1.4x the speed; zstd's workers and libzstd
-copying its input are about a quarter; building the records from the
-journals (JSON, on the main thread, before the first shard starts) is
-0.2-0.4 s for 5,200 jobs.  Before the ring held a whole zstd job, the
-main thread waited 0.6-0.7 s on the writer while a finished job's output
-was handed over, the workers idle.  tar and zstd hash nothing, so vj-pack
-still spends more CPU in all (two passes of SHA-256 over the data); on 2
-CPUs it keeps up only because its threads overlap.  On this VM, writes
-to memory the guest reported free to the host cost up to 3x more system
-time, worst for big writes (large page-cache folios): single runs vary
-by ±30% or more, hence the interleaving and the medians.
-
-What is left to reach 1.0x: vj-pack's CPU time is the pipeline's plus
-the two SHA-256 passes, and on $NCPU CPUs a command cannot take less wall
-time than its CPU time over $NCPU: at $(printf %.2f "$C_VJ") s of CPU the floor is
-$(printf %.2f "$(echo "$C_VJ / $NCPU" | bc -l)") s, against the pipeline's $(printf %.2f "$T_TAR") s; vj-pack keeps
-$(printf %.1f "$(echo "$C_VJ / $T_VJ" | bc -l)") CPUs busy, the pipeline $(printf %.1f "$(echo "$C_TAR / $T_TAR" | bc -l)").  Going past it needs less CPU (the
-remaining single-stream hashing, the records' JSON, libzstd's copies of
-its input and output, unmapping each object), not more overlap.
+Where the time goes (perf, 2 CPUs, 1 GB of images, 2026-12-02): written
+through the page cache, the kernel's copy of the output into it was the
+largest single part (0.46 s of CPU when the pages were warm, 2.8 s for
+zstd in a round where they were not: on this VM, memory the guest has
+reported free to the host costs several times more to write again, so
+the pipeline's time, and vj-pack's with \`--buffered\`, varies from
+round to round and day to day).  With \`O_DIRECT\` that copy is gone: the
+device reads the ring buffers.  What remains of vj-pack's CPU, in
+shares of a perf profile: SHA-256 a third (18% on two streams at a time,
+15% on one), libzstd a fifth (compressing, and copying its input), the
+kernel 30% (thread wake-ups, mapping and unmapping objects, pinning the
+pages of the direct writes), libc's copies and allocations 12%, the
+records' JSON 5%.
+tar and zstd hash nothing: on 2 CPUs, vj-pack is ahead only because it
+copies less and its threads overlap.  On 2 CPUs a command cannot take less
+wall time than its CPU time over 2: at $(printf %.2f "$C_VJ") s of CPU vj-pack's floor
+is $(printf %.2f "$(echo "$C_VJ / $NCPU" | bc -l)") s; it keeps $(printf %.1f "$(echo "$C_VJ / $T_VJ" | bc -l)") CPUs busy, the pipeline $(printf %.1f "$(echo "$C_TAR / $T_TAR" | bc -l)").
 S
 )
 DOC=docs/benchmarks.md
