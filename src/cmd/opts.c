@@ -255,7 +255,7 @@ static const struct opt table[] = {
 	  .help = "how the journal is made durable", .def = "batch", .flags = INIT },
 	{ 0, "buffered", NULL, CMD_PACK, K_FLAG, AT(buffered),
 	  .help = "write shards through the page cache",
-	  .def = "off: past it, with O_DIRECT, where the file system allows" },
+	  .def = "off: past it, with O_DIRECT, on a local file system" },
 	{ 0, "fsync", NULL, CMD_PACK, K_CHOICE, AT(fsync), .choices = fsyncs,
 	  .help = "how shards, OUT and the journal are synced", .def = "batch",
 	  .flags = INIT },
