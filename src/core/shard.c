@@ -154,8 +154,8 @@ shard_sample_size(const struct shard_member *m, int n, size_t keylen)
 /* ---- output: every compressed byte is written and hashed here */
 
 /* Leave direct I/O for good: for a last, unaligned buffer, or when the file
- * system refuses a direct write (EINVAL: FUSE, tmpfs on older kernels, a
- * device with bigger blocks).  Only the writer's thread writes, so the flag
+ * system refuses a direct write (EINVAL: a device whose logical blocks are
+ * over 4 KiB, or a file it will not write directly).  Only the writer's thread writes, so the flag
  * needs no lock. */
 static int
 direct_off(struct writer *w)
@@ -239,6 +239,22 @@ freed(const struct writer *w)
 	return f;
 }
 
+/* The aligned buffers queued from buffer `from` on, up to DIRECT_RUN, as
+ * one direct write's iov; 0 when the first is not aligned (the last of the
+ * shard: write_out writes it buffered).  Under w->mu. */
+static int
+direct_run(const struct writer *w, uint64_t from, struct iovec *v)
+{
+	int k = 0;
+	for (; k < DIRECT_RUN && from + (uint64_t)k < w->queued; k++) {
+		size_t j = (from + (uint64_t)k) % NOUT;
+		if (w->len[j] % DIRECT_ALIGN)
+			break;
+		v[k] = (struct iovec){ w->buf[j], w->len[j] };
+	}
+	return k;
+}
+
 static void *
 consumer_main(void *arg)
 {
@@ -256,20 +272,12 @@ consumer_main(void *arg)
 			break;
 		/* buffer done % NOUT stays put until every consumer passed it */
 		size_t i = c->done % NOUT, n = w->len[i];
-		int bad = w->err, k = 1, e = 0;
+		int bad = w->err, e = 0;
 		struct iovec v[DIRECT_RUN];
-		if (role == C_WRITE && w->direct) {
-			/* the aligned buffers queued, up to DIRECT_RUN, in one write */
-			for (k = 0; k < DIRECT_RUN && c->done + (uint64_t)k < w->queued; k++) {
-				size_t j = (c->done + (uint64_t)k) % NOUT;
-				if (w->len[j] % DIRECT_ALIGN)
-					break;
-				v[k] = (struct iovec){ w->buf[j], w->len[j] };
-			}
-		}
+		int k = role == C_WRITE && w->direct ? direct_run(w, c->done, v) : 0;
 		pthread_mutex_unlock(&w->mu);
 		if (!bad)
-			e = k > 1 ? write_direct(w, v, k) : consume(w, role, w->buf[i], n);
+			e = k ? write_direct(w, v, k) : consume(w, role, w->buf[i], n);
 		pthread_mutex_lock(&w->mu);
 		if (e && !w->err)
 			w->err = e;
